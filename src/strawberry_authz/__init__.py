@@ -1,0 +1,19 @@
+"""Authorization for Strawberry GraphQL: scopes, rule trees and grants.
+
+```python
+authz = AuthExtension(load_scopes, default_scopes={"Query": {"is_logged_in": True}})
+schema = strawberry.Schema(query=Query, extensions=[authz])
+```
+"""
+
+from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
+from .extension import AuthExtension
+from .params import AuthParams
+
+__all__ = [
+    "AuthExtension",
+    "AuthParams",
+    "ConfigurationError",
+    "ForbiddenError",
+    "UnauthenticatedError",
+]

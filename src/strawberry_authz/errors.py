@@ -1,0 +1,111 @@
+"""Errors raised to clients, and the error raised for bad configuration.
+
+`ForbiddenError` and `UnauthenticatedError` are what a denied field reports.
+`ConfigurationError` is raised at decoration, schema install or
+`AuthExtension.validate` time and never reaches a client.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from graphql import GraphQLError
+
+__all__ = ["ConfigurationError", "ForbiddenError", "UnauthenticatedError"]
+
+
+class _DenialError(GraphQLError):
+    code = "FORBIDDEN"
+    default_message = "You are not allowed to access this field."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        merged: dict[str, Any] = {"code": self.code}
+        if extensions:
+            merged.update(extensions)
+        super().__init__(message or self.default_message, extensions=merged)
+
+
+class ForbiddenError(_DenialError):
+    """The caller is known but may not access the field (`FORBIDDEN`)."""
+
+
+class UnauthenticatedError(_DenialError):
+    """The caller must authenticate first (`UNAUTHENTICATED`)."""
+
+    code = "UNAUTHENTICATED"
+    default_message = "You must be logged in to access this field."
+
+
+class ConfigurationError(Exception):
+    """A policy that cannot be enforced as written.
+
+    The message names every problem found, each with its type, field and key.
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            lines = "\n".join(f"  - {problem}" for problem in self.problems)
+            message = f"{len(self.problems)} authorization problems:\n{lines}"
+        super().__init__(message)
+
+
+def error_code(error: BaseException) -> str | None:
+    """The `extensions["code"]` of a GraphQL error, if it has one."""
+    extensions = getattr(error, "extensions", None)
+    if isinstance(extensions, dict):
+        code = extensions.get("code")
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def is_unauthenticated(error: BaseException) -> bool:
+    return (
+        isinstance(error, UnauthenticatedError)
+        or error_code(error) == UnauthenticatedError.code
+    )
+
+
+def fresh_error(error: Exception) -> Exception:
+    """A copy of `error` that is safe to raise for one more field.
+
+    A denial is shared by every field it applies to; raising one instance
+    thousands of times would grow its traceback without bound, so each field
+    raises its own copy (same class, message and extensions, no path yet).
+    """
+    if isinstance(error, GraphQLError):
+        clone = type(error).__new__(type(error))
+        for slot in _GRAPHQL_ERROR_SLOTS:
+            setattr(clone, slot, getattr(error, slot, None))
+        clone.__dict__.update(error.__dict__)
+        clone.args = error.args
+        clone.path = None
+        clone.locations = None
+        clone.nodes = None
+        return clone
+    try:
+        return copy.copy(error)
+    except Exception:  # noqa: BLE001
+        return error
+
+
+_GRAPHQL_ERROR_SLOTS = (
+    "cause",
+    "extensions",
+    "locations",
+    "message",
+    "nodes",
+    "original_error",
+    "path",
+    "positions",
+    "source",
+)

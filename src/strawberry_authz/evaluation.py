@@ -1,0 +1,374 @@
+"""Per-request state and the outcome of a check.
+
+An outcome is `True` (allowed) or a `Denial`; a check whose inputs are not
+known yet returns an awaitable of one. Everything already known is answered
+synchronously, without creating a coroutine or a task: the request path is a
+chain of dict lookups until a loader actually has to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from graphql import GraphQLError
+
+from .errors import ForbiddenError, UnauthenticatedError, is_unauthenticated
+
+if TYPE_CHECKING:
+    from .rules import Node
+
+__all__ = ["ALLOW", "Denial", "Outcome", "RequestState", "settle"]
+
+logger = logging.getLogger("strawberry_authz")
+
+ALLOW: Literal[True] = True
+
+
+class Denial:
+    """Why a check failed.
+
+    `error` is what the client may see; `reason` is the server-side
+    explanation (logs, decision log, debug output) and may name policy details.
+    `branches` holds the denials of every failed branch of an `$or` / `$race`.
+    """
+
+    __slots__ = ("branches", "error", "reason")
+
+    def __init__(
+        self,
+        error: Exception,
+        reason: str,
+        branches: tuple[Denial, ...] = (),
+    ) -> None:
+        self.error = error
+        self.reason = reason
+        self.branches = branches
+
+    def __repr__(self) -> str:
+        return f"Denial({self.reason!r})"
+
+    def explain(self) -> dict[str, Any]:
+        """The tree of failed branches, for debug output."""
+        node: dict[str, Any] = {"reason": self.reason}
+        code = getattr(self.error, "extensions", {}).get("code")
+        if code:
+            node["code"] = code
+        if self.branches:
+            node["branches"] = [branch.explain() for branch in self.branches]
+        return node
+
+
+Outcome: TypeAlias = "Literal[True] | Denial"
+MaybeOutcome: TypeAlias = "Literal[True] | Denial | Awaitable[Literal[True] | Denial]"
+
+
+def forbidden(reason: str) -> Denial:
+    return Denial(ForbiddenError(), reason)
+
+
+def denial_from_exception(error: BaseException, during: str) -> Denial:
+    """Turn what a loader or rule function raised into a denial.
+
+    A `GraphQLError` is the reason the client sees. Anything else is
+    unexpected: it is logged with its traceback and the client only sees
+    `FORBIDDEN`, so internals never leak (fail closed).
+    """
+    if isinstance(error, GraphQLError):
+        return Denial(error, f"{during} raised {type(error).__name__}: {error.message}")
+    logger.error(
+        "strawberry-authz: %s raised %s; denying (fail closed)",
+        during,
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__),
+    )
+    return Denial(ForbiddenError(), f"{during} raised {type(error).__name__}: {error}")
+
+
+def misconfigured(reason: str) -> Denial:
+    """A policy problem found at run time: logged loudly, denied."""
+    logger.error("strawberry-authz: %s; denying (fail closed)", reason)
+    return Denial(ForbiddenError(), reason)
+
+
+def combine_denials(denials: list[Denial]) -> Denial:
+    """One denial for an `$or` / `$race` whose every branch failed.
+
+    Same error everywhere: that error. Otherwise `UNAUTHENTICATED` if any
+    branch was unauthenticated, else `FORBIDDEN`, with every branch's reason in
+    `extensions["reasons"]`.
+    """
+    first = denials[0]
+    if all(denial.error is first.error for denial in denials):
+        return Denial(first.error, first.reason, tuple(denials))
+    reasons: list[dict[str, Any]] = []
+    for denial in denials:
+        error = denial.error
+        extensions = getattr(error, "extensions", None) or {}
+        if "reasons" in extensions:
+            reasons.extend(extensions["reasons"])
+        else:
+            message = error.message if isinstance(error, GraphQLError) else str(error)
+            reasons.append({"code": extensions.get("code"), "message": message})
+    combined: Exception
+    unauthenticated = [d.error for d in denials if is_unauthenticated(d.error)]
+    if unauthenticated:
+        message = _message(unauthenticated[0])
+        combined = UnauthenticatedError(message, extensions={"reasons": reasons})
+    else:
+        combined = ForbiddenError(extensions={"reasons": reasons})
+    reason = "every branch failed: " + "; ".join(d.reason for d in denials)
+    return Denial(combined, reason, tuple(denials))
+
+
+def _message(error: Exception) -> str:
+    return error.message if isinstance(error, GraphQLError) else str(error)
+
+
+def _shared_outcome_failed(future: asyncio.Future[Any]) -> Denial:
+    return misconfigured("a shared authorization check was cancelled")
+
+
+async def settle(pending: Awaitable[Outcome]) -> Outcome:
+    """Wait for an outcome without letting a cancelled waiter cancel it.
+
+    Shared futures (a loader many fields wait for) are shielded: graphql-core
+    cancels sibling fields when one fails, and that must not cancel the loader
+    the rest of the request still needs.
+    """
+    if isinstance(pending, asyncio.Future):
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if pending.cancelled():
+                return _shared_outcome_failed(pending)
+            raise
+    return await pending
+
+
+class RequestState:
+    """Everything authorization remembers for one operation.
+
+    Scopes are loaded at most once, each `(scope, value)` is computed at most
+    once (concurrent askers share one in-flight future, errors are remembered
+    like results), static rule decisions are memoized, and grants are recorded
+    per response path. Nothing here outlives the operation.
+    """
+
+    __slots__ = (
+        "_load_scopes",
+        "_scopes",
+        "context",
+        "decisions",
+        "grants",
+        "scope_results",
+        "warmed",
+    )
+
+    def __init__(
+        self, load_scopes: Callable[[Any], object], context: object
+    ) -> None:
+        self._load_scopes = load_scopes
+        self._scopes: dict[str, object] | Denial | asyncio.Future[Any] | None = None
+        self.context = context
+        self.scope_results: dict[Hashable, Any] = {}
+        self.decisions: dict[Node, Any] = {}
+        self.grants: dict[int, tuple[object, frozenset[str]]] = {}
+        self.warmed: set[Hashable] = set()
+
+    # -- scopes ---------------------------------------------------------------
+
+    def scope(self, name: str, value: object, key: Hashable) -> MaybeOutcome:
+        cached = self.scope_results.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._start_loading()
+        outcome: MaybeOutcome
+        if type(scopes) is dict:
+            outcome = self._run_loader(scopes, name, value, key)
+        elif isinstance(scopes, Denial):
+            outcome = scopes
+        else:
+            outcome = self._share(key, self._after_scopes(scopes, name, value, key))
+        self.scope_results[key] = outcome
+        return outcome
+
+    def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
+        try:
+            loaded = self._load_scopes(self.context)
+        except Exception as error:  # noqa: BLE001
+            self._scopes = denial_from_exception(error, "load_scopes")
+            return self._scopes
+        if isawaitable(loaded):
+            if not _has_running_loop():
+                _discard(loaded)
+                self._scopes = misconfigured(
+                    "load_scopes is async but the operation runs synchronously "
+                    "(execute_sync); use schema.execute or a sync load_scopes"
+                )
+                return self._scopes
+            future = asyncio.ensure_future(self._await_scopes(loaded))
+            self._scopes = future
+            return future
+        self._scopes = _accept_scopes(loaded)
+        return self._scopes
+
+    async def _await_scopes(self, loading: Awaitable[object]) -> dict[str, object] | Denial:
+        try:
+            loaded = await loading
+        except Exception as error:  # noqa: BLE001
+            result: dict[str, object] | Denial = denial_from_exception(
+                error, "load_scopes"
+            )
+        else:
+            result = _accept_scopes(loaded)
+        self._scopes = result
+        return result
+
+    async def _after_scopes(
+        self,
+        loading: asyncio.Future[Any],
+        name: str,
+        value: object,
+        key: Hashable,
+    ) -> Outcome:
+        scopes = await asyncio.shield(loading)
+        if isinstance(scopes, Denial):
+            return scopes
+        outcome = self._run_loader(scopes, name, value, key)
+        if outcome is True or isinstance(outcome, Denial):
+            return outcome
+        return await settle(outcome)
+
+    def _run_loader(
+        self, scopes: dict[str, object], name: str, value: object, key: Hashable
+    ) -> MaybeOutcome:
+        loader = scopes.get(name, _MISSING)
+        if loader is _MISSING:
+            return misconfigured(
+                f"scope {name!r} is not returned by load_scopes "
+                f"(it returned: {', '.join(sorted(scopes)) or 'nothing'})"
+            )
+        if loader is True:
+            if value is True:
+                return ALLOW
+            return misconfigured(
+                f"scope {name!r} is a bool scope and only accepts True, got {value!r}"
+            )
+        if loader is False:
+            return forbidden(f"scope {name!r} is False")
+        if not callable(loader):
+            return misconfigured(
+                f"scope {name!r}: loader must be a bool or a callable, got {loader!r}"
+            )
+        try:
+            result = loader(value)
+        except Exception as error:  # noqa: BLE001
+            return denial_from_exception(error, f"scope {name!r} loader({value!r})")
+        if result is True:
+            return ALLOW
+        if result is False:
+            return forbidden(f"scope {name!r} denied {value!r}")
+        if isawaitable(result):
+            if not _has_running_loop():
+                _discard(result)
+                return misconfigured(
+                    f"scope {name!r} loader is async but the operation runs "
+                    "synchronously (execute_sync); use schema.execute"
+                )
+            return self._share(key, _await_loader(result, name, value))
+        return misconfigured(
+            f"scope {name!r} loader({value!r}) returned {result!r}, expected a bool"
+        )
+
+    def _share(self, key: Hashable, computing: Awaitable[Outcome]) -> asyncio.Future[Any]:
+        future = asyncio.ensure_future(computing)
+        table = self.scope_results
+
+        def remember(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                table[key] = done.result()
+
+        future.add_done_callback(remember)
+        return future
+
+    # -- static decisions -----------------------------------------------------
+
+    def decide(self, node: Node) -> MaybeOutcome:
+        """The memoized outcome of a rule that depends on nothing but scopes."""
+        decided = self.decisions.get(node)
+        if decided is not None:
+            return decided  # type: ignore[no-any-return]
+        outcome = node.evaluate(self, None)
+        if outcome is True or isinstance(outcome, Denial):
+            self.decisions[node] = outcome
+            return outcome
+        future = asyncio.ensure_future(outcome)
+        decisions = self.decisions
+
+        def remember(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                decisions[node] = done.result()
+
+        future.add_done_callback(remember)
+        decisions[node] = future
+        return future
+
+    # -- grants ---------------------------------------------------------------
+
+    def record_grants(self, path: object, names: frozenset[str]) -> None:
+        # Keyed by the identity of graphql-core's Path object: children receive
+        # that very object as their parent path, and the strong reference kept
+        # here stops the id from being reused while the operation runs.
+        entry = self.grants.get(id(path))
+        if entry is not None:
+            names = entry[1] | names
+        self.grants[id(path)] = (path, names)
+
+    def grants_at(self, path: object) -> frozenset[str]:
+        entry = self.grants.get(id(path))
+        return entry[1] if entry is not None else _NO_GRANTS
+
+
+_MISSING = object()
+_NO_GRANTS: frozenset[str] = frozenset()
+
+
+async def _await_loader(result: Awaitable[object], name: str, value: object) -> Outcome:
+    try:
+        resolved = await result
+    except Exception as error:  # noqa: BLE001
+        return denial_from_exception(error, f"scope {name!r} loader({value!r})")
+    if resolved is True:
+        return ALLOW
+    if resolved is False:
+        return forbidden(f"scope {name!r} denied {value!r}")
+    return misconfigured(
+        f"scope {name!r} loader({value!r}) returned {resolved!r}, expected a bool"
+    )
+
+
+def _accept_scopes(loaded: object) -> dict[str, object] | Denial:
+    if isinstance(loaded, Mapping):
+        return dict(loaded)
+    return misconfigured(f"load_scopes returned {loaded!r}, expected a mapping")
+
+
+def _has_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _discard(awaitable: object) -> None:
+    """Close a coroutine that will never be awaited (no 'never awaited' warning)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None and asyncio.iscoroutine(awaitable):
+        close()

@@ -1,0 +1,284 @@
+"""`AuthExtension`: the public entry point.
+
+The object is a factory for Strawberry: `strawberry.Schema(extensions=[authz])`
+calls it once per operation and gets a fresh `SchemaExtension`, whose only job
+is to open the operation's `RequestState`. The first time a schema is used
+(or validated) its resolvers are guarded, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from .errors import ConfigurationError
+from .evaluation import RequestState
+from .install import install_guards
+from .policy import ErrorHook, FieldPolicy, GrantSpec, Phase, TypePolicy
+from .rules import Node, RuleCompiler
+from .scopes import GrantDeclaration, ScopeDeclaration
+
+if TYPE_CHECKING:
+    from strawberry import Schema
+    from strawberry.types import ExecutionContext
+
+__all__ = ["AuthExtension"]
+
+logger = logging.getLogger("strawberry_authz")
+
+TypeT = TypeVar("TypeT", bound=type)
+LoadScopes = Callable[[Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"]
+
+OPERATION_TYPES = ("Query", "Mutation", "Subscription")
+SUBSCRIPTION_PHASES = ("subscribe", "resolve")
+
+
+class AuthExtension:
+    """Authorization for a Strawberry schema.
+
+    Args:
+        load_scopes: `load_scopes(context)` returns `{name: loader}` (or an
+            awaitable of it). It runs at most once per operation, and only when
+            the first protected field needs a scope.
+        scopes: Optional declaration of scope names and value types (a
+            `TypedDict`, a pydantic model or a `{name: type}` mapping). With it,
+            every static rule is checked before any request runs.
+        grants: Optional declaration of grant names (`Literal[...]` or a
+            collection of names).
+        default_scopes: Rules for every root field, per operation type:
+            `{"Query": rules, "Mutation": rules,
+            "Subscription": {"subscribe": rules, "resolve": rules}}`.
+        error_resolver: `error_resolver(error, path)` may return an exception
+            to raise instead of a denial's error; `None` keeps the original.
+    """
+
+    def __init__(
+        self,
+        load_scopes: LoadScopes,
+        *,
+        scopes: object = None,
+        grants: object = None,
+        default_scopes: Mapping[str, Any] | None = None,
+        error_resolver: ErrorHook | None = None,
+    ) -> None:
+        if not callable(load_scopes):
+            raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
+        self._load_scopes = load_scopes
+        self._scope_names = ScopeDeclaration.from_spec(scopes)
+        self._grant_names = GrantDeclaration.from_spec(grants)
+        self._compiler = RuleCompiler(self._scope_names, self._grant_names)
+        self._error_resolver = error_resolver
+        self._defaults = self._compile_defaults(default_scopes or {})
+        self._type_policies: dict[type, list[TypePolicy]] = {}
+        self._var: ContextVar[RequestState | None] = ContextVar(
+            f"strawberry_authz.request.{id(self)}", default=None
+        )
+        self._install_lock = threading.Lock()
+        self._installed: dict[int, Schema] = {}
+
+    # -- Strawberry's extension factory -----------------------------------------
+
+    def __call__(
+        self, *, execution_context: ExecutionContext | None = None
+    ) -> SchemaExtension:
+        return _OperationExtension(self, execution_context)
+
+    # -- decorators -------------------------------------------------------------
+
+    def rule(
+        self,
+        rules_or_fn: object,
+        *,
+        grants: GrantSpec | None = None,
+        skip_defaults: bool = False,
+        skip_type_rules: bool = False,
+        on_error: ErrorHook | None = None,
+        phase: Phase = "subscribe",
+    ) -> FieldPolicy:
+        """A rule checked before the field's resolver runs.
+
+        Use as a decorator above `@strawberry.field` (or `mutation` /
+        `subscription`), or as `strawberry.field(extensions=[authz.rule(...)])`.
+        On a subscription, `phase="subscribe"` checks once before the stream
+        starts and `phase="resolve"` checks every event.
+        """
+        _check_phase(phase)
+        return FieldPolicy(
+            self,
+            rules_or_fn,
+            post=False,
+            grants=grants,
+            skip_defaults=skip_defaults,
+            skip_type_rules=skip_type_rules,
+            on_error=on_error,
+            phase=phase,
+        )
+
+    def post_rule(
+        self,
+        fn: Callable[..., object],
+        *,
+        grants: GrantSpec | None = None,
+        skip_defaults: bool = False,
+        skip_type_rules: bool = False,
+        on_error: ErrorHook | None = None,
+    ) -> FieldPolicy:
+        """A rule checked after the resolver ran: `fn(params, result)` decides.
+
+        On denial the result is discarded; the client gets the error.
+        """
+        return FieldPolicy(
+            self,
+            fn,
+            post=True,
+            grants=grants,
+            skip_defaults=skip_defaults,
+            skip_type_rules=skip_type_rules,
+            on_error=on_error,
+            phase="resolve",
+        )
+
+    def type_rule(
+        self, rules_or_fn: object, *, on_error: ErrorHook | None = None
+    ) -> Callable[[TypeT], TypeT]:
+        """A rule on every field of a type; put it above `@strawberry.type`."""
+        return self._type_decorator(rules_or_fn, post=False, on_error=on_error)
+
+    def type_post_rule(
+        self, fn: Callable[..., object], *, on_error: ErrorHook | None = None
+    ) -> Callable[[TypeT], TypeT]:
+        """A post rule `fn(params, result)` on every field of a type."""
+        return self._type_decorator(fn, post=True, on_error=on_error)
+
+    def _type_decorator(
+        self, rules: object, *, post: bool, on_error: ErrorHook | None
+    ) -> Callable[[TypeT], TypeT]:
+        def decorate(cls: TypeT) -> TypeT:
+            definition = getattr(cls, "__strawberry_definition__", None)
+            decorator = "type_post_rule" if post else "type_rule"
+            if definition is None:
+                raise TypeError(
+                    f"authz.{decorator}(...) must decorate a Strawberry type: put it "
+                    f"above @strawberry.type (or @strawberry.interface) on {cls!r}"
+                )
+            where = f"{decorator} of {definition.name}"
+            problems: list[str] = []
+            node = self._compiler.compile(rules, where=where, problems=problems, post=post)
+            if problems:
+                raise ConfigurationError(problems)
+            policy = TypePolicy(node, post=post, on_error=on_error, where=where)
+            self._type_policies.setdefault(cls, []).append(policy)
+            return cls
+
+        return decorate
+
+    # -- validation and installation --------------------------------------------
+
+    def validate(self, schema: Schema) -> None:
+        """Check the whole policy against `schema` now and guard its resolvers.
+
+        Raises `ConfigurationError` listing every problem, each naming the
+        type, the field and the offending key.
+        """
+        problems = self._install(schema)
+        if not any(ext is self for ext in schema.extensions):
+            problems.append(
+                "the schema does not list this AuthExtension in "
+                "extensions=[...]: no request would open an authorization state, "
+                "so every guarded field would be denied"
+            )
+        if problems:
+            raise ConfigurationError(problems)
+
+    def _ensure_installed(self, schema: Schema) -> None:
+        if id(schema) in self._installed:
+            return
+        problems = self._install(schema)
+        if problems:
+            error = ConfigurationError(problems)
+            logger.error("strawberry-authz: refusing every request: %s", error)
+            raise GraphQLError(
+                "Authorization is misconfigured on this server; access denied.",
+                extensions={"code": "FORBIDDEN"},
+            )
+
+    def _install(self, schema: Schema) -> list[str]:
+        with self._install_lock:
+            problems = install_guards(self, schema)
+            if not problems:
+                self._installed[id(schema)] = schema
+            return problems
+
+    def _compile_defaults(self, defaults: Mapping[str, Any]) -> dict[str, Node]:
+        compiled: dict[str, Node] = {}
+        problems: list[str] = []
+        for operation, rules in defaults.items():
+            if operation not in OPERATION_TYPES:
+                problems.append(
+                    f"default_scopes: unknown operation type {operation!r} "
+                    f"(expected one of {', '.join(OPERATION_TYPES)})"
+                )
+                continue
+            if operation != "Subscription":
+                where = f"default_scopes of {operation}"
+                compiled[operation] = self._compiler.compile(
+                    rules, where=where, problems=problems
+                )
+                continue
+            if not isinstance(rules, Mapping) or not set(rules) <= set(
+                SUBSCRIPTION_PHASES
+            ) or not rules:
+                problems.append(
+                    "default_scopes of Subscription: expected "
+                    "{'subscribe': rules, 'resolve': rules} (either or both), "
+                    f"got {rules!r}"
+                )
+                continue
+            for phase, phase_rules in rules.items():
+                where = f"default_scopes of Subscription.{phase}"
+                compiled[f"Subscription.{phase}"] = self._compiler.compile(
+                    phase_rules, where=where, problems=problems
+                )
+        if problems:
+            raise ConfigurationError(problems)
+        return compiled
+
+
+class _OperationExtension(SchemaExtension):
+    """Opens one operation's authorization state for the resolvers to find."""
+
+    def __init__(
+        self, authz: AuthExtension, execution_context: ExecutionContext | None
+    ) -> None:
+        self._authz = authz
+        if execution_context is not None:
+            self.execution_context = execution_context
+
+    def on_operation(self) -> Iterator[None]:
+        authz = self._authz
+        execution_context = self.execution_context
+        authz._ensure_installed(execution_context.schema)  # type: ignore[arg-type]
+        state = RequestState(authz._load_scopes, execution_context.context)
+        token = authz._var.set(state)
+        try:
+            yield
+        finally:
+            try:
+                authz._var.reset(token)
+            except ValueError:
+                # A stream closed from another task than the one that opened
+                # it: that task's context is gone with it, nothing to undo.
+                pass
+
+
+def _check_phase(phase: str) -> None:
+    if phase not in SUBSCRIPTION_PHASES:
+        raise ConfigurationError(
+            f"phase={phase!r}: expected one of {', '.join(SUBSCRIPTION_PHASES)}"
+        )

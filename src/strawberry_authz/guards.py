@@ -1,0 +1,465 @@
+"""Guards installed on the compiled graphql-core resolvers of a schema.
+
+For every field that any rule applies to, the resolver graphql-core calls is
+replaced once per schema by a closure that checks before (and, for post rules,
+after) calling the original. A field whose checks are already decided for the
+request costs a context-variable read and a dict lookup; nothing on that path
+allocates a coroutine or a task.
+
+List fields whose items carry static rules additionally *warm* those rules
+once, before returning the list: with async loaders, this turns thousands of
+per-item waits into one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    SelectionSetNode,
+    default_field_resolver,
+)
+from strawberry.types.arguments import convert_arguments as strawberry_convert_arguments
+
+from .errors import fresh_error
+from .evaluation import Denial, Outcome, RequestState, denial_from_exception, settle
+from .params import FieldCall
+from .rules import Node
+
+if TYPE_CHECKING:
+    from strawberry import Schema
+    from strawberry.types import Info
+    from strawberry.types.field import StrawberryField
+
+    from .policy import ErrorHook, GrantSpec
+
+__all__ = ["FieldGuard", "GuardedResolver", "inactive_error"]
+
+logger = logging.getLogger("strawberry_authz")
+
+Resolver = Callable[..., Any]
+ErrorResolver = Callable[[Exception, list[str | int]], "Exception | None"]
+
+
+class GuardedResolver:
+    """Marks a resolver as installed by strawberry-authz (never wrapped twice)."""
+
+    original: Resolver
+    guard: FieldGuard
+
+
+def inactive_error() -> GraphQLError:
+    return GraphQLError(
+        "Authorization is not active for this request; access denied.",
+        extensions={"code": "FORBIDDEN"},
+    )
+
+
+class Warmer:
+    """The static rules of a list field's item type, decided before the items."""
+
+    __slots__ = ("by_field", "nodes")
+
+    def __init__(self, by_field: dict[str, Node]) -> None:
+        self.by_field = by_field
+        self.nodes = tuple(dict.fromkeys(by_field.values()))
+
+    def warm(self, state: RequestState, info: GraphQLResolveInfo) -> Awaitable[Any] | None:
+        decisions = state.decisions
+        if all(_decided(decisions.get(node)) for node in self.nodes):
+            return None
+        key = (self, id(info.field_nodes[0]))
+        if key in state.warmed:
+            return None
+        state.warmed.add(key)
+        names = _selected_field_names(info)
+        pending = []
+        for node in dict.fromkeys(
+            node for name, node in self.by_field.items() if name in names
+        ):
+            outcome = state.decide(node)
+            if outcome is not True and not isinstance(outcome, Denial):
+                pending.append(outcome)
+        if not pending:
+            return None
+        return _settle_all(pending)
+
+
+class FieldGuard:
+    """Everything enforced on one field of one schema."""
+
+    __slots__ = (
+        "coordinate",
+        "error_resolver",
+        "field",
+        "grants",
+        "on_error",
+        "original",
+        "post",
+        "pre",
+        "schema",
+        "var",
+        "warmer",
+    )
+
+    def __init__(
+        self,
+        *,
+        coordinate: str,
+        original: Resolver,
+        field: StrawberryField | None,
+        schema: Schema,
+        var: ContextVar[RequestState | None],
+        pre: Node | None,
+        post: Node | None,
+        grants: GrantSpec | None,
+        on_error: ErrorHook | None,
+        error_resolver: ErrorResolver | None,
+        warmer: Warmer | None,
+    ) -> None:
+        self.coordinate = coordinate
+        self.original = original
+        self.field = field
+        self.schema = schema
+        self.var = var
+        self.pre = pre
+        self.post = post
+        self.grants = grants
+        self.on_error = on_error
+        self.error_resolver = error_resolver
+        self.warmer = warmer
+
+    # -- what AuthParams needs --------------------------------------------------
+
+    def strawberry_info(self, info: GraphQLResolveInfo) -> Info:
+        info_class = self.schema.config.info_class
+        return info_class(_raw_info=info, _field=self.field)  # type: ignore[arg-type]
+
+    def convert_arguments(self, raw: dict[str, Any], info: Info) -> dict[str, Any]:
+        if self.field is None:
+            return dict(raw)
+        return strawberry_convert_arguments(
+            raw,
+            self.field.arguments,
+            scalar_registry=self.schema.schema_converter.scalar_registry,
+            config=self.schema.config,
+            info=info,
+        )
+
+    # -- building the resolver --------------------------------------------------
+
+    def build(self) -> Resolver:
+        """The resolver to install: the fastest closure that enforces this guard."""
+        var = self.var
+        original = self.original
+        pre = self.pre
+        needs_after = self.post is not None or self.grants is not None
+        guard = self
+
+        if pre is not None and pre.static and not needs_after and self.warmer is None:
+
+            def resolve_static(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+                state = var.get()
+                if state is not None:
+                    decided = state.decisions.get(pre)
+                    if decided is True:
+                        return original(root, info, **args)
+                return guard.resolve(state, root, info, args)
+
+            resolver: Resolver = resolve_static
+        else:
+
+            def resolve_guarded(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+                return guard.resolve(var.get(), root, info, args)
+
+            resolver = resolve_guarded
+
+        resolver.original = original  # type: ignore[attr-defined]
+        resolver.guard = self  # type: ignore[attr-defined]
+        return resolver
+
+    # -- the request path -------------------------------------------------------
+
+    def resolve(
+        self,
+        state: RequestState | None,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        if state is None:
+            raise inactive_error()
+        call: FieldCall | None = None
+        pre = self.pre
+        if pre is not None:
+            if pre.static:
+                outcome = state.decide(pre)
+            else:
+                call = FieldCall(self, state, root, info, args)
+                outcome = pre.evaluate(state, call)
+            if outcome is not True:
+                if isinstance(outcome, Denial):
+                    return self.deny(outcome, info)
+                return self._resolve_after_pre(outcome, state, call, root, info, args)
+        return self._run(state, call, root, info, args)
+
+    async def _resolve_after_pre(
+        self,
+        pending: Awaitable[Outcome],
+        state: RequestState,
+        call: FieldCall | None,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        outcome = await settle(pending)
+        if outcome is not True:
+            return self.deny(outcome, info)
+        result = self._run(state, call, root, info, args)
+        if isawaitable(result):
+            result = await result
+        return result
+
+    def _run(
+        self,
+        state: RequestState,
+        call: FieldCall | None,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        result = self.original(root, info, **args)
+        if self.post is None and self.grants is None and self.warmer is None:
+            return result
+        if isawaitable(result):
+            return self._after_async(result, state, call, root, info, args)
+        return self._after(result, state, call, root, info, args)
+
+    async def _after_async(
+        self,
+        pending: Awaitable[Any],
+        state: RequestState,
+        call: FieldCall | None,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        result = await pending
+        after = self._after(result, state, call, root, info, args)
+        if isawaitable(after):
+            return await after
+        return after
+
+    def _after(
+        self,
+        result: Any,
+        state: RequestState,
+        call: FieldCall | None,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        if self.post is not None:
+            if call is None:
+                call = FieldCall(self, state, root, info, args)
+            call.result = result
+            outcome = self.post.evaluate(state, call)
+            if outcome is not True:
+                if isinstance(outcome, Denial):
+                    return self.deny(outcome, info)
+                return self._after_post(outcome, result, state, call, root, info, args)
+        return self._complete(result, state, call, root, info, args)
+
+    async def _after_post(
+        self,
+        pending: Awaitable[Outcome],
+        result: Any,
+        state: RequestState,
+        call: FieldCall,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        outcome = await settle(pending)
+        if outcome is not True:
+            return self.deny(outcome, info)
+        completed = self._complete(result, state, call, root, info, args)
+        if isawaitable(completed):
+            return await completed
+        return completed
+
+    def _complete(
+        self,
+        result: Any,
+        state: RequestState,
+        call: FieldCall | None,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        """Record grants and warm the items' rules: the field has passed."""
+        grants = self.grants
+        if grants is not None:
+            if callable(grants):
+                if call is None:
+                    call = FieldCall(self, state, root, info, args)
+                try:
+                    names = grants(call.params, result)
+                except Exception as error:  # noqa: BLE001
+                    _grant_failed(self.coordinate, error)
+                    names = ()
+                if isawaitable(names):
+                    return self._complete_async_grants(names, result, state, info)
+                _record(state, info, names, self.coordinate)
+            else:
+                state.record_grants(info.path, frozenset(grants))
+        return self._warm(result, state, info)
+
+    async def _complete_async_grants(
+        self,
+        pending: Awaitable[Any],
+        result: Any,
+        state: RequestState,
+        info: GraphQLResolveInfo,
+    ) -> Any:
+        try:
+            names = await pending
+        except Exception as error:  # noqa: BLE001
+            _grant_failed(self.coordinate, error)
+            names = ()
+        _record(state, info, names, self.coordinate)
+        warming = self._warm(result, state, info)
+        if warming is not result:
+            await warming
+        return result
+
+    def _warm(self, result: Any, state: RequestState, info: GraphQLResolveInfo) -> Any:
+        warmer = self.warmer
+        if warmer is None or not result:
+            return result
+        warming = warmer.warm(state, info)
+        if warming is None:
+            return result
+        return _after(warming, result)
+
+    def deny(self, denial: Denial, info: GraphQLResolveInfo) -> Any:
+        """Raise the error the client sees for `denial` on this field."""
+        error = denial.error
+        path = info.path.as_list()
+        for hook in (self.on_error, self.error_resolver):
+            if hook is None:
+                continue
+            try:
+                replacement = hook(error, path)
+            except Exception as hook_error:  # noqa: BLE001
+                logger.exception(
+                    "strawberry-authz: error hook of %s raised; keeping the denial",
+                    self.coordinate,
+                )
+                del hook_error
+                break
+            if replacement is not None:
+                error = replacement
+                break
+        logger.debug(
+            "strawberry-authz: denied %s at %s: %s", self.coordinate, path, denial.reason
+        )
+        raise fresh_error(error)
+
+
+async def _after(warming: Awaitable[Any], result: Any) -> Any:
+    await warming
+    return result
+
+
+async def _settle_all(pending: list[Awaitable[Outcome]]) -> None:
+    for item in pending:
+        await settle(item)
+
+
+def _decided(outcome: object) -> bool:
+    return outcome is True or isinstance(outcome, Denial)
+
+
+def _record(
+    state: RequestState, info: GraphQLResolveInfo, names: object, coordinate: str
+) -> None:
+    if isinstance(names, str):
+        state.record_grants(info.path, frozenset((names,)))
+    elif names is None:
+        return
+    else:
+        try:
+            granted = frozenset(names)  # type: ignore[arg-type]
+        except TypeError:
+            logger.error(
+                "strawberry-authz: grants function of %s returned %r; "
+                "expected a name or a list of names; nothing granted",
+                coordinate,
+                names,
+            )
+            return
+        if granted and all(isinstance(name, str) for name in granted):
+            state.record_grants(info.path, granted)
+        elif granted:
+            logger.error(
+                "strawberry-authz: grants function of %s returned non-string names "
+                "%r; nothing granted",
+                coordinate,
+                names,
+            )
+
+
+def _grant_failed(coordinate: str, error: Exception) -> None:
+    denial_from_exception(error, f"grants function of {coordinate}")
+
+
+def _selected_field_names(info: GraphQLResolveInfo) -> set[str]:
+    names: set[str] = set()
+    fragments = info.fragments
+    seen: set[str] = set()
+
+    def collect(selection_set: SelectionSetNode | None) -> None:
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                collect(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    collect(fragments[name].selection_set)
+
+    for node in info.field_nodes:
+        collect(node.selection_set)
+    return names
+
+
+def returns_list_of(field_type: Any) -> GraphQLObjectType | None:
+    """The object type of a field returning a list of objects, else None."""
+    saw_list = False
+    while isinstance(field_type, (GraphQLNonNull, GraphQLList)):
+        if isinstance(field_type, GraphQLList):
+            saw_list = True
+        field_type = field_type.of_type
+    if saw_list and isinstance(field_type, GraphQLObjectType):
+        return field_type
+    return None
+
+
+DEFAULT_RESOLVER: Resolver = default_field_resolver

@@ -1,0 +1,104 @@
+"""What rule functions receive, and the per-field call being checked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graphql import GraphQLResolveInfo
+    from strawberry.types import Info
+
+    from .evaluation import RequestState
+    from .guards import FieldGuard
+
+__all__ = ["AuthParams", "FieldCall"]
+
+_UNSET: Any = object()
+
+
+class AuthParams:
+    """The field being checked, as its resolver sees it.
+
+    `root` is the parent object, `args` the arguments as the resolver gets
+    them (Python names, Strawberry input types), `context` the request
+    context and `info` Strawberry's `Info`. `args` and `info` are built on
+    first access only.
+    """
+
+    __slots__ = ("_args", "_call", "_info")
+
+    def __init__(self, call: FieldCall) -> None:
+        self._call = call
+        self._args: dict[str, Any] = _UNSET
+        self._info: Info = _UNSET
+
+    @property
+    def root(self) -> Any:
+        return self._call.root
+
+    @property
+    def context(self) -> Any:
+        return self._call.raw_info.context
+
+    @property
+    def info(self) -> Info:
+        if self._info is _UNSET:
+            self._info = self._call.guard.strawberry_info(self._call.raw_info)
+        return self._info
+
+    @property
+    def args(self) -> dict[str, Any]:
+        if self._args is _UNSET:
+            self._args = self._call.guard.convert_arguments(
+                self._call.raw_args, self.info
+            )
+        return self._args
+
+    @property
+    def path(self) -> list[str | int]:
+        """The response path of the field, aliases and list indices included."""
+        return self._call.raw_info.path.as_list()
+
+    def __repr__(self) -> str:
+        return f"AuthParams(field={self._call.guard.coordinate!r}, path={self.path!r})"
+
+
+class FieldCall:
+    """One field instance under check: the guard, the request and the inputs."""
+
+    __slots__ = ("_params", "guard", "raw_args", "raw_info", "result", "root", "state")
+
+    def __init__(
+        self,
+        guard: FieldGuard,
+        state: RequestState,
+        root: Any,
+        info: GraphQLResolveInfo,
+        args: dict[str, Any],
+    ) -> None:
+        self.guard = guard
+        self.state = state
+        self.root = root
+        self.raw_info = info
+        self.raw_args = args
+        self.result: Any = None
+        self._params: AuthParams | None = None
+
+    @property
+    def params(self) -> AuthParams:
+        if self._params is None:
+            self._params = AuthParams(self)
+        return self._params
+
+    def parent_grants(self) -> frozenset[str]:
+        """Grants recorded by the field that returned this field's parent object.
+
+        List indices between the two are skipped, so every item of a list sees
+        the grant of the list field; nothing above that field is consulted.
+        """
+        parent = self.raw_info.path.prev
+        while parent is not None and isinstance(parent.key, int):
+            parent = parent.prev
+        if parent is None:
+            return frozenset()
+        return self.state.grants_at(parent)

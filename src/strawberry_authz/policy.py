@@ -1,0 +1,115 @@
+"""What the decorators attach: a field's rule, or a type-wide rule.
+
+A `FieldPolicy` is a Strawberry `FieldExtension` that takes no part in the
+resolve chain (it implements neither `resolve` nor `resolve_async`), so it
+costs nothing per call: it only marks the field. Because it lives in
+`field.extensions`, it survives Strawberry copying fields for inherited and
+generic types. The guard that enforces it is installed on the compiled
+graphql-core resolver when the schema is first used (or validated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.types.field import StrawberryField
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .extension import AuthExtension
+    from .rules import Node
+
+__all__ = ["FieldPolicy", "GrantSpec", "Phase", "TypePolicy"]
+
+Phase = Literal["subscribe", "resolve"]
+ErrorHook = Callable[[Exception, list[str | int]], "Exception | None"]
+GrantSpec = Sequence[str] | Callable[..., Any]
+TypeT = TypeVar("TypeT", bound=type)
+
+
+class FieldPolicy(FieldExtension):
+    """A pre- or post-resolution rule on one field (`authz.rule` / `post_rule`)."""
+
+    def __init__(
+        self,
+        authz: AuthExtension,
+        rules: object,
+        *,
+        post: bool,
+        grants: GrantSpec | None,
+        skip_defaults: bool,
+        skip_type_rules: bool,
+        on_error: ErrorHook | None,
+        phase: Phase,
+    ) -> None:
+        self.authz = authz
+        self.rules = rules
+        self.post = post
+        self.grants = _normalize_grants(grants)
+        self.skip_defaults = skip_defaults
+        self.skip_type_rules = skip_type_rules
+        self.on_error = on_error
+        self.phase = phase
+        self.node: Node | None = None
+        self.where = "authz.post_rule" if post else "authz.rule"
+
+    def __call__(self, field: StrawberryField) -> StrawberryField:
+        """Decorator form: `@authz.rule(...)` above `@strawberry.field`."""
+        if not isinstance(field, StrawberryField):
+            raise TypeError(
+                f"{self.where}(...) must decorate a Strawberry field: put it above "
+                "@strawberry.field / @strawberry.mutation / @strawberry.subscription, "
+                f"not on {field!r}"
+            )
+        field.extensions.append(self)
+        resolver = field.base_resolver
+        if resolver is not None:
+            self._compile(resolver.wrapped_func.__qualname__)
+        return field
+
+    def apply(self, field: StrawberryField) -> None:
+        """Called by Strawberry when the schema is built: compile if not yet done."""
+        if self.node is None:
+            origin = getattr(field.origin, "__name__", None) or "?"
+            self._compile(f"{origin}.{field.python_name}")
+
+    def _compile(self, where: str) -> None:
+        problems: list[str] = []
+        kind = "post rule" if self.post else "rule"
+        self.where = where
+        self.node = self.authz._compiler.compile(
+            self.rules, where=f"{kind} of {where}", problems=problems, post=self.post
+        )
+        if not callable(self.grants):
+            for name in self.grants or ():
+                problem = self.authz._compiler.grant_problem(name)
+                if problem is not None:
+                    problems.append(f"grants of {where}: {problem}")
+        if problems:
+            raise ConfigurationError(problems)
+
+
+class TypePolicy:
+    """A rule on every field of a type (`authz.type_rule` / `type_post_rule`)."""
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        post: bool,
+        on_error: ErrorHook | None,
+        where: str,
+    ) -> None:
+        self.node = node
+        self.post = post
+        self.on_error = on_error
+        self.where = where
+
+
+def _normalize_grants(grants: GrantSpec | None) -> GrantSpec | None:
+    if grants is None or callable(grants):
+        return grants
+    return (grants,) if isinstance(grants, str) else tuple(grants)

@@ -1,0 +1,526 @@
+"""Rule trees: compiled once into small nodes, evaluated per request.
+
+A rule set is a dict whose top level is an implicit `$and`. Compilation checks
+its syntax (and, with declarations, its scope names, values and grant names)
+and produces a tree of nodes. A node is *static* when its outcome depends only
+on the request's scopes; static trees are decided once per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from .evaluation import (
+    ALLOW,
+    Denial,
+    MaybeOutcome,
+    Outcome,
+    RequestState,
+    combine_denials,
+    denial_from_exception,
+    forbidden,
+    misconfigured,
+    settle,
+)
+from .scopes import GrantDeclaration, ScopeDeclaration, scope_value_key
+
+if TYPE_CHECKING:
+    from .params import FieldCall
+
+__all__ = ["Node", "RuleCompiler"]
+
+LOGIC_KEYS = ("$and", "$or", "$chain", "$race")
+GRANTED_KEY = "$granted"
+
+
+class Node:
+    """One compiled rule. `evaluate` returns an outcome or an awaitable of one."""
+
+    __slots__ = ("static",)
+
+    def __init__(self, static: bool) -> None:
+        self.static = static
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        raise NotImplementedError
+
+    def describe(self) -> object:
+        """The rule as a user would write it (for logs and debug output)."""
+        raise NotImplementedError
+
+
+class ScopeCheck(Node):
+    __slots__ = ("key", "name", "value")
+
+    def __init__(self, name: str, value: object) -> None:
+        super().__init__(static=True)
+        self.name = name
+        self.value = value
+        self.key: Hashable = (name, scope_value_key(value))
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        return state.scope(self.name, self.value, self.key)
+
+    def describe(self) -> object:
+        return {self.name: self.value}
+
+
+class Granted(Node):
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(static=False)
+        self.name = name
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        if call is not None and self.name in call.parent_grants():
+            return ALLOW
+        return forbidden(f"grant {self.name!r} was not given by the parent field")
+
+    def describe(self) -> object:
+        return {GRANTED_KEY: self.name}
+
+
+class _Group(Node):
+    __slots__ = ("children",)
+    keyword = ""
+
+    def __init__(self, children: Sequence[Node]) -> None:
+        super().__init__(static=all(child.static for child in children))
+        self.children = tuple(children)
+
+    def describe(self) -> object:
+        return {self.keyword: [child.describe() for child in self.children]}
+
+
+class AllOf(_Group):
+    """`$and`: every entry passes; entries may run concurrently."""
+
+    __slots__ = ()
+    keyword = "$and"
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        pending: list[Awaitable[Outcome]] | None = None
+        for child in self.children:
+            outcome = child.evaluate(state, call)
+            if outcome is True:
+                continue
+            if isinstance(outcome, Denial):
+                _abandon(pending)
+                return outcome
+            if pending is None:
+                pending = [outcome]
+            else:
+                pending.append(outcome)
+        if pending is None:
+            return ALLOW
+        return _all_of(pending)
+
+
+class AnyOf(_Group):
+    """`$or`: at least one entry passes; entries may run concurrently."""
+
+    __slots__ = ()
+    keyword = "$or"
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        pending: list[Awaitable[Outcome]] | None = None
+        denials: list[Denial] = []
+        for child in self.children:
+            outcome = child.evaluate(state, call)
+            if outcome is True:
+                _abandon(pending)
+                return ALLOW
+            if isinstance(outcome, Denial):
+                denials.append(outcome)
+            elif pending is None:
+                pending = [outcome]
+            else:
+                pending.append(outcome)
+        if pending is None:
+            return combine_denials(denials)
+        return _any_of(pending, denials)
+
+
+class Chain(_Group):
+    """`$chain`: every entry passes, strictly in written order."""
+
+    __slots__ = ()
+    keyword = "$chain"
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        children = self.children
+        for index, child in enumerate(children):
+            outcome = child.evaluate(state, call)
+            if outcome is True:
+                continue
+            if isinstance(outcome, Denial):
+                return outcome
+            return self._resume(outcome, index + 1, state, call)
+        return ALLOW
+
+    async def _resume(
+        self,
+        pending: Awaitable[Outcome],
+        start: int,
+        state: RequestState,
+        call: FieldCall | None,
+    ) -> Outcome:
+        outcome = await settle(pending)
+        if outcome is not True:
+            return outcome
+        for child in self.children[start:]:
+            step = child.evaluate(state, call)
+            if step is not True and not isinstance(step, Denial):
+                step = await settle(step)
+            if step is not True:
+                return step
+        return ALLOW
+
+
+class Race(_Group):
+    """`$race`: at least one entry passes, tried strictly in written order."""
+
+    __slots__ = ()
+    keyword = "$race"
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        denials: list[Denial] = []
+        for index, child in enumerate(self.children):
+            outcome = child.evaluate(state, call)
+            if outcome is True:
+                return ALLOW
+            if isinstance(outcome, Denial):
+                denials.append(outcome)
+                continue
+            return self._resume(outcome, index + 1, denials, state, call)
+        return combine_denials(denials)
+
+    async def _resume(
+        self,
+        pending: Awaitable[Outcome],
+        start: int,
+        denials: list[Denial],
+        state: RequestState,
+        call: FieldCall | None,
+    ) -> Outcome:
+        outcome = await settle(pending)
+        if outcome is True:
+            return ALLOW
+        denials.append(outcome)
+        for child in self.children[start:]:
+            step = child.evaluate(state, call)
+            if step is not True and not isinstance(step, Denial):
+                step = await settle(step)
+            if step is True:
+                return ALLOW
+            denials.append(step)
+        return combine_denials(denials)
+
+
+class RuleFunction(Node):
+    """A user function deciding from `AuthParams` (and the result, for post rules).
+
+    It returns `True`, `False`, a rule set, or an awaitable of one of those;
+    a rule set returned at run time is compiled and evaluated on the spot, and
+    a malformed one denies.
+    """
+
+    __slots__ = ("compiler", "fn", "post", "where")
+
+    def __init__(
+        self,
+        fn: Callable[..., object],
+        *,
+        post: bool,
+        where: str,
+        compiler: RuleCompiler,
+    ) -> None:
+        super().__init__(static=False)
+        self.fn = fn
+        self.post = post
+        self.where = where
+        self.compiler = compiler
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        assert call is not None
+        try:
+            if self.post:
+                decided = self.fn(call.params, call.result)
+            else:
+                decided = self.fn(call.params)
+        except Exception as error:  # noqa: BLE001
+            return denial_from_exception(error, f"rule function of {self.where}")
+        if isawaitable(decided):
+            return self._await(decided, state, call)
+        return self._interpret(decided, state, call)
+
+    async def _await(
+        self, decided: Awaitable[object], state: RequestState, call: FieldCall
+    ) -> Outcome:
+        try:
+            value = await decided
+        except Exception as error:  # noqa: BLE001
+            return denial_from_exception(error, f"rule function of {self.where}")
+        outcome = self._interpret(value, state, call)
+        if outcome is True or isinstance(outcome, Denial):
+            return outcome
+        return await settle(outcome)
+
+    def _interpret(
+        self, decided: object, state: RequestState, call: FieldCall
+    ) -> MaybeOutcome:
+        if decided is True:
+            return ALLOW
+        if decided is False:
+            return forbidden(f"rule function of {self.where} returned False")
+        if isinstance(decided, (Mapping, list)):
+            problems: list[str] = []
+            node = self.compiler.compile(
+                decided, where=f"rule returned by {self.where}", problems=problems
+            )
+            if problems:
+                return misconfigured("; ".join(problems))
+            return node.evaluate(state, call)
+        return misconfigured(
+            f"rule function of {self.where} returned {decided!r}; "
+            "expected True, False or a rule set"
+        )
+
+    def describe(self) -> object:
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        return {"$function": name}
+
+
+class RuleCompiler:
+    """Compiles rule sets, checking them against the declarations if any."""
+
+    def __init__(
+        self,
+        scopes: ScopeDeclaration | None,
+        grants: GrantDeclaration | None,
+    ) -> None:
+        self.scopes = scopes
+        self.grants = grants
+
+    def grant_problem(self, name: object) -> str | None:
+        """Why `name` cannot be a grant name, or None if it can."""
+        if not isinstance(name, str) or not name:
+            return f"a grant name must be a non-empty string, got {name!r}"
+        if self.grants is not None:
+            return self.grants.problem(name)
+        return None
+
+    def compile(
+        self,
+        rules: object,
+        *,
+        where: str,
+        problems: list[str],
+        post: bool = False,
+    ) -> Node:
+        """Compile `rules` (a rule set or a rule function) into a node.
+
+        Problems are appended to `problems`, each naming `where` and the key;
+        the returned node is then a placeholder that denies.
+        """
+        if callable(rules) and not isinstance(rules, (Mapping, list)):
+            return RuleFunction(rules, post=post, where=where, compiler=self)
+        if post:
+            problems.append(f"{where}: a post rule must be a function (params, result)")
+            return _DENY_ALL
+        if isinstance(rules, list):
+            return self._group(AllOf, rules, where, "", problems)
+        return self._rule_set(rules, where, "", problems)
+
+    def _rule_set(
+        self, rules: object, where: str, at: str, problems: list[str]
+    ) -> Node:
+        if not isinstance(rules, Mapping):
+            problems.append(
+                f"{where}: {_at(at)}a rule set must be a dict, got {rules!r}"
+            )
+            return _DENY_ALL
+        if not rules:
+            problems.append(f"{where}: {_at(at)}empty rule set")
+            return _DENY_ALL
+        nodes = [
+            self._entry(key, value, where, f"{at}.{key}" if at else str(key), problems)
+            for key, value in rules.items()
+        ]
+        return nodes[0] if len(nodes) == 1 else AllOf(_flatten(nodes))
+
+    def _entry(
+        self, key: object, value: object, where: str, at: str, problems: list[str]
+    ) -> Node:
+        if not isinstance(key, str):
+            problems.append(f"{where}: key {key!r}: rule keys must be strings")
+            return _DENY_ALL
+        if key.startswith("$"):
+            if key == "$and":
+                return self._group(AllOf, value, where, at, problems)
+            if key == "$or":
+                return self._group(AnyOf, value, where, at, problems)
+            if key == "$chain":
+                return self._group(Chain, value, where, at, problems)
+            if key == "$race":
+                return self._group(Race, value, where, at, problems)
+            if key == GRANTED_KEY:
+                return self._granted(value, where, at, problems)
+            known = ", ".join((*LOGIC_KEYS, GRANTED_KEY))
+            problems.append(f"{where}: key {at!r}: unknown key {key!r} (known: {known})")
+            return _DENY_ALL
+        if self.scopes is not None:
+            problem = self.scopes.problem(key, value)
+            if problem is not None:
+                problems.append(f"{where}: key {at!r}: {problem}")
+        return ScopeCheck(key, value)
+
+    def _granted(
+        self, value: object, where: str, at: str, problems: list[str]
+    ) -> Node:
+        if not isinstance(value, str) or not value:
+            problems.append(
+                f"{where}: key {at!r}: $granted needs a grant name, got {value!r}"
+            )
+            return _DENY_ALL
+        if self.grants is not None:
+            problem = self.grants.problem(value)
+            if problem is not None:
+                problems.append(f"{where}: key {at!r}: {problem}")
+        return Granted(value)
+
+    def _group(
+        self,
+        kind: type[_Group],
+        value: object,
+        where: str,
+        at: str,
+        problems: list[str],
+    ) -> Node:
+        entries: list[Node]
+        if isinstance(value, Mapping):
+            entries = [
+                self._entry(key, item, where, f"{at}.{key}", problems)
+                for key, item in value.items()
+            ]
+        elif isinstance(value, list):
+            entries = [
+                self._rule_set(item, where, f"{at}[{index}]", problems)
+                for index, item in enumerate(value)
+            ]
+        else:
+            problems.append(
+                f"{where}: key {at!r}: expects a dict or a list of dicts, got {value!r}"
+            )
+            return _DENY_ALL
+        if not entries:
+            problems.append(f"{where}: key {at!r}: empty rule set")
+            return _DENY_ALL
+        if kind is AllOf:
+            entries = _flatten(entries)
+        return kind(entries)
+
+
+class _DenyAll(Node):
+    """Stands in for a rule that failed to compile; it can never allow."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(static=True)
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        return misconfigured("the rule of this field failed to compile")
+
+    def describe(self) -> object:
+        return {"$invalid": True}
+
+
+_DENY_ALL = _DenyAll()
+
+
+def all_of(nodes: Sequence[Node]) -> Node | None:
+    """The AND of `nodes` (None when there is nothing to check)."""
+    flat = _flatten(nodes)
+    if not flat:
+        return None
+    return flat[0] if len(flat) == 1 else AllOf(flat)
+
+
+def _flatten(nodes: Sequence[Node]) -> list[Node]:
+    flat: list[Node] = []
+    for node in nodes:
+        if type(node) is AllOf:
+            flat.extend(node.children)
+        else:
+            flat.append(node)
+    return flat
+
+
+def _at(at: str) -> str:
+    return f"key {at!r}: " if at else ""
+
+
+def _abandon(pending: list[Awaitable[Outcome]] | None) -> None:
+    """Drop evaluations whose result no longer matters.
+
+    Coroutines are closed (they never started); futures are left running,
+    because they are shared and memoized for the rest of the request.
+    """
+    if pending:
+        for item in pending:
+            if asyncio.iscoroutine(item):
+                item.close()
+
+
+async def _all_of(pending: list[Awaitable[Outcome]]) -> Outcome:
+    if len(pending) == 1:
+        return await settle(pending[0])
+    waiting = {_as_future(item) for item in pending}
+    while waiting:
+        done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for future in done:
+            outcome = _result_of(future)
+            if outcome is not True:
+                return outcome
+    return ALLOW
+
+
+async def _any_of(pending: list[Awaitable[Outcome]], denials: list[Denial]) -> Outcome:
+    futures = [_as_future(item) for item in pending]
+    waiting = set(futures)
+    while waiting:
+        done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for future in done:
+            if _result_of(future) is True:
+                return ALLOW
+    # Reported in written order, whatever order the branches finished in.
+    denials.extend(_result_of(future) for future in futures)  # type: ignore[misc]
+    return combine_denials(denials)
+
+
+def _as_future(item: Awaitable[Outcome]) -> asyncio.Future[Any]:
+    future = asyncio.ensure_future(item)
+    future.add_done_callback(_consume)
+    return future
+
+
+def _result_of(future: asyncio.Future[Any]) -> Outcome:
+    if future.cancelled():
+        return misconfigured("a shared authorization check was cancelled")
+    error = future.exception()
+    if error is not None:
+        return denial_from_exception(error, "an authorization check")
+    result: Outcome = future.result()
+    return result
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # Retrieve the outcome of abandoned branches so asyncio never reports
+    # "exception was never retrieved" for a check nobody waits for any more.
+    if not future.cancelled():
+        future.exception()
