@@ -94,7 +94,7 @@ def fresh_error(error: Exception) -> Exception:
         return clone
     try:
         return copy.copy(error)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return error
 
 

@@ -164,19 +164,19 @@ class RequestState:
         "context",
         "decisions",
         "grants",
+        "object_grants",
         "scope_results",
         "warmed",
     )
 
-    def __init__(
-        self, load_scopes: Callable[[Any], object], context: object
-    ) -> None:
+    def __init__(self, load_scopes: Callable[[Any], object], context: object) -> None:
         self._load_scopes = load_scopes
         self._scopes: dict[str, object] | Denial | asyncio.Future[Any] | None = None
         self.context = context
         self.scope_results: dict[Hashable, Any] = {}
         self.decisions: dict[Node, Any] = {}
         self.grants: dict[int, tuple[object, frozenset[str]]] = {}
+        self.object_grants: dict[int, tuple[object, Any]] = {}
         self.warmed: set[Hashable] = set()
 
     # -- scopes ---------------------------------------------------------------
@@ -193,15 +193,17 @@ class RequestState:
             outcome = self._run_loader(scopes, name, value, key)
         elif isinstance(scopes, Denial):
             outcome = scopes
-        else:
+        elif isinstance(scopes, asyncio.Future):
             outcome = self._share(key, self._after_scopes(scopes, name, value, key))
+        else:
+            outcome = self._run_loader(dict(scopes), name, value, key)
         self.scope_results[key] = outcome
         return outcome
 
     def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
         try:
             loaded = self._load_scopes(self.context)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._scopes = denial_from_exception(error, "load_scopes")
             return self._scopes
         if isawaitable(loaded):
@@ -218,10 +220,12 @@ class RequestState:
         self._scopes = _accept_scopes(loaded)
         return self._scopes
 
-    async def _await_scopes(self, loading: Awaitable[object]) -> dict[str, object] | Denial:
+    async def _await_scopes(
+        self, loading: Awaitable[object]
+    ) -> dict[str, object] | Denial:
         try:
             loaded = await loading
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             result: dict[str, object] | Denial = denial_from_exception(
                 error, "load_scopes"
             )
@@ -268,7 +272,7 @@ class RequestState:
             )
         try:
             result = loader(value)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return denial_from_exception(error, f"scope {name!r} loader({value!r})")
         if result is True:
             return ALLOW
@@ -286,7 +290,9 @@ class RequestState:
             f"scope {name!r} loader({value!r}) returned {result!r}, expected a bool"
         )
 
-    def _share(self, key: Hashable, computing: Awaitable[Outcome]) -> asyncio.Future[Any]:
+    def _share(
+        self, key: Hashable, computing: Awaitable[Outcome]
+    ) -> asyncio.Future[Any]:
         future = asyncio.ensure_future(computing)
         table = self.scope_results
 
@@ -334,6 +340,14 @@ class RequestState:
         entry = self.grants.get(id(path))
         return entry[1] if entry is not None else _NO_GRANTS
 
+    def start_event(self) -> None:
+        """A new subscription event: grants of the previous one are gone.
+
+        Scope results stay: they are cached for the whole subscription.
+        """
+        self.grants.clear()
+        self.object_grants.clear()
+
 
 _MISSING = object()
 _NO_GRANTS: frozenset[str] = frozenset()
@@ -342,7 +356,7 @@ _NO_GRANTS: frozenset[str] = frozenset()
 async def _await_loader(result: Awaitable[object], name: str, value: object) -> Outcome:
     try:
         resolved = await result
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return denial_from_exception(error, f"scope {name!r} loader({value!r})")
     if resolved is True:
         return ALLOW

@@ -8,6 +8,7 @@ is to open the operation's `RequestState`. The first time a schema is used
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from .decisions import Decision
 from .errors import ConfigurationError
 from .evaluation import RequestState
+from .guards import NO_FALLBACK
 from .install import install_guards
 from .policy import ErrorHook, FieldPolicy, GrantSpec, Phase, TypePolicy
 from .rules import Node, RuleCompiler
@@ -56,6 +59,11 @@ class AuthExtension:
             "Subscription": {"subscribe": rules, "resolve": rules}}`.
         error_resolver: `error_resolver(error, path)` may return an exception
             to raise instead of a denial's error; `None` keeps the original.
+            A rule's own `on_error` is tried first.
+        on_decision: Called with one `Decision` per checked field (sync or
+            async). It cannot change a decision; its exceptions are logged.
+        debug: Add the tree of failed branches to a denied field's error
+            (`extensions["authz"]`). Off by default: it reveals policy.
     """
 
     def __init__(
@@ -66,6 +74,8 @@ class AuthExtension:
         grants: object = None,
         default_scopes: Mapping[str, Any] | None = None,
         error_resolver: ErrorHook | None = None,
+        on_decision: Callable[[Decision], object] | None = None,
+        debug: bool = False,
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
@@ -74,6 +84,8 @@ class AuthExtension:
         self._grant_names = GrantDeclaration.from_spec(grants)
         self._compiler = RuleCompiler(self._scope_names, self._grant_names)
         self._error_resolver = error_resolver
+        self._on_decision = on_decision
+        self._debug = debug
         self._defaults = self._compile_defaults(default_scopes or {})
         self._type_policies: dict[type, list[TypePolicy]] = {}
         self._var: ContextVar[RequestState | None] = ContextVar(
@@ -98,15 +110,34 @@ class AuthExtension:
         grants: GrantSpec | None = None,
         skip_defaults: bool = False,
         skip_type_rules: bool = False,
+        skip_interface_rules: bool = False,
         on_error: ErrorHook | None = None,
+        on_denied: Any = NO_FALLBACK,
         phase: Phase = "subscribe",
+        drop_denied: bool = False,
     ) -> FieldPolicy:
         """A rule checked before the field's resolver runs.
 
         Use as a decorator above `@strawberry.field` (or `mutation` /
         `subscription`), or as `strawberry.field(extensions=[authz.rule(...)])`.
-        On a subscription, `phase="subscribe"` checks once before the stream
-        starts and `phase="resolve"` checks every event.
+
+        Args:
+            rules_or_fn: A rule set, or `fn(params)` returning `True`, `False`,
+                a rule set, or an awaitable of one of those.
+            grants: Names (or `fn(params, result)` computing them) given to the
+                fields of the returned object once this field passed.
+            skip_defaults: Do not apply the operation's default scopes.
+            skip_type_rules: Do not apply the type-wide rules of this type.
+            skip_interface_rules: Do not apply rules of the interfaces'
+                same-named field and of the interfaces' type rules.
+            on_error: `on_error(error, path)` may return an exception to raise
+                instead of the denial's error.
+            on_denied: A value, or `fn(params, error)` computing one, returned
+                in place of the error when the field is denied.
+            phase: On a subscription, `"subscribe"` checks once before the
+                stream starts; `"resolve"` checks every event.
+            drop_denied: On a subscription, drop denied events silently
+                instead of delivering an error for each.
         """
         _check_phase(phase)
         return FieldPolicy(
@@ -116,8 +147,11 @@ class AuthExtension:
             grants=grants,
             skip_defaults=skip_defaults,
             skip_type_rules=skip_type_rules,
+            skip_interface_rules=skip_interface_rules,
             on_error=on_error,
+            on_denied=on_denied,
             phase=phase,
+            drop_denied=drop_denied,
         )
 
     def post_rule(
@@ -127,11 +161,17 @@ class AuthExtension:
         grants: GrantSpec | None = None,
         skip_defaults: bool = False,
         skip_type_rules: bool = False,
+        skip_interface_rules: bool = False,
         on_error: ErrorHook | None = None,
+        on_denied: Any = NO_FALLBACK,
+        drop_denied: bool = False,
     ) -> FieldPolicy:
         """A rule checked after the resolver ran: `fn(params, result)` decides.
 
-        On denial the result is discarded; the client gets the error.
+        It returns `True`, `False`, a rule set, or an awaitable of one. On
+        denial the result is discarded: the client gets the error (or the
+        `on_denied` fallback). On a subscription it checks every event, with
+        the event as `result`. Other options as for `rule`.
         """
         return FieldPolicy(
             self,
@@ -140,15 +180,48 @@ class AuthExtension:
             grants=grants,
             skip_defaults=skip_defaults,
             skip_type_rules=skip_type_rules,
+            skip_interface_rules=skip_interface_rules,
             on_error=on_error,
+            on_denied=on_denied,
             phase="resolve",
+            drop_denied=drop_denied,
         )
 
     def type_rule(
-        self, rules_or_fn: object, *, on_error: ErrorHook | None = None
+        self,
+        rules_or_fn: object = None,
+        *,
+        grants: Callable[..., Any] | None = None,
+        skip_interface_rules: bool = False,
+        on_error: ErrorHook | None = None,
     ) -> Callable[[TypeT], TypeT]:
-        """A rule on every field of a type; put it above `@strawberry.type`."""
-        return self._type_decorator(rules_or_fn, post=False, on_error=on_error)
+        """A rule on every field of a type; put it above `@strawberry.type`.
+
+        Root types included; on an interface it applies to every field of
+        every implementing type. `grants=fn(params)` computes grant names
+        once per object instance from the object (`params.root`), visible to
+        that object's own fields through `$granted`; `rules_or_fn` may then be
+        omitted. `skip_interface_rules=True` keeps the interfaces' rules off
+        this type's fields.
+        """
+        if rules_or_fn is None and grants is None and not skip_interface_rules:
+            raise ConfigurationError(
+                "authz.type_rule(): give a rule set, a rule function, grants= "
+                "or skip_interface_rules=True"
+            )
+        if grants is not None and not callable(grants):
+            raise ConfigurationError(
+                "authz.type_rule(grants=...): type grants are computed from the "
+                "object, so grants= must be a function (params) -> names, "
+                f"got {grants!r}"
+            )
+        return self._type_decorator(
+            rules_or_fn,
+            post=False,
+            on_error=on_error,
+            grants=grants,
+            skip_interface_rules=skip_interface_rules,
+        )
 
     def type_post_rule(
         self, fn: Callable[..., object], *, on_error: ErrorHook | None = None
@@ -157,7 +230,13 @@ class AuthExtension:
         return self._type_decorator(fn, post=True, on_error=on_error)
 
     def _type_decorator(
-        self, rules: object, *, post: bool, on_error: ErrorHook | None
+        self,
+        rules: object,
+        *,
+        post: bool,
+        on_error: ErrorHook | None,
+        grants: Callable[..., Any] | None = None,
+        skip_interface_rules: bool = False,
     ) -> Callable[[TypeT], TypeT]:
         def decorate(cls: TypeT) -> TypeT:
             definition = getattr(cls, "__strawberry_definition__", None)
@@ -169,10 +248,21 @@ class AuthExtension:
                 )
             where = f"{decorator} of {definition.name}"
             problems: list[str] = []
-            node = self._compiler.compile(rules, where=where, problems=problems, post=post)
+            node = None
+            if rules is not None:
+                node = self._compiler.compile(
+                    rules, where=where, problems=problems, post=post
+                )
             if problems:
                 raise ConfigurationError(problems)
-            policy = TypePolicy(node, post=post, on_error=on_error, where=where)
+            policy = TypePolicy(
+                node,
+                post=post,
+                grants=grants,
+                skip_interface_rules=skip_interface_rules,
+                on_error=on_error,
+                where=where,
+            )
             self._type_policies.setdefault(cls, []).append(policy)
             return cls
 
@@ -231,9 +321,11 @@ class AuthExtension:
                     rules, where=where, problems=problems
                 )
                 continue
-            if not isinstance(rules, Mapping) or not set(rules) <= set(
-                SUBSCRIPTION_PHASES
-            ) or not rules:
+            if (
+                not isinstance(rules, Mapping)
+                or not set(rules) <= set(SUBSCRIPTION_PHASES)
+                or not rules
+            ):
                 problems.append(
                     "default_scopes of Subscription: expected "
                     "{'subscribe': rules, 'resolve': rules} (either or both), "
@@ -263,18 +355,16 @@ class _OperationExtension(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         authz = self._authz
         execution_context = self.execution_context
-        authz._ensure_installed(execution_context.schema)  # type: ignore[arg-type]
+        authz._ensure_installed(execution_context.schema)
         state = RequestState(authz._load_scopes, execution_context.context)
         token = authz._var.set(state)
         try:
             yield
         finally:
-            try:
+            # A stream closed from another task than the one that opened it:
+            # that task's context is gone with it, nothing to undo.
+            with contextlib.suppress(ValueError):
                 authz._var.reset(token)
-            except ValueError:
-                # A stream closed from another task than the one that opened
-                # it: that task's context is gone with it, nothing to undo.
-                pass
 
 
 def _check_phase(phase: str) -> None:

@@ -14,9 +14,10 @@ per-item waits into one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from inspect import isawaitable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -33,6 +34,7 @@ from graphql import (
 )
 from strawberry.types.arguments import convert_arguments as strawberry_convert_arguments
 
+from .decisions import Decision, DecisionPhase, emit_decision
 from .errors import fresh_error
 from .evaluation import Denial, Outcome, RequestState, denial_from_exception, settle
 from .params import FieldCall
@@ -45,19 +47,17 @@ if TYPE_CHECKING:
 
     from .policy import ErrorHook, GrantSpec
 
-__all__ = ["FieldGuard", "GuardedResolver", "inactive_error"]
+__all__ = ["NO_FALLBACK", "FieldGuard", "inactive_error"]
 
 logger = logging.getLogger("strawberry_authz")
 
 Resolver = Callable[..., Any]
+if TYPE_CHECKING:
+    ResolveInfo = GraphQLResolveInfo[Any]
+else:
+    ResolveInfo = GraphQLResolveInfo
+NO_FALLBACK: Any = type("NoFallback", (), {"__repr__": lambda self: "<no fallback>"})()
 ErrorResolver = Callable[[Exception, list[str | int]], "Exception | None"]
-
-
-class GuardedResolver:
-    """Marks a resolver as installed by strawberry-authz (never wrapped twice)."""
-
-    original: Resolver
-    guard: FieldGuard
 
 
 def inactive_error() -> GraphQLError:
@@ -76,7 +76,7 @@ class Warmer:
         self.by_field = by_field
         self.nodes = tuple(dict.fromkeys(by_field.values()))
 
-    def warm(self, state: RequestState, info: GraphQLResolveInfo) -> Awaitable[Any] | None:
+    def warm(self, state: RequestState, info: ResolveInfo) -> Awaitable[Any] | None:
         decisions = state.decisions
         if all(_decided(decisions.get(node)) for node in self.nodes):
             return None
@@ -98,18 +98,27 @@ class Warmer:
 
 
 class FieldGuard:
-    """Everything enforced on one field of one schema."""
+    """Everything enforced on one resolver (a field's `resolve` or `subscribe`)."""
 
     __slots__ = (
         "coordinate",
+        "debug",
         "error_resolver",
+        "event_filter",
         "field",
+        "field_name",
         "grants",
+        "new_event",
+        "on_decision",
+        "on_denied",
         "on_error",
         "original",
+        "phase",
         "post",
         "pre",
         "schema",
+        "type_grants",
+        "type_name",
         "var",
         "warmer",
     )
@@ -117,33 +126,50 @@ class FieldGuard:
     def __init__(
         self,
         *,
-        coordinate: str,
-        original: Resolver,
+        type_name: str,
+        field_name: str,
+        original: Resolver | None,
         field: StrawberryField | None,
         schema: Schema,
         var: ContextVar[RequestState | None],
-        pre: Node | None,
-        post: Node | None,
-        grants: GrantSpec | None,
-        on_error: ErrorHook | None,
-        error_resolver: ErrorResolver | None,
-        warmer: Warmer | None,
+        pre: Node | None = None,
+        post: Node | None = None,
+        grants: GrantSpec | None = None,
+        type_grants: tuple[Callable[..., Any], ...] = (),
+        on_error: ErrorHook | None = None,
+        on_denied: Any = NO_FALLBACK,
+        error_resolver: ErrorResolver | None = None,
+        on_decision: Callable[[Decision], object] | None = None,
+        debug: bool = False,
+        phase: DecisionPhase = "before",
+        new_event: bool = False,
+        event_filter: tuple[Node | None, Node | None] | None = None,
+        warmer: Warmer | None = None,
     ) -> None:
-        self.coordinate = coordinate
-        self.original = original
+        self.type_name = type_name
+        self.field_name = field_name
+        self.coordinate = f"{type_name}.{field_name}"
+        self.original = original or DEFAULT_RESOLVER
         self.field = field
         self.schema = schema
         self.var = var
         self.pre = pre
         self.post = post
         self.grants = grants
+        self.type_grants = type_grants
         self.on_error = on_error
+        self.on_denied = on_denied
         self.error_resolver = error_resolver
+        self.on_decision = on_decision
+        self.debug = debug
+        self.phase = phase
+        self.new_event = new_event
+        self.event_filter = event_filter
         self.warmer = warmer
 
     # -- what AuthParams needs --------------------------------------------------
 
-    def strawberry_info(self, info: GraphQLResolveInfo) -> Info:
+    def strawberry_info(self, info: ResolveInfo) -> Info:
         info_class = self.schema.config.info_class
         return info_class(_raw_info=info, _field=self.field)  # type: ignore[arg-type]
 
@@ -165,23 +191,28 @@ class FieldGuard:
         var = self.var
         original = self.original
         pre = self.pre
-        needs_after = self.post is not None or self.grants is not None
         guard = self
+        plain = (
+            self.post is None
+            and self.grants is None
+            and self.warmer is None
+            and self.on_decision is None
+            and self.event_filter is None
+            and not self.new_event
+        )
 
-        if pre is not None and pre.static and not needs_after and self.warmer is None:
+        if pre is not None and pre.static and plain:
 
-            def resolve_static(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+            def resolve_static(root: Any, info: ResolveInfo, **args: Any) -> Any:
                 state = var.get()
-                if state is not None:
-                    decided = state.decisions.get(pre)
-                    if decided is True:
-                        return original(root, info, **args)
+                if state is not None and state.decisions.get(pre) is True:
+                    return original(root, info, **args)
                 return guard.resolve(state, root, info, args)
 
             resolver: Resolver = resolve_static
         else:
 
-            def resolve_guarded(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+            def resolve_guarded(root: Any, info: ResolveInfo, **args: Any) -> Any:
                 return guard.resolve(var.get(), root, info, args)
 
             resolver = resolve_guarded
@@ -196,37 +227,51 @@ class FieldGuard:
         self,
         state: RequestState | None,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
         if state is None:
             raise inactive_error()
+        if self.new_event:
+            state.start_event()
         call: FieldCall | None = None
         pre = self.pre
         if pre is not None:
+            started = perf_counter() if self.on_decision is not None else 0.0
             if pre.static:
                 outcome = state.decide(pre)
             else:
                 call = FieldCall(self, state, root, info, args)
                 outcome = pre.evaluate(state, call)
-            if outcome is not True:
-                if isinstance(outcome, Denial):
-                    return self.deny(outcome, info)
-                return self._resolve_after_pre(outcome, state, call, root, info, args)
+            if outcome is True:
+                if self.on_decision is not None:
+                    self.log(info, self.phase, pre, outcome, started)
+            elif isinstance(outcome, Denial):
+                if self.on_decision is not None:
+                    self.log(info, self.phase, pre, outcome, started)
+                return self.deny(outcome, state, call, root, info, args)
+            else:
+                return self._resolve_after_pre(
+                    outcome, started, state, call, root, info, args
+                )
         return self._run(state, call, root, info, args)
 
     async def _resolve_after_pre(
         self,
         pending: Awaitable[Outcome],
+        started: float,
         state: RequestState,
         call: FieldCall | None,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
         outcome = await settle(pending)
+        if self.on_decision is not None:
+            self.log(info, self.phase, self.pre, outcome, started)
         if outcome is not True:
-            return self.deny(outcome, info)
+            denied = self.deny(outcome, state, call, root, info, args)
+            return (await denied) if isawaitable(denied) else denied
         result = self._run(state, call, root, info, args)
         if isawaitable(result):
             result = await result
@@ -237,10 +282,14 @@ class FieldGuard:
         state: RequestState,
         call: FieldCall | None,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
         result = self.original(root, info, **args)
+        if self.event_filter is not None:
+            if isawaitable(result):
+                return self._filter_later(result, state, info, args)
+            return self._filter_events(result, state, info, args)
         if self.post is None and self.grants is None and self.warmer is None:
             return result
         if isawaitable(result):
@@ -253,7 +302,7 @@ class FieldGuard:
         state: RequestState,
         call: FieldCall | None,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
         result = await pending
@@ -268,33 +317,45 @@ class FieldGuard:
         state: RequestState,
         call: FieldCall | None,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
-        if self.post is not None:
+        post = self.post
+        if post is not None:
+            started = perf_counter() if self.on_decision is not None else 0.0
             if call is None:
                 call = FieldCall(self, state, root, info, args)
             call.result = result
-            outcome = self.post.evaluate(state, call)
+            outcome = post.evaluate(state, call)
             if outcome is not True:
                 if isinstance(outcome, Denial):
-                    return self.deny(outcome, info)
-                return self._after_post(outcome, result, state, call, root, info, args)
+                    if self.on_decision is not None:
+                        self.log(info, "after", post, outcome, started)
+                    return self.deny(outcome, state, call, root, info, args)
+                return self._after_post(
+                    outcome, started, result, state, call, root, info, args
+                )
+            if self.on_decision is not None:
+                self.log(info, "after", post, outcome, started)
         return self._complete(result, state, call, root, info, args)
 
     async def _after_post(
         self,
         pending: Awaitable[Outcome],
+        started: float,
         result: Any,
         state: RequestState,
         call: FieldCall,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
         outcome = await settle(pending)
+        if self.on_decision is not None:
+            self.log(info, "after", self.post, outcome, started)
         if outcome is not True:
-            return self.deny(outcome, info)
+            denied = self.deny(outcome, state, call, root, info, args)
+            return (await denied) if isawaitable(denied) else denied
         completed = self._complete(result, state, call, root, info, args)
         if isawaitable(completed):
             return await completed
@@ -306,7 +367,7 @@ class FieldGuard:
         state: RequestState,
         call: FieldCall | None,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
         """Record grants and warm the items' rules: the field has passed."""
@@ -317,7 +378,7 @@ class FieldGuard:
                     call = FieldCall(self, state, root, info, args)
                 try:
                     names = grants(call.params, result)
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     _grant_failed(self.coordinate, error)
                     names = ()
                 if isawaitable(names):
@@ -332,11 +393,11 @@ class FieldGuard:
         pending: Awaitable[Any],
         result: Any,
         state: RequestState,
-        info: GraphQLResolveInfo,
+        info: ResolveInfo,
     ) -> Any:
         try:
             names = await pending
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             _grant_failed(self.coordinate, error)
             names = ()
         _record(state, info, names, self.coordinate)
@@ -345,7 +406,7 @@ class FieldGuard:
             await warming
         return result
 
-    def _warm(self, result: Any, state: RequestState, info: GraphQLResolveInfo) -> Any:
+    def _warm(self, result: Any, state: RequestState, info: ResolveInfo) -> Any:
         warmer = self.warmer
         if warmer is None or not result:
             return result
@@ -354,8 +415,116 @@ class FieldGuard:
             return result
         return _after(warming, result)
 
-    def deny(self, denial: Denial, info: GraphQLResolveInfo) -> Any:
-        """Raise the error the client sees for `denial` on this field."""
+    # -- subscriptions ------------------------------------------------------------
+
+    async def _filter_later(
+        self,
+        pending: Awaitable[Any],
+        state: RequestState,
+        info: ResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        return self._filter_events(await pending, state, info, args)
+
+    async def _filter_events(
+        self,
+        source: Any,
+        state: RequestState,
+        info: ResolveInfo,
+        args: dict[str, Any],
+    ) -> AsyncIterator[Any]:
+        """Yield only the events this subscriber may see; drop the others."""
+        assert self.event_filter is not None
+        try:
+            async for event in source:
+                started = perf_counter()
+                call = FieldCall(self, state, event, info, args)
+                call.result = event
+                outcome: Outcome = True
+                checked: Node | None = None
+                for node in self.event_filter:
+                    if node is None:
+                        continue
+                    checked = node
+                    step = (
+                        state.decide(node)
+                        if node.static
+                        else node.evaluate(state, call)
+                    )
+                    if step is not True and not isinstance(step, Denial):
+                        step = await settle(step)
+                    if step is not True:
+                        outcome = step
+                        break
+                if self.on_decision is not None and checked is not None:
+                    self.log(info, "event", checked, outcome, started)
+                if outcome is True:
+                    yield event
+                else:
+                    logger.debug(
+                        "strawberry-authz: dropped an event of %s: %s",
+                        self.coordinate,
+                        outcome.reason,
+                    )
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
+
+    # -- outcomes -------------------------------------------------------------------
+
+    def log(
+        self,
+        info: ResolveInfo,
+        phase: DecisionPhase,
+        node: Node | None,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        assert self.on_decision is not None
+        denied = outcome is not True
+        emit_decision(
+            self.on_decision,
+            Decision(
+                type_name=self.type_name,
+                field_name=self.field_name,
+                path=info.path.as_list(),
+                phase=phase,
+                allowed=not denied,
+                rule=node.describe() if node is not None else None,
+                reason=outcome.reason if isinstance(outcome, Denial) else None,
+                duration=perf_counter() - started,
+            ),
+        )
+
+    def deny(
+        self,
+        denial: Denial,
+        state: RequestState,
+        call: FieldCall | None,
+        root: Any,
+        info: ResolveInfo,
+        args: dict[str, Any],
+    ) -> Any:
+        """Raise the error the client sees for `denial`, or return the fallback."""
+        error = self.client_error(denial, info)
+        fallback = self.on_denied
+        if fallback is NO_FALLBACK:
+            raise error
+        if not callable(fallback):
+            return fallback
+        if call is None:
+            call = FieldCall(self, state, root, info, args)
+        try:
+            return fallback(call.params, error)
+        except Exception:
+            logger.exception(
+                "strawberry-authz: on_denied of %s raised; reporting the denial",
+                self.coordinate,
+            )
+            raise error from None
+
+    def client_error(self, denial: Denial, info: ResolveInfo) -> Exception:
         error = denial.error
         path = info.path.as_list()
         for hook in (self.on_error, self.error_resolver):
@@ -363,20 +532,25 @@ class FieldGuard:
                 continue
             try:
                 replacement = hook(error, path)
-            except Exception as hook_error:  # noqa: BLE001
+            except Exception:
                 logger.exception(
                     "strawberry-authz: error hook of %s raised; keeping the denial",
                     self.coordinate,
                 )
-                del hook_error
                 break
             if replacement is not None:
                 error = replacement
                 break
         logger.debug(
-            "strawberry-authz: denied %s at %s: %s", self.coordinate, path, denial.reason
+            "strawberry-authz: denied %s at %s: %s",
+            self.coordinate,
+            path,
+            denial.reason,
         )
-        raise fresh_error(error)
+        error = fresh_error(error)
+        if self.debug and isinstance(error, GraphQLError):
+            error.extensions = {**(error.extensions or {}), "authz": denial.explain()}
+        return error
 
 
 async def _after(warming: Awaitable[Any], result: Any) -> Any:
@@ -394,7 +568,7 @@ def _decided(outcome: object) -> bool:
 
 
 def _record(
-    state: RequestState, info: GraphQLResolveInfo, names: object, coordinate: str
+    state: RequestState, info: ResolveInfo, names: object, coordinate: str
 ) -> None:
     if isinstance(names, str):
         state.record_grants(info.path, frozenset((names,)))
@@ -402,7 +576,7 @@ def _record(
         return
     else:
         try:
-            granted = frozenset(names)  # type: ignore[arg-type]
+            granted = frozenset(names)  # type: ignore[call-overload]
         except TypeError:
             logger.error(
                 "strawberry-authz: grants function of %s returned %r; "
@@ -426,7 +600,7 @@ def _grant_failed(coordinate: str, error: Exception) -> None:
     denial_from_exception(error, f"grants function of {coordinate}")
 
 
-def _selected_field_names(info: GraphQLResolveInfo) -> set[str]:
+def _selected_field_names(info: ResolveInfo) -> set[str]:
     names: set[str] = set()
     fragments = info.fragments
     seen: set[str] = set()

@@ -23,7 +23,7 @@ from graphql import (
 )
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from .guards import DEFAULT_RESOLVER, FieldGuard, Warmer, returns_list_of
+from .guards import NO_FALLBACK, FieldGuard, Warmer, returns_list_of
 from .policy import FieldPolicy, TypePolicy
 from .rules import Granted, Node, all_of
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from strawberry import Schema
 
     from .extension import AuthExtension
-    from .policy import ErrorHook, GrantSpec
+    from .policy import GrantSpec
 
 __all__ = ["install_guards"]
 
@@ -43,25 +43,45 @@ class _FieldPlan:
 
     def __init__(
         self,
-        *,
-        coordinate: str,
+        gtype: GraphQLObjectType,
+        field_name: str,
         gfield: GraphQLField,
         attribute: str,
-        strawberry_field: Any,
-        pre: Node | None,
-        post: Node | None,
-        grants: GrantSpec | None,
-        on_error: ErrorHook | None,
+        **options: Any,
     ) -> None:
-        self.coordinate = coordinate
+        self.gtype = gtype
+        self.field_name = field_name
+        self.coordinate = f"{gtype.name}.{field_name}"
         self.gfield = gfield
         self.attribute = attribute
-        self.strawberry_field = strawberry_field
-        self.pre = pre
-        self.post = post
-        self.grants = grants
-        self.on_error = on_error
-        self.warmer: Warmer | None = None
+        self.options = options
+
+    @property
+    def pre(self) -> Node | None:
+        pre: Node | None = self.options.get("pre")
+        return pre
+
+    @property
+    def post(self) -> Node | None:
+        post: Node | None = self.options.get("post")
+        return post
+
+    @property
+    def grants(self) -> GrantSpec | None:
+        grants: GrantSpec | None = self.options.get("grants")
+        return grants
+
+    def enforces(self) -> bool:
+        options = self.options
+        return bool(
+            options.get("pre")
+            or options.get("post")
+            or options.get("grants") is not None
+            or options.get("type_grants")
+            or options.get("event_filter")
+            or options.get("new_event")
+            or options.get("on_denied", NO_FALLBACK) is not NO_FALLBACK
+        )
 
 
 def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
@@ -73,6 +93,7 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
     gschema: GraphQLSchema = schema._schema
     problems: list[str] = []
     operations: dict[str, str] = {}
+    root: GraphQLObjectType | None
     for operation, root in (
         ("Query", gschema.query_type),
         ("Mutation", gschema.mutation_type),
@@ -84,65 +105,52 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
     plans: list[_FieldPlan] = []
     static_by_type: dict[str, dict[str, Node]] = {}
     for gtype in _object_types(gschema):
-        type_policies = _type_policies(authz, gtype)
-        operation = operations.get(gtype.name)
+        operation_of_type = operations.get(gtype.name)
         statics: dict[str, Node] = {}
         for field_name, gfield in gtype.fields.items():
             for plan in _plan_field(
-                authz, gtype, field_name, gfield, operation, type_policies, problems
+                authz, gtype, field_name, gfield, operation_of_type, problems
             ):
                 plans.append(plan)
-                if plan.attribute == "resolve" and plan.pre is not None and plan.pre.static:
-                    statics[field_name] = plan.pre
-        if statics and operation is None:
+                pre = plan.pre
+                if plan.attribute == "resolve" and pre is not None and pre.static:
+                    statics[field_name] = pre
+        if statics and operation_of_type is None:
             static_by_type[gtype.name] = statics
 
-    _check_grants_reachable(gschema, plans, problems)
+    _check_grants_reachable(authz, gschema, plans, problems)
     if problems:
         return problems
 
-    guarded = {(id(plan.gfield), plan.attribute) for plan in plans}
+    by_resolver = {(id(plan.gfield), plan.attribute): plan for plan in plans}
     for gtype in _object_types(gschema):
         for field_name, gfield in gtype.fields.items():
             item_type = returns_list_of(gfield.type)
             if item_type is None or item_type.name not in static_by_type:
                 continue
             warmer = Warmer(static_by_type[item_type.name])
-            if (id(gfield), "resolve") in guarded:
-                for plan in plans:
-                    if plan.gfield is gfield and plan.attribute == "resolve":
-                        plan.warmer = warmer
-            else:
-                plan = _FieldPlan(
-                    coordinate=f"{gtype.name}.{field_name}",
-                    gfield=gfield,
-                    attribute="resolve",
-                    strawberry_field=gfield.extensions.get(BACKREF),
-                    pre=None,
-                    post=None,
-                    grants=None,
-                    on_error=None,
-                )
-                plan.warmer = warmer
-                plans.append(plan)
+            found = by_resolver.get((id(gfield), "resolve"))
+            if found is None:
+                found = _FieldPlan(gtype, field_name, gfield, "resolve")
+                plans.append(found)
+            found.options["warmer"] = warmer
 
     for plan in plans:
-        original = getattr(plan.gfield, plan.attribute) or DEFAULT_RESOLVER
+        original = getattr(plan.gfield, plan.attribute)
         installed = getattr(original, "guard", None)
         if isinstance(installed, FieldGuard) and installed.var is authz._var:
             original = installed.original
         guard = FieldGuard(
-            coordinate=plan.coordinate,
+            type_name=plan.gtype.name,
+            field_name=plan.field_name,
             original=original,
-            field=plan.strawberry_field,
+            field=plan.gfield.extensions.get(BACKREF),
             schema=schema,
             var=authz._var,
-            pre=plan.pre,
-            post=plan.post,
-            grants=plan.grants,
-            on_error=plan.on_error,
             error_resolver=authz._error_resolver,
-            warmer=plan.warmer,
+            on_decision=authz._on_decision,
+            debug=authz._debug,
+            **plan.options,
         )
         setattr(plan.gfield, plan.attribute, guard.build())
     return problems
@@ -154,15 +162,36 @@ def _object_types(gschema: GraphQLSchema) -> Iterator[GraphQLObjectType]:
             yield gtype
 
 
+def _is_interface(klass: type) -> bool:
+    definition = getattr(klass, "__strawberry_definition__", None)
+    return bool(getattr(definition, "is_interface", False))
+
+
 def _type_policies(authz: AuthExtension, gtype: GraphQLObjectType) -> list[TypePolicy]:
+    """The type rules of the type, its Python base classes and its interfaces."""
     definition = gtype.extensions.get(BACKREF)
     origin = getattr(definition, "origin", None)
     if not isinstance(origin, type):
         return []
+    own = authz._type_policies.get(origin, [])
+    skip_interfaces = any(policy.skip_interface_rules for policy in own)
     policies: list[TypePolicy] = []
     for klass in origin.__mro__:
+        if skip_interfaces and klass is not origin and _is_interface(klass):
+            continue
         policies.extend(authz._type_policies.get(klass, ()))
     return policies
+
+
+def _field_policies(
+    authz: AuthExtension, gfield: GraphQLField | None
+) -> list[FieldPolicy]:
+    strawberry_field = None if gfield is None else gfield.extensions.get(BACKREF)
+    return [
+        extension
+        for extension in getattr(strawberry_field, "extensions", ())
+        if isinstance(extension, FieldPolicy) and extension.authz is authz
+    ]
 
 
 def _plan_field(
@@ -171,19 +200,30 @@ def _plan_field(
     field_name: str,
     gfield: GraphQLField,
     operation: str | None,
-    type_policies: list[TypePolicy],
     problems: list[str],
 ) -> list[_FieldPlan]:
     coordinate = f"{gtype.name}.{field_name}"
-    strawberry_field = gfield.extensions.get(BACKREF)
-    policies: list[FieldPolicy] = [
-        extension
-        for extension in getattr(strawberry_field, "extensions", ())
-        if isinstance(extension, FieldPolicy) and extension.authz is authz
-    ]
+    type_policies = _type_policies(authz, gtype)
+    inherited: list[FieldPolicy] = []
+    for interface in gtype.interfaces:
+        for policy in _field_policies(authz, interface.fields.get(field_name)):
+            if policy not in inherited:
+                inherited.append(policy)
+    # A field an implementer does not redeclare is a copy of the interface's,
+    # carrying the same policy objects: those count once, as inherited.
+    policies = [p for p in _field_policies(authz, gfield) if p not in inherited]
+    skip_interfaces = any(p.skip_interface_rules for p in policies) or any(
+        p.skip_interface_rules for p in _own_type_policies(authz, gtype)
+    )
+    if skip_interfaces:
+        inherited = []
+
     pre_policies = [p for p in policies if not p.post]
     post_policies = [p for p in policies if p.post]
-    for kind, found in (("authz.rule", pre_policies), ("authz.post_rule", post_policies)):
+    for kind, found in (
+        ("authz.rule", pre_policies),
+        ("authz.post_rule", post_policies),
+    ):
         if len(found) > 1:
             problems.append(
                 f"{coordinate}: {len(found)} {kind}(...) on one field; "
@@ -195,68 +235,104 @@ def _plan_field(
             f"{coordinate}: grants= given on both its rule and its post rule; "
             "give them on one"
         )
-    for policy in policies:
+    for policy in (*policies, *inherited):
         if policy.node is None:
             problems.append(f"{coordinate}: its rule was never compiled")
 
-    skip_defaults = any(p.skip_defaults for p in policies)
-    skip_type_rules = any(p.skip_type_rules for p in policies)
-    type_pre = [] if skip_type_rules else [p for p in type_policies if not p.post]
-    type_post = [] if skip_type_rules else [p for p in type_policies if p.post]
-    grants = granting[0].grants if granting else None
-    on_error = next((p.on_error for p in policies if p.on_error is not None), None)
-    if on_error is None:
-        on_error = next((p.on_error for p in type_policies if p.on_error), None)
+    flags_from = policies or inherited
+    skip_defaults = any(p.skip_defaults for p in flags_from)
+    skip_type_rules = any(p.skip_type_rules for p in flags_from)
+    applied_types = [] if skip_type_rules else type_policies
+    type_pre = [p.node for p in applied_types if not p.post and p.node is not None]
+    type_post = [p.node for p in applied_types if p.post and p.node is not None]
+    type_grants = tuple(p.grants for p in type_policies if p.grants is not None)
+    own_and_inherited = [*policies, *inherited]
+    options: dict[str, Any] = {
+        "grants": granting[0].grants if granting else None,
+        "on_error": next(
+            (p.on_error for p in own_and_inherited if p.on_error is not None),
+            next((p.on_error for p in type_policies if p.on_error), None),
+        ),
+        "on_denied": next(
+            (p.on_denied for p in own_and_inherited if p.on_denied is not NO_FALLBACK),
+            NO_FALLBACK,
+        ),
+        "type_grants": type_grants,
+    }
+    if options["on_denied"] is None and isinstance(gfield.type, GraphQLNonNull):
+        problems.append(
+            f"{coordinate}: on_denied=None on a non-null field ({gfield.type}); "
+            "return a value of the field's type, or make the field nullable"
+        )
 
-    def nodes(found: list[Any]) -> list[Node]:
+    def nodes(found: list[FieldPolicy]) -> list[Node]:
         return [p.node for p in found if p.node is not None]
+
+    field_pre = nodes([p for p in own_and_inherited if not p.post])
+    field_post = nodes([p for p in own_and_inherited if p.post])
 
     if operation == "Subscription" and gfield.subscribe is not None:
         defaults = {} if skip_defaults else authz._defaults
-        subscribe_pre = [p for p in pre_policies if p.phase == "subscribe"]
-        resolve_pre = [p for p in pre_policies if p.phase == "resolve"]
-        subscribe_defaults = _some(defaults.get("Subscription.subscribe"))
-        resolve_defaults = _some(defaults.get("Subscription.resolve"))
-        plans = [
-            _FieldPlan(
-                coordinate=coordinate,
-                gfield=gfield,
-                attribute="subscribe",
-                strawberry_field=strawberry_field,
-                pre=all_of([*subscribe_defaults, *nodes(type_pre), *nodes(subscribe_pre)]),
-                post=None,
-                grants=None,
-                on_error=on_error,
-            )
+        at_subscribe = [
+            p for p in own_and_inherited if not p.post and p.phase == "subscribe"
         ]
-        resolve_plan = _FieldPlan(
-            coordinate=coordinate,
-            gfield=gfield,
-            attribute="resolve",
-            strawberry_field=strawberry_field,
-            pre=all_of([*resolve_defaults, *nodes(resolve_pre)]),
-            post=all_of([*nodes(type_post), *nodes(post_policies)]),
-            grants=grants,
-            on_error=on_error,
+        per_event = [
+            p for p in own_and_inherited if not p.post and p.phase == "resolve"
+        ]
+        event_pre = all_of(
+            [*_some(defaults.get("Subscription.resolve")), *nodes(per_event)]
         )
-        if resolve_plan.pre or resolve_plan.post or resolve_plan.grants is not None:
-            plans.append(resolve_plan)
-        return [plan for plan in plans if plan.pre or plan.post or plan.grants]
+        event_post = all_of([*type_post, *field_post])
+        drop = any(p.drop_denied for p in own_and_inherited)
+        subscribe = _FieldPlan(
+            gtype,
+            field_name,
+            gfield,
+            "subscribe",
+            pre=all_of(
+                [
+                    *_some(defaults.get("Subscription.subscribe")),
+                    *type_pre,
+                    *nodes(at_subscribe),
+                ]
+            ),
+            on_error=options["on_error"],
+            phase="subscribe",
+            event_filter=(event_pre, event_post) if drop else None,
+        )
+        resolve = _FieldPlan(
+            gtype,
+            field_name,
+            gfield,
+            "resolve",
+            **options,
+            pre=None if drop else event_pre,
+            post=None if drop else event_post,
+            phase="event",
+            new_event=True,
+        )
+        return [plan for plan in (subscribe, resolve) if plan.enforces()]
 
-    defaults_node = None if skip_defaults or operation is None else authz._defaults.get(operation)
+    defaults_node = None
+    if operation is not None and not skip_defaults:
+        defaults_node = authz._defaults.get(operation)
     plan = _FieldPlan(
-        coordinate=coordinate,
-        gfield=gfield,
-        attribute="resolve",
-        strawberry_field=strawberry_field,
-        pre=all_of([*_some(defaults_node), *nodes(type_pre), *nodes(pre_policies)]),
-        post=all_of([*nodes(type_post), *nodes(post_policies)]),
-        grants=grants,
-        on_error=on_error,
+        gtype,
+        field_name,
+        gfield,
+        "resolve",
+        **options,
+        pre=all_of([*_some(defaults_node), *type_pre, *field_pre]),
+        post=all_of([*type_post, *field_post]),
     )
-    if plan.pre is None and plan.post is None and plan.grants is None:
-        return []
-    return [plan]
+    return [plan] if plan.enforces() else []
+
+
+def _own_type_policies(
+    authz: AuthExtension, gtype: GraphQLObjectType
+) -> list[TypePolicy]:
+    origin = getattr(gtype.extensions.get(BACKREF), "origin", None)
+    return authz._type_policies.get(origin, []) if isinstance(origin, type) else []
 
 
 def _some(node: Node | None) -> list[Node]:
@@ -264,7 +340,10 @@ def _some(node: Node | None) -> list[Node]:
 
 
 def _check_grants_reachable(
-    gschema: GraphQLSchema, plans: list[_FieldPlan], problems: list[str]
+    authz: AuthExtension,
+    gschema: GraphQLSchema,
+    plans: list[_FieldPlan],
+    problems: list[str],
 ) -> None:
     """Every `$granted` name must be given by some field returning its type.
 
@@ -288,15 +367,19 @@ def _check_grants_reachable(
                         given[target] = None
                     elif names is not None:
                         names.update(spec)
+    for gtype in _object_types(gschema):
+        if any(p.grants is not None for p in _type_policies(authz, gtype)):
+            given[gtype.name] = None
     for plan in plans:
-        parent_type = plan.coordinate.split(".", 1)[0]
+        parent_type = plan.gtype.name
         for node in (plan.pre, plan.post):
             for name in _granted_names(node):
                 names = given.get(parent_type, set())
                 if names is not None and name not in names:
                     problems.append(
-                        f"{plan.coordinate}: key '$granted': grant {name!r} is given "
-                        f"by no field returning {parent_type}, so this rule can never pass"
+                        f"{plan.coordinate}: key '$granted': grant {name!r} is "
+                        f"given by no field returning {parent_type} and by no "
+                        "type grants of it, so this rule can never pass"
                     )
 
 
@@ -317,4 +400,3 @@ def _granted_names(node: Node | None) -> Iterator[str]:
         yield node.name
     for child in getattr(node, "children", ()):
         yield from _granted_names(child)
-

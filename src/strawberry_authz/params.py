@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
+
+from .evaluation import denial_from_exception
 
 if TYPE_CHECKING:
     from graphql import GraphQLResolveInfo
@@ -73,7 +78,7 @@ class FieldCall:
         guard: FieldGuard,
         state: RequestState,
         root: Any,
-        info: GraphQLResolveInfo,
+        info: GraphQLResolveInfo[Any],
         args: dict[str, Any],
     ) -> None:
         self.guard = guard
@@ -102,3 +107,75 @@ class FieldCall:
         if parent is None:
             return frozenset()
         return self.state.grants_at(parent)
+
+    def object_grants(self) -> frozenset[str] | Awaitable[frozenset[str]]:
+        """Grants the parent object's type computes from the object itself.
+
+        Computed once per object instance (keyed by the object's response
+        path) by the `grants=` functions of its type rules.
+        """
+        makers = self.guard.type_grants
+        if not makers:
+            return frozenset()
+        at = self.raw_info.path.prev
+        table = self.state.object_grants
+        entry = table.get(id(at))
+        if entry is not None:
+            known: frozenset[str] | Awaitable[frozenset[str]] = entry[1]
+            return known
+        computed = _compute_object_grants(makers, self)
+        if isawaitable(computed):
+            future = asyncio.ensure_future(computed)
+            table[id(at)] = (at, future)
+
+            def remember(done: asyncio.Future[frozenset[str]]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    table[id(at)] = (at, done.result())
+
+            future.add_done_callback(remember)
+            return future
+        table[id(at)] = (at, computed)
+        return computed
+
+
+def _compute_object_grants(
+    makers: tuple[Callable[..., Any], ...], call: FieldCall
+) -> frozenset[str] | Awaitable[frozenset[str]]:
+    names: set[str] = set()
+    pending: list[Awaitable[Any]] = []
+    for make in makers:
+        try:
+            made = make(call.params)
+        except Exception as error:
+            denial_from_exception(error, f"type grants of {call.guard.type_name}")
+            continue
+        if isawaitable(made):
+            pending.append(made)
+        else:
+            names.update(_grant_names(made))
+    if not pending:
+        return frozenset(names)
+    return _finish_object_grants(names, pending, call.guard.type_name)
+
+
+async def _finish_object_grants(
+    names: set[str], pending: list[Awaitable[Any]], type_name: str
+) -> frozenset[str]:
+    for item in pending:
+        try:
+            names.update(_grant_names(await item))
+        except Exception as error:
+            denial_from_exception(error, f"type grants of {type_name}")
+    return frozenset(names)
+
+
+def _grant_names(made: object) -> set[str]:
+    if isinstance(made, str):
+        return {made}
+    if made is None:
+        return set()
+    if isinstance(made, (list, tuple, set, frozenset)) and all(
+        isinstance(name, str) for name in made
+    ):
+        return set(made)
+    raise TypeError(f"grants must be a name or a list of names, got {made!r}")

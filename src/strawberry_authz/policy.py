@@ -42,8 +42,11 @@ class FieldPolicy(FieldExtension):
         grants: GrantSpec | None,
         skip_defaults: bool,
         skip_type_rules: bool,
+        skip_interface_rules: bool,
         on_error: ErrorHook | None,
+        on_denied: Any,
         phase: Phase,
+        drop_denied: bool,
     ) -> None:
         self.authz = authz
         self.rules = rules
@@ -51,8 +54,11 @@ class FieldPolicy(FieldExtension):
         self.grants = _normalize_grants(grants)
         self.skip_defaults = skip_defaults
         self.skip_type_rules = skip_type_rules
+        self.skip_interface_rules = skip_interface_rules
         self.on_error = on_error
+        self.on_denied = on_denied
         self.phase = phase
+        self.drop_denied = drop_denied
         self.node: Node | None = None
         self.where = "authz.post_rule" if post else "authz.rule"
 
@@ -93,18 +99,26 @@ class FieldPolicy(FieldExtension):
 
 
 class TypePolicy:
-    """A rule on every field of a type (`authz.type_rule` / `type_post_rule`)."""
+    """A rule on every field of a type (`authz.type_rule` / `type_post_rule`).
+
+    `node` is None for the grants-only and options-only forms; `grants`
+    computes names from the object itself, once per object instance.
+    """
 
     def __init__(
         self,
-        node: Node,
+        node: Node | None,
         *,
         post: bool,
+        grants: Callable[..., Any] | None,
+        skip_interface_rules: bool,
         on_error: ErrorHook | None,
         where: str,
     ) -> None:
         self.node = node
         self.post = post
+        self.grants = grants
+        self.skip_interface_rules = skip_interface_rules
         self.on_error = on_error
         self.where = where
 

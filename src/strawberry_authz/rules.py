@@ -76,9 +76,29 @@ class Granted(Node):
         self.name = name
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
-        if call is not None and self.name in call.parent_grants():
+        if call is None:
+            return misconfigured(f"$granted {self.name!r} checked outside a field")
+        if self.name in call.parent_grants():
             return ALLOW
-        return forbidden(f"grant {self.name!r} was not given by the parent field")
+        own = call.object_grants()
+        if isinstance(own, frozenset):
+            return self._decide(own)
+        return self._later(own)
+
+    def _decide(self, names: frozenset[str]) -> Outcome:
+        if self.name in names:
+            return ALLOW
+        return forbidden(
+            f"grant {self.name!r} was given neither by the parent field "
+            "nor by the object's type"
+        )
+
+    async def _later(self, pending: Awaitable[frozenset[str]]) -> Outcome:
+        if isinstance(pending, asyncio.Future):
+            names = await asyncio.shield(pending)
+        else:
+            names = await pending
+        return self._decide(names)
 
     def describe(self) -> object:
         return {GRANTED_KEY: self.name}
@@ -252,7 +272,7 @@ class RuleFunction(Node):
                 decided = self.fn(call.params, call.result)
             else:
                 decided = self.fn(call.params)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return denial_from_exception(error, f"rule function of {self.where}")
         if isawaitable(decided):
             return self._await(decided, state, call)
@@ -263,7 +283,7 @@ class RuleFunction(Node):
     ) -> Outcome:
         try:
             value = await decided
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return denial_from_exception(error, f"rule function of {self.where}")
         outcome = self._interpret(value, state, call)
         if outcome is True or isinstance(outcome, Denial):
@@ -371,7 +391,9 @@ class RuleCompiler:
             if key == GRANTED_KEY:
                 return self._granted(value, where, at, problems)
             known = ", ".join((*LOGIC_KEYS, GRANTED_KEY))
-            problems.append(f"{where}: key {at!r}: unknown key {key!r} (known: {known})")
+            problems.append(
+                f"{where}: key {at!r}: unknown key {key!r} (known: {known})"
+            )
             return _DENY_ALL
         if self.scopes is not None:
             problem = self.scopes.problem(key, value)
@@ -379,9 +401,7 @@ class RuleCompiler:
                 problems.append(f"{where}: key {at!r}: {problem}")
         return ScopeCheck(key, value)
 
-    def _granted(
-        self, value: object, where: str, at: str, problems: list[str]
-    ) -> Node:
+    def _granted(self, value: object, where: str, at: str, problems: list[str]) -> Node:
         if not isinstance(value, str) or not value:
             problems.append(
                 f"{where}: key {at!r}: $granted needs a grant name, got {value!r}"

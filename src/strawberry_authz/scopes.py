@@ -8,7 +8,7 @@ of time and a rule naming an unknown scope denies at run time.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Literal, get_args, get_origin
 
 import pydantic
@@ -59,7 +59,9 @@ class ScopeDeclaration:
         if declared is bool:
             if value is True:
                 return None
-            return f"scope {name!r} is a bool scope and only accepts True, got {value!r}"
+            return (
+                f"scope {name!r} is a bool scope and only accepts True, got {value!r}"
+            )
         adapter = self._adapters.get(name)
         if adapter is None:
             adapter = self._adapters[name] = pydantic.TypeAdapter(declared)
@@ -125,5 +127,3 @@ def _canonical(value: object) -> Hashable:
     except TypeError:
         return ("repr", type(value).__qualname__, repr(value))
     return (type(value), value)
-
-
