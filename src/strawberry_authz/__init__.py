@@ -6,6 +6,7 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 ```
 """
 
+from .decisions import Decision
 from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
 from .extension import AuthExtension
 from .params import AuthParams
@@ -14,6 +15,7 @@ __all__ = [
     "AuthExtension",
     "AuthParams",
     "ConfigurationError",
+    "Decision",
     "ForbiddenError",
     "UnauthenticatedError",
 ]

@@ -8,21 +8,30 @@ is to open the operation's `RequestState`. The first time a schema is used
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
 from .decisions import Decision
 from .errors import ConfigurationError
-from .evaluation import RequestState
-from .guards import NO_FALLBACK
+from .evaluation import (
+    Denial,
+    MaybeOutcome,
+    Outcome,
+    RequestState,
+    misconfigured,
+    settle,
+)
+from .guards import NO_FALLBACK, FieldGuard
 from .install import install_guards
+from .params import FieldCall
 from .policy import ErrorHook, FieldPolicy, GrantSpec, Phase, TypePolicy
 from .rules import Node, RuleCompiler
 from .scopes import GrantDeclaration, ScopeDeclaration
@@ -268,6 +277,85 @@ class AuthExtension:
 
         return decorate
 
+    # -- checks inside resolvers --------------------------------------------------
+
+    async def check(self, info: object, rules: object) -> bool:
+        """Evaluate `rules` for the field being resolved; True when they pass.
+
+        `info` is the resolver's `Info`. The request's scope cache is shared:
+        a scope already computed for this request is not computed again.
+        """
+        outcome = self._check_inline(info, rules)
+        if outcome is not True and not isinstance(outcome, Denial):
+            outcome = await settle(outcome)
+        return outcome is True
+
+    async def require(self, info: object, rules: object) -> None:
+        """Like `check`, but raise the denial's error when `rules` do not pass."""
+        outcome = self._check_inline(info, rules)
+        if outcome is not True and not isinstance(outcome, Denial):
+            outcome = await settle(outcome)
+        if outcome is not True:
+            raise self._inline_guard(info).client_error(outcome, _raw_info(info))
+
+    def check_sync(self, info: object, rules: object) -> bool:
+        """`check` for sync resolvers; every scope involved must be sync."""
+        return self._settled_sync(info, rules) is True
+
+    def require_sync(self, info: object, rules: object) -> None:
+        """`require` for sync resolvers; every scope involved must be sync."""
+        outcome = self._settled_sync(info, rules)
+        if outcome is not True:
+            raise self._inline_guard(info).client_error(outcome, _raw_info(info))
+
+    def _settled_sync(self, info: object, rules: object) -> Outcome:
+        outcome = self._check_inline(info, rules)
+        if outcome is True or isinstance(outcome, Denial):
+            return outcome
+        if asyncio.iscoroutine(outcome):
+            outcome.close()
+        raise RuntimeError(
+            "authz.check_sync / require_sync: these rules need an async scope "
+            "loader; use `await authz.check(...)` / `await authz.require(...)`"
+        )
+
+    def _check_inline(self, info: object, rules: object) -> MaybeOutcome:
+        raw = _raw_info(info)
+        state = self._var.get()
+        if state is None:
+            return misconfigured(
+                "authz.check / require called outside an operation of a schema "
+                "using this AuthExtension"
+            )
+        problems: list[str] = []
+        guard = self._inline_guard(info)
+        node = self._compiler.compile(
+            rules, where=f"authz.check in {guard.coordinate}", problems=problems
+        )
+        if problems:
+            return misconfigured("; ".join(problems))
+        if node.static:
+            return state.decide(node)
+        return node.evaluate(state, FieldCall(guard, state, None, raw, {}))
+
+    def _inline_guard(self, info: object) -> FieldGuard:
+        raw = _raw_info(info)
+        installed = getattr(
+            raw.parent_type.fields[raw.field_name].resolve, "guard", None
+        )
+        if isinstance(installed, FieldGuard) and installed.var is self._var:
+            return installed
+        return FieldGuard(
+            type_name=raw.parent_type.name,
+            field_name=raw.field_name,
+            original=None,
+            field=None,
+            schema=raw.schema._strawberry_schema,  # type: ignore[attr-defined]
+            var=self._var,
+            error_resolver=self._error_resolver,
+            debug=self._debug,
+        )
+
     # -- validation and installation --------------------------------------------
 
     def validate(self, schema: Schema) -> None:
@@ -365,6 +453,13 @@ class _OperationExtension(SchemaExtension):
             # that task's context is gone with it, nothing to undo.
             with contextlib.suppress(ValueError):
                 authz._var.reset(token)
+
+
+def _raw_info(info: object) -> GraphQLResolveInfo[Any]:
+    raw = getattr(info, "_raw_info", info)
+    if not hasattr(raw, "parent_type") or not hasattr(raw, "path"):
+        raise TypeError(f"expected the resolver's info, got {info!r}")
+    return cast("GraphQLResolveInfo[Any]", raw)
 
 
 def _check_phase(phase: str) -> None:
