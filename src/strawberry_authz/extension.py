@@ -377,7 +377,7 @@ class AuthExtension:
     def _ensure_installed(self, schema: Schema) -> None:
         if id(schema) in self._installed:
             return
-        problems = self._install(schema)
+        problems = self._install(schema, only_once=True)
         if problems:
             error = ConfigurationError(problems)
             logger.error("strawberry-authz: refusing every request: %s", error)
@@ -386,8 +386,10 @@ class AuthExtension:
                 extensions={"code": "FORBIDDEN"},
             )
 
-    def _install(self, schema: Schema) -> list[str]:
+    def _install(self, schema: Schema, *, only_once: bool = False) -> list[str]:
         with self._install_lock:
+            if only_once and id(schema) in self._installed:
+                return []
             problems = install_guards(self, schema)
             if not problems:
                 self._installed[id(schema)] = schema
