@@ -128,10 +128,6 @@ def _message(error: Exception) -> str:
     return error.message if isinstance(error, GraphQLError) else str(error)
 
 
-def _shared_outcome_failed(future: asyncio.Future[Any]) -> Denial:
-    return misconfigured("a shared authorization check was cancelled")
-
-
 async def settle(pending: Awaitable[Outcome]) -> Outcome:
     """Wait for an outcome without letting a cancelled waiter cancel it.
 
@@ -144,7 +140,7 @@ async def settle(pending: Awaitable[Outcome]) -> Outcome:
             return await asyncio.shield(pending)
         except asyncio.CancelledError:
             if pending.cancelled():
-                return _shared_outcome_failed(pending)
+                return misconfigured("a shared authorization check was cancelled")
             raise
     return await pending
 
@@ -177,7 +173,7 @@ class RequestState:
         self.decisions: dict[Node, Any] = {}
         self.grants: dict[int, tuple[object, frozenset[str]]] = {}
         self.object_grants: dict[int, tuple[object, Any]] = {}
-        self.warmed: set[Hashable] = set()
+        self.warmed: dict[Hashable, asyncio.Future[Any] | None] = {}
 
     # -- scopes ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ per-item waits into one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
@@ -56,7 +57,16 @@ if TYPE_CHECKING:
     ResolveInfo = GraphQLResolveInfo[Any]
 else:
     ResolveInfo = GraphQLResolveInfo
-NO_FALLBACK: Any = type("NoFallback", (), {"__repr__": lambda self: "<no fallback>"})()
+
+
+class _NoFallback:
+    """`on_denied` was not given: a denied field reports its error."""
+
+    def __repr__(self) -> str:
+        return "<no fallback>"
+
+
+NO_FALLBACK: Any = _NoFallback()
 ErrorResolver = Callable[[Exception, list[str | int]], "Exception | None"]
 
 
@@ -80,10 +90,14 @@ class Warmer:
         decisions = state.decisions
         if all(_decided(decisions.get(node)) for node in self.nodes):
             return None
+        # Every instance of this list field at this place in the query shares
+        # one warm-up: the first starts it, the others wait for the same one.
         key = (self, id(info.field_nodes[0]))
         if key in state.warmed:
-            return None
-        state.warmed.add(key)
+            warming = state.warmed[key]
+            if warming is None or warming.done():
+                return None
+            return settle(warming)
         names = _selected_field_names(info)
         pending = []
         for node in dict.fromkeys(
@@ -93,8 +107,11 @@ class Warmer:
             if outcome is not True and not isinstance(outcome, Denial):
                 pending.append(outcome)
         if not pending:
+            state.warmed[key] = None
             return None
-        return _settle_all(pending)
+        warming = asyncio.ensure_future(_settle_all(pending))
+        state.warmed[key] = warming
+        return settle(warming)
 
 
 class FieldGuard:
@@ -558,9 +575,10 @@ async def _after(warming: Awaitable[Any], result: Any) -> Any:
     return result
 
 
-async def _settle_all(pending: list[Awaitable[Outcome]]) -> None:
+async def _settle_all(pending: list[Awaitable[Outcome]]) -> Outcome:
     for item in pending:
         await settle(item)
+    return True
 
 
 def _decided(outcome: object) -> bool:
