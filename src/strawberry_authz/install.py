@@ -77,7 +77,6 @@ class _FieldPlan:
             options.get("pre")
             or options.get("post")
             or options.get("grants") is not None
-            or options.get("type_grants")
             or options.get("event_filter")
             or options.get("new_event")
             or options.get("on_denied", NO_FALLBACK) is not NO_FALLBACK
