@@ -161,6 +161,7 @@ class RequestState:
         "decisions",
         "grants",
         "object_grants",
+        "objects",
         "scope_results",
         "warmed",
     )
@@ -173,6 +174,7 @@ class RequestState:
         self.decisions: dict[Node, Any] = {}
         self.grants: dict[int, tuple[object, frozenset[str]]] = {}
         self.object_grants: dict[int, tuple[object, Any]] = {}
+        self.objects: dict[int, tuple[object, Any]] = {}
         self.warmed: dict[Hashable, asyncio.Future[Any] | None] = {}
 
     # -- scopes ---------------------------------------------------------------
@@ -343,6 +345,7 @@ class RequestState:
         """
         self.grants.clear()
         self.object_grants.clear()
+        self.objects.clear()
 
 
 _MISSING = object()

@@ -336,7 +336,9 @@ class AuthExtension:
             return misconfigured("; ".join(problems))
         if node.static:
             return state.decide(node)
-        return node.evaluate(state, FieldCall(guard, state, None, raw, {}))
+        known = state.objects.get(id(raw.path.prev))
+        root = known[1] if known is not None else None
+        return node.evaluate(state, FieldCall(guard, state, root, raw, {}))
 
     def _inline_guard(self, info: object) -> FieldGuard:
         raw = _raw_info(info)

@@ -251,6 +251,10 @@ class FieldGuard:
             raise inactive_error()
         if self.new_event:
             state.start_event()
+        if self.type_grants:
+            # Inline checks (`authz.check`) in this object's fields compute
+            # its type grants from the object, which their info cannot give.
+            state.objects[id(info.path.prev)] = (info.path.prev, root)
         call: FieldCall | None = None
         pre = self.pre
         if pre is not None:
@@ -347,13 +351,13 @@ class FieldGuard:
             if outcome is not True:
                 if isinstance(outcome, Denial):
                     if self.on_decision is not None:
-                        self.log(info, "after", post, outcome, started)
+                        self.log(info, self.post_phase, post, outcome, started)
                     return self.deny(outcome, state, call, root, info, args)
                 return self._after_post(
                     outcome, started, result, state, call, root, info, args
                 )
             if self.on_decision is not None:
-                self.log(info, "after", post, outcome, started)
+                self.log(info, self.post_phase, post, outcome, started)
         return self._complete(result, state, call, root, info, args)
 
     async def _after_post(
@@ -369,7 +373,7 @@ class FieldGuard:
     ) -> Any:
         outcome = await settle(pending)
         if self.on_decision is not None:
-            self.log(info, "after", self.post, outcome, started)
+            self.log(info, self.post_phase, self.post, outcome, started)
         if outcome is not True:
             denied = self.deny(outcome, state, call, root, info, args)
             return (await denied) if isawaitable(denied) else denied
@@ -489,6 +493,11 @@ class FieldGuard:
                 await close()
 
     # -- outcomes -------------------------------------------------------------------
+
+    @property
+    def post_phase(self) -> DecisionPhase:
+        # A subscription's post rule sees each event: it is an event decision.
+        return "event" if self.phase == "event" else "after"
 
     def log(
         self,

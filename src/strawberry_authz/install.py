@@ -77,6 +77,7 @@ class _FieldPlan:
             options.get("pre")
             or options.get("post")
             or options.get("grants") is not None
+            or options.get("type_grants")
             or options.get("event_filter")
             or options.get("new_event")
             or options.get("on_denied", NO_FALLBACK) is not NO_FALLBACK
@@ -166,14 +167,14 @@ def _is_interface(klass: type) -> bool:
     return bool(getattr(definition, "is_interface", False))
 
 
-def _type_policies(authz: AuthExtension, gtype: GraphQLObjectType) -> list[TypePolicy]:
+def _type_policies(
+    authz: AuthExtension, gtype: GraphQLObjectType, *, skip_interfaces: bool
+) -> list[TypePolicy]:
     """The type rules of the type, its Python base classes and its interfaces."""
     definition = gtype.extensions.get(BACKREF)
     origin = getattr(definition, "origin", None)
     if not isinstance(origin, type):
         return []
-    own = authz._type_policies.get(origin, [])
-    skip_interfaces = any(policy.skip_interface_rules for policy in own)
     policies: list[TypePolicy] = []
     for klass in origin.__mro__:
         if skip_interfaces and klass is not origin and _is_interface(klass):
@@ -202,7 +203,6 @@ def _plan_field(
     problems: list[str],
 ) -> list[_FieldPlan]:
     coordinate = f"{gtype.name}.{field_name}"
-    type_policies = _type_policies(authz, gtype)
     inherited: list[FieldPolicy] = []
     for interface in gtype.interfaces:
         for policy in _field_policies(authz, interface.fields.get(field_name)):
@@ -216,6 +216,7 @@ def _plan_field(
     )
     if skip_interfaces:
         inherited = []
+    type_policies = _type_policies(authz, gtype, skip_interfaces=skip_interfaces)
 
     pre_policies = [p for p in policies if not p.post]
     post_policies = [p for p in policies if p.post]
@@ -367,7 +368,8 @@ def _check_grants_reachable(
                     elif names is not None:
                         names.update(spec)
     for gtype in _object_types(gschema):
-        if any(p.grants is not None for p in _type_policies(authz, gtype)):
+        policies = _type_policies(authz, gtype, skip_interfaces=False)
+        if any(p.grants is not None for p in policies):
             given[gtype.name] = None
     for plan in plans:
         parent_type = plan.gtype.name
