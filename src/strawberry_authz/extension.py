@@ -32,7 +32,7 @@ from .evaluation import (
 from .guards import NO_FALLBACK, FieldGuard
 from .install import install_guards
 from .params import FieldCall
-from .policy import ErrorHook, FieldPolicy, GrantSpec, Phase, TypePolicy
+from .policy import ErrorHook, FieldPolicy, GrantSpec, Phase, TypeMarker, TypePolicy
 from .rules import Node, RuleCompiler
 from .scopes import GrantDeclaration, ScopeDeclaration
 
@@ -273,6 +273,14 @@ class AuthExtension:
                 where=where,
             )
             self._type_policies.setdefault(cls, []).append(policy)
+            if not any(
+                isinstance(ext, TypeMarker) and ext.authz is self
+                for field in definition.fields
+                for ext in field.extensions
+            ):
+                marker = TypeMarker(self)
+                for field in definition.fields:
+                    field.extensions.append(marker)
             return cls
 
         return decorate

@@ -9,6 +9,7 @@ that combination per field, checks the policy against the schema, and puts a
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from graphql import (
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from .guards import NO_FALLBACK, FieldGuard, Warmer, returns_list_of
-from .policy import FieldPolicy, TypePolicy
+from .policy import FieldPolicy, TypePolicy, is_marker
 from .rules import Granted, Node, all_of
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ class _FieldPlan:
         self.attribute = attribute
         self.options = options
 
+    def marked(self) -> bool:
+        field = self.gfield.extensions.get(BACKREF)
+        return any(is_marker(ext) for ext in getattr(field, "extensions", ()))
+
     @property
     def pre(self) -> Node | None:
         pre: Node | None = self.options.get("pre")
@@ -73,7 +78,7 @@ class _FieldPlan:
 
     def enforces(self) -> bool:
         options = self.options
-        return bool(
+        return self.marked() or bool(
             options.get("pre")
             or options.get("post")
             or options.get("grants") is not None
@@ -135,11 +140,13 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
                 plans.append(found)
             found.options["warmer"] = warmer
 
+    active = tuple(ext for ext in schema.extensions if isinstance(ext, type(authz)))
     for plan in plans:
         original = getattr(plan.gfield, plan.attribute)
         installed = getattr(original, "guard", None)
         if isinstance(installed, FieldGuard) and installed.var is authz._var:
             original = installed.original
+        original = _without_markers(schema, plan, original, (authz, *active))
         guard = FieldGuard(
             type_name=plan.gtype.name,
             field_name=plan.field_name,
@@ -154,6 +161,36 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
         )
         setattr(plan.gfield, plan.attribute, guard.build())
     return problems
+
+
+def _without_markers(
+    schema: Schema,
+    plan: _FieldPlan,
+    original: Any,
+    installed: tuple[AuthExtension, ...],
+) -> Any:
+    """Strawberry's resolver for the field, rebuilt without our markers.
+
+    The markers deny in Strawberry's extension chain (so a schema without the
+    extension fails closed); once the guard enforces the policy they must
+    go, and with them the chain's per-call cost. Markers of an AuthExtension
+    the schema does not use stay, and keep denying.
+    """
+    field = plan.gfield.extensions.get(BACKREF)
+    extensions = getattr(field, "extensions", None)
+    if (
+        field is None
+        or not extensions
+        or not any(is_marker(ext) and ext.authz in installed for ext in extensions)
+    ):
+        return original
+    if field.is_subscription and plan.attribute == "resolve":
+        return original
+    stripped = copy.copy(field)
+    stripped.extensions = [
+        ext for ext in extensions if not (is_marker(ext) and ext.authz in installed)
+    ]
+    return schema.schema_converter.from_resolver(stripped)
 
 
 def _object_types(gschema: GraphQLSchema) -> Iterator[GraphQLObjectType]:

@@ -1,18 +1,21 @@
 """What the decorators attach: a field's rule, or a type-wide rule.
 
-A `FieldPolicy` is a Strawberry `FieldExtension` that takes no part in the
-resolve chain (it implements neither `resolve` nor `resolve_async`), so it
-costs nothing per call: it only marks the field. Because it lives in
-`field.extensions`, it survives Strawberry copying fields for inherited and
-generic types. The guard that enforces it is installed on the compiled
-graphql-core resolver when the schema is first used (or validated).
+Every field a rule applies to carries a marker in `field.extensions` (a
+`FieldPolicy` for its own rule, a `TypeMarker` for its type's rules), so the
+marker survives Strawberry copying fields for inherited, interface and
+generic types. In Strawberry's own resolve chain a marker *denies*: a schema
+that is not using its `AuthExtension` never serves a protected field. When the
+extension installs its guards, it rebuilds each marked resolver without the
+markers, so an installed schema pays nothing for them per call.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
 
@@ -22,7 +25,9 @@ if TYPE_CHECKING:
     from .extension import AuthExtension
     from .rules import Node
 
-__all__ = ["FieldPolicy", "GrantSpec", "Phase", "TypePolicy"]
+__all__ = ["FieldPolicy", "GrantSpec", "Phase", "TypeMarker", "TypePolicy", "is_marker"]
+
+logger = logging.getLogger("strawberry_authz")
 
 Phase = Literal["subscribe", "resolve"]
 ErrorHook = Callable[[Exception, list[str | int]], "Exception | None"]
@@ -30,7 +35,45 @@ GrantSpec = Sequence[str] | Callable[..., Any]
 TypeT = TypeVar("TypeT", bound=type)
 
 
-class FieldPolicy(FieldExtension):
+class _Marker(FieldExtension):
+    """Denies in Strawberry's resolve chain until the guards replace it."""
+
+    authz: AuthExtension
+
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any
+    ) -> Any:
+        raise _not_installed(info)
+
+    async def resolve_async(
+        self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any
+    ) -> Any:
+        raise _not_installed(info)
+
+
+def _not_installed(info: Any) -> GraphQLError:
+    raw = getattr(info, "_raw_info", info)
+    coordinate = f"{raw.parent_type.name}.{raw.field_name}"
+    logger.error(
+        "strawberry-authz: %s has authorization rules but the schema does not "
+        "use their AuthExtension (add it to strawberry.Schema(extensions=[...])); "
+        "denying",
+        coordinate,
+    )
+    return GraphQLError(
+        "Authorization is not active for this field; access denied.",
+        extensions={"code": "FORBIDDEN"},
+    )
+
+
+class TypeMarker(_Marker):
+    """Put by `authz.type_rule` on every field of the decorated type."""
+
+    def __init__(self, authz: AuthExtension) -> None:
+        self.authz = authz
+
+
+class FieldPolicy(_Marker):
     """A pre- or post-resolution rule on one field (`authz.rule` / `post_rule`)."""
 
     def __init__(
@@ -127,3 +170,7 @@ def _normalize_grants(grants: GrantSpec | None) -> GrantSpec | None:
     if grants is None or callable(grants):
         return grants
     return (grants,) if isinstance(grants, str) else tuple(grants)
+
+
+def is_marker(extension: object) -> bool:
+    return isinstance(extension, _Marker)
