@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryException
 
 __all__ = ["ConfigurationError", "ForbiddenError", "UnauthenticatedError"]
 
@@ -56,6 +57,23 @@ class ConfigurationError(Exception):
             lines = "\n".join(f"  - {problem}" for problem in self.problems)
             message = f"{len(self.problems)} authorization problems:\n{lines}"
         super().__init__(message)
+
+
+class SchemaBuildConfigurationError(ConfigurationError, StrawberryException):
+    """A `ConfigurationError` found while Strawberry builds a schema.
+
+    Strawberry re-raises its own exceptions from schema construction and hides
+    any other behind a `TypeError`; being both keeps `except
+    ConfigurationError` working for rules given as field extensions.
+    """
+
+    rich_message = "strawberry-authz: invalid authorization rule"
+    suggestion = "Fix the rule named in the message."
+    annotation_message = "invalid rule"
+
+    @property
+    def exception_source(self) -> None:
+        return None
 
 
 def error_code(error: BaseException) -> str | None:

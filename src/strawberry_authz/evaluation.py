@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -128,6 +128,41 @@ def _message(error: Exception) -> str:
     return error.message if isinstance(error, GraphQLError) else str(error)
 
 
+class Later:
+    """An evaluation that starts only when awaited.
+
+    Nothing runs (no coroutine exists) until it is awaited; a branch whose
+    result stopped mattering is `close`d instead, which also closes every
+    awaitable it owned (say, the coroutine of an async rule function), so no
+    "never awaited" coroutine is left behind.
+    """
+
+    __slots__ = ("_args", "_fn", "_owned")
+
+    def __init__(
+        self,
+        fn: Callable[..., Awaitable[Outcome]],
+        *args: Any,
+        owned: tuple[object, ...] | list[Any] = (),
+    ) -> None:
+        self._fn = fn
+        self._args = args
+        self._owned = owned
+
+    def __await__(self) -> Generator[Any, None, Outcome]:
+        return self._fn(*self._args).__await__()
+
+    def close(self) -> None:
+        for owned in self._owned:
+            discard(owned)
+
+
+def discard(pending: object) -> None:
+    """Drop an evaluation nobody will await (futures keep running: shared)."""
+    if isinstance(pending, Later) or asyncio.iscoroutine(pending):
+        pending.close()
+
+
 async def settle(pending: Awaitable[Outcome]) -> Outcome:
     """Wait for an outcome without letting a cancelled waiter cancel it.
 
@@ -206,7 +241,7 @@ class RequestState:
             return self._scopes
         if isawaitable(loaded):
             if not _has_running_loop():
-                _discard(loaded)
+                discard(loaded)
                 self._scopes = misconfigured(
                     "load_scopes is async but the operation runs synchronously "
                     "(execute_sync); use schema.execute or a sync load_scopes"
@@ -278,7 +313,7 @@ class RequestState:
             return forbidden(f"scope {name!r} denied {value!r}")
         if isawaitable(result):
             if not _has_running_loop():
-                _discard(result)
+                discard(result)
                 return misconfigured(
                     f"scope {name!r} loader is async but the operation runs "
                     "synchronously (execute_sync); use schema.execute"
@@ -378,10 +413,3 @@ def _has_running_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _discard(awaitable: object) -> None:
-    """Close a coroutine that will never be awaited (no 'never awaited' warning)."""
-    close = getattr(awaitable, "close", None)
-    if close is not None and asyncio.iscoroutine(awaitable):
-        close()

@@ -19,7 +19,7 @@ from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, SchemaBuildConfigurationError
 
 if TYPE_CHECKING:
     from .extension import AuthExtension
@@ -120,10 +120,17 @@ class FieldPolicy(_Marker):
         return field
 
     def apply(self, field: StrawberryField) -> None:
-        """Called by Strawberry when the schema is built: compile if not yet done."""
+        """Called by Strawberry when the schema is built: compile if not yet done.
+
+        Strawberry hides exceptions raised here behind a `TypeError` unless
+        they are its own kind, so the `ConfigurationError` raised here is one.
+        """
         if self.node is None:
             origin = getattr(field.origin, "__name__", None) or "?"
-            self._compile(f"{origin}.{field.python_name}")
+            try:
+                self._compile(f"{origin}.{field.python_name}")
+            except ConfigurationError as error:
+                raise SchemaBuildConfigurationError(error.problems) from None
 
     def _compile(self, where: str) -> None:
         problems: list[str] = []

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 from .evaluation import (
     ALLOW,
     Denial,
+    Later,
     MaybeOutcome,
     Outcome,
     RequestState,
     combine_denials,
     denial_from_exception,
+    discard,
     forbidden,
     misconfigured,
     settle,
@@ -137,7 +139,7 @@ class AllOf(_Group):
                 pending.append(outcome)
         if pending is None:
             return ALLOW
-        return _all_of(pending)
+        return Later(_all_of, pending, owned=pending)
 
 
 class AnyOf(_Group):
@@ -162,7 +164,7 @@ class AnyOf(_Group):
                 pending.append(outcome)
         if pending is None:
             return combine_denials(denials)
-        return _any_of(pending, denials)
+        return Later(_any_of, pending, denials, owned=pending)
 
 
 class Chain(_Group):
@@ -179,7 +181,9 @@ class Chain(_Group):
                 continue
             if isinstance(outcome, Denial):
                 return outcome
-            return self._resume(outcome, index + 1, state, call)
+            return Later(
+                self._resume, outcome, index + 1, state, call, owned=(outcome,)
+            )
         return ALLOW
 
     async def _resume(
@@ -216,7 +220,9 @@ class Race(_Group):
             if isinstance(outcome, Denial):
                 denials.append(outcome)
                 continue
-            return self._resume(outcome, index + 1, denials, state, call)
+            return Later(
+                self._resume, outcome, index + 1, denials, state, call, owned=(outcome,)
+            )
         return combine_denials(denials)
 
     async def _resume(
@@ -275,7 +281,7 @@ class RuleFunction(Node):
         except Exception as error:
             return denial_from_exception(error, f"rule function of {self.where}")
         if isawaitable(decided):
-            return self._await(decided, state, call)
+            return Later(self._await, decided, state, call, owned=(decided,))
         return self._interpret(decided, state, call)
 
     async def _await(
@@ -488,13 +494,12 @@ def _at(at: str) -> str:
 def _abandon(pending: list[Awaitable[Outcome]] | None) -> None:
     """Drop evaluations whose result no longer matters.
 
-    Coroutines are closed (they never started); futures are left running,
-    because they are shared and memoized for the rest of the request.
+    Lazy evaluations are closed (they never started); futures are left
+    running, because they are shared and memoized for the rest of the request.
     """
     if pending:
         for item in pending:
-            if asyncio.iscoroutine(item):
-                item.close()
+            discard(item)
 
 
 async def _all_of(pending: list[Awaitable[Outcome]]) -> Outcome:
