@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pydantic
 
@@ -26,7 +27,7 @@ class ScopeDeclaration:
     """
 
     def __init__(self, names: Mapping[str, Any]) -> None:
-        self._types = dict(names)
+        self._types = {name: _without_none(kind) for name, kind in names.items()}
         self._adapters: dict[str, pydantic.TypeAdapter[Any]] = {}
 
     @classmethod
@@ -71,6 +72,16 @@ class ScopeDeclaration:
             first = error.errors()[0]["msg"]
             return f"invalid value {value!r} for scope {name!r}: {first}"
         return None
+
+
+def _without_none(kind: Any) -> Any:
+    """`bool | None` (a pydantic field with a default) is a bool scope."""
+    members = get_args(kind)
+    if type(None) in members and get_origin(kind) in (Union, UnionType):
+        rest = [member for member in members if member is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
 
 
 class GrantDeclaration:

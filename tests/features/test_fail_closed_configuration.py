@@ -98,3 +98,22 @@ def test_rules_of_an_extension_the_schema_does_not_use_keep_denying() -> None:
     schema = strawberry.Schema(query=Query, extensions=[used])
     result = schema.execute_sync("{ public other }")
     assert result.data == {"public": "public", "other": None}
+
+
+def test_optional_bool_scope_in_a_pydantic_declaration_only_accepts_true() -> None:
+    import pydantic
+
+    from strawberry_authz import ConfigurationError
+
+    class Scopes(pydantic.BaseModel):
+        is_public: bool | None = None
+
+    authz = AuthExtension(allow_all, scopes=Scopes)
+    with pytest.raises(ConfigurationError, match="only accepts True"):
+
+        @strawberry.type
+        class Query:
+            @authz.rule({"is_public": False})
+            @strawberry.field
+            def secret(self) -> str:
+                return "secret"
