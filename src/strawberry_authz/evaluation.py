@@ -326,15 +326,8 @@ class RequestState:
     def _share(
         self, key: Hashable, computing: Awaitable[Outcome]
     ) -> asyncio.Future[Any]:
-        future = asyncio.ensure_future(computing)
         table = self.scope_results
-
-        def remember(done: asyncio.Future[Any]) -> None:
-            if not done.cancelled() and done.exception() is None:
-                table[key] = done.result()
-
-        future.add_done_callback(remember)
-        return future
+        return shared(computing, lambda outcome: table.__setitem__(key, outcome))
 
     # -- static decisions -----------------------------------------------------
 
@@ -347,14 +340,8 @@ class RequestState:
         if outcome is True or isinstance(outcome, Denial):
             self.decisions[node] = outcome
             return outcome
-        future = asyncio.ensure_future(outcome)
         decisions = self.decisions
-
-        def remember(done: asyncio.Future[Any]) -> None:
-            if not done.cancelled() and done.exception() is None:
-                decisions[node] = done.result()
-
-        future.add_done_callback(remember)
+        future = shared(outcome, lambda decided: decisions.__setitem__(node, decided))
         decisions[node] = future
         return future
 
@@ -385,6 +372,23 @@ class RequestState:
 
 _MISSING = object()
 _NO_GRANTS: frozenset[str] = frozenset()
+
+
+def shared(
+    computing: Awaitable[Any], remember: Callable[[Any], None]
+) -> asyncio.Future[Any]:
+    """Run `computing` once for every asker; `remember` its result when done.
+
+    Later askers then find the plain result and answer synchronously.
+    """
+    future = asyncio.ensure_future(computing)
+
+    def done(finished: asyncio.Future[Any]) -> None:
+        if not finished.cancelled() and finished.exception() is None:
+            remember(finished.result())
+
+    future.add_done_callback(done)
+    return future
 
 
 async def _await_loader(result: Awaitable[object], name: str, value: object) -> Outcome:

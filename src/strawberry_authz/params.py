@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from .evaluation import denial_from_exception
+from .evaluation import denial_from_exception, shared
 
 if TYPE_CHECKING:
     from graphql import GraphQLResolveInfo
@@ -125,14 +124,10 @@ class FieldCall:
             return known
         computed = _compute_object_grants(makers, self)
         if isawaitable(computed):
-            future = asyncio.ensure_future(computed)
+            future = shared(
+                computed, lambda names: table.__setitem__(id(at), (at, names))
+            )
             table[id(at)] = (at, future)
-
-            def remember(done: asyncio.Future[frozenset[str]]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    table[id(at)] = (at, done.result())
-
-            future.add_done_callback(remember)
             return future
         table[id(at)] = (at, computed)
         return computed
