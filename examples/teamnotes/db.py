@@ -1,0 +1,255 @@
+"""The SQLite database: schema, first-start seed, and the queries the API uses.
+
+One connection shared by the server's threads, serialized by a lock
+(`sqlite3` objects are not safe to use from two threads at once).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("guest", "user", "moderator", "admin")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('guest', 'user', 'moderator', 'admin')),
+    token TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memberships (
+    team_id INTEGER NOT NULL REFERENCES teams(id),
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (team_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY,
+    team_id INTEGER NOT NULL REFERENCES teams(id),
+    owner_id INTEGER NOT NULL REFERENCES users(id),
+    title TEXT NOT NULL, body TEXT NOT NULL, draft INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS comments (
+    id INTEGER PRIMARY KEY,
+    note_id INTEGER NOT NULL REFERENCES notes(id),
+    author_id INTEGER NOT NULL REFERENCES users(id),
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS photos (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES users(id),
+    url TEXT NOT NULL
+);
+"""
+
+SEED_USERS = [
+    ("alice", "admin"),
+    ("bob", "moderator"),
+    ("carol", "user"),
+    ("dave", "user"),
+    ("gus", "guest"),
+]
+SEED_TEAMS = {"core": ["alice", "carol"], "growth": ["bob", "dave"]}
+SEED_NOTES = [
+    ("core", "carol", "Roadmap", "Ship the authz layer.", False),
+    ("core", "carol", "Salary bands", "Draft: not for the team yet.", True),
+    ("growth", "dave", "Launch plan", "Landing page on Monday.", False),
+    ("growth", "dave", "Pricing ideas", "Draft: maybe a free tier.", True),
+    ("core", "alice", "Welcome", "Read the handbook first.", False),
+]
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    name: str
+    role: str
+    token: str
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    id: int
+    team_id: int
+    owner_id: int
+    title: str
+    body: str
+    draft: bool
+
+
+class Database:
+    """The API's data access; every method is one short transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._connection = sqlite3.connect(self.path, check_same_thread=False)
+        self._connection.row_factory = sqlite3.Row
+        self._connection.execute("PRAGMA foreign_keys = ON")
+        self._lock = threading.Lock()
+        self.queries = 0
+        with self._transaction() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._connection:
+            self.queries += 1
+            yield self._connection
+
+    def seed_if_empty(self) -> bool:
+        """Create the demo data on first start; keep existing data otherwise."""
+        with self._transaction() as db:
+            if db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
+                return False
+            for name, role in SEED_USERS:
+                db.execute(
+                    "INSERT INTO users (name, role, token) VALUES (?, ?, ?)",
+                    (name, role, f"demo-{name}-token"),
+                )
+            ids = {
+                row["name"]: row["id"]
+                for row in db.execute("SELECT id, name FROM users")
+            }
+            for team, members in SEED_TEAMS.items():
+                team_id = db.execute(
+                    "INSERT INTO teams (name) VALUES (?)", (team,)
+                ).lastrowid
+                for member in members:
+                    db.execute(
+                        "INSERT INTO memberships VALUES (?, ?)", (team_id, ids[member])
+                    )
+            teams = {
+                row["name"]: row["id"] for row in db.execute("SELECT * FROM teams")
+            }
+            for team, owner, title, body, draft in SEED_NOTES:
+                note_id = db.execute(
+                    "INSERT INTO notes (team_id, owner_id, title, body, draft) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (teams[team], ids[owner], title, body, int(draft)),
+                ).lastrowid
+                db.execute(
+                    "INSERT INTO comments (note_id, author_id, body) VALUES (?, ?, ?)",
+                    (note_id, ids["alice"], f"Comment on {title}"),
+                )
+            for name, user_id in ids.items():
+                db.execute(
+                    "INSERT INTO photos (owner_id, url) VALUES (?, ?)",
+                    (user_id, f"https://photos.example/{name}.jpg"),
+                )
+            return True
+
+    # -- users -----------------------------------------------------------------
+
+    def users(self) -> list[UserRow]:
+        with self._transaction() as db:
+            rows = db.execute("SELECT * FROM users ORDER BY id").fetchall()
+        return [UserRow(**dict(row)) for row in rows]
+
+    def user(self, user_id: int) -> UserRow | None:
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        return UserRow(**dict(row)) if row else None
+
+    def user_by_token(self, token: str) -> UserRow | None:
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM users WHERE token = ?", (token,)).fetchone()
+        return UserRow(**dict(row)) if row else None
+
+    def photo_urls(self, user_id: int) -> list[tuple[int, str]]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, url FROM photos WHERE owner_id = ? ORDER BY id", (user_id,)
+            ).fetchall()
+        return [(row["id"], row["url"]) for row in rows]
+
+    # -- teams -----------------------------------------------------------------
+
+    def teams_of(self, user_id: int) -> list[tuple[int, str]]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT t.id, t.name FROM teams t JOIN memberships m "
+                "ON m.team_id = t.id WHERE m.user_id = ? ORDER BY t.id",
+                (user_id,),
+            ).fetchall()
+        return [(row["id"], row["name"]) for row in rows]
+
+    def team(self, team_id: int) -> tuple[int, str] | None:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT id, name FROM teams WHERE id = ?", (team_id,)
+            ).fetchone()
+        return (row["id"], row["name"]) if row else None
+
+    def is_member(self, team_id: int, user_id: int) -> bool:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT 1 FROM memberships WHERE team_id = ? AND user_id = ?",
+                (team_id, user_id),
+            ).fetchone()
+        return row is not None
+
+    def members(self, team_id: int) -> list[UserRow]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT u.* FROM users u JOIN memberships m ON m.user_id = u.id "
+                "WHERE m.team_id = ? ORDER BY u.id",
+                (team_id,),
+            ).fetchall()
+        return [UserRow(**dict(row)) for row in rows]
+
+    # -- notes -----------------------------------------------------------------
+
+    def notes_of_team(self, team_id: int) -> list[NoteRow]:
+        return self._notes("WHERE team_id = ? AND draft = 0", (team_id,))
+
+    def drafts_of(self, owner_id: int) -> list[NoteRow]:
+        return self._notes("WHERE owner_id = ? AND draft = 1", (owner_id,))
+
+    def published_notes(self) -> list[NoteRow]:
+        return self._notes("WHERE draft = 0", ())
+
+    def note(self, note_id: int) -> NoteRow | None:
+        found = self._notes("WHERE id = ?", (note_id,))
+        return found[0] if found else None
+
+    def _notes(self, where: str, params: tuple[object, ...]) -> list[NoteRow]:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT * FROM notes {where} ORDER BY id", params
+            ).fetchall()
+        return [NoteRow(**{**dict(row), "draft": bool(row["draft"])}) for row in rows]
+
+    def owns_note(self, note_id: int, user_id: int) -> bool:
+        note = self.note(note_id)
+        return note is not None and note.owner_id == user_id
+
+    def create_note(
+        self, team_id: int, owner_id: int, title: str, body: str, draft: bool
+    ) -> NoteRow:
+        with self._transaction() as db:
+            note_id = db.execute(
+                "INSERT INTO notes (team_id, owner_id, title, body, draft) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (team_id, owner_id, title, body, int(draft)),
+            ).lastrowid
+        created = self.note(int(note_id or 0))
+        assert created is not None
+        return created
+
+    def update_note_body(self, note_id: int, body: str) -> NoteRow | None:
+        with self._transaction() as db:
+            db.execute("UPDATE notes SET body = ? WHERE id = ?", (body, note_id))
+        return self.note(note_id)
+
+    def comments(self, note_id: int) -> list[tuple[int, int, str]]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, author_id, body FROM comments "
+                "WHERE note_id = ? ORDER BY id",
+                (note_id,),
+            ).fetchall()
+        return [(row["id"], row["author_id"], row["body"]) for row in rows]

@@ -1,0 +1,301 @@
+"""The GraphQL schema and, next to each field, who may read it.
+
+The policy uses every capability of strawberry-authz:
+
+- default scopes: every query and mutation needs a logged-in user, every
+  subscription too; `publicNotes` skips them (`skip_defaults=True`);
+- a type-wide rule (`Photo`), a type-level grant (`Note`: its author);
+- `$or`, `$and`, `$chain`, `$race`; relationship checks (team membership,
+  note ownership) through scope loaders that query the database once per
+  request and value;
+- grants from a list to its items' fields (`Team.notes` lets each note's
+  `body` be read), a post rule on a fetched record (`note`), a fallback value
+  (`myDrafts` is empty for guests), a subscription filtered per subscriber,
+  and the decision log written to the server log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any, Literal
+
+import strawberry
+
+from strawberry_authz import AuthExtension, AuthParams, Decision
+
+from .auth import Scopes, load_scopes
+from .db import Database, NoteRow, UserRow
+from .events import NoteEvents
+
+log = logging.getLogger("examples.teamnotes.authz")
+
+
+def log_decision(decision: Decision) -> None:
+    log.info(
+        "%s %s.%s at %s: %s%s",
+        decision.phase,
+        decision.type_name,
+        decision.field_name,
+        ".".join(map(str, decision.path)),
+        "allowed" if decision.allowed else "DENIED",
+        "" if decision.allowed else f" ({decision.reason})",
+    )
+
+
+authz = AuthExtension(
+    load_scopes,
+    scopes=Scopes,
+    grants=Literal["read_note_body", "read_photos", "author"],
+    default_scopes={
+        "Query": {"is_logged_in": True},
+        "Mutation": {"is_logged_in": True},
+        "Subscription": {"subscribe": {"is_logged_in": True}},
+    },
+    on_decision=log_decision,
+)
+
+
+def db_of(info: strawberry.Info) -> Database:
+    database: Database = info.context["db"]
+    return database
+
+
+def viewer(info: strawberry.Info) -> UserRow | None:
+    user: UserRow | None = info.context["user"]
+    return user
+
+
+@authz.type_rule({"is_logged_in": True})
+@strawberry.type
+class Photo:
+    id: int
+    url: str
+
+
+@strawberry.type
+class User:
+    id: int
+    name: str
+    role: str
+
+    @authz.rule({"$or": [{"$granted": "read_photos"}, {"has_role": "admin"}]})
+    @strawberry.field
+    def photos(self, info: strawberry.Info) -> list[Photo]:
+        return [Photo(id=i, url=url) for i, url in db_of(info).photo_urls(self.id)]
+
+    @staticmethod
+    def of(row: UserRow) -> User:
+        return User(id=row.id, name=row.name, role=row.role)
+
+
+@strawberry.type
+class Comment:
+    id: int
+    body: str
+    author_id: strawberry.Private[int]
+
+    @strawberry.field
+    def author(self, info: strawberry.Info) -> User | None:
+        row = db_of(info).user(self.author_id)
+        return User.of(row) if row else None
+
+
+def note_author_grants(params: AuthParams) -> list[str]:
+    """The viewer wrote this note: they may read all of it."""
+    user = params.context["user"]
+    return ["author"] if user is not None and params.root.owner_id == user.id else []
+
+
+@authz.type_rule(grants=note_author_grants)
+@strawberry.type
+class Note:
+    id: int
+    title: str
+    draft: bool
+    team_id: strawberry.Private[int]
+    owner_id: strawberry.Private[int]
+    body_text: strawberry.Private[str]
+
+    @authz.rule(
+        {
+            "$or": [
+                {"$granted": "read_note_body"},
+                {"$granted": "author"},
+                {"has_role": "moderator"},
+            ]
+        }
+    )
+    @strawberry.field
+    def body(self) -> str:
+        return self.body_text
+
+    @strawberry.field
+    def owner(self, info: strawberry.Info) -> User | None:
+        row = db_of(info).user(self.owner_id)
+        return User.of(row) if row else None
+
+    @strawberry.field
+    def comments(self, info: strawberry.Info) -> list[Comment]:
+        return [
+            Comment(id=i, author_id=author, body=body)
+            for i, author, body in db_of(info).comments(self.id)
+        ]
+
+    @staticmethod
+    def of(row: NoteRow) -> Note:
+        return Note(
+            id=row.id,
+            title=row.title,
+            draft=row.draft,
+            team_id=row.team_id,
+            owner_id=row.owner_id,
+            body_text=row.body,
+        )
+
+
+@strawberry.type
+class Team:
+    id: int
+    name: str
+
+    @authz.rule(
+        lambda params: {
+            "$or": [{"is_team_member": params.root.id}, {"has_role": "admin"}]
+        },
+        grants=["read_note_body"],
+    )
+    @strawberry.field
+    def notes(self, info: strawberry.Info) -> list[Note]:
+        return [Note.of(row) for row in db_of(info).notes_of_team(self.id)]
+
+    @authz.rule(lambda params: {"is_team_member": params.root.id})
+    @strawberry.field
+    def members(self, info: strawberry.Info) -> list[User]:
+        return [User.of(row) for row in db_of(info).members(self.id)]
+
+
+@strawberry.type
+class PublicNote:
+    title: str
+
+
+def may_read_note(params: AuthParams, note: Note | None) -> object:
+    if note is None:
+        return True
+    return {
+        "$or": [
+            {"owns_note": note.id},
+            {"is_team_member": note.team_id},
+            {"has_role": "moderator"},
+        ]
+    }
+
+
+@strawberry.type
+class Query:
+    @authz.rule({"is_public": True}, skip_defaults=True)
+    @strawberry.field
+    def public_notes(self, info: strawberry.Info) -> list[PublicNote]:
+        return [PublicNote(title=row.title) for row in db_of(info).published_notes()]
+
+    @authz.rule({"is_logged_in": True}, grants=["read_photos"])
+    @strawberry.field
+    def me(self, info: strawberry.Info) -> User | None:
+        user = viewer(info)
+        return User.of(user) if user else None
+
+    @strawberry.field
+    def my_teams(self, info: strawberry.Info) -> list[Team]:
+        user = viewer(info)
+        if user is None:
+            return []
+        return [Team(id=i, name=name) for i, name in db_of(info).teams_of(user.id)]
+
+    @authz.rule(
+        lambda params: {
+            "$race": [{"has_role": "admin"}, {"is_team_member": params.args["id"]}]
+        }
+    )
+    @strawberry.field
+    def team(self, info: strawberry.Info, id: int) -> Team | None:
+        found = db_of(info).team(id)
+        return Team(id=found[0], name=found[1]) if found else None
+
+    @authz.post_rule(may_read_note, grants=["read_note_body"])
+    @strawberry.field
+    def note(self, info: strawberry.Info, id: int) -> Note | None:
+        row = db_of(info).note(id)
+        return Note.of(row) if row else None
+
+    @authz.rule(
+        {"$chain": [{"is_logged_in": True}, {"has_role": "user"}]}, on_denied=[]
+    )
+    @strawberry.field
+    def my_drafts(self, info: strawberry.Info) -> list[Note]:
+        user = viewer(info)
+        assert user is not None
+        return [Note.of(row) for row in db_of(info).drafts_of(user.id)]
+
+    @authz.rule({"$and": {"is_logged_in": True, "has_role": "moderator"}})
+    @strawberry.field
+    def users(self, info: strawberry.Info) -> list[User]:
+        return [User.of(row) for row in db_of(info).users()]
+
+
+@strawberry.type
+class Mutation:
+    @authz.rule(lambda params: {"is_team_member": params.args["team_id"]})
+    @strawberry.mutation
+    def create_note(
+        self,
+        info: strawberry.Info,
+        team_id: int,
+        title: str,
+        body: str,
+        draft: bool = False,
+    ) -> Note:
+        user = viewer(info)
+        assert user is not None
+        row = db_of(info).create_note(team_id, user.id, title, body, draft)
+        events: NoteEvents = info.context["events"]
+        events.publish(row)
+        return Note.of(row)
+
+    @authz.rule(
+        lambda params: {
+            "$or": [{"owns_note": params.args["id"]}, {"has_role": "admin"}]
+        }
+    )
+    @strawberry.mutation
+    def update_note(self, info: strawberry.Info, id: int, body: str) -> Note | None:
+        row = db_of(info).update_note_body(id, body)
+        return Note.of(row) if row else None
+
+
+def may_see_created_note(params: AuthParams, note: Note) -> object:
+    if note.draft:
+        return {"owns_note": note.id}
+    return {"$or": [{"is_team_member": note.team_id}, {"has_role": "admin"}]}
+
+
+@strawberry.type
+class Subscription:
+    @authz.post_rule(may_see_created_note, grants=["read_note_body"], drop_denied=True)
+    @strawberry.subscription
+    async def note_created(self, info: strawberry.Info) -> AsyncGenerator[Note, None]:
+        events: NoteEvents = info.context["events"]
+        async for row in events.stream():
+            yield Note.of(row)
+
+
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=[authz]
+)
+authz.validate(schema)
+
+
+def context_for(
+    db: Database, events: NoteEvents, user: UserRow | None
+) -> dict[str, Any]:
+    return {"db": db, "events": events, "user": user}
