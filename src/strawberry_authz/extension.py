@@ -255,6 +255,13 @@ class AuthExtension:
                     f"authz.{decorator}(...) must decorate a Strawberry type: put it "
                     f"above @strawberry.type (or @strawberry.interface) on {cls!r}"
                 )
+            if getattr(definition, "is_input", False):
+                raise ConfigurationError(
+                    f"authz.{decorator}(...) on input type {definition.name}: "
+                    "input types are not resolved, so the rule would never be "
+                    "checked; put the rule on the field that takes the input "
+                    "and read the value from params.args"
+                )
             where = f"{decorator} of {definition.name}"
             problems: list[str] = []
             node = None

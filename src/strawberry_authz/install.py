@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import (
     GraphQLField,
+    GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -25,7 +26,7 @@ from graphql import (
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from .guards import NO_FALLBACK, FieldGuard, Warmer, returns_list_of
-from .policy import FieldPolicy, TypePolicy, is_marker
+from .policy import FieldPolicy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, all_of
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
         if statics and operation_of_type is None:
             static_by_type[gtype.name] = statics
 
+    _check_input_types(authz, gschema, problems)
     _check_grants_reachable(authz, gschema, plans, problems)
     if problems:
         return problems
@@ -438,3 +440,36 @@ def _granted_names(node: Node | None) -> Iterator[str]:
         yield node.name
     for child in getattr(node, "children", ()):
         yield from _granted_names(child)
+
+
+def _check_input_types(
+    authz: AuthExtension, gschema: GraphQLSchema, problems: list[str]
+) -> None:
+    """Rules on input fields are reported: nothing ever resolves an input field.
+
+    Left alone they would be silently ignored, so the policy would promise a
+    check that never runs.
+    """
+    for name, gtype in gschema.type_map.items():
+        if not isinstance(gtype, GraphQLInputObjectType):
+            continue
+        for field_name, gfield in gtype.fields.items():
+            field = gfield.extensions.get(BACKREF)
+            ours = [
+                ext
+                for ext in getattr(field, "extensions", ())
+                if is_marker(ext) and ext.authz is authz
+            ]
+            if not ours:
+                continue
+            kind = (
+                "a type rule of its type"
+                if all(isinstance(ext, TypeMarker) for ext in ours)
+                else "authz.rule / post_rule"
+            )
+            problems.append(
+                f"{name}.{field_name}: {kind} on a field of an input type is "
+                "never checked (input fields are not resolved); put the rule on "
+                "the field that takes the input and read the value from "
+                "params.args"
+            )
