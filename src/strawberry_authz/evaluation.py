@@ -85,7 +85,39 @@ def denial_from_exception(error: BaseException, during: str) -> Denial:
         type(error).__name__,
         exc_info=(type(error), error, error.__traceback__),
     )
-    return Denial(ForbiddenError(), f"{during} raised {type(error).__name__}: {error}")
+    text = safe_text(error)
+    return Denial(ForbiddenError(), f"{during} raised {type(error).__name__}: {text}")
+
+
+def safe_repr(value: object, limit: int = 200) -> str:
+    """`repr(value)` for a server-side message; never raises, never huge."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__qualname__} whose repr() failed>"
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def safe_text(error: BaseException) -> str:
+    """`str(error)` for a server-side message; never raises."""
+    try:
+        return str(error)
+    except Exception:
+        return f"<{type(error).__qualname__} whose str() failed>"
+
+
+def really_cancelled() -> bool:
+    """Whether the running task is being cancelled (not just a raised error).
+
+    A rule function or loader may raise `asyncio.CancelledError` itself; that
+    denies its field. A real cancellation of the request must propagate.
+    Without `Task.cancelling` (Python 3.10) every cancellation is taken as real.
+    """
+    task = asyncio.current_task()
+    if task is None:
+        return False
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or cancelling() > 0
 
 
 def misconfigured(reason: str) -> Denial:
@@ -168,16 +200,22 @@ async def settle(pending: Awaitable[Outcome]) -> Outcome:
 
     Shared futures (a loader many fields wait for) are shielded: graphql-core
     cancels sibling fields when one fails, and that must not cancel the loader
-    the rest of the request still needs.
+    the rest of the request still needs. Whatever goes wrong while waiting
+    (short of a real cancellation of this task) is a denial, never an error
+    text for the client.
     """
-    if isinstance(pending, asyncio.Future):
-        try:
+    try:
+        if isinstance(pending, asyncio.Future):
             return await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            if pending.cancelled():
-                return misconfigured("a shared authorization check was cancelled")
+        return await pending
+    except asyncio.CancelledError as error:
+        if really_cancelled():
             raise
-    return await pending
+        if isinstance(pending, asyncio.Future) and pending.cancelled():
+            return misconfigured("a shared authorization check was cancelled")
+        return denial_from_exception(error, "an authorization check")
+    except Exception as error:
+        return denial_from_exception(error, "an authorization check")
 
 
 class RequestState:
@@ -236,7 +274,7 @@ class RequestState:
     def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
         try:
             loaded = self._load_scopes(self.context)
-        except Exception as error:
+        except (Exception, asyncio.CancelledError) as error:
             self._scopes = denial_from_exception(error, "load_scopes")
             return self._scopes
         if isawaitable(loaded):
@@ -258,10 +296,14 @@ class RequestState:
     ) -> dict[str, object] | Denial:
         try:
             loaded = await loading
-        except Exception as error:
+        except asyncio.CancelledError as error:
+            if really_cancelled():
+                raise
             result: dict[str, object] | Denial = denial_from_exception(
                 error, "load_scopes"
             )
+        except Exception as error:
+            result = denial_from_exception(error, "load_scopes")
         else:
             result = _accept_scopes(loaded)
         self._scopes = result
@@ -285,6 +327,15 @@ class RequestState:
     def _run_loader(
         self, scopes: dict[str, object], name: str, value: object, key: Hashable
     ) -> MaybeOutcome:
+        try:
+            return self._call_loader(scopes, name, value, key)
+        except (Exception, asyncio.CancelledError) as error:
+            # A sync call cannot be a real cancellation: it is the loader's error.
+            return denial_from_exception(error, f"scope {name!r}")
+
+    def _call_loader(
+        self, scopes: dict[str, object], name: str, value: object, key: Hashable
+    ) -> MaybeOutcome:
         loader = scopes.get(name, _MISSING)
         if loader is _MISSING:
             return misconfigured(
@@ -295,22 +346,26 @@ class RequestState:
             if value is True:
                 return ALLOW
             return misconfigured(
-                f"scope {name!r} is a bool scope and only accepts True, got {value!r}"
+                f"scope {name!r} is a bool scope and only accepts True, "
+                f"got {safe_repr(value)}"
             )
         if loader is False:
             return forbidden(f"scope {name!r} is False")
         if not callable(loader):
             return misconfigured(
-                f"scope {name!r}: loader must be a bool or a callable, got {loader!r}"
+                f"scope {name!r}: loader must be a bool or a callable, "
+                f"got {safe_repr(loader)}"
             )
         try:
             result = loader(value)
-        except Exception as error:
-            return denial_from_exception(error, f"scope {name!r} loader({value!r})")
+        except (Exception, asyncio.CancelledError) as error:
+            return denial_from_exception(
+                error, f"scope {name!r} loader({safe_repr(value)})"
+            )
         if result is True:
             return ALLOW
         if result is False:
-            return forbidden(f"scope {name!r} denied {value!r}")
+            return forbidden(f"scope {name!r} denied {safe_repr(value)}")
         if isawaitable(result):
             if not _has_running_loop():
                 discard(result)
@@ -320,7 +375,8 @@ class RequestState:
                 )
             return self._share(key, _await_loader(result, name, value))
         return misconfigured(
-            f"scope {name!r} loader({value!r}) returned {result!r}, expected a bool"
+            f"scope {name!r} loader({safe_repr(value)}) returned "
+            f"{safe_repr(result)}, expected a bool"
         )
 
     def _share(
@@ -394,21 +450,35 @@ def shared(
 async def _await_loader(result: Awaitable[object], name: str, value: object) -> Outcome:
     try:
         resolved = await result
+    except asyncio.CancelledError as error:
+        if really_cancelled():
+            raise
+        return denial_from_exception(
+            error, f"scope {name!r} loader({safe_repr(value)})"
+        )
     except Exception as error:
-        return denial_from_exception(error, f"scope {name!r} loader({value!r})")
+        return denial_from_exception(
+            error, f"scope {name!r} loader({safe_repr(value)})"
+        )
     if resolved is True:
         return ALLOW
     if resolved is False:
-        return forbidden(f"scope {name!r} denied {value!r}")
+        return forbidden(f"scope {name!r} denied {safe_repr(value)}")
     return misconfigured(
-        f"scope {name!r} loader({value!r}) returned {resolved!r}, expected a bool"
+        f"scope {name!r} loader({safe_repr(value)}) returned "
+        f"{safe_repr(resolved)}, expected a bool"
     )
 
 
 def _accept_scopes(loaded: object) -> dict[str, object] | Denial:
     if isinstance(loaded, Mapping):
-        return dict(loaded)
-    return misconfigured(f"load_scopes returned {loaded!r}, expected a mapping")
+        try:
+            return dict(loaded)
+        except Exception as error:
+            return denial_from_exception(error, "reading the mapping of load_scopes")
+    return misconfigured(
+        f"load_scopes returned {safe_repr(loaded)}, expected a mapping"
+    )
 
 
 def _has_running_loop() -> bool:

@@ -72,7 +72,13 @@ class AuthExtension:
         on_decision: Called with one `Decision` per checked field (sync or
             async). It cannot change a decision; its exceptions are logged.
         debug: Add the tree of failed branches to a denied field's error
-            (`extensions["authz"]`). Off by default: it reveals policy.
+            (`extensions["authz"]`). Off by default: it reveals policy, and
+            the reasons of a rule computed from a result (a post rule) can
+            carry values derived from that denied result.
+        error_reasons: Keep `extensions["reasons"]` on the error of a denied
+            `$or` / `$race` (each failed branch's client-facing code and
+            message). It tells a client how many branches failed; `False`
+            omits it, so nothing of the policy's shape leaves the server.
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class AuthExtension:
         error_resolver: ErrorHook | None = None,
         on_decision: Callable[[Decision], object] | None = None,
         debug: bool = False,
+        error_reasons: bool = True,
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
@@ -95,6 +102,7 @@ class AuthExtension:
         self._error_resolver = error_resolver
         self._on_decision = on_decision
         self._debug = debug
+        self._error_reasons = error_reasons
         self._defaults = self._compile_defaults(default_scopes or {})
         self._type_policies: dict[type, list[TypePolicy]] = {}
         self._var: ContextVar[RequestState | None] = ContextVar(
@@ -371,6 +379,7 @@ class AuthExtension:
             var=self._var,
             error_resolver=self._error_resolver,
             debug=self._debug,
+            error_reasons=self._error_reasons,
         )
 
     # -- validation and installation --------------------------------------------

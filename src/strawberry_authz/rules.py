@@ -25,9 +25,11 @@ from .evaluation import (
     discard,
     forbidden,
     misconfigured,
+    really_cancelled,
+    safe_repr,
     settle,
 )
-from .scopes import GrantDeclaration, ScopeDeclaration, scope_value_key
+from .scopes import GrantDeclaration, ScopeDeclaration, rule_set_key, scope_value_key
 
 if TYPE_CHECKING:
     from .params import FieldCall
@@ -255,7 +257,10 @@ class RuleFunction(Node):
     a malformed one denies.
     """
 
-    __slots__ = ("compiler", "fn", "post", "where")
+    __slots__ = ("compiled", "compiler", "fn", "post", "where")
+
+    MAX_COMPILED = 1024
+    """Distinct returned rule sets kept compiled per function (then start over)."""
 
     def __init__(
         self,
@@ -270,15 +275,20 @@ class RuleFunction(Node):
         self.post = post
         self.where = where
         self.compiler = compiler
+        self.compiled: dict[Hashable, Node] = {}
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
-        assert call is not None
+        if call is None:
+            return misconfigured(
+                f"rule function of {self.where} checked outside a field"
+            )
         try:
             if self.post:
                 decided = self.fn(call.params, call.result)
             else:
                 decided = self.fn(call.params)
-        except Exception as error:
+        except (Exception, asyncio.CancelledError) as error:
+            # Raised synchronously, a CancelledError is the function's own error.
             return denial_from_exception(error, f"rule function of {self.where}")
         if isawaitable(decided):
             return Later(self._await, decided, state, call, owned=(decided,))
@@ -289,6 +299,10 @@ class RuleFunction(Node):
     ) -> Outcome:
         try:
             value = await decided
+        except asyncio.CancelledError as error:
+            if really_cancelled():
+                raise
+            return denial_from_exception(error, f"rule function of {self.where}")
         except Exception as error:
             return denial_from_exception(error, f"rule function of {self.where}")
         outcome = self._interpret(value, state, call)
@@ -304,17 +318,38 @@ class RuleFunction(Node):
         if decided is False:
             return forbidden(f"rule function of {self.where} returned False")
         if isinstance(decided, (Mapping, list)):
-            problems: list[str] = []
-            node = self.compiler.compile(
-                decided, where=f"rule returned by {self.where}", problems=problems
-            )
-            if problems:
-                return misconfigured("; ".join(problems))
+            try:
+                node = self._compiled(decided)
+            except Exception as error:
+                return denial_from_exception(
+                    error, f"compiling the rule returned by {self.where}"
+                )
+            if isinstance(node, Denial):
+                return node
             return node.evaluate(state, call)
         return misconfigured(
-            f"rule function of {self.where} returned {decided!r}; "
+            f"rule function of {self.where} returned {safe_repr(decided)}; "
             "expected True, False or a rule set"
         )
+
+    def _compiled(self, rules: object) -> Node | Denial:
+        """The node for a returned rule set, compiled once per distinct form."""
+        key = rule_set_key(rules)
+        if key is not None:
+            node = self.compiled.get(key)
+            if node is not None:
+                return node
+        problems: list[str] = []
+        node = self.compiler.compile(
+            rules, where=f"rule returned by {self.where}", problems=problems
+        )
+        if problems:
+            return misconfigured("; ".join(problems))
+        if key is not None:
+            if len(self.compiled) >= self.MAX_COMPILED:
+                self.compiled.clear()
+            self.compiled[key] = node
+        return node
 
     def describe(self) -> object:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
