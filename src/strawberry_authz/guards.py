@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from inspect import isawaitable
 from time import perf_counter
@@ -35,7 +35,13 @@ from graphql import (
 )
 from strawberry.types.arguments import convert_arguments as strawberry_convert_arguments
 
-from .decisions import Decision, DecisionPhase, emit_decision
+from .decisions import (
+    Decision,
+    DecisionPhase,
+    DecisionSource,
+    emit_decision,
+    error_code,
+)
 from .errors import fresh_error
 from .evaluation import Denial, Outcome, RequestState, denial_from_exception, settle
 from .params import FieldCall
@@ -120,6 +126,7 @@ class FieldGuard:
     __slots__ = (
         "coordinate",
         "debug",
+        "error_reasons",
         "error_resolver",
         "event_filter",
         "field",
@@ -134,6 +141,7 @@ class FieldGuard:
         "post",
         "pre",
         "schema",
+        "sources",
         "type_grants",
         "type_name",
         "var",
@@ -158,10 +166,12 @@ class FieldGuard:
         error_resolver: ErrorResolver | None = None,
         on_decision: Callable[[Decision], object] | None = None,
         debug: bool = False,
+        error_reasons: bool = True,
         phase: DecisionPhase = "before",
         new_event: bool = False,
         event_filter: tuple[Node | None, Node | None] | None = None,
         warmer: Warmer | None = None,
+        sources: Mapping[Node, DecisionSource] | None = None,
     ) -> None:
         self.type_name = type_name
         self.field_name = field_name
@@ -179,10 +189,17 @@ class FieldGuard:
         self.error_resolver = error_resolver
         self.on_decision = on_decision
         self.debug = debug
+        self.error_reasons = error_reasons
         self.phase = phase
         self.new_event = new_event
         self.event_filter = event_filter
         self.warmer = warmer
+        # Which part of the policy each checked node is, for the decision
+        # log; a post rule (also one filtering events) is "post".
+        self.sources = dict(sources or {})
+        for checked_after in (post, event_filter[1] if event_filter else None):
+            if checked_after is not None:
+                self.sources.setdefault(checked_after, "post")
 
     # -- what AuthParams needs --------------------------------------------------
 
@@ -289,7 +306,7 @@ class FieldGuard:
     ) -> Any:
         outcome = await settle(pending)
         if self.on_decision is not None:
-            self.log(info, self.phase, self.pre, outcome, started)
+            self.log(info, self.phase, self.pre, outcome, started, waited=True)
         if outcome is not True:
             denied = self.deny(outcome, state, call, root, info, args)
             return (await denied) if isawaitable(denied) else denied
@@ -373,7 +390,7 @@ class FieldGuard:
     ) -> Any:
         outcome = await settle(pending)
         if self.on_decision is not None:
-            self.log(info, self.post_phase, self.post, outcome, started)
+            self.log(info, self.post_phase, self.post, outcome, started, waited=True)
         if outcome is not True:
             denied = self.deny(outcome, state, call, root, info, args)
             return (await denied) if isawaitable(denied) else denied
@@ -463,6 +480,7 @@ class FieldGuard:
                 call.result = event
                 outcome: Outcome = True
                 checked: Node | None = None
+                waited = False
                 for node in self.event_filter:
                     if node is None:
                         continue
@@ -474,11 +492,12 @@ class FieldGuard:
                     )
                     if step is not True and not isinstance(step, Denial):
                         step = await settle(step)
+                        waited = True
                     if step is not True:
                         outcome = step
                         break
                 if self.on_decision is not None and checked is not None:
-                    self.log(info, "event", checked, outcome, started)
+                    self.log(info, "event", checked, outcome, started, waited=waited)
                 if outcome is True:
                     yield event
                 else:
@@ -506,9 +525,12 @@ class FieldGuard:
         node: Node | None,
         outcome: Outcome,
         started: float,
+        *,
+        waited: bool = False,
     ) -> None:
         assert self.on_decision is not None
-        denied = outcome is not True
+        denial = outcome if isinstance(outcome, Denial) else None
+        operation = info.operation
         emit_decision(
             self.on_decision,
             Decision(
@@ -516,10 +538,16 @@ class FieldGuard:
                 field_name=self.field_name,
                 path=info.path.as_list(),
                 phase=phase,
-                allowed=not denied,
+                allowed=denial is None,
                 rule=node.describe() if node is not None else None,
-                reason=outcome.reason if isinstance(outcome, Denial) else None,
+                reason=None if denial is None else denial.reason,
                 duration=perf_counter() - started,
+                source=None if node is None else self.sources.get(node),
+                code=None if denial is None else error_code(denial.error),
+                operation_name=operation.name.value if operation.name else None,
+                operation_type=operation.operation.value,
+                waited=waited,
+                context=info.context,
             ),
         )
 
@@ -552,6 +580,8 @@ class FieldGuard:
 
     def client_error(self, denial: Denial, info: ResolveInfo) -> Exception:
         error = denial.error
+        if denial.branches and not self.error_reasons:
+            error = _without_reasons(denial)
         path = info.path.as_list()
         for hook in (self.on_error, self.error_resolver):
             if hook is None:
@@ -577,6 +607,33 @@ class FieldGuard:
         if self.debug and isinstance(error, GraphQLError):
             error.extensions = {**(error.extensions or {}), "authz": denial.explain()}
         return error
+
+
+def _without_reasons(denial: Denial) -> Exception:
+    """The error of `denial` without the `reasons` an `$or` / `$race` adds.
+
+    Only the error built by combining the branches loses them: an error a
+    loader or rule function raised itself is reported as raised.
+    """
+    error = denial.error
+    extensions = getattr(error, "extensions", None)
+    if (
+        not isinstance(error, GraphQLError)
+        or not extensions
+        or "reasons" not in extensions
+        or any(error is raised for raised in _raised_errors(denial))
+    ):
+        return error
+    copied = fresh_error(error)
+    assert isinstance(copied, GraphQLError)
+    copied.extensions = {k: v for k, v in extensions.items() if k != "reasons"}
+    return copied
+
+
+def _raised_errors(denial: Denial) -> list[Exception]:
+    if not denial.branches:
+        return [denial.error]
+    return [error for branch in denial.branches for error in _raised_errors(branch)]
 
 
 async def _after(warming: Awaitable[Any], result: Any) -> Any:

@@ -159,6 +159,7 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
             error_resolver=authz._error_resolver,
             on_decision=authz._on_decision,
             debug=authz._debug,
+            error_reasons=authz._error_reasons,
             **plan.options,
         )
         setattr(plan.gfield, plan.attribute, guard.build())
