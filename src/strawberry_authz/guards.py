@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from inspect import isawaitable
 from time import perf_counter
@@ -35,13 +35,7 @@ from graphql import (
 )
 from strawberry.types.arguments import convert_arguments as strawberry_convert_arguments
 
-from .decisions import (
-    Decision,
-    DecisionPhase,
-    DecisionSource,
-    emit_decision,
-    error_code,
-)
+from .decisions import Decision, DecisionPhase, emit_decision
 from .errors import fresh_error
 from .evaluation import Denial, Outcome, RequestState, denial_from_exception, settle
 from .params import FieldCall
@@ -141,7 +135,6 @@ class FieldGuard:
         "post",
         "pre",
         "schema",
-        "sources",
         "type_grants",
         "type_name",
         "var",
@@ -171,7 +164,6 @@ class FieldGuard:
         new_event: bool = False,
         event_filter: tuple[Node | None, Node | None] | None = None,
         warmer: Warmer | None = None,
-        sources: Mapping[Node, DecisionSource] | None = None,
     ) -> None:
         self.type_name = type_name
         self.field_name = field_name
@@ -194,12 +186,6 @@ class FieldGuard:
         self.new_event = new_event
         self.event_filter = event_filter
         self.warmer = warmer
-        # Which part of the policy each checked node is, for the decision
-        # log; a post rule (also one filtering events) is "post".
-        self.sources = dict(sources or {})
-        for checked_after in (post, event_filter[1] if event_filter else None):
-            if checked_after is not None:
-                self.sources.setdefault(checked_after, "post")
 
     # -- what AuthParams needs --------------------------------------------------
 
@@ -306,7 +292,7 @@ class FieldGuard:
     ) -> Any:
         outcome = await settle(pending)
         if self.on_decision is not None:
-            self.log(info, self.phase, self.pre, outcome, started, waited=True)
+            self.log(info, self.phase, self.pre, outcome, started)
         if outcome is not True:
             denied = self.deny(outcome, state, call, root, info, args)
             return (await denied) if isawaitable(denied) else denied
@@ -390,7 +376,7 @@ class FieldGuard:
     ) -> Any:
         outcome = await settle(pending)
         if self.on_decision is not None:
-            self.log(info, self.post_phase, self.post, outcome, started, waited=True)
+            self.log(info, self.post_phase, self.post, outcome, started)
         if outcome is not True:
             denied = self.deny(outcome, state, call, root, info, args)
             return (await denied) if isawaitable(denied) else denied
@@ -480,7 +466,6 @@ class FieldGuard:
                 call.result = event
                 outcome: Outcome = True
                 checked: Node | None = None
-                waited = False
                 for node in self.event_filter:
                     if node is None:
                         continue
@@ -492,12 +477,11 @@ class FieldGuard:
                     )
                     if step is not True and not isinstance(step, Denial):
                         step = await settle(step)
-                        waited = True
                     if step is not True:
                         outcome = step
                         break
                 if self.on_decision is not None and checked is not None:
-                    self.log(info, "event", checked, outcome, started, waited=waited)
+                    self.log(info, "event", checked, outcome, started)
                 if outcome is True:
                     yield event
                 else:
@@ -525,12 +509,9 @@ class FieldGuard:
         node: Node | None,
         outcome: Outcome,
         started: float,
-        *,
-        waited: bool = False,
     ) -> None:
         assert self.on_decision is not None
-        denial = outcome if isinstance(outcome, Denial) else None
-        operation = info.operation
+        denied = outcome is not True
         emit_decision(
             self.on_decision,
             Decision(
@@ -538,16 +519,10 @@ class FieldGuard:
                 field_name=self.field_name,
                 path=info.path.as_list(),
                 phase=phase,
-                allowed=denial is None,
+                allowed=not denied,
                 rule=node.describe() if node is not None else None,
-                reason=None if denial is None else denial.reason,
+                reason=outcome.reason if isinstance(outcome, Denial) else None,
                 duration=perf_counter() - started,
-                source=None if node is None else self.sources.get(node),
-                code=None if denial is None else error_code(denial.error),
-                operation_name=operation.name.value if operation.name else None,
-                operation_type=operation.operation.value,
-                waited=waited,
-                context=info.context,
             ),
         )
 
