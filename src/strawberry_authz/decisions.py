@@ -1,23 +1,34 @@
 """The decision log: one record per checked field, for audit trails.
 
-The callback can neither change a decision nor break the request: its
-exceptions are logged, an async callback runs as a background task.
+Hooks can neither change a decision nor break the request: their exceptions
+are logged, an async hook runs as a background task, and one failing hook
+never stops the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any, Literal
 
-__all__ = ["Decision", "DecisionPhase", "emit_decision"]
+__all__ = [
+    "Decision",
+    "DecisionHook",
+    "DecisionPhase",
+    "DecisionSource",
+    "decision_hook",
+    "emit_decision",
+    "error_code",
+]
 
 logger = logging.getLogger("strawberry_authz")
 
 DecisionPhase = Literal["before", "after", "subscribe", "event"]
+DecisionSource = Literal["default", "type", "interface", "field", "post", "fallback"]
+DecisionHook = Callable[["Decision"], object]
 
 _background: set[asyncio.Future[Any]] = set()
 
@@ -36,6 +47,20 @@ class Decision:
         rule: The rule that was checked, as written.
         reason: Why it was denied (server-side text; may name policy), else None.
         duration: Seconds spent deciding (wall time, loaders included).
+        source: Which part of the policy decided: `"default"` (default
+            scopes), `"type"`, `"interface"`, `"field"`, `"post"` (a post
+            rule) or `"fallback"`; None when the check combined several
+            sources and the deciding one is not known.
+        code: Why the field was denied, as a code: the `extensions["code"]`
+            of the denial's error (`"FORBIDDEN"`, `"UNAUTHENTICATED"`, or a
+            loader's own code), else the error's class name; None when allowed.
+            Error hooks (`on_error`, `error_resolver`) do not change it.
+        operation_name: The operation's name, None for an anonymous one.
+        operation_type: `"query"`, `"mutation"` or `"subscription"`.
+        waited: Whether the check had to wait (an async loader or rule
+            function ran for it); False when it was answered synchronously.
+        context: The request's context (as resolvers get it), for hooks that
+            need the principal. Left out of `repr` and of comparisons.
     """
 
     type_name: str
@@ -46,11 +71,81 @@ class Decision:
     rule: object
     reason: str | None
     duration: float
+    source: DecisionSource | None = None
+    code: str | None = None
+    operation_name: str | None = None
+    operation_type: str | None = None
+    waited: bool = False
+    context: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def coordinate(self) -> str:
+        """`Type.field`, as the schema names it."""
+        return f"{self.type_name}.{self.field_name}"
 
 
-def emit_decision(callback: Callable[[Decision], object], decision: Decision) -> None:
+def error_code(error: BaseException) -> str:
+    """The code a denial with `error` is reported under (see `Decision.code`)."""
+    extensions = getattr(error, "extensions", None)
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    return code if isinstance(code, str) else type(error).__name__
+
+
+def decision_hook(
+    on_decision: DecisionHook | Sequence[DecisionHook] | None,
+) -> DecisionHook | None:
+    """One hook standing for `on_decision` (a hook, a list of hooks, or None).
+
+    None and an empty list give None, which keeps the guards' fast paths.
+    Raises `TypeError` when something given is not callable.
+    """
+    if on_decision is None:
+        return None
+    if callable(on_decision):
+        return on_decision
+    if isinstance(on_decision, (str, bytes)) or not isinstance(on_decision, Sequence):
+        raise TypeError(
+            "on_decision must be a callable or a list of callables, "
+            f"got {on_decision!r}"
+        )
+    hooks = tuple(on_decision)
+    for hook in hooks:
+        if not callable(hook):
+            raise TypeError(f"on_decision: {hook!r} is not callable")
+    if not hooks:
+        return None
+    if len(hooks) == 1:
+        return hooks[0]
+    return _FanOut(hooks)
+
+
+class _FanOut:
+    """Several hooks called in order; each runs as if it were the only one."""
+
+    __slots__ = ("hooks",)
+
+    def __init__(self, hooks: tuple[DecisionHook, ...]) -> None:
+        self.hooks = hooks
+
+    def __call__(self, decision: Decision) -> None:
+        for hook in self.hooks:
+            _run(hook, decision)
+
+    def __repr__(self) -> str:
+        return f"<on_decision hooks {list(self.hooks)!r}>"
+
+
+def emit_decision(callback: DecisionHook, decision: Decision) -> None:
+    """Hand `decision` to `callback` (which may be several hooks, fanned out)."""
+    if type(callback) is _FanOut:
+        callback(decision)
+    else:
+        _run(callback, decision)
+
+
+def _run(hook: DecisionHook, decision: Decision) -> None:
     try:
-        outcome = callback(decision)
+        outcome = hook(decision)
     except Exception:
         logger.exception("strawberry-authz: on_decision callback raised (ignored)")
         return

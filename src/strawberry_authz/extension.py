@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from graphql import GraphQLError, GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
-from .decisions import Decision
+from .decisions import DecisionHook, decision_hook
 from .errors import ConfigurationError
 from .evaluation import (
     Denial,
@@ -70,7 +70,9 @@ class AuthExtension:
             to raise instead of a denial's error; `None` keeps the original.
             A rule's own `on_error` is tried first.
         on_decision: Called with one `Decision` per checked field (sync or
-            async). It cannot change a decision; its exceptions are logged.
+            async), or a list of such hooks (e.g. `[otel, audit]`), called in
+            order. A hook cannot change a decision; its exceptions are logged
+            and the other hooks still run.
         debug: Add the tree of failed branches to a denied field's error
             (`extensions["authz"]`). Off by default: it reveals policy, and
             the reasons of a rule computed from a result (a post rule) can
@@ -89,7 +91,7 @@ class AuthExtension:
         grants: object = None,
         default_scopes: Mapping[str, Any] | None = None,
         error_resolver: ErrorHook | None = None,
-        on_decision: Callable[[Decision], object] | None = None,
+        on_decision: DecisionHook | Sequence[DecisionHook] | None = None,
         debug: bool = False,
         error_reasons: bool = True,
     ) -> None:
@@ -100,7 +102,7 @@ class AuthExtension:
         self._grant_names = GrantDeclaration.from_spec(grants)
         self._compiler = RuleCompiler(self._scope_names, self._grant_names)
         self._error_resolver = error_resolver
-        self._on_decision = on_decision
+        self._on_decision = decision_hook(on_decision)
         self._debug = debug
         self._error_reasons = error_reasons
         self._defaults = self._compile_defaults(default_scopes or {})

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from inspect import isawaitable
 from time import perf_counter
@@ -35,7 +35,13 @@ from graphql import (
 )
 from strawberry.types.arguments import convert_arguments as strawberry_convert_arguments
 
-from .decisions import Decision, DecisionPhase, emit_decision
+from .decisions import (
+    Decision,
+    DecisionPhase,
+    DecisionSource,
+    emit_decision,
+    error_code,
+)
 from .errors import fresh_error
 from .evaluation import Denial, Outcome, RequestState, denial_from_exception, settle
 from .params import FieldCall
@@ -135,6 +141,7 @@ class FieldGuard:
         "post",
         "pre",
         "schema",
+        "sources",
         "type_grants",
         "type_name",
         "var",
@@ -164,6 +171,7 @@ class FieldGuard:
         new_event: bool = False,
         event_filter: tuple[Node | None, Node | None] | None = None,
         warmer: Warmer | None = None,
+        sources: Mapping[Node, DecisionSource] | None = None,
     ) -> None:
         self.type_name = type_name
         self.field_name = field_name
@@ -186,6 +194,12 @@ class FieldGuard:
         self.new_event = new_event
         self.event_filter = event_filter
         self.warmer = warmer
+        # Which part of the policy each checked node is, for the decision
+        # log; a post rule (also one filtering events) is "post".
+        self.sources = dict(sources or {})
+        for checked_after in (post, event_filter[1] if event_filter else None):
+            if checked_after is not None:
+                self.sources.setdefault(checked_after, "post")
 
     # -- what AuthParams needs --------------------------------------------------
 
@@ -292,7 +306,7 @@ class FieldGuard:
     ) -> Any:
         outcome = await settle(pending)
         if self.on_decision is not None:
-            self.log(info, self.phase, self.pre, outcome, started)
+            self.log(info, self.phase, self.pre, outcome, started, waited=True)
         if outcome is not True:
             denied = self.deny(outcome, state, call, root, info, args)
             return (await denied) if isawaitable(denied) else denied
@@ -376,7 +390,7 @@ class FieldGuard:
     ) -> Any:
         outcome = await settle(pending)
         if self.on_decision is not None:
-            self.log(info, self.post_phase, self.post, outcome, started)
+            self.log(info, self.post_phase, self.post, outcome, started, waited=True)
         if outcome is not True:
             denied = self.deny(outcome, state, call, root, info, args)
             return (await denied) if isawaitable(denied) else denied
@@ -466,6 +480,7 @@ class FieldGuard:
                 call.result = event
                 outcome: Outcome = True
                 checked: Node | None = None
+                waited = False
                 for node in self.event_filter:
                     if node is None:
                         continue
@@ -477,11 +492,12 @@ class FieldGuard:
                     )
                     if step is not True and not isinstance(step, Denial):
                         step = await settle(step)
+                        waited = True
                     if step is not True:
                         outcome = step
                         break
                 if self.on_decision is not None and checked is not None:
-                    self.log(info, "event", checked, outcome, started)
+                    self.log(info, "event", checked, outcome, started, waited=waited)
                 if outcome is True:
                     yield event
                 else:
@@ -509,9 +525,12 @@ class FieldGuard:
         node: Node | None,
         outcome: Outcome,
         started: float,
+        *,
+        waited: bool = False,
     ) -> None:
         assert self.on_decision is not None
-        denied = outcome is not True
+        denial = outcome if isinstance(outcome, Denial) else None
+        operation = info.operation
         emit_decision(
             self.on_decision,
             Decision(
@@ -519,10 +538,16 @@ class FieldGuard:
                 field_name=self.field_name,
                 path=info.path.as_list(),
                 phase=phase,
-                allowed=not denied,
+                allowed=denial is None,
                 rule=node.describe() if node is not None else None,
-                reason=outcome.reason if isinstance(outcome, Denial) else None,
+                reason=None if denial is None else denial.reason,
                 duration=perf_counter() - started,
+                source=None if node is None else self.sources.get(node),
+                code=None if denial is None else error_code(denial.error),
+                operation_name=operation.name.value if operation.name else None,
+                operation_type=operation.operation.value,
+                waited=waited,
+                context=info.context,
             ),
         )
 
