@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from inspect import isawaitable
 from time import perf_counter
@@ -42,7 +42,7 @@ from .decisions import (
     emit_decision,
     error_code,
 )
-from .errors import fresh_error
+from .errors import ForbiddenError, fresh_error
 from .evaluation import Denial, Outcome, RequestState, denial_from_exception, settle
 from .params import FieldCall
 from .rules import Node
@@ -276,11 +276,14 @@ class FieldGuard:
         pre = self.pre
         if pre is not None:
             started = perf_counter() if self.on_decision is not None else 0.0
-            if pre.static:
-                outcome = state.decide(pre)
-            else:
-                call = FieldCall(self, state, root, info, args)
-                outcome = pre.evaluate(state, call)
+            try:
+                if pre.static:
+                    outcome = state.decide(pre)
+                else:
+                    call = FieldCall(self, state, root, info, args)
+                    outcome = pre.evaluate(state, call)
+            except Exception as error:
+                outcome = denial_from_exception(error, f"the rule of {self.coordinate}")
             if outcome is True:
                 if self.on_decision is not None:
                     self.log(info, self.phase, pre, outcome, started)
@@ -324,10 +327,8 @@ class FieldGuard:
         args: dict[str, Any],
     ) -> Any:
         result = self.original(root, info, **args)
-        if self.event_filter is not None:
-            if isawaitable(result):
-                return self._filter_later(result, state, info, args)
-            return self._filter_events(result, state, info, args)
+        if self.phase == "subscribe":
+            return self._stream(result, state, info, args)
         if self.post is None and self.grants is None and self.warmer is None:
             return result
         if isawaitable(result):
@@ -364,7 +365,12 @@ class FieldGuard:
             if call is None:
                 call = FieldCall(self, state, root, info, args)
             call.result = result
-            outcome = post.evaluate(state, call)
+            try:
+                outcome = post.evaluate(state, call)
+            except Exception as error:
+                outcome = denial_from_exception(
+                    error, f"the post rule of {self.coordinate}"
+                )
             if outcome is not True:
                 if isinstance(outcome, Denial):
                     if self.on_decision is not None:
@@ -455,14 +461,54 @@ class FieldGuard:
 
     # -- subscriptions ------------------------------------------------------------
 
-    async def _filter_later(
+    def _stream(
+        self, result: Any, state: RequestState, info: ResolveInfo, args: dict[str, Any]
+    ) -> Any:
+        """The subscription's source stream, bound to this operation's state."""
+        if isawaitable(result):
+            return self._stream_later(result, state, info, args)
+        if not isinstance(result, AsyncIterable):
+            return result
+        if self.event_filter is not None:
+            result = self._filter_events(result, state, info, args)
+        return self._bind_events(result, state)
+
+    async def _stream_later(
         self,
         pending: Awaitable[Any],
         state: RequestState,
         info: ResolveInfo,
         args: dict[str, Any],
     ) -> Any:
-        return self._filter_events(await pending, state, info, args)
+        return self._stream(await pending, state, info, args)
+
+    async def _bind_events(
+        self, source: AsyncIterable[Any], state: RequestState
+    ) -> AsyncIterator[Any]:
+        """Make each event run with this operation's state, whoever iterates.
+
+        The state travels in a context variable, and a stream runs in the
+        context of the task that pulls it: one task alternating between two
+        users' streams, or a stream continued by another task, would otherwise
+        see the state of the operation that set it last. The state is set
+        again before the source runs and before graphql-core executes the
+        event, both in the puller's context.
+        """
+        var = self.var
+        iterator = aiter(source)
+        try:
+            while True:
+                var.set(state)
+                try:
+                    event = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+                var.set(state)
+                yield event
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None:
+                await close()
 
     async def _filter_events(
         self,
@@ -578,6 +624,24 @@ class FieldGuard:
             )
             raise error from None
 
+    def _replaced(self, error: Exception, replacement: object) -> Exception:
+        """What an error hook's return value makes of `error`.
+
+        An exception replaces it; a `str` replaces its message and keeps its
+        code; anything else keeps it (with a warning).
+        """
+        if isinstance(replacement, str):
+            return _with_message(error, replacement)
+        if isinstance(replacement, Exception):
+            return replacement
+        logger.warning(
+            "strawberry-authz: error hook of %s returned %s; expected an "
+            "exception, a message or None; keeping the denial's error",
+            self.coordinate,
+            type(replacement).__name__,
+        )
+        return error
+
     def client_error(self, denial: Denial, info: ResolveInfo) -> Exception:
         error = denial.error
         if denial.branches and not self.error_reasons:
@@ -594,9 +658,10 @@ class FieldGuard:
                     self.coordinate,
                 )
                 break
-            if replacement is not None:
-                error = replacement
-                break
+            if replacement is None:
+                continue
+            error = self._replaced(error, replacement)
+            break
         logger.debug(
             "strawberry-authz: denied %s at %s: %s",
             self.coordinate,
@@ -607,6 +672,16 @@ class FieldGuard:
         if self.debug and isinstance(error, GraphQLError):
             error.extensions = {**(error.extensions or {}), "authz": denial.explain()}
         return error
+
+
+def _with_message(error: Exception, message: str) -> Exception:
+    """`error` with a new message, same class, code and extensions."""
+    copied = fresh_error(error)
+    if isinstance(copied, GraphQLError):
+        copied.message = message
+        copied.args = (message,)
+        return copied
+    return ForbiddenError(message)
 
 
 def _without_reasons(denial: Denial) -> Exception:

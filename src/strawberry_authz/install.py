@@ -86,6 +86,8 @@ class _FieldPlan:
             or options.get("type_grants")
             or options.get("event_filter")
             or options.get("new_event")
+            # Every subscription stream is bound to its operation's state.
+            or options.get("phase") == "subscribe"
             or options.get("on_denied", NO_FALLBACK) is not NO_FALLBACK
         )
 

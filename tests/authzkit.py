@@ -1,0 +1,33 @@
+"""Helpers shared by the tests: what a client receives, and what was logged."""
+
+import logging
+from typing import Any
+
+import pytest
+
+
+def codes(result: Any) -> list[str | None]:
+    """The `extensions["code"]` of every error of an execution result."""
+    return [(error.extensions or {}).get("code") for error in result.errors or []]
+
+
+def messages(result: Any) -> list[str]:
+    """The message of every error of an execution result."""
+    return [error.message for error in result.errors or []]
+
+
+def dump(results: Any) -> str:
+    """Everything a client would receive, as text (to look for leaks)."""
+    if not isinstance(results, list):
+        results = [results]
+    return repr([(r.data, [e.formatted for e in r.errors or []]) for r in results])
+
+
+def authz_logs(caplog: pytest.LogCaptureFixture) -> str:
+    """Warnings and errors logged by strawberry-authz, as one text."""
+    return "\n".join(
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("strawberry_authz")
+        and record.levelno >= logging.WARNING
+    )
