@@ -10,12 +10,16 @@ from .decisions import Decision
 from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
 from .extension import AuthExtension
 from .params import AuthParams
+from .roles import ANONYMOUS, WILDCARD, RoleRegistry
 
 __all__ = [
+    "ANONYMOUS",
+    "WILDCARD",
     "AuthExtension",
     "AuthParams",
     "ConfigurationError",
     "Decision",
     "ForbiddenError",
+    "RoleRegistry",
     "UnauthenticatedError",
 ]
