@@ -306,7 +306,9 @@ class RequestState:
             result = denial_from_exception(error, "load_scopes")
         else:
             result = _accept_scopes(loaded)
-        self._scopes = result
+        # This task is `self._scopes` unless `clear` dropped it meanwhile.
+        if self._scopes is asyncio.current_task():
+            self._scopes = result
         return result
 
     async def _after_scopes(
@@ -383,7 +385,13 @@ class RequestState:
         self, key: Hashable, computing: Awaitable[Outcome]
     ) -> asyncio.Future[Any]:
         table = self.scope_results
-        return shared(computing, lambda outcome: table.__setitem__(key, outcome))
+
+        def remember(outcome: Outcome) -> None:
+            if table.get(key) is future:  # else `clear` forgot it meanwhile
+                table[key] = outcome
+
+        future = shared(computing, remember)
+        return future
 
     # -- static decisions -----------------------------------------------------
 
@@ -397,9 +405,34 @@ class RequestState:
             self.decisions[node] = outcome
             return outcome
         decisions = self.decisions
-        future = shared(outcome, lambda decided: decisions.__setitem__(node, decided))
+
+        def remember(decided: Outcome) -> None:
+            if decisions.get(node) is future:  # else `clear` forgot it meanwhile
+                decisions[node] = decided
+
+        future = shared(outcome, remember)
         decisions[node] = future
         return future
+
+    # -- forgetting -----------------------------------------------------------
+
+    def clear(self, scope: str | None = None) -> None:
+        """Forget cached answers: the next check asks the loaders again.
+
+        `scope=None` forgets every scope's results, a name every value of that
+        scope. Either way `load_scopes` runs again on the next need, and the
+        static decisions and list warm-ups (computed from scopes) are dropped.
+        A check already in flight finishes with its answer, unremembered.
+        """
+        self._scopes = None
+        results = self.scope_results
+        if scope is None:
+            results.clear()
+        else:
+            for key in [k for k in results if type(k) is tuple and k[:1] == (scope,)]:
+                del results[key]
+        self.decisions.clear()
+        self.warmed.clear()
 
     # -- grants ---------------------------------------------------------------
 

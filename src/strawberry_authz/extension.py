@@ -333,6 +333,26 @@ class AuthExtension:
         if outcome is not True:
             raise self._inline_guard(info).client_error(outcome, _raw_info(info))
 
+    def clear_cache(self, info: object, scope: str | None = None) -> None:
+        """Forget this operation's cached scope answers, from a resolver.
+
+        Scope results are cached for the whole operation. After a change of
+        who the viewer is (a login mutation, leaving a team), call this so the
+        fields resolved afterwards see fresh answers: `load_scopes` runs again
+        on the next need, and every scope (or, with `scope=`, every value of
+        that one scope) is asked again. Mutation fields run one after another,
+        so later fields of the same mutation see the change.
+        """
+        _raw_info(info)
+        state = self._var.get()
+        if state is None:
+            logger.warning(
+                "strawberry-authz: clear_cache called outside an operation of a "
+                "schema using this AuthExtension; nothing to clear"
+            )
+            return
+        state.clear(scope)
+
     def _settled_sync(self, info: object, rules: object) -> Outcome:
         outcome = self._check_inline(info, rules)
         if outcome is True or isinstance(outcome, Denial):
