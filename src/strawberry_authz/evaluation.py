@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from graphql import GraphQLError
 
@@ -26,6 +26,7 @@ __all__ = ["ALLOW", "Denial", "Outcome", "RequestState", "settle"]
 logger = logging.getLogger("strawberry_authz")
 
 ALLOW: Literal[True] = True
+T = TypeVar("T")
 
 
 class Denial:
@@ -79,13 +80,14 @@ def denial_from_exception(error: BaseException, during: str) -> Denial:
     """
     if isinstance(error, GraphQLError):
         return Denial(error, f"{during} raised {type(error).__name__}: {error.message}")
+    text = safe_text(error)
     logger.error(
-        "strawberry-authz: %s raised %s; denying (fail closed)",
+        "strawberry-authz: %s raised %s: %s; denying (fail closed)",
         during,
         type(error).__name__,
+        text,
         exc_info=(type(error), error, error.__traceback__),
     )
-    text = safe_text(error)
     return Denial(ForbiddenError(), f"{during} raised {type(error).__name__}: {text}")
 
 
@@ -118,6 +120,22 @@ def really_cancelled() -> bool:
         return False
     cancelling = getattr(task, "cancelling", None)
     return cancelling is None or cancelling() > 0
+
+
+def within(awaitable: Awaitable[T], timeout: float | None) -> Awaitable[T]:
+    """`awaitable`, limited to `timeout` seconds when `scope_timeout` is set.
+
+    Only awaited work is timed: a check answered synchronously never gets
+    here, so the limit costs nothing on the fast path.
+    """
+    if timeout is None:
+        return awaitable
+    return asyncio.wait_for(awaitable, timeout)
+
+
+def timed_out(during: str, timeout: float | None) -> Denial:
+    """A loader or rule function that outlived `scope_timeout`: logged, denied."""
+    return misconfigured(f"{during} did not answer within {timeout}s (scope_timeout)")
 
 
 def misconfigured(reason: str) -> Denial:
@@ -236,17 +254,25 @@ class RequestState:
         "object_grants",
         "objects",
         "scope_results",
+        "timeout",
         "warmed",
     )
 
-    def __init__(self, load_scopes: Callable[[Any], object], context: object) -> None:
+    def __init__(
+        self,
+        load_scopes: Callable[[Any], object],
+        context: object,
+        *,
+        timeout: float | None = None,
+    ) -> None:
         self._load_scopes = load_scopes
+        self.timeout = timeout
         self._scopes: dict[str, object] | Denial | asyncio.Future[Any] | None = None
         self.context = context
         self.scope_results: dict[Hashable, Any] = {}
         self.decisions: dict[Node, Any] = {}
         self.grants: dict[int, tuple[object, frozenset[str]]] = {}
-        self.object_grants: dict[int, tuple[object, Any]] = {}
+        self.object_grants: dict[tuple[int, int], tuple[object, Any]] = {}
         self.objects: dict[int, tuple[object, Any]] = {}
         self.warmed: dict[Hashable, asyncio.Future[Any] | None] = {}
 
@@ -295,13 +321,15 @@ class RequestState:
         self, loading: Awaitable[object]
     ) -> dict[str, object] | Denial:
         try:
-            loaded = await loading
+            loaded = await within(loading, self.timeout)
         except asyncio.CancelledError as error:
             if really_cancelled():
                 raise
             result: dict[str, object] | Denial = denial_from_exception(
                 error, "load_scopes"
             )
+        except asyncio.TimeoutError:
+            result = timed_out("load_scopes", self.timeout)
         except Exception as error:
             result = denial_from_exception(error, "load_scopes")
         else:
@@ -375,7 +403,7 @@ class RequestState:
                     f"scope {name!r} loader is async but the operation runs "
                     "synchronously (execute_sync); use schema.execute"
                 )
-            return self._share(key, _await_loader(result, name, value))
+            return self._share(key, _await_loader(result, name, value, self.timeout))
         return misconfigured(
             f"scope {name!r} loader({safe_repr(value)}) returned "
             f"{safe_repr(result)}, expected a bool"
@@ -480,15 +508,19 @@ def shared(
     return future
 
 
-async def _await_loader(result: Awaitable[object], name: str, value: object) -> Outcome:
+async def _await_loader(
+    result: Awaitable[object], name: str, value: object, timeout: float | None
+) -> Outcome:
     try:
-        resolved = await result
+        resolved = await within(result, timeout)
     except asyncio.CancelledError as error:
         if really_cancelled():
             raise
         return denial_from_exception(
             error, f"scope {name!r} loader({safe_repr(value)})"
         )
+    except asyncio.TimeoutError:
+        return timed_out(f"scope {name!r} loader({safe_repr(value)})", timeout)
     except Exception as error:
         return denial_from_exception(
             error, f"scope {name!r} loader({safe_repr(value)})"

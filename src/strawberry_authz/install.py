@@ -258,7 +258,10 @@ def _plan_field(
     )
     if skip_interfaces:
         inherited = []
-    type_policies = _type_policies(authz, gtype, skip_interfaces=skip_interfaces)
+    own_types, interface_types = _split_type_policies(authz, gtype)
+    if skip_interfaces:
+        interface_types = []
+    type_policies = [*own_types, *interface_types]
 
     pre_policies = [p for p in policies if not p.post]
     post_policies = [p for p in policies if p.post]
@@ -283,8 +286,10 @@ def _plan_field(
 
     flags_from = policies or inherited
     skip_defaults = any(p.skip_defaults for p in flags_from)
-    skip_type_rules = any(p.skip_type_rules for p in flags_from)
-    applied_types = [] if skip_type_rules else type_policies
+    # Only a rule declared on this type's own field skips this type's own type
+    # rules; interface type rules go only with skip_interface_rules.
+    skip_type_rules = any(p.skip_type_rules for p in policies)
+    applied_types = [*([] if skip_type_rules else own_types), *interface_types]
     type_pre = [p.node for p in applied_types if not p.post and p.node is not None]
     type_post = [p.node for p in applied_types if p.post and p.node is not None]
     type_grants = tuple(p.grants for p in type_policies if p.grants is not None)
@@ -368,6 +373,24 @@ def _plan_field(
         post=all_of([*type_post, *field_post]),
     )
     return [plan] if plan.enforces() else []
+
+
+def _split_type_policies(
+    authz: AuthExtension, gtype: GraphQLObjectType
+) -> tuple[list[TypePolicy], list[TypePolicy]]:
+    """The type rules of the type and its Python bases, and of its interfaces."""
+    origin = getattr(gtype.extensions.get(BACKREF), "origin", None)
+    if not isinstance(origin, type):
+        return [], []
+    own: list[TypePolicy] = []
+    interfaces: list[TypePolicy] = []
+    for klass in origin.__mro__:
+        found = authz._type_policies.get(klass, ())
+        if klass is not origin and _is_interface(klass):
+            interfaces.extend(found)
+        else:
+            own.extend(found)
+    return own, interfaces
 
 
 def _own_type_policies(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
@@ -110,58 +111,79 @@ class FieldCall:
     def object_grants(self) -> frozenset[str] | Awaitable[frozenset[str]]:
         """Grants the parent object's type computes from the object itself.
 
-        Computed once per object instance (keyed by the object's response
-        path) by the `grants=` functions of its type rules.
+        Each `grants=` function of the type rules that apply to *this field*
+        runs once per object instance (keyed by the object's response path and
+        the function), with `params.root` the object and empty `params.args`;
+        a field only sees the grants of its own type rules, so no answer
+        depends on which field of the object resolved first.
         """
         makers = self.guard.type_grants
         if not makers:
             return frozenset()
         at = self.raw_info.path.prev
+        names: set[str] = set()
+        pending: list[Awaitable[frozenset[str]]] = []
+        for make in makers:
+            made = self._object_grant(at, make)
+            if isinstance(made, frozenset):
+                names.update(made)
+            else:
+                pending.append(made)
+        if not pending:
+            return frozenset(names)
+        return _union_later(names, pending)
+
+    def _object_grant(
+        self, at: object, make: Callable[..., Any]
+    ) -> frozenset[str] | Awaitable[frozenset[str]]:
         table = self.state.object_grants
-        entry = table.get(id(at))
+        key = (id(at), id(make))
+        entry = table.get(key)
         if entry is not None:
             known: frozenset[str] | Awaitable[frozenset[str]] = entry[1]
             return known
-        computed = _compute_object_grants(makers, self)
+        object_call = FieldCall(self.guard, self.state, self.root, self.raw_info, {})
+        computed = _compute_object_grant(make, object_call)
         if isawaitable(computed):
-            future = shared(
-                computed, lambda names: table.__setitem__(id(at), (at, names))
-            )
-            table[id(at)] = (at, future)
+            future = shared(computed, lambda names: table.__setitem__(key, (at, names)))
+            table[key] = (at, future)
             return future
-        table[id(at)] = (at, computed)
+        table[key] = (at, computed)
         return computed
 
 
-def _compute_object_grants(
-    makers: tuple[Callable[..., Any], ...], call: FieldCall
-) -> frozenset[str] | Awaitable[frozenset[str]]:
-    names: set[str] = set()
-    pending: list[Awaitable[Any]] = []
-    for make in makers:
-        try:
-            made = make(call.params)
-        except Exception as error:
-            denial_from_exception(error, f"type grants of {call.guard.type_name}")
-            continue
-        if isawaitable(made):
-            pending.append(made)
-        else:
-            names.update(_grant_names(made))
-    if not pending:
-        return frozenset(names)
-    return _finish_object_grants(names, pending, call.guard.type_name)
-
-
-async def _finish_object_grants(
-    names: set[str], pending: list[Awaitable[Any]], type_name: str
+async def _union_later(
+    names: set[str], pending: list[Awaitable[frozenset[str]]]
 ) -> frozenset[str]:
     for item in pending:
-        try:
-            names.update(_grant_names(await item))
-        except Exception as error:
-            denial_from_exception(error, f"type grants of {type_name}")
+        names.update(
+            await asyncio.shield(item)
+            if isinstance(item, asyncio.Future)
+            else await item
+        )
     return frozenset(names)
+
+
+def _compute_object_grant(
+    make: Callable[..., Any], call: FieldCall
+) -> frozenset[str] | Awaitable[frozenset[str]]:
+    where = f"type grants of {call.guard.type_name}"
+    try:
+        made = make(call.params)
+        if isawaitable(made):
+            return _finish_object_grant(made, where)
+        return frozenset(_grant_names(made))
+    except Exception as error:
+        denial_from_exception(error, where)
+        return frozenset()
+
+
+async def _finish_object_grant(pending: Awaitable[Any], where: str) -> frozenset[str]:
+    try:
+        return frozenset(_grant_names(await pending))
+    except Exception as error:
+        denial_from_exception(error, where)
+        return frozenset()
 
 
 def _grant_names(made: object) -> set[str]:
