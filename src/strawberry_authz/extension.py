@@ -81,6 +81,11 @@ class AuthExtension:
             `$or` / `$race` (each failed branch's client-facing code and
             message). It tells a client how many branches failed; `False`
             omits it, so nothing of the policy's shape leaves the server.
+        scope_timeout: Seconds an async `load_scopes`, async loader or async
+            rule function may take. One that takes longer denies the fields
+            waiting for it (`FORBIDDEN`, logged with the scope or the rule's
+            field); other fields and operations are unaffected. `None` (the
+            default) waits as long as they take.
     """
 
     def __init__(
@@ -94,9 +99,20 @@ class AuthExtension:
         on_decision: DecisionHook | Sequence[DecisionHook] | None = None,
         debug: bool = False,
         error_reasons: bool = True,
+        scope_timeout: float | None = None,
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
+        if scope_timeout is not None and (
+            isinstance(scope_timeout, bool)
+            or not isinstance(scope_timeout, (int, float))
+            or not scope_timeout > 0
+        ):
+            raise TypeError(
+                "scope_timeout must be a positive number of seconds or None, "
+                f"got {scope_timeout!r}"
+            )
+        self._scope_timeout = scope_timeout
         self._load_scopes = load_scopes
         self._scope_names = ScopeDeclaration.from_spec(scopes)
         self._grant_names = GrantDeclaration.from_spec(grants)
@@ -494,7 +510,11 @@ class _OperationExtension(SchemaExtension):
         authz = self._authz
         execution_context = self.execution_context
         authz._ensure_installed(execution_context.schema)
-        state = RequestState(authz._load_scopes, execution_context.context)
+        state = RequestState(
+            authz._load_scopes,
+            execution_context.context,
+            timeout=authz._scope_timeout,
+        )
         token = authz._var.set(state)
         try:
             yield

@@ -28,6 +28,8 @@ from .evaluation import (
     really_cancelled,
     safe_repr,
     settle,
+    timed_out,
+    within,
 )
 from .scopes import GrantDeclaration, ScopeDeclaration, rule_set_key, scope_value_key
 
@@ -298,11 +300,13 @@ class RuleFunction(Node):
         self, decided: Awaitable[object], state: RequestState, call: FieldCall
     ) -> Outcome:
         try:
-            value = await decided
+            value = await within(decided, state.timeout)
         except asyncio.CancelledError as error:
             if really_cancelled():
                 raise
             return denial_from_exception(error, f"rule function of {self.where}")
+        except asyncio.TimeoutError:
+            return timed_out(f"rule function of {self.where}", state.timeout)
         except Exception as error:
             return denial_from_exception(error, f"rule function of {self.where}")
         outcome = self._interpret(value, state, call)
