@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -26,15 +27,16 @@ from .evaluation import (
     MaybeOutcome,
     Outcome,
     RequestState,
+    denial_from_exception,
     misconfigured,
     settle,
 )
 from .guards import NO_FALLBACK, FieldGuard
 from .install import install_guards
-from .params import FieldCall
+from .params import FieldCall, resolver_inputs, strawberry_field_of
 from .policy import ErrorHook, FieldPolicy, GrantSpec, Phase, TypeMarker, TypePolicy
 from .rules import Node, RuleCompiler
-from .scopes import GrantDeclaration, ScopeDeclaration
+from .scopes import GrantDeclaration, ScopeDeclaration, rule_set_key
 
 if TYPE_CHECKING:
     from strawberry import Schema
@@ -48,6 +50,7 @@ TypeT = TypeVar("TypeT", bound=type)
 LoadScopes = Callable[[Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"]
 
 OPERATION_TYPES = ("Query", "Mutation", "Subscription")
+_MAX_INLINE_RULE_SETS = 1024
 SUBSCRIPTION_PHASES = ("subscribe", "resolve")
 
 
@@ -126,8 +129,13 @@ class AuthExtension:
         self._var: ContextVar[RequestState | None] = ContextVar(
             f"strawberry_authz.request.{id(self)}", default=None
         )
+        self._inline_nodes: dict[Hashable, Node] = {}
         self._install_lock = threading.Lock()
-        self._installed: dict[int, Schema] = {}
+        # Weak: a schema the application dropped must not be kept alive by
+        # the (usually module-level) extension; its entry goes with it.
+        self._installed: weakref.WeakValueDictionary[int, Schema] = (
+            weakref.WeakValueDictionary()
+        )
 
     # -- Strawberry's extension factory -----------------------------------------
 
@@ -388,18 +396,42 @@ class AuthExtension:
                 "authz.check / require called outside an operation of a schema "
                 "using this AuthExtension"
             )
-        problems: list[str] = []
         guard = self._inline_guard(info)
+        try:
+            node = self._inline_node(rules, guard.coordinate)
+        except Exception as error:
+            return denial_from_exception(error, f"authz.check in {guard.coordinate}")
+        if isinstance(node, Denial):
+            return node
+        if node.static:
+            return state.decide(node)
+        args: dict[str, Any]
+        found = resolver_inputs(raw)
+        if found is None:
+            known = state.objects.get(id(raw.path.prev))
+            root, args = (known[1] if known is not None else None), {}
+        else:
+            root, args = found
+        return node.evaluate(state, FieldCall(guard, state, root, raw, args))
+
+    def _inline_node(self, rules: object, coordinate: str) -> Node | Denial:
+        """`rules` compiled, once per distinct rule set (not on every call)."""
+        key = rule_set_key(rules)
+        if key is not None:
+            node = self._inline_nodes.get(key)
+            if node is not None:
+                return node
+        problems: list[str] = []
         node = self._compiler.compile(
-            rules, where=f"authz.check in {guard.coordinate}", problems=problems
+            rules, where=f"authz.check in {coordinate}", problems=problems
         )
         if problems:
             return misconfigured("; ".join(problems))
-        if node.static:
-            return state.decide(node)
-        known = state.objects.get(id(raw.path.prev))
-        root = known[1] if known is not None else None
-        return node.evaluate(state, FieldCall(guard, state, root, raw, {}))
+        if key is not None:
+            if len(self._inline_nodes) >= _MAX_INLINE_RULE_SETS:
+                self._inline_nodes.clear()
+            self._inline_nodes[key] = node
+        return node
 
     def _inline_guard(self, info: object) -> FieldGuard:
         raw = _raw_info(info)
@@ -412,7 +444,7 @@ class AuthExtension:
             type_name=raw.parent_type.name,
             field_name=raw.field_name,
             original=None,
-            field=None,
+            field=strawberry_field_of(raw.parent_type.fields[raw.field_name]),
             schema=raw.schema._strawberry_schema,  # type: ignore[attr-defined]
             var=self._var,
             error_resolver=self._error_resolver,

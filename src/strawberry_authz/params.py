@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
+
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from .evaluation import denial_from_exception, shared
 
@@ -16,7 +20,7 @@ if TYPE_CHECKING:
     from .evaluation import RequestState
     from .guards import FieldGuard
 
-__all__ = ["AuthParams", "FieldCall"]
+__all__ = ["AuthParams", "FieldCall", "resolver_inputs", "strawberry_field_of"]
 
 _UNSET: Any = object()
 
@@ -196,3 +200,35 @@ def _grant_names(made: object) -> set[str]:
     ):
         return set(made)
     raise TypeError(f"grants must be a name or a list of names, got {made!r}")
+
+
+def resolver_inputs(raw: GraphQLResolveInfo[Any]) -> tuple[Any, dict[str, Any]] | None:
+    """The root and raw arguments the resolver of `raw`'s field was called with.
+
+    Inline checks (`authz.check(info, ...)`) get only `info`; the resolver
+    that called them was itself called, further up the stack (or the await
+    chain), by a function holding the field's root and arguments next to this
+    very `info`: Strawberry's resolver (`_source`, `kwargs`) or our guard
+    (`root`, `args`). None when no such caller is found (say, the check runs
+    in a task of its own).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return None
+        found = frame.f_locals
+        if found.get("info") is raw:
+            if "_source" in found and isinstance(found.get("kwargs"), dict):
+                return found["_source"], found["kwargs"]
+            if "root" in found and isinstance(found.get("args"), dict):
+                return found["root"], found["args"]
+        frame = frame.f_back
+    return None
+
+
+_MAX_FRAMES = 64
+
+
+def strawberry_field_of(gfield: Any) -> Any:
+    """The Strawberry field a graphql-core field was built from, if any."""
+    return gfield.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
