@@ -11,18 +11,28 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 from .auth import user_from_authorization
 from .db import Database
 from .events import NoteEvents
+from .logs import drop_query_strings_from_uvicorn_logs
 from .schema import context_for, schema
 
 
 class NotesGraphQL(GraphQL[dict[str, Any], None]):
-    """Strawberry's ASGI view, with the user taken from the bearer token.
+    """Strawberry's ASGI view, with the user taken from a bearer token.
 
-    Browsers cannot set headers on a WebSocket, so there the token may also
-    come as `?token=...` or in the `connection_init` payload's `Authorization`.
+    Over HTTP the token is the `Authorization: Bearer <token>` header. Over a
+    WebSocket it is the same header on the upgrade request (non-browser
+    clients) or, since browsers cannot set headers on a WebSocket, the
+    `connection_init` message's payload: `{"Authorization": "Bearer <token>"}`.
+    The header wins when both are given. A missing or unknown token means an
+    anonymous user, whom the policy then refuses (`UNAUTHENTICATED`).
+
+    A token in the URL (`?token=...`) is not accepted: URLs are written to
+    access logs, proxy logs and browser history. The server's log drops
+    query strings anyway (`logs.py`), in case a client sends one.
     """
 
     def __init__(self, db: Database, events: NoteEvents) -> None:
@@ -37,16 +47,32 @@ class NotesGraphQL(GraphQL[dict[str, Any], None]):
     async def get_context(
         self, request: Request | WebSocket, response: Any
     ) -> dict[str, Any]:
+        # One context per HTTP request, or per WebSocket connection (shared by
+        # every operation on it, and completed by `on_ws_connect`).
         header = request.headers.get("authorization")
-        if header is None and isinstance(request, WebSocket):
-            token = request.query_params.get("token")
-            header = f"Bearer {token}" if token else None
         return context_for(
             self.db, self.events, user_from_authorization(self.db, header)
         )
 
+    async def on_ws_connect(
+        self, context: dict[str, Any]
+    ) -> UnsetType | dict[str, object] | None:
+        """Log the connection in with the `connection_init` payload's token.
+
+        Runs once, before the server acknowledges the connection, so every
+        operation on it sees the user chosen here.
+        """
+        params = context.get("connection_params")
+        if context["user"] is None and isinstance(params, dict):
+            header = params.get("Authorization", params.get("authorization"))
+            if isinstance(header, str):
+                context["user"] = user_from_authorization(self.db, header)
+        return await super().on_ws_connect(context)
+
 
 def create_app(db_path: str) -> Starlette:
+    """The app on a SQLite file (created and seeded on first start)."""
+    drop_query_strings_from_uvicorn_logs()
     db = Database(db_path)
     db.seed_if_empty()
     graphql = NotesGraphQL(db, NoteEvents())

@@ -9,9 +9,11 @@ The policy uses every capability of strawberry-authz:
   note ownership) through scope loaders that query the database once per
   request and value;
 - grants from a list to its items' fields (`Team.notes` lets each note's
-  `body` be read), a post rule on a fetched record (`note`), a fallback value
-  (`myDrafts` is empty for guests), a subscription filtered per subscriber,
-  and the decision log written to the server log.
+  `body` be read), a post rule on a fetched record (`note`: drafts for their
+  author only), an `on_error` hook (`note` answers "not found" and
+  "forbidden" alike, so ids cannot be probed), a fallback value (`myDrafts`
+  is empty for guests), a subscription filtered per subscriber, and the
+  decision log written to the server log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 import strawberry
+from graphql import GraphQLError
 
 from strawberry_authz import AuthExtension, AuthParams, Decision
 
@@ -180,9 +183,28 @@ class PublicNote:
     title: str
 
 
+class NoteNotFoundError(GraphQLError):
+    """`note(id)`'s one answer for "no such note" and "not yours to read"."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No note with this id is visible to you.",
+            extensions={"code": "NOT_FOUND"},
+        )
+
+
 def may_read_note(params: AuthParams, note: Note | None) -> object:
+    """Who may read a note fetched by id, decided on the fetched record.
+
+    A draft belongs to its author alone (as in `myDrafts` and `noteCreated`):
+    teammates, moderators and admins included, nobody else reads it. A
+    published note: its author, its team, or a moderator. No note at all is
+    denied like a note the viewer may not read (see `note_not_found`).
+    """
     if note is None:
-        return True
+        return False
+    if note.draft:
+        return {"owns_note": note.id}
     return {
         "$or": [
             {"owns_note": note.id},
@@ -190,6 +212,21 @@ def may_read_note(params: AuthParams, note: Note | None) -> object:
             {"has_role": "moderator"},
         ]
     }
+
+
+def note_not_found(error: Exception, path: list[str | int]) -> Exception | None:
+    """No existence oracle: "forbidden" reads exactly like "does not exist".
+
+    A client that could tell the two apart could probe ids for notes it may
+    not read. Both give `null` and the same `NOT_FOUND` error, byte for byte:
+    this hook replaces every denial of `note(id)` (and the reasons of a
+    failed `$or`) with one fixed error. `UNAUTHENTICATED` is kept: it is
+    decided before the resolver runs, so it says nothing about the id.
+    """
+    extensions = getattr(error, "extensions", None) or {}
+    if extensions.get("code") == "UNAUTHENTICATED":
+        return None
+    return NoteNotFoundError()
 
 
 @strawberry.type
@@ -222,7 +259,7 @@ class Query:
         found = db_of(info).team(id)
         return Team(id=found[0], name=found[1]) if found else None
 
-    @authz.post_rule(may_read_note, grants=["read_note_body"])
+    @authz.post_rule(may_read_note, grants=["read_note_body"], on_error=note_not_found)
     @strawberry.field
     def note(self, info: strawberry.Info, id: int) -> Note | None:
         row = db_of(info).note(id)

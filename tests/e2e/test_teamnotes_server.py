@@ -75,15 +75,33 @@ class Server:
     def query(
         self, query: str, user: str | None = None, **variables: Any
     ) -> dict[str, Any]:
+        result: dict[str, Any] = self.post(query, user, **variables).json()
+        return result
+
+    def post(
+        self, query: str, user: str | None = None, **variables: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
-        response = httpx.post(
+        return httpx.post(
             self.url,
             json={"query": query, "variables": variables},
             headers=headers,
             timeout=10,
         )
-        result: dict[str, Any] = response.json()
-        return result
+
+    def log_size(self) -> int:
+        return self.output.stat().st_size
+
+    def log_since(self, offset: int, *, until: str, timeout: float = 5) -> str:
+        """The server's output written after `offset`, once it contains `until`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.output.open("rb") as log:
+                log.seek(offset)
+                text = log.read().decode(errors="replace")
+            if until in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.05)
 
     def note_body(self, note_id: int) -> str:
         with sqlite3.connect(self.db_path) as db:
@@ -198,8 +216,62 @@ def test_a_fetched_note_is_returned_only_to_owner_team_or_moderator(
     )
     denied = server.query(query, "dave", id=1)
     assert denied["data"] == {"note": None}
-    assert codes(denied) == ["FORBIDDEN"]
+    assert codes(denied) == ["NOT_FOUND"]
     assert "Roadmap" not in json.dumps(denied)
+
+
+NOTE_BY_ID = "query($id: Int!) { note(id: $id) { id title draft body } }"
+
+
+def test_a_draft_fetched_by_id_is_for_its_author_only(server: Server) -> None:
+    # Note 2 is carol's draft in "core" (alice: teammate and admin); note 4
+    # is dave's draft in "growth" (bob: teammate and moderator).
+    own = server.query(NOTE_BY_ID, "carol", id=2)
+    assert own == {
+        "data": {
+            "note": {
+                "id": 2,
+                "title": "Salary bands",
+                "draft": True,
+                "body": "Draft: not for the team yet.",
+            }
+        }
+    }
+    for reader, note_id, owner in (("alice", 2, "carol"), ("bob", 4, "dave")):
+        denied = server.post(NOTE_BY_ID, reader, id=note_id)
+        assert denied.json()["data"] == {"note": None}, (reader, note_id)
+        assert codes(denied.json()) == ["NOT_FOUND"]
+        assert "Draft" not in denied.text
+        assert own["data"]["note"]["title"] not in denied.text
+        assert server.query(NOTE_BY_ID, owner, id=note_id)["data"]["note"]["draft"]
+
+
+def test_a_forbidden_note_reads_byte_for_byte_like_a_missing_one(
+    server: Server,
+) -> None:
+    missing = server.post(NOTE_BY_ID, "dave", id=999_999)
+    assert missing.json() == {
+        "data": {"note": None},
+        "errors": [
+            {
+                "message": "No note with this id is visible to you.",
+                "locations": [{"line": 1, "column": 20}],
+                "path": ["note"],
+                "extensions": {"code": "NOT_FOUND"},
+            }
+        ],
+    }
+    other_team = server.post(NOTE_BY_ID, "dave", id=1)
+    teammates_draft = server.post(NOTE_BY_ID, "alice", id=2)
+    guest = server.post(NOTE_BY_ID, "gus", id=5)
+    for forbidden in (other_team, teammates_draft, guest):
+        assert forbidden.status_code == missing.status_code
+        assert forbidden.content == missing.content
+
+    # Anonymous: refused before the note is looked up, whether it exists or not.
+    anonymous_existing = server.post(NOTE_BY_ID, None, id=1)
+    assert codes(anonymous_existing.json()) == ["UNAUTHENTICATED"]
+    assert anonymous_existing.content == server.post(NOTE_BY_ID, None, id=999).content
 
 
 def test_drafts_fall_back_to_an_empty_list_for_guests(server: Server) -> None:
@@ -265,20 +337,32 @@ def test_creating_a_note_in_another_team_is_denied_and_writes_nothing(
 SUBSCRIBE = "subscription { noteCreated { title body } }"
 
 
-async def subscribe(server: Server, user: str | None) -> ClientConnection:
-    headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
+async def connect_ws(
+    url: str, headers: dict[str, str], payload: dict[str, Any]
+) -> ClientConnection:
+    """A `graphql-transport-ws` connection, initialised with `payload` and acked."""
     socket_ = await connect(
-        server.ws_url,
+        url,
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
         additional_headers=headers,
         open_timeout=5,
     )
-    await socket_.send(json.dumps({"type": "connection_init", "payload": {}}))
+    await socket_.send(json.dumps({"type": "connection_init", "payload": payload}))
     ack = json.loads(await asyncio.wait_for(socket_.recv(), 5))
     assert ack["type"] == "connection_ack"
+    return socket_
+
+
+async def send_operation(socket_: ClientConnection, id_: str, query: str) -> None:
     await socket_.send(
-        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}})
+        json.dumps({"id": id_, "type": "subscribe", "payload": {"query": query}})
     )
+
+
+async def subscribe(server: Server, user: str | None) -> ClientConnection:
+    headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
+    socket_ = await connect_ws(server.ws_url, headers, {})
+    await send_operation(socket_, "1", SUBSCRIBE)
     return socket_
 
 
@@ -336,3 +420,77 @@ async def test_anonymous_subscription_is_refused(server: Server) -> None:
         assert "UNAUTHENTICATED" in json.dumps(message)
     finally:
         await anonymous.close()
+
+
+# -- WebSocket authentication ---------------------------------------------------
+
+
+async def test_the_token_in_the_connection_init_payload_logs_the_socket_in(
+    server: Server,
+) -> None:
+    # A browser cannot set headers on a WebSocket: the token travels in the
+    # graphql-transport-ws `connection_init` message instead.
+    payload = {"Authorization": f"Bearer {TOKENS['carol']}"}
+    carol = await connect_ws(server.ws_url, {}, payload)
+    try:
+        await send_operation(carol, "me", "{ me { name } }")
+        answer = await next_message(carol, 5)
+        assert answer == {
+            "id": "me",
+            "type": "next",
+            "payload": {"data": {"me": {"name": "carol"}}},
+        }
+        assert (await next_message(carol, 5))["type"] == "complete"
+
+        await send_operation(carol, "1", SUBSCRIBE)
+        await asyncio.sleep(0.3)  # the subscription is registered
+        await create(server, "carol", 1, "Via payload")
+        event = await next_message(carol, 5)
+        assert event["payload"]["data"]["noteCreated"] == {
+            "title": "Via payload",
+            "body": "Via payload",
+        }
+    finally:
+        await carol.close()
+
+
+async def test_an_unknown_token_in_the_connection_init_payload_is_anonymous(
+    server: Server,
+) -> None:
+    stranger = await connect_ws(
+        server.ws_url, {}, {"Authorization": "Bearer not-a-token"}
+    )
+    try:
+        await send_operation(stranger, "1", SUBSCRIBE)
+        message = await next_message(stranger, 5)
+        assert message["type"] == "error", message
+        assert [error["extensions"]["code"] for error in message["payload"]] == [
+            "UNAUTHENTICATED"
+        ]
+    finally:
+        await stranger.close()
+
+
+async def test_a_token_in_the_url_neither_authenticates_nor_reaches_the_log(
+    server: Server,
+) -> None:
+    token = TOKENS["carol"]
+    mark = server.log_size()
+
+    in_url = await connect_ws(f"{server.ws_url}?token={token}", {}, {})
+    try:
+        await send_operation(in_url, "me", "{ me { name } }")
+        refused = await next_message(in_url, 5)
+        assert refused["payload"]["data"] == {"me": None}
+        assert "UNAUTHENTICATED" in json.dumps(refused)
+    finally:
+        await in_url.close()
+    async with httpx.AsyncClient(timeout=10) as client:
+        page = await client.get(f"{server.url}?token={token}")
+    assert page.status_code == 200
+
+    log = server.log_since(mark, until='"GET /graphql')
+    # Both requests were logged, without their query strings.
+    assert '"WebSocket /graphql?[query string not logged]" [accepted]' in log, log
+    assert '"GET /graphql?[query string not logged] HTTP/1.1" 200' in log, log
+    assert token not in log
