@@ -247,6 +247,8 @@ class RequestState:
 
     __slots__ = (
         "_load_scopes",
+        "_event_base",
+        "_events",
         "_scopes",
         "context",
         "decisions",
@@ -268,6 +270,8 @@ class RequestState:
         self._load_scopes = load_scopes
         self.timeout = timeout
         self._scopes: dict[str, object] | Denial | asyncio.Future[Any] | None = None
+        self._events = 0
+        self._event_base: tuple[int, int] | None = None
         self.context = context
         self.scope_results: dict[Hashable, Any] = {}
         self.decisions: dict[Node, Any] = {}
@@ -461,6 +465,8 @@ class RequestState:
                 del results[key]
         self.decisions.clear()
         self.warmed.clear()
+        self._events = 0
+        self._event_base = None
 
     # -- grants ---------------------------------------------------------------
 
@@ -478,17 +484,35 @@ class RequestState:
         return entry[1] if entry is not None else _NO_GRANTS
 
     def start_event(self) -> None:
-        """A new subscription event: grants of the previous one are gone.
+        """A new subscription event: what only the previous event used is gone.
 
-        Scope results stay: they are cached for the whole subscription.
+        Grants belong to one event. Scope results and static decisions known
+        once the first event was checked (subscribe time included) stay for
+        the whole subscription; those a later event added are dropped when
+        the next one starts, so a stream whose rules ask for a new value per
+        event (`{"member_of": event.team}`) does not grow with every event.
         """
         self.grants.clear()
         self.object_grants.clear()
         self.objects.clear()
+        self._events += 1
+        base = self._event_base
+        if base is None:
+            if self._events == 2:
+                self._event_base = (len(self.scope_results), len(self.decisions))
+            return
+        _keep_first(self.scope_results, base[0])
+        _keep_first(self.decisions, base[1])
 
 
 _MISSING = object()
 _NO_GRANTS: frozenset[str] = frozenset()
+
+
+def _keep_first(table: dict[Any, Any], count: int) -> None:
+    """Drop all but the first `count` entries (dicts keep insertion order)."""
+    for _ in range(len(table) - count):
+        table.popitem()  # the last inserted entry
 
 
 def shared(

@@ -521,6 +521,9 @@ class FieldGuard:
         assert self.event_filter is not None
         try:
             async for event in source:
+                # Denied events never reach the field's resolver, which starts
+                # an event otherwise: start it here so they are bounded too.
+                state.start_event()
                 started = perf_counter()
                 call = FieldCall(self, state, event, info, args)
                 call.result = event
