@@ -41,6 +41,7 @@ from .decisions import (
     DecisionSource,
     emit_decision,
     error_code,
+    new_decision,
 )
 from .errors import ForbiddenError, fresh_error
 from .evaluation import Denial, Outcome, RequestState, denial_from_exception, settle
@@ -582,7 +583,7 @@ class FieldGuard:
         operation = info.operation
         emit_decision(
             self.on_decision,
-            Decision(
+            new_decision(
                 type_name=self.type_name,
                 field_name=self.field_name,
                 path=info.path.as_list(),
