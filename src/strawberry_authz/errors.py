@@ -11,7 +11,8 @@ import copy
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.exceptions import StrawberryException
+
+from ._compat import StrawberryException
 
 __all__ = ["ConfigurationError", "ForbiddenError", "UnauthenticatedError"]
 

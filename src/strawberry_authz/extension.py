@@ -20,6 +20,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from graphql import GraphQLError, GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
+from ._compat import (
+    object_definition,
+    strawberry_field_of,
+    strawberry_schema_of,
+    unwrap_info,
+)
 from .decisions import DecisionHook, decision_hook
 from .errors import ConfigurationError
 from .evaluation import (
@@ -33,8 +39,16 @@ from .evaluation import (
 )
 from .guards import NO_FALLBACK, FieldGuard
 from .install import install_guards
-from .params import FieldCall, resolver_inputs, strawberry_field_of
-from .policy import ErrorHook, FieldPolicy, GrantSpec, Phase, TypeMarker, TypePolicy
+from .params import FieldCall, resolver_inputs
+from .policy import (
+    ErrorHook,
+    FieldPolicy,
+    GrantSpec,
+    Phase,
+    TypeMarker,
+    TypePolicy,
+    mark_subclasses,
+)
 from .rules import Node, RuleCompiler
 from .scopes import GrantDeclaration, ScopeDeclaration, rule_set_key
 
@@ -282,7 +296,7 @@ class AuthExtension:
         skip_interface_rules: bool = False,
     ) -> Callable[[TypeT], TypeT]:
         def decorate(cls: TypeT) -> TypeT:
-            definition = getattr(cls, "__strawberry_definition__", None)
+            definition = object_definition(cls)
             decorator = "type_post_rule" if post else "type_rule"
             if definition is None:
                 raise TypeError(
@@ -322,6 +336,7 @@ class AuthExtension:
                 marker = TypeMarker(self)
                 for field in definition.fields:
                     field.extensions.append(marker)
+                mark_subclasses(cls, marker)
             return cls
 
         return decorate
@@ -445,7 +460,7 @@ class AuthExtension:
             field_name=raw.field_name,
             original=None,
             field=strawberry_field_of(raw.parent_type.fields[raw.field_name]),
-            schema=raw.schema._strawberry_schema,  # type: ignore[attr-defined]
+            schema=strawberry_schema_of(raw.schema),
             var=self._var,
             error_resolver=self._error_resolver,
             debug=self._debug,
@@ -558,7 +573,7 @@ class _OperationExtension(SchemaExtension):
 
 
 def _raw_info(info: object) -> GraphQLResolveInfo[Any]:
-    raw = getattr(info, "_raw_info", info)
+    raw = unwrap_info(info)
     if not hasattr(raw, "parent_type") or not hasattr(raw, "path"):
         raise TypeError(f"expected the resolver's info, got {info!r}")
     return cast("GraphQLResolveInfo[Any]", raw)

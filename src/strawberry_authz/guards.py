@@ -28,13 +28,12 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLResolveInfo,
     InlineFragmentNode,
     SelectionSetNode,
     default_field_resolver,
 )
-from strawberry.types.arguments import convert_arguments as strawberry_convert_arguments
 
+from ._compat import ResolveInfo, convert_arguments, make_info
 from .decisions import (
     Decision,
     DecisionPhase,
@@ -60,10 +59,6 @@ __all__ = ["NO_FALLBACK", "FieldGuard", "inactive_error"]
 logger = logging.getLogger("strawberry_authz")
 
 Resolver = Callable[..., Any]
-if TYPE_CHECKING:
-    ResolveInfo = GraphQLResolveInfo[Any]
-else:
-    ResolveInfo = GraphQLResolveInfo
 
 
 class _NoFallback:
@@ -205,19 +200,12 @@ class FieldGuard:
     # -- what AuthParams needs --------------------------------------------------
 
     def strawberry_info(self, info: ResolveInfo) -> Info:
-        info_class = self.schema.config.info_class
-        return info_class(_raw_info=info, _field=self.field)  # type: ignore[arg-type]
+        return make_info(self.schema, info, self.field)
 
     def convert_arguments(self, raw: dict[str, Any], info: Info) -> dict[str, Any]:
         if self.field is None:
             return dict(raw)
-        return strawberry_convert_arguments(
-            raw,
-            self.field.arguments,
-            scalar_registry=self.schema.schema_converter.scalar_registry,
-            config=self.schema.config,
-            info=info,
-        )
+        return convert_arguments(self.schema, self.field, raw, info)
 
     # -- building the resolver --------------------------------------------------
 

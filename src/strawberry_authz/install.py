@@ -23,8 +23,14 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
 )
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from ._compat import (
+    graphql_schema,
+    object_definition,
+    rebuild_resolver,
+    strawberry_definition_of,
+    strawberry_field_of,
+)
 from .guards import NO_FALLBACK, FieldGuard, Warmer, returns_list_of
 from .policy import FieldPolicy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, all_of
@@ -36,8 +42,6 @@ if TYPE_CHECKING:
     from .policy import GrantSpec
 
 __all__ = ["install_guards"]
-
-BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 class _FieldPlan:
@@ -59,7 +63,7 @@ class _FieldPlan:
         self.options = options
 
     def marked(self) -> bool:
-        field = self.gfield.extensions.get(BACKREF)
+        field = strawberry_field_of(self.gfield)
         return any(is_marker(ext) for ext in getattr(field, "extensions", ()))
 
     @property
@@ -98,7 +102,7 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
     Returns the problems found (nothing is installed when there are any).
     Installing twice replaces the earlier guards, never stacks them.
     """
-    gschema: GraphQLSchema = schema._schema
+    gschema: GraphQLSchema = graphql_schema(schema)
     problems: list[str] = []
     operations: dict[str, str] = {}
     root: GraphQLObjectType | None
@@ -155,7 +159,7 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
             type_name=plan.gtype.name,
             field_name=plan.field_name,
             original=original,
-            field=plan.gfield.extensions.get(BACKREF),
+            field=strawberry_field_of(plan.gfield),
             schema=schema,
             var=authz._var,
             error_resolver=authz._error_resolver,
@@ -181,7 +185,7 @@ def _without_markers(
     go, and with them the chain's per-call cost. Markers of an AuthExtension
     the schema does not use stay, and keep denying.
     """
-    field = plan.gfield.extensions.get(BACKREF)
+    field = strawberry_field_of(plan.gfield)
     extensions = getattr(field, "extensions", None)
     if (
         field is None
@@ -195,7 +199,7 @@ def _without_markers(
     stripped.extensions = [
         ext for ext in extensions if not (is_marker(ext) and ext.authz in installed)
     ]
-    return schema.schema_converter.from_resolver(stripped)
+    return rebuild_resolver(schema, stripped)
 
 
 def _object_types(gschema: GraphQLSchema) -> Iterator[GraphQLObjectType]:
@@ -205,7 +209,7 @@ def _object_types(gschema: GraphQLSchema) -> Iterator[GraphQLObjectType]:
 
 
 def _is_interface(klass: type) -> bool:
-    definition = getattr(klass, "__strawberry_definition__", None)
+    definition = object_definition(klass)
     return bool(getattr(definition, "is_interface", False))
 
 
@@ -213,7 +217,7 @@ def _type_policies(
     authz: AuthExtension, gtype: GraphQLObjectType, *, skip_interfaces: bool
 ) -> list[TypePolicy]:
     """The type rules of the type, its Python base classes and its interfaces."""
-    definition = gtype.extensions.get(BACKREF)
+    definition = strawberry_definition_of(gtype)
     origin = getattr(definition, "origin", None)
     if not isinstance(origin, type):
         return []
@@ -228,7 +232,7 @@ def _type_policies(
 def _field_policies(
     authz: AuthExtension, gfield: GraphQLField | None
 ) -> list[FieldPolicy]:
-    strawberry_field = None if gfield is None else gfield.extensions.get(BACKREF)
+    strawberry_field = strawberry_field_of(gfield)
     return [
         extension
         for extension in getattr(strawberry_field, "extensions", ())
@@ -379,7 +383,7 @@ def _split_type_policies(
     authz: AuthExtension, gtype: GraphQLObjectType
 ) -> tuple[list[TypePolicy], list[TypePolicy]]:
     """The type rules of the type and its Python bases, and of its interfaces."""
-    origin = getattr(gtype.extensions.get(BACKREF), "origin", None)
+    origin = getattr(strawberry_definition_of(gtype), "origin", None)
     if not isinstance(origin, type):
         return [], []
     own: list[TypePolicy] = []
@@ -396,7 +400,7 @@ def _split_type_policies(
 def _own_type_policies(
     authz: AuthExtension, gtype: GraphQLObjectType
 ) -> list[TypePolicy]:
-    origin = getattr(gtype.extensions.get(BACKREF), "origin", None)
+    origin = getattr(strawberry_definition_of(gtype), "origin", None)
     return authz._type_policies.get(origin, []) if isinstance(origin, type) else []
 
 
@@ -480,7 +484,7 @@ def _check_input_types(
         if not isinstance(gtype, GraphQLInputObjectType):
             continue
         for field_name, gfield in gtype.fields.items():
-            field = gfield.extensions.get(BACKREF)
+            field = strawberry_field_of(gfield)
             ours = [
                 ext
                 for ext in getattr(field, "extensions", ())

@@ -9,8 +9,7 @@ from inspect import isawaitable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-
+from ._compat import strawberry_resolver_inputs
 from .evaluation import denial_from_exception, shared
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from .evaluation import RequestState
     from .guards import FieldGuard
 
-__all__ = ["AuthParams", "FieldCall", "resolver_inputs", "strawberry_field_of"]
+__all__ = ["AuthParams", "FieldCall", "resolver_inputs"]
 
 _UNSET: Any = object()
 
@@ -218,8 +217,9 @@ def resolver_inputs(raw: GraphQLResolveInfo[Any]) -> tuple[Any, dict[str, Any]] 
             return None
         found = frame.f_locals
         if found.get("info") is raw:
-            if "_source" in found and isinstance(found.get("kwargs"), dict):
-                return found["_source"], found["kwargs"]
+            strawberry_call = strawberry_resolver_inputs(found)
+            if strawberry_call is not None:
+                return strawberry_call
             if "root" in found and isinstance(found.get("args"), dict):
                 return found["root"], found["args"]
         frame = frame.f_back
@@ -227,8 +227,3 @@ def resolver_inputs(raw: GraphQLResolveInfo[Any]) -> tuple[Any, dict[str, Any]] 
 
 
 _MAX_FRAMES = 64
-
-
-def strawberry_field_of(gfield: Any) -> Any:
-    """The Strawberry field a graphql-core field was built from, if any."""
-    return gfield.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)

@@ -11,14 +11,20 @@ markers, so an installed schema pays nothing for them per call.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import inspect
 import logging
+import typing
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
+from strawberry.types.private import is_private
 
+from ._compat import unwrap_info
 from .errors import ConfigurationError, SchemaBuildConfigurationError
 
 if TYPE_CHECKING:
@@ -52,7 +58,7 @@ class _Marker(FieldExtension):
 
 
 def _not_installed(info: Any) -> GraphQLError:
-    raw = getattr(info, "_raw_info", info)
+    raw: Any = unwrap_info(info)
     coordinate = f"{raw.parent_type.name}.{raw.field_name}"
     logger.error(
         "strawberry-authz: %s has authorization rules but the schema does not "
@@ -181,3 +187,72 @@ def _normalize_grants(grants: GrantSpec | None) -> GrantSpec | None:
 
 def is_marker(extension: object) -> bool:
     return isinstance(extension, _Marker)
+
+
+def mark_subclasses(cls: type, marker: TypeMarker) -> None:
+    """Make every future subclass of `cls` carry `marker` on all its fields.
+
+    A type rule applies to the fields of subclasses and implementers too, new
+    and inherited ones; without the extension installed, those fields must
+    deny like the decorated type's own. Strawberry builds a subclass's fields
+    when `@strawberry.type` processes it, after this hook ran on the bare
+    class: the hook puts a marked `strawberry.field` in place of every plain
+    annotation (inherited ones included, which Strawberry would otherwise
+    rebuild unmarked) and marks the fields declared with `strawberry.field`.
+    """
+    if cls.__dict__.get("__authz_marks_subclasses__") is marker:
+        return
+    previous = cls.__dict__.get("__init_subclass__")
+
+    def init_subclass(sub: Any, /, **kwargs: Any) -> None:
+        if previous is not None:
+            previous.__func__(sub, **kwargs)
+        else:
+            super(cast(Any, cls), sub).__init_subclass__(**kwargs)
+        _mark_new_class(sub, marker)
+
+    cls.__init_subclass__ = classmethod(init_subclass)  # type: ignore[assignment]
+    cls.__authz_marks_subclasses__ = marker  # type: ignore[attr-defined]
+
+
+def _mark_new_class(sub: type, marker: TypeMarker) -> None:
+    own = inspect.get_annotations(sub)
+    annotations = dict(own)
+    for value in list(vars(sub).values()):
+        if isinstance(value, StrawberryField):
+            _add_marker(value, marker)
+    for name, annotation in own.items():
+        value = sub.__dict__.get(name, dataclasses.MISSING)
+        if isinstance(value, dataclasses.Field) or _not_a_field(annotation):
+            continue
+        field = StrawberryField(default=value)
+        field.extensions.append(marker)
+        setattr(sub, name, field)
+    for base in sub.__mro__[1:]:
+        definition = getattr(base, "__strawberry_definition__", None)
+        declared = getattr(base, "__dataclass_fields__", {})
+        for inherited in getattr(definition, "fields", ()):
+            name = inherited.python_name
+            if name in annotations or name in vars(sub):
+                continue
+            if isinstance(declared.get(name), StrawberryField):
+                continue  # shared with the base: carries the base's markers
+            field = copy.copy(inherited)
+            field.extensions = [*inherited.extensions]
+            _add_marker(field, marker)
+            setattr(sub, name, field)
+            annotations[name] = base.__annotations__.get(name, inherited.type)
+    if annotations != own:
+        sub.__annotations__ = annotations
+
+
+def _add_marker(field: StrawberryField, marker: TypeMarker) -> None:
+    if not any(ext is marker for ext in field.extensions):
+        field.extensions.append(marker)
+
+
+def _not_a_field(annotation: object) -> bool:
+    """Private and ClassVar annotations never become GraphQL fields."""
+    if isinstance(annotation, str):
+        return "Private[" in annotation or "ClassVar" in annotation
+    return typing.get_origin(annotation) is typing.ClassVar or is_private(annotation)
