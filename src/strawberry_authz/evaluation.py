@@ -246,9 +246,9 @@ class RequestState:
     """
 
     __slots__ = (
-        "_load_scopes",
         "_event_base",
         "_events",
+        "_load_scopes",
         "_scopes",
         "context",
         "decisions",
