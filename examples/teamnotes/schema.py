@@ -222,6 +222,8 @@ def note_not_found(error: Exception, path: list[str | int]) -> Exception | None:
     this hook replaces every denial of `note(id)` (and the reasons of a
     failed `$or`) with one fixed error. `UNAUTHENTICATED` is kept: it is
     decided before the resolver runs, so it says nothing about the id.
+    The answers are equal, not equally fast (an existing note costs a few
+    more queries); a server that must hide timing too needs more than this.
     """
     extensions = getattr(error, "extensions", None) or {}
     if extensions.get("code") == "UNAUTHENTICATED":
