@@ -15,8 +15,10 @@ import copy
 import dataclasses
 import inspect
 import logging
+import sys
 import typing
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from graphql import GraphQLError
@@ -120,6 +122,7 @@ class FieldPolicy(_Marker):
                 f"not on {field!r}"
             )
         field.extensions.append(self)
+        watch_class_body(self.authz, sys._getframe(1))
         resolver = field.base_resolver
         if resolver is not None:
             self._compile(resolver.wrapped_func.__qualname__)
@@ -256,3 +259,36 @@ def _not_a_field(annotation: object) -> bool:
     if isinstance(annotation, str):
         return "Private[" in annotation or "ClassVar" in annotation
     return typing.get_origin(annotation) is typing.ClassVar or is_private(annotation)
+
+
+def watch_class_body(authz: AuthExtension, frame: FrameType | None) -> None:
+    """Learn which class a decorated field belongs to, as the class is created.
+
+    A root type's fields are covered by the default scopes even without a rule
+    of their own. Without the extension installed nothing would deny them, so
+    a class named like a default-scoped operation type (`Query`, `Mutation`,
+    `Subscription`) that holds at least one rule gets a marker on every field
+    when Python creates it, before `@strawberry.type` builds its fields. An
+    object put in the class body is told its owner by `__set_name__`.
+    """
+    if frame is None:
+        return
+    namespace = frame.f_locals
+    if "__module__" not in namespace or "__qualname__" not in namespace:
+        return  # not a class body
+    if _OWNER_HOOK not in namespace:
+        namespace[_OWNER_HOOK] = _OwnerHook(authz)
+
+
+_OWNER_HOOK = "__strawberry_authz_owner__"
+
+
+class _OwnerHook:
+    def __init__(self, authz: AuthExtension) -> None:
+        self.authz = authz
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        delattr(owner, name)
+        operations = {key.split(".")[0] for key in self.authz._defaults}
+        if owner.__name__ in operations:
+            _mark_new_class(owner, TypeMarker(self.authz))
