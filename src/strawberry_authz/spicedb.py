@@ -38,14 +38,14 @@ from authzed.api.v1 import (
     CheckBulkPermissionsRequest,
     CheckBulkPermissionsRequestItem,
     CheckBulkPermissionsResponse,
-    CheckBulkPermissionsResponseItem,
+    CheckPermissionResponse,
     Consistency,
     LookupResourcesRequest,
-    LookupResourcesResponse,
     ObjectReference,
     SubjectReference,
     ZedToken,
 )
+from authzed.api.v1.permission_service_pb2 import LookupPermissionship
 from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
 from .batch import BatchScope
@@ -72,11 +72,11 @@ _TYPE = re.compile(r"([a-z][a-z0-9_]{1,61}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9
 _ID = re.compile(r"[a-zA-Z0-9/_|\-=+]{1,1024}")
 _RELATION = re.compile(r"[a-z][a-z0-9_]{1,62}[a-z0-9]")
 _ANSWERS = {
-    CheckBulkPermissionsResponseItem.PERMISSIONSHIP_HAS_PERMISSION: True,
-    CheckBulkPermissionsResponseItem.PERMISSIONSHIP_NO_PERMISSION: False,
+    CheckPermissionResponse.PERMISSIONSHIP_HAS_PERMISSION: True,
+    CheckPermissionResponse.PERMISSIONSHIP_NO_PERMISSION: False,
 }
-_CONDITIONAL = CheckBulkPermissionsResponseItem.PERMISSIONSHIP_CONDITIONAL_PERMISSION
-_FOUND = LookupResourcesResponse.LOOKUP_PERMISSIONSHIP_HAS_PERMISSION
+_CONDITIONAL = CheckPermissionResponse.PERMISSIONSHIP_CONDITIONAL_PERMISSION
+_FOUND = LookupPermissionship.LOOKUP_PERMISSIONSHIP_HAS_PERMISSION
 
 
 class SpiceDBCheckError(Exception):
