@@ -17,6 +17,9 @@ Cases (the targets come from issue #2, "Performance"):
 3. Strawberry's ``PermissionExtension`` with an equivalent async
    ``BasePermission`` on each of the 5 fields, against ours (async):
    ours must be >= 5x faster.
+4. Case 1 with ``OpenTelemetryDecisions`` as ``on_decision`` (the real
+   OpenTelemetry SDK, an in-memory metric reader): ours / no authorization,
+   target <= 1.5x (issue #10). Every field then produces a decision record.
 
 Every run's result is checked (same data as the reference, no errors), so a
 broken variant cannot look fast.
@@ -155,14 +158,21 @@ def async_scopes(
     return load_scopes
 
 
-def build_authz(rows: list[Row], *, is_async: bool, allow: bool = True) -> Variant:
+def build_authz(
+    rows: list[Row],
+    *,
+    is_async: bool,
+    allow: bool = True,
+    on_decision: Any = None,
+    name: str | None = None,
+) -> Variant:
     """Ours: `type_rule({"is_logged_in": True})` on `Item`.
 
     With `is_async`, both `load_scopes` and the `is_logged_in` loader are
     coroutines and the query runs with `await schema.execute`.
     """
     load_scopes = async_scopes(allow) if is_async else sync_scopes(allow)
-    authz = AuthExtension(load_scopes)
+    authz = AuthExtension(load_scopes, on_decision=on_decision)
 
     @authz.type_rule({"is_logged_in": True})
     @strawberry.type
@@ -183,8 +193,23 @@ def build_authz(rows: list[Row], *, is_async: bool, allow: bool = True) -> Varia
 
     schema = strawberry.Schema(query=Query, extensions=[authz])
     authz.validate(schema)
-    name = "authz (async)" if is_async else "authz (sync)"
+    if name is None:
+        name = "authz (async)" if is_async else "authz (sync)"
     return Variant(name, schema, is_async)
+
+
+def build_authz_otel(rows: list[Row], *, allow: bool = True) -> Variant:
+    """Case 1 with `OpenTelemetryDecisions` recording into the real SDK."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from strawberry_authz.otel import OpenTelemetryDecisions
+
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    hook = OpenTelemetryDecisions(meter_provider=meter_provider)
+    return build_authz(
+        rows, is_async=False, allow=allow, on_decision=hook, name="authz+otel (sync)"
+    )
 
 
 class IsLoggedIn(BasePermission):
@@ -228,6 +253,7 @@ def build_variants(objects: int) -> tuple[list[Variant], dict[str, Any]]:
         build_plain(rows, is_async=True),
         build_authz(rows, is_async=True),
         build_permission_extension(rows),
+        build_authz_otel(rows),
     ]
     return variants, expected_data(rows)
 
@@ -271,6 +297,13 @@ CASES = (
         "authz (async)",
         5.0,
         "min",
+    ),
+    Case(
+        "case 4  type_rule + OpenTelemetryDecisions, sync  ours/plain",
+        "authz+otel (sync)",
+        "plain (sync)",
+        1.5,
+        "max",
     ),
 )
 
