@@ -38,7 +38,6 @@ def _engine_missing() -> str | None:
     return None
 
 
-spicedbkit.use_cached_library()
 MISSING = _engine_missing()
 
 

@@ -12,12 +12,7 @@ Who may view which document (the `view` permission):
 | 6        | viewer dave, only on weekdays (caveat)| dave, conditionally|
 """
 
-import os
-from pathlib import Path
 from typing import Any
-
-SPICEDB_VERSION = "0.7.1"
-ROOT = Path(__file__).resolve().parents[2]
 
 SCHEMA = """
 definition user {}
@@ -51,20 +46,6 @@ VISIBLE = {
     "carol": {"3"},
     "dave": set(),
 }
-
-
-def use_cached_library() -> None:
-    """Point SPICEDB_LIBRARY_PATH at the library scripts/spicedb.sh cached.
-
-    Lets a bare `pytest` find the engine once scripts/test ran on this machine.
-    """
-    if os.environ.get("SPICEDB_LIBRARY_PATH"):
-        return
-    for name in ("libspicedb.so", "libspicedb.dylib"):
-        cached = ROOT / ".venv" / "spicedb" / SPICEDB_VERSION / name
-        if cached.is_file():
-            os.environ["SPICEDB_LIBRARY_PATH"] = str(cached)
-            return
 
 
 def relationship(resource: str, relation: str, subject: str, caveat: str = "") -> Any:

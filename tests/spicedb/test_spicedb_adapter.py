@@ -146,14 +146,17 @@ def test_a_stopped_engine_raises_for_the_whole_chunk(db: Any) -> None:
         check(spicedb, {"user": "user:alice"}, ["document:1#view"])
 
 
-def test_an_async_client_is_awaited(db: Any) -> None:
+async def test_an_async_client_is_awaited(db: Any) -> None:
     client = AsyncUnary(db)
-    spicedb = SpiceDB(client, subject=as_user)
-    answered = spicedb.scope({"user": "user:carol"}).load_fn(
-        ["document:3#view", "document:1#view"]
-    )
-    assert asyncio.iscoroutine(answered)
-    assert asyncio.run(answered) == [True, False]
+    try:
+        spicedb = SpiceDB(client, subject=as_user)
+        answered = spicedb.scope({"user": "user:carol"}).load_fn(
+            ["document:3#view", "document:1#view"]
+        )
+        assert asyncio.iscoroutine(answered)
+        assert await answered == [True, False]
+    finally:
+        await client.channel.close()
 
 
 # -- consistency ------------------------------------------------------------------
