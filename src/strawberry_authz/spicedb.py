@@ -191,7 +191,9 @@ class SpiceDB:
 
         For resolvers that filter their data query up front
         (`WHERE id IN (...)`). Anonymous: an empty set, without a call.
-        Conditional results are left out (fail closed).
+        Conditional results are left out (fail closed). A sync client's
+        stream is read on the event loop's thread; under an asyncio server
+        prefer an `AsyncClient`.
 
         Raises:
             ForbiddenError: SpiceDB failed (the reason is logged, never
@@ -214,7 +216,7 @@ class SpiceDB:
                 subject=subject,
             )
             stream = self.client.LookupResources(request)
-            if isawaitable(stream):
+            if not hasattr(stream, "__aiter__") and isawaitable(stream):
                 stream = await stream
             found: set[str] = set()
             if hasattr(stream, "__aiter__"):
