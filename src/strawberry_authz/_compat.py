@@ -20,28 +20,35 @@ request through.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+import sys
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from functools import cached_property
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 from graphql import GraphQLNamedType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.exceptions import StrawberryException
+from strawberry.extensions import SchemaExtension
+from strawberry.schema import Schema
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import ExecutionContext
 from strawberry.types.arguments import convert_arguments as _convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
 
 if TYPE_CHECKING:
     from graphql import GraphQLArgument, GraphQLField, GraphQLInputField
-    from strawberry import Schema
     from strawberry.types import Info
 
 __all__ = [
     "ResolveInfo",
     "StrawberryException",
     "convert_arguments",
+    "entering_stream",
     "graphql_schema",
     "make_info",
     "object_definition",
+    "operation_execution_context",
     "rebuild_resolver",
     "strawberry_definition_of",
     "strawberry_field_of",
@@ -49,6 +56,8 @@ __all__ = [
     "strawberry_schema_of",
     "unwrap_info",
 ]
+
+T = TypeVar("T")
 
 #: The key under which Strawberry keeps, in a graphql-core type's or field's
 #: `extensions`, the Strawberry definition it was built from.
@@ -132,6 +141,90 @@ def strawberry_resolver_inputs(
     if "_source" in frame_locals and isinstance(frame_locals.get("kwargs"), dict):
         return frame_locals["_source"], frame_locals["kwargs"]
     return None
+
+
+# -- the operation an extension hook runs for --------------------------------------
+
+#: Strawberry before 0.316 makes one extension instance per schema for sync
+#: execution and subscriptions (0.291.3 to 0.298.0: for async execution too)
+#: and sets its `execution_context` when an operation is *called*: two
+#: subscriptions opened before either is iterated both see the second one's.
+_EXTENSIONS_SHARED = isinstance(
+    inspect.getattr_static(Schema, "_async_extensions", None), cached_property
+)
+
+#: How far up the stack Strawberry's own frame is from an `on_operation` hook.
+_MAX_FRAMES = 16
+
+
+def operation_execution_context(extension: SchemaExtension) -> ExecutionContext:
+    """The execution context of the operation whose `on_operation` is starting.
+
+    Call it at the start of the hook. Where Strawberry shares extension
+    instances between operations, `extension.execution_context` may belong to
+    another operation; the right one is the `execution_context` of the
+    Strawberry method (`execute`, `execute_sync`, `_subscribe`) that entered
+    the hook, found on the stack.
+    """
+    if _EXTENSIONS_SHARED:
+        frame: FrameType | None = sys._getframe(1)
+        for _ in range(_MAX_FRAMES):
+            if frame is None:
+                break
+            found = frame.f_locals.get("execution_context")
+            if isinstance(found, ExecutionContext) and frame.f_globals.get(
+                "__name__", ""
+            ).startswith("strawberry."):
+                return found
+            frame = frame.f_back
+    return extension.execution_context
+
+
+# -- subscriptions -----------------------------------------------------------------
+
+
+class _EnteringStream(Generic[T]):
+    """`source`, calling `enter()` in the caller's context before each event.
+
+    graphql-core executes each event in the context of the task that asks the
+    stream for it. Where the source itself runs differs: graphql-core 3.3
+    pulls it in that same task, 3.2 (`MapAsyncIterator`) in a task of its own,
+    whose context changes never reach the event's execution. So `enter()` runs
+    twice per event: synchronously in `__anext__` (the caller's context, where
+    the event executes) and again where the source is pulled.
+    """
+
+    __slots__ = ("_enter", "_iterator")
+
+    def __init__(self, source: AsyncIterable[T], enter: Callable[[], object]) -> None:
+        self._iterator = aiter(source)
+        self._enter = enter
+
+    def __aiter__(self) -> _EnteringStream[T]:
+        return self
+
+    def __anext__(self) -> Awaitable[T]:
+        # A plain method on purpose: this line runs in the caller's context.
+        self._enter()
+        return self._pull()
+
+    async def _pull(self) -> T:
+        self._enter()
+        return await anext(self._iterator)
+
+    async def aclose(self) -> None:
+        close = getattr(self._iterator, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def entering_stream(
+    source: AsyncIterable[T], enter: Callable[[], object]
+) -> AsyncIterator[T]:
+    """The events of `source`, with `enter()` called before each one both where
+    graphql-core executes the event and where the source produces it (see
+    `_EnteringStream`). Closing the result closes `source`."""
+    return _EnteringStream(source, enter)
 
 
 def unwrap_info(info: object) -> object:

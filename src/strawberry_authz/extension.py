@@ -22,6 +22,7 @@ from strawberry.extensions import SchemaExtension
 
 from ._compat import (
     object_definition,
+    operation_execution_context,
     strawberry_field_of,
     strawberry_schema_of,
     unwrap_info,
@@ -555,7 +556,7 @@ class _OperationExtension(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         authz = self._authz
-        execution_context = self.execution_context
+        execution_context = operation_execution_context(self)
         authz._ensure_installed(execution_context.schema)
         state = RequestState(
             authz._load_scopes,

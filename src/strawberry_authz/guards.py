@@ -33,7 +33,7 @@ from graphql import (
     default_field_resolver,
 )
 
-from ._compat import ResolveInfo, convert_arguments, make_info
+from ._compat import ResolveInfo, convert_arguments, entering_stream, make_info
 from .decisions import (
     Decision,
     DecisionPhase,
@@ -471,7 +471,7 @@ class FieldGuard:
     ) -> Any:
         return self._stream(await pending, state, info, args)
 
-    async def _bind_events(
+    def _bind_events(
         self, source: AsyncIterable[Any], state: RequestState
     ) -> AsyncIterator[Any]:
         """Make each event run with this operation's state, whoever iterates.
@@ -481,23 +481,10 @@ class FieldGuard:
         users' streams, or a stream continued by another task, would otherwise
         see the state of the operation that set it last. The state is set
         again before the source runs and before graphql-core executes the
-        event, both in the puller's context.
+        event, each in its own context.
         """
         var = self.var
-        iterator = aiter(source)
-        try:
-            while True:
-                var.set(state)
-                try:
-                    event = await anext(iterator)
-                except StopAsyncIteration:
-                    return
-                var.set(state)
-                yield event
-        finally:
-            close = getattr(iterator, "aclose", None)
-            if close is not None:
-                await close()
+        return entering_stream(source, lambda: var.set(state))
 
     async def _filter_events(
         self,
