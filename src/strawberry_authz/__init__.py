@@ -6,6 +6,7 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 ```
 """
 
+from .capabilities import Permission
 from .decisions import Decision
 from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
 from .extension import AuthExtension
@@ -20,6 +21,7 @@ __all__ = [
     "ConfigurationError",
     "Decision",
     "ForbiddenError",
+    "Permission",
     "RoleRegistry",
     "UnauthenticatedError",
 ]

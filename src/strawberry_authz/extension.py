@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from graphql import GraphQLError, GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
+from . import capabilities
 from ._compat import (
     object_definition,
     operation_execution_context,
@@ -467,6 +468,40 @@ class AuthExtension:
             debug=self._debug,
             error_reasons=self._error_reasons,
         )
+
+    # -- what the viewer may do ----------------------------------------------------
+
+    def can_field(self, rules_or_fn: object, *, description: str | None = None) -> Any:
+        """A `Boolean!` field: whether `rules_or_fn` passes for this object.
+
+        `viewer_can_edit: bool = authz.can_field(lambda p: {"owns": p.root.id})`.
+        `rules_or_fn` is a rule set (compiled now) or `fn(params)` as for
+        `rule`, with `params.root` the object and `params.args` empty. The
+        field is `false` when denied for any reason and never an error;
+        default scopes and type rules do not apply to it.
+        """
+        return capabilities.can_field(self, rules_or_fn, description=description)
+
+    def permissions_field(
+        self, checks: Mapping[str, object], *, description: str | None = None
+    ) -> Any:
+        """A `[Permission!]!` field: each named check and whether it passes.
+
+        `checks` maps names to static rule sets, compiled now (a bad one
+        raises `ConfigurationError` naming it), answered in their order,
+        never as an error.
+        """
+        return capabilities.permissions_field(self, checks, description=description)
+
+    async def dehydrate(
+        self, context: object, checks: Mapping[str, object]
+    ) -> dict[str, bool]:
+        """`{name: allowed}` for `checks` outside GraphQL (e.g. a JSON route).
+
+        The answers `permissions_field` gives for the same `context`; a denial
+        or a failing loader is `False` (failures logged), never an exception.
+        """
+        return await capabilities.dehydrate(self, context, checks)
 
     # -- validation and installation --------------------------------------------
 

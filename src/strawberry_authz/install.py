@@ -31,6 +31,7 @@ from ._compat import (
     strawberry_definition_of,
     strawberry_field_of,
 )
+from .capabilities import capability_of
 from .guards import NO_FALLBACK, FieldGuard, Warmer, returns_list_of
 from .policy import FieldPolicy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, all_of
@@ -150,6 +151,13 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
 
     active = tuple(ext for ext in schema.extensions if isinstance(ext, type(authz)))
     for plan in plans:
+        capability = plan.options.get("capability")
+        if capability is not None:
+            resolver = capability.resolver(
+                schema, plan.gtype.name, plan.field_name, plan.gfield
+            )
+            setattr(plan.gfield, plan.attribute, resolver)
+            continue
         original = getattr(plan.gfield, plan.attribute)
         installed = getattr(original, "guard", None)
         if isinstance(installed, FieldGuard) and installed.var is authz._var:
@@ -248,6 +256,21 @@ def _plan_field(
     operation: str | None,
     problems: list[str],
 ) -> list[_FieldPlan]:
+    capability = capability_of(authz, gfield)
+    if capability is not None:
+        # Its answer is itself an authorization answer (a boolean about the
+        # viewer): no default scope, type or interface rule applies to it.
+        # `pre` only lets a list of its objects decide a static answer first.
+        return [
+            _FieldPlan(
+                gtype,
+                field_name,
+                gfield,
+                "resolve",
+                pre=capability.warm_node,
+                capability=capability,
+            )
+        ]
     coordinate = f"{gtype.name}.{field_name}"
     inherited: list[FieldPolicy] = []
     for interface in gtype.interfaces:

@@ -1,0 +1,347 @@
+"""Capability fields: what the viewer may do, answered as booleans.
+
+`authz.can_field(rules)` declares a `Boolean!` field that is `true` when the
+rules pass for the object it belongs to; `authz.permissions_field(checks)` a
+`[Permission!]!` field answering named, object-independent checks;
+`authz.dehydrate(context, checks)` the same answers outside GraphQL.
+
+They ask the same compiled nodes and the same `RequestState` as the guards
+(`state.decide(node)`, `node.evaluate(state, call)`), so a capability costs
+what a guard with the same rules costs: each `(scope, value)` is computed once
+per request, an answer already known is returned synchronously, and whatever
+batches loaders for the guards batches them here too.
+
+A capability never errors: a denial of any kind, an unexpected exception or a
+misconfigured rule is `false` (the unexpected ones logged on
+`strawberry_authz`, as the engine logs them for guards). Its answer is itself
+an authorization answer, so the field is exempt from the rules that would
+otherwise apply to it: default scopes, type rules and interface rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import strawberry
+from graphql import GraphQLField
+
+from ._compat import ResolveInfo, strawberry_field_of
+from .errors import ConfigurationError
+from .evaluation import (
+    Denial,
+    MaybeOutcome,
+    RequestState,
+    denial_from_exception,
+    settle,
+)
+from .guards import FieldGuard
+from .params import FieldCall
+from .rules import Node
+
+if TYPE_CHECKING:
+    from strawberry import Schema
+
+    from .extension import AuthExtension
+
+__all__ = [
+    "Capability",
+    "Permission",
+    "can_field",
+    "capability_of",
+    "dehydrate",
+    "permissions_field",
+]
+
+logger = logging.getLogger("strawberry_authz")
+
+Resolver = Callable[..., Any]
+T = TypeVar("T")
+Answer = bool | Awaitable[bool]
+
+# Set on the Strawberry resolver of a capability field, so the installer can
+# tell the field apart whatever type (or copy of it) it ends up on.
+_CAPABILITY_ATTR = "__strawberry_authz_capability__"
+
+
+@strawberry.type(description="A named check of what the viewer may do.")
+class Permission:
+    """One answer of `authz.permissions_field`: `name` and whether it passes."""
+
+    name: str
+    allowed: bool
+
+
+class Capability:
+    """A capability field's compiled rules, and the resolver put in front of it.
+
+    `checks` maps names to nodes; a `can_field` has the single name `""`.
+    """
+
+    __slots__ = ("authz", "checks", "kind")
+
+    def __init__(self, authz: AuthExtension, kind: str, checks: dict[str, Node]):
+        self.authz = authz
+        self.kind = kind
+        self.checks = checks
+
+    @property
+    def warm_node(self) -> Node | None:
+        """The node a list of this field's objects may decide ahead of items.
+
+        Only a `can_field` whose rules depend on scopes alone: its answer is
+        the same for every object, so deciding it once before the items lets
+        each item answer synchronously, as for guards.
+        """
+        if self.kind != "can_field":
+            return None
+        node = self.checks[""]
+        return node if node.static else None
+
+    def resolver(
+        self, schema: Schema, type_name: str, field_name: str, gfield: GraphQLField
+    ) -> Resolver:
+        """The graphql-core resolver answering this field on `schema`."""
+        coordinate = f"{type_name}.{field_name}"
+        # Only for what rule functions receive (`params.info`, `params.args`):
+        # nothing is enforced by this guard.
+        guard = FieldGuard(
+            type_name=type_name,
+            field_name=field_name,
+            original=None,
+            field=strawberry_field_of(gfield),
+            schema=schema,
+            var=self.authz._var,
+        )
+        var = self.authz._var
+        if self.kind == "permissions_field":
+            checks = self.checks
+
+            def resolve_permissions(root: Any, info: ResolveInfo, **args: Any) -> Any:
+                state = var.get()
+                if state is None:
+                    return _inactive(
+                        coordinate, [Permission(name=n, allowed=False) for n in checks]
+                    )
+                return _permissions(state, checks, f"permissions of {coordinate}")
+
+            return resolve_permissions
+
+        node = self.checks[""]
+        where = f"capability {coordinate}"
+        if node.static:
+
+            def resolve_static(root: Any, info: ResolveInfo, **args: Any) -> Answer:
+                state = var.get()
+                if state is None:
+                    return _inactive(coordinate, False)
+                if state.decisions.get(node) is True:
+                    return True
+                return answer(state, node, None, where)
+
+            return resolve_static
+
+        def resolve_per_object(root: Any, info: ResolveInfo, **args: Any) -> Answer:
+            state = var.get()
+            if state is None:
+                return _inactive(coordinate, False)
+            return answer(state, node, FieldCall(guard, state, root, info, {}), where)
+
+        return resolve_per_object
+
+
+def capability_of(authz: AuthExtension, gfield: GraphQLField) -> Capability | None:
+    """The capability of `authz` that `gfield` answers, if it is one."""
+    field = strawberry_field_of(gfield)
+    resolver = getattr(getattr(field, "base_resolver", None), "wrapped_func", None)
+    capability = getattr(resolver, _CAPABILITY_ATTR, None)
+    if isinstance(capability, Capability) and capability.authz is authz:
+        return capability
+    return None
+
+
+# -- declaring the fields -------------------------------------------------------
+
+
+def can_field(
+    authz: AuthExtension, rules_or_fn: object, *, description: str | None = None
+) -> Any:
+    """A `Boolean!` field: whether `rules_or_fn` passes for this object."""
+    where = "authz.can_field"
+    if callable(rules_or_fn) and not isinstance(rules_or_fn, (Mapping, list)):
+        name = getattr(rules_or_fn, "__qualname__", None) or repr(rules_or_fn)
+        where = f"authz.can_field({name})"
+    problems: list[str] = []
+    node = authz._compiler.compile(rules_or_fn, where=where, problems=problems)
+    if problems:
+        raise ConfigurationError(problems)
+    capability = Capability(authz, "can_field", {"": node})
+
+    def not_installed(info: strawberry.Info) -> bool:
+        return _inactive(_coordinate(info), False)
+
+    setattr(not_installed, _CAPABILITY_ATTR, capability)
+    return strawberry.field(resolver=not_installed, description=description)
+
+
+def permissions_field(
+    authz: AuthExtension,
+    checks: Mapping[str, object],
+    *,
+    description: str | None = None,
+) -> Any:
+    """A `[Permission!]!` field answering `checks`, in their order."""
+    capability = Capability(
+        authz, "permissions_field", compile_checks(authz, checks, "permissions_field")
+    )
+
+    def not_installed(info: strawberry.Info) -> list[Permission]:
+        names = capability.checks
+        return _inactive(
+            _coordinate(info), [Permission(name=n, allowed=False) for n in names]
+        )
+
+    setattr(not_installed, _CAPABILITY_ATTR, capability)
+    return strawberry.field(resolver=not_installed, description=description)
+
+
+def compile_checks(
+    authz: AuthExtension, checks: Mapping[str, object], where: str
+) -> dict[str, Node]:
+    """`checks` compiled, in order; `ConfigurationError` naming each bad check.
+
+    A check must be a rule set that depends on scopes alone: a rule function
+    or `$granted` needs a field's object, which a viewer-wide answer has not.
+    """
+    if not isinstance(checks, Mapping):
+        raise ConfigurationError(
+            f"authz.{where}: checks must map names to rule sets, got {checks!r}"
+        )
+    compiled: dict[str, Node] = {}
+    problems: list[str] = []
+    for name, rules in checks.items():
+        at = f"authz.{where} check {name!r}"
+        if not isinstance(name, str) or not name:
+            problems.append(f"authz.{where}: a check name must be a non-empty string")
+            continue
+        if callable(rules) and not isinstance(rules, (Mapping, list)):
+            problems.append(
+                f"{at}: a rule function needs a field's object; give a static "
+                "rule set (use authz.can_field for per-object answers)"
+            )
+            continue
+        found: list[str] = []
+        node = authz._compiler.compile(rules, where=at, problems=found)
+        if not found and not node.static:
+            found.append(
+                f"{at}: $granted needs a field's object; give a rule set of scopes only"
+            )
+        problems.extend(found)
+        compiled[name] = node
+    if problems:
+        raise ConfigurationError(problems)
+    return compiled
+
+
+# -- answering --------------------------------------------------------------------
+
+
+def answer(
+    state: RequestState, node: Node, call: FieldCall | None, where: str
+) -> Answer:
+    """`True` when `node` passes, `False` when it does not; never raises.
+
+    Synchronous whenever the outcome is known; an awaitable of the answer
+    only while a loader or rule function is still running.
+    """
+    outcome: MaybeOutcome
+    try:
+        outcome = state.decide(node) if node.static else node.evaluate(state, call)
+    except Exception as error:
+        outcome = denial_from_exception(error, where)
+    if outcome is True:
+        return True
+    if isinstance(outcome, Denial):
+        return _false(outcome, where)
+    return _answer_later(outcome, where)
+
+
+async def _answer_later(pending: Awaitable[Any], where: str) -> bool:
+    # `settle` turns whatever goes wrong while waiting into a denial.
+    outcome = await settle(pending)
+    if outcome is True:
+        return True
+    return _false(outcome, where)
+
+
+def _false(denial: Denial, where: str) -> bool:
+    # Unexpected failures were logged (at ERROR) when the denial was made;
+    # an ordinary denial is just the answer.
+    logger.debug("strawberry-authz: %s is false: %s", where, denial.reason)
+    return False
+
+
+def _permissions(
+    state: RequestState, checks: dict[str, Node], where: str
+) -> list[Permission] | Awaitable[list[Permission]]:
+    answers = [
+        (name, answer(state, node, None, f"{where}: {name!r}"))
+        for name, node in checks.items()
+    ]
+    if all(type(allowed) is bool for _, allowed in answers):
+        return [Permission(name=name, allowed=allowed) for name, allowed in answers]  # type: ignore[arg-type]
+    return _permissions_later(answers)
+
+
+async def _permissions_later(answers: list[tuple[str, Answer]]) -> list[Permission]:
+    # Pending answers are shared decisions already running: waiting for them
+    # one after another costs no more than waiting for all at once.
+    permissions = []
+    for name, allowed in answers:
+        if not isinstance(allowed, bool):
+            allowed = await allowed
+        permissions.append(Permission(name=name, allowed=allowed))
+    return permissions
+
+
+async def dehydrate(
+    authz: AuthExtension, context: object, checks: Mapping[str, object]
+) -> dict[str, bool]:
+    """`{name: allowed}` for `checks`, as `permissions_field` answers them.
+
+    A fresh `RequestState` for `context` (the extension's `load_scopes` and
+    `scope_timeout`), so each `(scope, value)` is computed once per call.
+    Denials and loader failures are `False` (failures logged); malformed
+    checks raise `ConfigurationError`, as they would at decoration.
+    """
+    compiled = compile_checks(authz, checks, "dehydrate")
+    state = RequestState(authz._load_scopes, context, timeout=authz._scope_timeout)
+    answers = {
+        name: answer(state, node, None, f"authz.dehydrate: {name!r}")
+        for name, node in compiled.items()
+    }
+    allowed: dict[str, bool] = {}
+    for name, answered in answers.items():
+        allowed[name] = answered if isinstance(answered, bool) else await answered
+    return allowed
+
+
+# -- outside an installed schema ----------------------------------------------------
+
+
+def _inactive(coordinate: str, value: T) -> T:
+    """The answer of a capability field whose extension is not active: no."""
+    logger.error(
+        "strawberry-authz: capability field %s was resolved outside an operation "
+        "of a schema using its AuthExtension (add it to "
+        "strawberry.Schema(extensions=[...])); answering false",
+        coordinate,
+    )
+    return value
+
+
+def _coordinate(info: strawberry.Info) -> str:
+    parent = getattr(info, "_raw_info", None)
+    type_name = getattr(getattr(parent, "parent_type", None), "name", "?")
+    return f"{type_name}.{getattr(info, 'field_name', '?')}"
