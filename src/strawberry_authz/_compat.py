@@ -26,7 +26,13 @@ from functools import cached_property
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
-from graphql import GraphQLNamedType, GraphQLResolveInfo, GraphQLSchema
+from graphql import (
+    GraphQLNamedType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    Undefined,
+    version_info,
+)
 from strawberry.exceptions import StrawberryException
 from strawberry.extensions import SchemaExtension
 from strawberry.schema import Schema
@@ -50,6 +56,7 @@ __all__ = [
     "object_definition",
     "operation_execution_context",
     "rebuild_resolver",
+    "serial_mutations",
     "strawberry_definition_of",
     "strawberry_field_of",
     "strawberry_resolver_inputs",
@@ -178,6 +185,68 @@ def operation_execution_context(extension: SchemaExtension) -> ExecutionContext:
                 return found
             frame = frame.f_back
     return extension.execution_context
+
+
+# -- mutations ----------------------------------------------------------------------
+
+#: graphql-core 3.3 finishes each mutation field before it starts the next; 3.2
+#: calls every field's resolver at once and only awaits them in order.
+_MUTATIONS_SERIAL = version_info >= (3, 3)
+
+
+def serial_mutations(schema: Schema) -> None:
+    """Make `schema` run mutation fields one after another, as the GraphQL spec
+    and graphql-core 3.3 do; nothing to do on 3.3.
+
+    On graphql-core 3.2 a later synchronous mutation (say, a login) would run
+    while an earlier field still awaits its asynchronous check, which would
+    then decide with the later mutation's effects. Idempotent.
+    """
+    if _MUTATIONS_SERIAL:
+        return
+    current: Any = schema.execution_context_class
+    if getattr(current, "_authz_serial_mutations", False):
+        return
+    schema.execution_context_class = type(
+        current.__name__,
+        (current,),
+        {
+            "execute_fields_serially": _execute_fields_serially,
+            "_authz_serial_mutations": True,
+        },
+    )
+
+
+def _execute_fields_serially(
+    context: Any, parent_type: Any, source_value: Any, path: Any, fields: Any
+) -> Any:
+    """graphql-core 3.2's `execute_fields_serially`, awaiting each field first."""
+    from graphql.pyutils import Path
+
+    results: dict[str, Any] = {}
+    items = iter(fields.items())
+
+    def execute(response_name: str, field_nodes: Any) -> Any:
+        field_path = Path(path, response_name, parent_type.name)
+        return context.execute_field(parent_type, source_value, field_nodes, field_path)
+
+    async def finish(response_name: str, pending: Any) -> dict[str, Any]:
+        results[response_name] = await pending
+        for name, field_nodes in items:
+            result = execute(name, field_nodes)
+            if result is not Undefined:
+                awaited = context.is_awaitable(result)
+                results[name] = await result if awaited else result
+        return results
+
+    for response_name, field_nodes in items:
+        result = execute(response_name, field_nodes)
+        if result is Undefined:
+            continue
+        if context.is_awaitable(result):
+            return finish(response_name, result)
+        results[response_name] = result
+    return results
 
 
 # -- subscriptions -----------------------------------------------------------------

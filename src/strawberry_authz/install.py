@@ -28,6 +28,7 @@ from ._compat import (
     graphql_schema,
     object_definition,
     rebuild_resolver,
+    serial_mutations,
     strawberry_definition_of,
     strawberry_field_of,
 )
@@ -104,6 +105,7 @@ def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
     Installing twice replaces the earlier guards, never stacks them.
     """
     gschema: GraphQLSchema = graphql_schema(schema)
+    serial_mutations(schema)
     problems: list[str] = []
     operations: dict[str, str] = {}
     root: GraphQLObjectType | None
