@@ -41,6 +41,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.arguments import convert_arguments as _convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import StrawberryField
+from strawberry.types.private import is_private as _is_private
 
 if TYPE_CHECKING:
     from graphql import GraphQLArgument, GraphQLField, GraphQLInputField
@@ -52,6 +53,7 @@ __all__ = [
     "convert_arguments",
     "entering_stream",
     "graphql_schema",
+    "is_private",
     "make_info",
     "object_definition",
     "operation_execution_context",
@@ -122,6 +124,11 @@ def strawberry_definition_of(
     """
     definition = gtype.extensions.get(_BACKREF)
     return definition if isinstance(definition, StrawberryObjectDefinition) else None
+
+
+def is_private(annotation: object) -> bool:
+    """Whether `annotation` is `strawberry.Private[...]` (never a GraphQL field)."""
+    return _is_private(annotation)
 
 
 def object_definition(cls: object) -> StrawberryObjectDefinition | None:

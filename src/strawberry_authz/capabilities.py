@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import strawberry
 from graphql import GraphQLField
 
-from ._compat import ResolveInfo, strawberry_field_of
+from ._compat import ResolveInfo, strawberry_field_of, unwrap_info
 from .errors import ConfigurationError
 from .evaluation import (
     Denial,
@@ -342,6 +342,6 @@ def _inactive(coordinate: str, value: T) -> T:
 
 
 def _coordinate(info: strawberry.Info) -> str:
-    parent = getattr(info, "_raw_info", None)
+    parent = unwrap_info(info)
     type_name = getattr(getattr(parent, "parent_type", None), "name", "?")
     return f"{type_name}.{getattr(info, 'field_name', '?')}"

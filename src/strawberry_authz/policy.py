@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
-from strawberry.types.private import is_private
 
-from ._compat import unwrap_info
+from ._compat import is_private, object_definition, unwrap_info
 from .errors import ConfigurationError, SchemaBuildConfigurationError
 
 if TYPE_CHECKING:
@@ -232,7 +231,7 @@ def _mark_new_class(sub: type, marker: TypeMarker) -> None:
         field.extensions.append(marker)
         setattr(sub, name, field)
     for base in sub.__mro__[1:]:
-        definition = getattr(base, "__strawberry_definition__", None)
+        definition = object_definition(base)
         declared = getattr(base, "__dataclass_fields__", {})
         for inherited in getattr(definition, "fields", ()):
             name = inherited.python_name
