@@ -81,7 +81,9 @@ class Capability:
 
     __slots__ = ("authz", "checks", "kind")
 
-    def __init__(self, authz: AuthExtension, kind: str, checks: dict[str, Node]):
+    def __init__(
+        self, authz: AuthExtension, kind: str, checks: dict[str, Node]
+    ) -> None:
         self.authz = authz
         self.kind = kind
         self.checks = checks
