@@ -10,6 +10,7 @@ import uvicorn
 
 from .app import create_app
 from .db import Database
+from .engine import ENGINES
 
 
 def main() -> None:
@@ -17,22 +18,29 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--db", default="examples/teamnotes.db")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="sqlite",
+        help="who answers team membership and note ownership (default: sqlite)",
+    )
     options = parser.parse_args()
 
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(options.db)
+    app = create_app(options.db, options.engine)
     url = f"http://{options.host}:{options.port}/graphql"
-    print_welcome(app.state.db, url)
+    print_welcome(app.state.db, url, options.engine)
     uvicorn.run(app, host=options.host, port=options.port, log_level="info")
 
 
 TEAM_NOTES_QUERY = "{ me { name role } myTeams { name notes { title body } } }"
 
 
-def print_welcome(db: Database, url: str) -> None:
+def print_welcome(db: Database, url: str, engine: str) -> None:
     print(f"\nteamnotes: GraphiQL and the API at {url} (data: {db.path})")
+    print(f"Relationship checks answered by: {engine}")
     print("Anonymous (public field, no token needed):")
     print(f"  {curl(url, '{ publicNotes { title } }', None)}")
     print("Demo users (Authorization: Bearer <token>):")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,6 +17,7 @@ from strawberry.types.unset import UnsetType
 
 from .auth import user_from_authorization
 from .db import Database
+from .engine import Engine, open_engine
 from .events import NoteEvents
 from .logs import drop_query_strings_from_uvicorn_logs
 from .schema import context_for, schema
@@ -35,7 +38,7 @@ class NotesGraphQL(GraphQL[dict[str, Any], None]):
     query strings anyway (`logs.py`), in case a client sends one.
     """
 
-    def __init__(self, db: Database, events: NoteEvents) -> None:
+    def __init__(self, db: Database, events: NoteEvents, engine: Engine) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -43,6 +46,7 @@ class NotesGraphQL(GraphQL[dict[str, Any], None]):
         )
         self.db = db
         self.events = events
+        self.engine = engine
 
     async def get_context(
         self, request: Request | WebSocket, response: Any
@@ -51,7 +55,10 @@ class NotesGraphQL(GraphQL[dict[str, Any], None]):
         # every operation on it, and completed by `on_ws_connect`).
         header = request.headers.get("authorization")
         return context_for(
-            self.db, self.events, user_from_authorization(self.db, header)
+            self.db,
+            self.events,
+            self.engine,
+            user_from_authorization(self.db, header),
         )
 
     async def on_ws_connect(
@@ -70,12 +77,25 @@ class NotesGraphQL(GraphQL[dict[str, Any], None]):
         return await super().on_ws_connect(context)
 
 
-def create_app(db_path: str) -> Starlette:
-    """The app on a SQLite file (created and seeded on first start)."""
+def create_app(db_path: str, engine: str = "sqlite") -> Starlette:
+    """The app on a SQLite file (created and seeded on first start).
+
+    `engine` answers the policy's relationship checks: `"sqlite"` (queries on
+    the same file) or `"spicedb"` (an embedded SpiceDB loaded from it); see
+    `engine.py`.
+    """
     drop_query_strings_from_uvicorn_logs()
     db = Database(db_path)
     db.seed_if_empty()
-    graphql = NotesGraphQL(db, NoteEvents())
+    checks = open_engine(engine, db)
+    graphql = NotesGraphQL(db, NoteEvents(), checks)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            checks.close()
 
     async def home(request: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
@@ -85,7 +105,9 @@ def create_app(db_path: str) -> Starlette:
             Route("/", home),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-        ]
+        ],
+        lifespan=lifespan,
     )
     app.state.db = db
+    app.state.engine = checks
     return app

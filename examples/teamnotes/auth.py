@@ -1,10 +1,11 @@
 """Who is asking, and the scopes the policy is written in.
 
 Authentication is a demo bearer token per seeded user (printed at startup).
-Authorization scopes are computed lazily, at most once per request, and each
-relationship check (team membership, note ownership) hits the database at
-most once per request per value: strawberry-authz caches every
-`(scope, value)` for the request.
+Authorization scopes are computed lazily, at most once per request. Every
+relationship check (team membership, what the viewer may do to a note) is
+one scope, `can`, answered by the server's engine (`engine.py`: SQLite
+queries, or SpiceDB); strawberry-authz asks it at most once per request per
+value, as it caches every `(scope, value)` for the request.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal, TypedDict
 from strawberry_authz import UnauthenticatedError
 
 from .db import ROLES, Database, UserRow
+from .engine import Engine
 
 Role = Literal["guest", "user", "moderator", "admin"]
 
@@ -24,8 +26,7 @@ class Scopes(TypedDict, total=False):
     is_public: bool
     is_logged_in: bool
     has_role: Role
-    is_team_member: int
-    owns_note: int
+    can: str  # "team:1#member", "note:5#view": see engine.py
 
 
 def user_from_authorization(db: Database, header: str | None) -> UserRow | None:
@@ -37,7 +38,7 @@ def user_from_authorization(db: Database, header: str | None) -> UserRow | None:
 
 def load_scopes(context: dict[str, Any]) -> dict[str, object]:
     """`{scope: loader}` for the request's user (`context["user"]`)."""
-    db: Database = context["db"]
+    engine: Engine = context["engine"]
     user: UserRow | None = context["user"]
 
     def is_logged_in(_: bool) -> bool:
@@ -50,16 +51,9 @@ def load_scopes(context: dict[str, Any]) -> dict[str, object]:
             raise UnauthenticatedError()
         return ROLES.index(user.role) >= ROLES.index(role)
 
-    def is_team_member(team_id: int) -> bool:
-        return user is not None and db.is_member(team_id, user.id)
-
-    def owns_note(note_id: int) -> bool:
-        return user is not None and db.owns_note(note_id, user.id)
-
     return {
         "is_public": True,
         "is_logged_in": is_logged_in,
         "has_role": has_role,
-        "is_team_member": is_team_member,
-        "owns_note": owns_note,
+        "can": engine.can(context),
     }

@@ -192,6 +192,14 @@ class Database:
             ).fetchone()
         return row is not None
 
+    def memberships(self) -> list[tuple[int, int]]:
+        """Every `(team_id, user_id)` pair."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT team_id, user_id FROM memberships ORDER BY team_id, user_id"
+            ).fetchall()
+        return [(row["team_id"], row["user_id"]) for row in rows]
+
     def members(self, team_id: int) -> list[UserRow]:
         with self._transaction() as db:
             rows = db.execute(
@@ -212,6 +220,9 @@ class Database:
     def published_notes(self) -> list[NoteRow]:
         return self._notes("WHERE draft = 0", ())
 
+    def all_notes(self) -> list[NoteRow]:
+        return self._notes("", ())
+
     def note(self, note_id: int) -> NoteRow | None:
         found = self._notes("WHERE id = ?", (note_id,))
         return found[0] if found else None
@@ -222,10 +233,6 @@ class Database:
                 f"SELECT * FROM notes {where} ORDER BY id", params
             ).fetchall()
         return [NoteRow(**{**dict(row), "draft": bool(row["draft"])}) for row in rows]
-
-    def owns_note(self, note_id: int, user_id: int) -> bool:
-        note = self.note(note_id)
-        return note is not None and note.owner_id == user_id
 
     def create_note(
         self, team_id: int, owner_id: int, title: str, body: str, draft: bool
@@ -244,6 +251,13 @@ class Database:
         with self._transaction() as db:
             db.execute("UPDATE notes SET body = ? WHERE id = ?", (body, note_id))
         return self.note(note_id)
+
+    def delete_note(self, note_id: int) -> bool:
+        """Delete a note and its comments; False if there was no such note."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM comments WHERE note_id = ?", (note_id,))
+            deleted = db.execute("DELETE FROM notes WHERE id = ?", (note_id,))
+        return deleted.rowcount > 0
 
     def comments(self, note_id: int) -> list[tuple[int, int, str]]:
         with self._transaction() as db:

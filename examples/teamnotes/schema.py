@@ -6,8 +6,8 @@ The policy uses every capability of strawberry-authz:
   subscription too; `publicNotes` skips them (`skip_defaults=True`);
 - a type-wide rule (`Photo`), a type-level grant (`Note`: its author);
 - `$or`, `$and`, `$chain`, `$race`; relationship checks (team membership,
-  note ownership) through scope loaders that query the database once per
-  request and value;
+  what the viewer may do to a note) through one scope, `can`, answered by
+  SQLite queries or by SpiceDB (`engine.py`), once per request and value;
 - grants from a list to its items' fields (`Team.notes` lets each note's
   `body` be read), a post rule on a fetched record (`note`: drafts for their
   author only), an `on_error` hook (`note` answers "not found" and
@@ -29,6 +29,7 @@ from strawberry_authz import AuthExtension, AuthParams, Decision
 
 from .auth import Scopes, load_scopes
 from .db import Database, NoteRow, UserRow
+from .engine import Engine, on_note, team_member
 from .events import NoteEvents
 
 log = logging.getLogger("examples.teamnotes.authz")
@@ -62,6 +63,11 @@ authz = AuthExtension(
 def db_of(info: strawberry.Info) -> Database:
     database: Database = info.context["db"]
     return database
+
+
+def engine_of(info: strawberry.Info) -> Engine:
+    engine: Engine = info.context["engine"]
+    return engine
 
 
 def viewer(info: strawberry.Info) -> UserRow | None:
@@ -164,7 +170,7 @@ class Team:
 
     @authz.rule(
         lambda params: {
-            "$or": [{"is_team_member": params.root.id}, {"has_role": "admin"}]
+            "$or": [{"can": team_member(params.root.id)}, {"has_role": "admin"}]
         },
         grants=["read_note_body"],
     )
@@ -172,7 +178,7 @@ class Team:
     def notes(self, info: strawberry.Info) -> list[Note]:
         return [Note.of(row) for row in db_of(info).notes_of_team(self.id)]
 
-    @authz.rule(lambda params: {"is_team_member": params.root.id})
+    @authz.rule(lambda params: {"can": team_member(params.root.id)})
     @strawberry.field
     def members(self, info: strawberry.Info) -> list[User]:
         return [User.of(row) for row in db_of(info).members(self.id)]
@@ -196,22 +202,17 @@ class NoteNotFoundError(GraphQLError):
 def may_read_note(params: AuthParams, note: Note | None) -> object:
     """Who may read a note fetched by id, decided on the fetched record.
 
-    A draft belongs to its author alone (as in `myDrafts` and `noteCreated`):
-    teammates, moderators and admins included, nobody else reads it. A
-    published note: its author, its team, or a moderator. No note at all is
-    denied like a note the viewer may not read (see `note_not_found`).
+    `view` is its author's, and its team's unless it is a draft: a draft
+    belongs to its author alone (as in `myDrafts` and `noteCreated`),
+    teammates, moderators and admins included. A published note may also be
+    read by a moderator. No note at all is denied like a note the viewer may
+    not read (see `note_not_found`).
     """
     if note is None:
         return False
     if note.draft:
-        return {"owns_note": note.id}
-    return {
-        "$or": [
-            {"owns_note": note.id},
-            {"is_team_member": note.team_id},
-            {"has_role": "moderator"},
-        ]
-    }
+        return {"can": on_note(note.id, "view")}
+    return {"$or": [{"can": on_note(note.id, "view")}, {"has_role": "moderator"}]}
 
 
 def note_not_found(error: Exception, path: list[str | int]) -> Exception | None:
@@ -253,7 +254,7 @@ class Query:
 
     @authz.rule(
         lambda params: {
-            "$race": [{"has_role": "admin"}, {"is_team_member": params.args["id"]}]
+            "$race": [{"has_role": "admin"}, {"can": team_member(params.args["id"])}]
         }
     )
     @strawberry.field
@@ -284,7 +285,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @authz.rule(lambda params: {"is_team_member": params.args["team_id"]})
+    @authz.rule(lambda params: {"can": team_member(params.args["team_id"])})
     @strawberry.mutation
     def create_note(
         self,
@@ -297,13 +298,15 @@ class Mutation:
         user = viewer(info)
         assert user is not None
         row = db_of(info).create_note(team_id, user.id, title, body, draft)
+        # Before anyone hears of it: a subscriber's check must find the note.
+        engine_of(info).note_created(info.context, row)
         events: NoteEvents = info.context["events"]
         events.publish(row)
         return Note.of(row)
 
     @authz.rule(
         lambda params: {
-            "$or": [{"owns_note": params.args["id"]}, {"has_role": "admin"}]
+            "$or": [{"can": on_note(params.args["id"], "edit")}, {"has_role": "admin"}]
         }
     )
     @strawberry.mutation
@@ -311,11 +314,26 @@ class Mutation:
         row = db_of(info).update_note_body(id, body)
         return Note.of(row) if row else None
 
+    @authz.rule(
+        lambda params: {
+            "$or": [
+                {"can": on_note(params.args["id"], "delete")},
+                {"has_role": "admin"},
+            ]
+        }
+    )
+    @strawberry.mutation
+    def delete_note(self, info: strawberry.Info, id: int) -> bool:
+        """True if the note existed; its comments go with it."""
+        deleted = db_of(info).delete_note(id)
+        engine_of(info).note_deleted(info.context, id)
+        return deleted
+
 
 def may_see_created_note(params: AuthParams, note: Note) -> object:
     if note.draft:
-        return {"owns_note": note.id}
-    return {"$or": [{"is_team_member": note.team_id}, {"has_role": "admin"}]}
+        return {"can": on_note(note.id, "view")}
+    return {"$or": [{"can": team_member(note.team_id)}, {"has_role": "admin"}]}
 
 
 @strawberry.type
@@ -335,6 +353,6 @@ authz.validate(schema)
 
 
 def context_for(
-    db: Database, events: NoteEvents, user: UserRow | None
+    db: Database, events: NoteEvents, engine: Engine, user: UserRow | None
 ) -> dict[str, Any]:
-    return {"db": db, "events": events, "user": user}
+    return {"db": db, "events": events, "engine": engine, "user": user}

@@ -1,0 +1,140 @@
+"""Who answers the policy's relationship checks: SQLite or SpiceDB.
+
+The policy asks one scope, `can`, for every relationship: `"team:1#member"`
+(the viewer is in team 1) and `"note:5#view"` / `"#edit"` / `"#delete"`
+(what the viewer may do to note 5: its author views, edits and deletes it;
+its team's members view it unless it is a draft). An engine answers that
+scope and hears of every write that changes a relationship:
+
+- `sqlite` (the default): the answers are queries on the app's own tables;
+  the writes need nothing more.
+- `spicedb`: an embedded SpiceDB holds the relationships (schema in
+  `teamnotes.zed`), written from the database at start and on every
+  mutation; see `spicedb_engine.py`. Needs the `spicedb` extra and the
+  native library (`bash scripts/serve --engine spicedb` installs both).
+
+`open_engine` is the one place that picks an engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from .db import Database, NoteRow
+
+EngineName = Literal["sqlite", "spicedb"]
+ENGINES: tuple[EngineName, ...] = ("sqlite", "spicedb")
+NotePermission = Literal["view", "edit", "delete"]
+# What `--engine spicedb` imports beyond the example's own dependencies.
+SPICEDB_PACKAGES = ("authzed", "spicedb_embedded", "grpc")
+
+
+def team_member(team_id: int) -> str:
+    """The `can` value "the viewer is a member of team `team_id`"."""
+    return f"team:{team_id}#member"
+
+
+def on_note(note_id: int, permission: NotePermission) -> str:
+    """The `can` value "the viewer may `permission` note `note_id`"."""
+    return f"note:{note_id}#{permission}"
+
+
+class Engine(Protocol):
+    """Answers the `can` scope; told of every write that changes its answers."""
+
+    name: EngineName
+
+    def can(self, context: dict[str, Any]) -> object:
+        """The request's loader for the `can` scope (call once per request)."""
+        ...
+
+    def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
+        """`note` was just inserted; later checks, in this request too, see it."""
+        ...
+
+    def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
+        """Note `note_id` was just deleted; nobody may act on it any more."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine when the server stops."""
+        ...
+
+
+def open_engine(name: str, db: Database) -> Engine:
+    """The engine called `name`, holding what `db` holds now.
+
+    Raises:
+        ValueError: an unknown name.
+        RuntimeError: `spicedb` without its package or native library.
+    """
+    if name == "sqlite":
+        return SqliteEngine(db)
+    if name == "spicedb":
+        try:
+            from .spicedb_engine import SpiceDBEngine
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] not in SPICEDB_PACKAGES:
+                raise
+            raise RuntimeError(
+                f"--engine spicedb needs the spicedb extra ({error}); "
+                "start the server with `bash scripts/serve --engine spicedb`"
+            ) from error
+        return SpiceDBEngine(db)
+    raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
+
+
+class SqliteEngine:
+    """The `can` scope answered by queries on the app's own tables.
+
+    Each `(can, value)` is queried at most once per request: strawberry-authz
+    caches every answer for the request.
+    """
+
+    name: EngineName = "sqlite"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def can(self, context: dict[str, Any]) -> object:
+        user = context["user"]
+        db = self.db
+
+        def check(value: str) -> bool:
+            if user is None:
+                return False
+            kind, object_id, permission = _parse(value)
+            if kind == "team" and permission == "member":
+                return db.is_member(object_id, user.id)
+            if kind == "note" and permission in ("view", "edit", "delete"):
+                note = db.note(object_id)
+                if note is None:
+                    return False
+                if note.owner_id == user.id:
+                    return True
+                return (
+                    permission == "view"
+                    and not note.draft
+                    and db.is_member(note.team_id, user.id)
+                )
+            # An unknown value is a bug in the policy: raising denies (fail
+            # closed) and strawberry-authz logs it.
+            raise ValueError(f"no such check: can {value!r}")
+
+        return check
+
+    def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
+        """Nothing to do: the notes table is where the answers come from."""
+
+    def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
+        """Nothing to do: the notes table is where the answers come from."""
+
+    def close(self) -> None:
+        """Nothing to release: the database belongs to the app."""
+
+
+def _parse(value: str) -> tuple[str, int, str]:
+    """`"note:5#view"` -> `("note", 5, "view")`; ValueError if malformed."""
+    head, _, permission = value.rpartition("#")
+    kind, _, object_id = head.partition(":")
+    return kind, int(object_id), permission
