@@ -446,21 +446,16 @@ def _check_grants_reachable(
     silently. Grants computed by a function count as giving anything.
     """
     given: dict[str, set[str] | None] = {}
-    for gtype in _object_types(gschema):
-        for gfield in gtype.fields.values():
-            targets = _possible_object_types(gschema, gfield.type)
-            plan_grants = [
-                plan.grants
-                for plan in plans
-                if plan.gfield is gfield and plan.grants is not None
-            ]
-            for target in targets:
-                names = given.setdefault(target, set())
-                for spec in plan_grants:
-                    if callable(spec):
-                        given[target] = None
-                    elif names is not None:
-                        names.update(spec)
+    for plan in plans:
+        spec = plan.grants
+        if spec is None:
+            continue
+        for target in _possible_object_types(gschema, plan.gfield.type):
+            names = given.setdefault(target, set())
+            if callable(spec):
+                given[target] = None
+            elif names is not None:
+                names.update(spec)
     for gtype in _object_types(gschema):
         policies = _type_policies(authz, gtype, skip_interfaces=False)
         if any(p.grants is not None for p in policies):

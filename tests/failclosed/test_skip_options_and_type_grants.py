@@ -31,9 +31,7 @@ def build(
     @authz.type_rule({"document_rule": True}, grants=lambda p: ["from_document"])
     @strawberry.interface
     class Document:
-        @authz.rule(
-            {"$granted": "from_document"}, **(interface_field_options or {})
-        )
+        @authz.rule({"$granted": "from_document"}, **(interface_field_options or {}))
         @strawberry.field
         def secret(self) -> str | None:
             return "secret"
