@@ -8,8 +8,9 @@ Each has one small function here; no other module touches a private name.
 
 This is also the only place that knows which versions are supported and how
 they differ (see docs/compatibility.md): Strawberry 0.287.1 up to 0.399 and
-graphql-core 3.2 and 3.3. Differences are detected by feature, once at
-import, never by comparing version strings on the request path.
+graphql-core 3.2 and 3.3. Differences are detected once, at import: by
+feature where one can be seen, else by graphql-core's `version_info`; never
+on the request path.
 
 If a future release renames one of these internals, the functions fail loudly
 (an `AttributeError` or `TypeError` at schema build or first request), never by
@@ -107,11 +108,19 @@ def strawberry_schema_of(gschema: GraphQLSchema) -> Schema:
 def strawberry_field_of(
     gfield: GraphQLField | GraphQLInputField | GraphQLArgument | None,
 ) -> StrawberryField | None:
-    """The Strawberry field `gfield` was built from; None if it has none."""
+    """The Strawberry field `gfield` was built from; None if it has none.
+
+    Raises `TypeError` when the back-reference holds something else: a
+    Strawberry that changed it must not make fields look unguarded.
+    """
     if gfield is None:
         return None
     field = gfield.extensions.get(_BACKREF)
-    return field if isinstance(field, StrawberryField) else None
+    if field is None or isinstance(field, StrawberryField):
+        return field
+    raise TypeError(
+        f"expected a StrawberryField behind a graphql-core field: {field!r}"
+    )
 
 
 def strawberry_definition_of(
