@@ -1,11 +1,18 @@
 """End to end: the example server as a real process, over HTTP and WebSocket.
 
 The server runs `python -m examples.teamnotes` on a free loopback port with
-a fresh SQLite file; every request below goes through uvicorn.
+a fresh SQLite file; every request below goes through uvicorn. Every test
+runs against both engines that answer the relationship checks: `sqlite` and
+an embedded SpiceDB (`--engine spicedb`), one server per engine.
+
+`scripts/test` installs the engine and sets `STRAWBERRY_AUTHZ_REQUIRE_SPICEDB=1`:
+there, and under `CI`, a missing engine fails the SpiceDB runs; a bare
+`pytest` on a machine without it skips them.
 """
 
 import asyncio
 import json
+import os
 import shlex
 import socket
 import sqlite3
@@ -24,10 +31,36 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {
     name: f"demo-{name}-token" for name in ("alice", "bob", "carol", "dave", "gus")
 }
+ENGINES = ("sqlite", "spicedb")
+
+
+def spicedb_missing() -> str | None:
+    """Why the server cannot run on embedded SpiceDB here, or None."""
+    try:
+        import authzed.api.v1  # noqa: F401
+        import spicedb_embedded  # noqa: F401
+    except ImportError as error:
+        return str(error)
+    library = os.environ.get("SPICEDB_LIBRARY_PATH")
+    if not library or not Path(library).is_file():
+        return f"SPICEDB_LIBRARY_PATH={library!r} is not the libspicedb file"
+    return None
+
+
+def require_engine(engine: str) -> None:
+    missing = spicedb_missing() if engine == "spicedb" else None
+    if missing is None:
+        return
+    if os.environ.get("STRAWBERRY_AUTHZ_REQUIRE_SPICEDB") or os.environ.get("CI"):
+        pytest.fail(f"embedded SpiceDB is required here but missing: {missing}")
+    pytest.skip(f"embedded SpiceDB not installed ({missing}); run bash scripts/test")
 
 
 class Server:
-    def __init__(self, port: int, db_path: Path, output: Path) -> None:
+    def __init__(
+        self, port: int, db_path: Path, output: Path, engine: str = "sqlite"
+    ) -> None:
+        self.engine = engine
         self.port = port
         self.db_path = db_path
         self.output = output
@@ -46,6 +79,8 @@ class Server:
                     str(self.port),
                     "--db",
                     str(self.db_path),
+                    "--engine",
+                    self.engine,
                 ],
                 cwd=ROOT,
                 stdout=out,
@@ -121,10 +156,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    require_engine(name)
+    return name
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("teamnotes")
-    running = Server(free_port(), folder / "notes.db", folder / "server.log")
+def server(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[Server]:
+    """One server per engine, shared by the module's tests."""
+    folder = tmp_path_factory.mktemp(f"teamnotes-{engine}")
+    running = Server(free_port(), folder / "notes.db", folder / "server.log", engine)
     running.start()
     yield running
     running.stop()
@@ -155,8 +198,10 @@ def test_startup_prints_a_curl_line_that_returns_data(server: Server) -> None:
     assert [team["name"] for team in data["myTeams"]] == ["core"]
 
 
-def test_restart_keeps_the_data(tmp_path: Path) -> None:
-    restarted = Server(free_port(), tmp_path / "notes.db", tmp_path / "log")
+def test_restart_keeps_the_data_and_who_may_change_it(
+    tmp_path: Path, engine: str
+) -> None:
+    restarted = Server(free_port(), tmp_path / "notes.db", tmp_path / "log", engine)
     restarted.start()
     try:
         created = restarted.query(
@@ -164,6 +209,7 @@ def test_restart_keeps_the_data(tmp_path: Path) -> None:
             "carol",
         )
         assert "errors" not in created
+        note_id = created["data"]["createNote"]["id"]
     finally:
         restarted.stop()
     restarted.start()
@@ -171,6 +217,11 @@ def test_restart_keeps_the_data(tmp_path: Path) -> None:
         titles = restarted.query("{ publicNotes { title } }")["data"]["publicNotes"]
         assert {"title": "Kept"} in titles
         assert restarted.count("users") == 5  # seeded once, not twice
+        # The author still owns it (SpiceDB: relationships reloaded at start).
+        update = 'mutation($id: Int!) { updateNote(id: $id, body: "c") { body } }'
+        kept = restarted.query(update, "carol", id=note_id)
+        assert kept == {"data": {"updateNote": {"body": "c"}}}
+        assert codes(restarted.query(update, "dave", id=note_id)) == ["FORBIDDEN"]
     finally:
         restarted.stop()
 
@@ -332,6 +383,104 @@ def test_creating_a_note_in_another_team_is_denied_and_writes_nothing(
     assert server.count("notes") == before
 
 
+CREATE = (
+    "mutation($team: Int!, $title: String!, $draft: Boolean!) "
+    "{ createNote(teamId: $team, title: $title, body: $title, draft: $draft) { id } }"
+)
+DELETE = "mutation($id: Int!) { deleteNote(id: $id) }"
+UPDATE = 'mutation($id: Int!) { updateNote(id: $id, body: "changed") { body } }'
+
+
+def create_note(
+    server: Server, user: str, team: int, title: str, *, draft: bool = False
+) -> int:
+    created = server.query(CREATE, user, team=team, title=title, draft=draft)
+    assert "errors" not in created, created
+    note_id: int = created["data"]["createNote"]["id"]
+    return note_id
+
+
+def test_a_new_draft_is_its_authors_at_once_and_nobody_elses(server: Server) -> None:
+    note_id = create_note(server, "carol", 1, "Fresh draft", draft=True)
+    # The very next request sees the write (SpiceDB: read after write).
+    mine = server.query(NOTE_BY_ID, "carol", id=note_id)["data"]["note"]
+    assert mine == {
+        "id": note_id,
+        "title": "Fresh draft",
+        "draft": True,
+        "body": "Fresh draft",
+    }
+    assert server.query(UPDATE, "carol", id=note_id)["data"] == {
+        "updateNote": {"body": "changed"}
+    }
+    for teammate_or_moderator in ("alice", "bob"):
+        denied = server.query(NOTE_BY_ID, teammate_or_moderator, id=note_id)
+        assert codes(denied) == ["NOT_FOUND"], teammate_or_moderator
+
+
+def test_a_new_published_note_is_read_by_its_team(server: Server) -> None:
+    note_id = create_note(server, "carol", 1, "For the team")
+    assert server.query(NOTE_BY_ID, "alice", id=note_id)["data"]["note"]["title"] == (
+        "For the team"
+    )
+    assert codes(server.query(NOTE_BY_ID, "dave", id=note_id)) == ["NOT_FOUND"]
+    # Read by the team, changed by its author only.
+    assert codes(server.query(UPDATE, "dave", id=note_id)) == ["FORBIDDEN"]
+
+
+def test_only_the_author_or_an_admin_deletes_a_note(server: Server) -> None:
+    note_id = create_note(server, "carol", 1, "Short-lived")
+    before = server.count("notes")
+    for other in ("dave", "bob"):  # another team; a moderator
+        assert codes(server.query(DELETE, other, id=note_id)) == ["FORBIDDEN"]
+    assert server.count("notes") == before
+
+    assert server.query(DELETE, "carol", id=note_id) == {"data": {"deleteNote": True}}
+    assert server.count("notes") == before - 1
+    assert codes(server.query(NOTE_BY_ID, "carol", id=note_id)) == ["NOT_FOUND"]
+
+    by_admin = create_note(server, "carol", 1, "Removed by an admin")
+    assert server.query(DELETE, "alice", id=by_admin)["data"] == {"deleteNote": True}
+
+
+def test_a_deleted_notes_author_gets_no_rights_on_the_next_note_with_its_id(
+    server: Server,
+) -> None:
+    gone = create_note(server, "carol", 1, "Deleted")
+    assert server.query(DELETE, "carol", id=gone)["data"] == {"deleteNote": True}
+    # SQLite hands the highest id out again: dave's note gets carol's old id.
+    reused = create_note(server, "dave", 2, "Dave's, same id")
+    assert reused == gone
+    assert codes(server.query(UPDATE, "carol", id=reused)) == ["FORBIDDEN"]
+    assert codes(server.query(DELETE, "carol", id=reused)) == ["FORBIDDEN"]
+    assert codes(server.query(NOTE_BY_ID, "carol", id=reused)) == ["NOT_FOUND"]
+    assert server.query(UPDATE, "dave", id=reused)["data"] == {
+        "updateNote": {"body": "changed"}
+    }
+
+
+def test_checks_are_answered_by_the_chosen_engine(server: Server) -> None:
+    # A membership written behind the server's back, in SQLite only: the
+    # sqlite engine sees it; SpiceDB holds only what was loaded at start and
+    # written by mutations, so it does not.
+    with sqlite3.connect(server.db_path) as db:
+        team_id = db.execute("INSERT INTO teams (name) VALUES ('side')").lastrowid
+        db.execute("INSERT INTO memberships VALUES (?, 5)", (team_id,))  # gus
+    try:
+        answer = server.query(
+            "query($id: Int!) { team(id: $id) { name } }", "gus", id=team_id
+        )
+        if server.engine == "sqlite":
+            assert answer == {"data": {"team": {"name": "side"}}}
+        else:
+            assert answer["data"] == {"team": None}
+            assert codes(answer) == ["FORBIDDEN"]
+    finally:
+        with sqlite3.connect(server.db_path) as db:
+            db.execute("DELETE FROM memberships WHERE team_id = ?", (team_id,))
+            db.execute("DELETE FROM teams WHERE id = ?", (team_id,))
+
+
 # -- subscriptions -------------------------------------------------------------
 
 SUBSCRIBE = "subscription { noteCreated { title body } }"
@@ -373,14 +522,15 @@ async def next_message(socket_: ClientConnection, timeout: float) -> dict[str, A
     return message
 
 
-async def create(server: Server, user: str, team: int, title: str) -> None:
+async def create(
+    server: Server, user: str, team: int, title: str, *, draft: bool = False
+) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.post(
             server.url,
             json={
-                "query": "mutation($t: Int!, $title: String!) "
-                "{ createNote(teamId: $t, title: $title, body: $title) { id } }",
-                "variables": {"t": team, "title": title},
+                "query": CREATE,
+                "variables": {"team": team, "title": title, "draft": draft},
             },
             headers={"Authorization": f"Bearer {TOKENS[user]}"},
         )
@@ -410,6 +560,24 @@ async def test_subscribers_receive_only_the_notes_they_may_see(server: Server) -
     finally:
         await carol.close()
         await dave.close()
+
+
+async def test_a_new_draft_reaches_its_author_only(server: Server) -> None:
+    carol = await subscribe(server, "carol")
+    alice = await subscribe(server, "alice")  # carol's teammate, an admin
+    try:
+        await asyncio.sleep(0.3)  # both subscriptions are registered
+        await create(server, "carol", 1, "Secret draft", draft=True)
+        event = await next_message(carol, 5)
+        assert event["payload"]["data"]["noteCreated"] == {
+            "title": "Secret draft",
+            "body": "Secret draft",
+        }
+        with pytest.raises(asyncio.TimeoutError):
+            await next_message(alice, 0.7)
+    finally:
+        await carol.close()
+        await alice.close()
 
 
 async def test_anonymous_subscription_is_refused(server: Server) -> None:
