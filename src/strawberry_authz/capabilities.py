@@ -22,28 +22,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLField
 
 from ._compat import ResolveInfo, strawberry_field_of, unwrap_info
 from .errors import ConfigurationError
-from .evaluation import (
-    Denial,
-    MaybeOutcome,
-    RequestState,
-    denial_from_exception,
-    settle,
-)
-from .guards import FieldGuard
+from .outcomes import Denial, MaybeOutcome, denial_from_exception, settle
 from .params import FieldCall
-from .rules import Node
-
-if TYPE_CHECKING:
-    from strawberry import Schema
-
-    from .extension import AuthExtension
+from .plan import FieldPlan, GuardSettings
+from .request import RequestState
+from .rules import Node, RuleCompiler
+from .scopes import LoadScopes
 
 __all__ = [
     "Capability",
@@ -79,12 +70,10 @@ class Capability:
     `checks` maps names to nodes; a `can_field` has the single name `""`.
     """
 
-    __slots__ = ("authz", "checks", "kind")
+    __slots__ = ("checks", "kind", "owner")
 
-    def __init__(
-        self, authz: AuthExtension, kind: str, checks: dict[str, Node]
-    ) -> None:
-        self.authz = authz
+    def __init__(self, owner: object, kind: str, checks: dict[str, Node]) -> None:
+        self.owner = owner
         self.kind = kind
         self.checks = checks
 
@@ -101,22 +90,11 @@ class Capability:
         node = self.checks[""]
         return node if node.static else None
 
-    def resolver(
-        self, schema: Schema, type_name: str, field_name: str, gfield: GraphQLField
-    ) -> Resolver:
-        """The graphql-core resolver answering this field on `schema`."""
-        coordinate = f"{type_name}.{field_name}"
-        # Only for what rule functions receive (`params.info`, `params.args`):
-        # nothing is enforced by this guard.
-        guard = FieldGuard(
-            type_name=type_name,
-            field_name=field_name,
-            original=None,
-            field=strawberry_field_of(gfield),
-            schema=schema,
-            var=self.authz._var,
-        )
-        var = self.authz._var
+    def resolver(self, plan: FieldPlan, settings: GuardSettings) -> Resolver:
+        """The graphql-core resolver answering this field, as `plan` places it."""
+        site = plan.site
+        coordinate = site.coordinate
+        var = settings.var
         if self.kind == "permissions_field":
             checks = self.checks
 
@@ -148,17 +126,17 @@ class Capability:
             state = var.get()
             if state is None:
                 return _inactive(coordinate, False)
-            return answer(state, node, FieldCall(guard, state, root, info, {}), where)
+            return answer(state, node, FieldCall(site, state, root, info), where)
 
         return resolve_per_object
 
 
-def capability_of(authz: AuthExtension, gfield: GraphQLField) -> Capability | None:
-    """The capability of `authz` that `gfield` answers, if it is one."""
+def capability_of(owner: object, gfield: GraphQLField) -> Capability | None:
+    """The capability of `owner` (a policy) that `gfield` answers, if any."""
     field = strawberry_field_of(gfield)
     resolver = getattr(getattr(field, "base_resolver", None), "wrapped_func", None)
     capability = getattr(resolver, _CAPABILITY_ATTR, None)
-    if isinstance(capability, Capability) and capability.authz is authz:
+    if isinstance(capability, Capability) and capability.owner is owner:
         return capability
     return None
 
@@ -167,7 +145,11 @@ def capability_of(authz: AuthExtension, gfield: GraphQLField) -> Capability | No
 
 
 def can_field(
-    authz: AuthExtension, rules_or_fn: object, *, description: str | None = None
+    owner: object,
+    compiler: RuleCompiler,
+    rules_or_fn: object,
+    *,
+    description: str | None = None,
 ) -> Any:
     """A `Boolean!` field: whether `rules_or_fn` passes for this object."""
     where = "authz.can_field"
@@ -175,10 +157,10 @@ def can_field(
         name = getattr(rules_or_fn, "__qualname__", None) or repr(rules_or_fn)
         where = f"authz.can_field({name})"
     problems: list[str] = []
-    node = authz._compiler.compile(rules_or_fn, where=where, problems=problems)
+    node = compiler.compile(rules_or_fn, where=where, problems=problems)
     if problems:
         raise ConfigurationError(problems)
-    capability = Capability(authz, "can_field", {"": node})
+    capability = Capability(owner, "can_field", {"": node})
 
     def not_installed(info: strawberry.Info) -> bool:
         return _inactive(_coordinate(info), False)
@@ -188,14 +170,17 @@ def can_field(
 
 
 def permissions_field(
-    authz: AuthExtension,
+    owner: object,
+    compiler: RuleCompiler,
     checks: Mapping[str, object],
     *,
     description: str | None = None,
 ) -> Any:
     """A `[Permission!]!` field answering `checks`, in their order."""
     capability = Capability(
-        authz, "permissions_field", compile_checks(authz, checks, "permissions_field")
+        owner,
+        "permissions_field",
+        compile_checks(compiler, checks, "permissions_field"),
     )
 
     def not_installed(info: strawberry.Info) -> list[Permission]:
@@ -209,7 +194,7 @@ def permissions_field(
 
 
 def compile_checks(
-    authz: AuthExtension, checks: Mapping[str, object], where: str
+    compiler: RuleCompiler, checks: Mapping[str, object], where: str
 ) -> dict[str, Node]:
     """`checks` compiled, in order; `ConfigurationError` naming each bad check.
 
@@ -234,7 +219,7 @@ def compile_checks(
             )
             continue
         found: list[str] = []
-        node = authz._compiler.compile(rules, where=at, problems=found)
+        node = compiler.compile(rules, where=at, problems=found)
         if not found and not node.static:
             found.append(
                 f"{at}: $granted needs a field's object; give a rule set of scopes only"
@@ -308,7 +293,11 @@ async def _permissions_later(answers: list[tuple[str, Answer]]) -> list[Permissi
 
 
 async def dehydrate(
-    authz: AuthExtension, context: object, checks: Mapping[str, object]
+    compiler: RuleCompiler,
+    load_scopes: LoadScopes,
+    timeout: float | None,
+    context: object,
+    checks: Mapping[str, object],
 ) -> dict[str, bool]:
     """`{name: allowed}` for `checks`, as `permissions_field` answers them.
 
@@ -317,8 +306,8 @@ async def dehydrate(
     Denials and loader failures are `False` (failures logged); malformed
     checks raise `ConfigurationError`, as they would at decoration.
     """
-    compiled = compile_checks(authz, checks, "dehydrate")
-    state = RequestState(authz._load_scopes, context, timeout=authz._scope_timeout)
+    compiled = compile_checks(compiler, checks, "dehydrate")
+    state = RequestState(load_scopes, context, timeout=timeout)
     answers = {
         name: answer(state, node, None, f"authz.dehydrate: {name!r}")
         for name, node in compiled.items()

@@ -3,56 +3,38 @@
 The object is a factory for Strawberry: `strawberry.Schema(extensions=[authz])`
 calls it once per operation and gets a fresh `SchemaExtension`, whose only job
 is to open the operation's `RequestState`. The first time a schema is used
-(or validated) its resolvers are guarded, once.
+(or validated) its resolvers are guarded, once. The methods below are the
+public surface; the work is done by the modules they name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from graphql import GraphQLError, GraphQLResolveInfo
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from . import capabilities
-from ._compat import (
-    object_definition,
-    operation_execution_context,
-    strawberry_field_of,
-    strawberry_schema_of,
-    unwrap_info,
-)
+from ._compat import operation_execution_context
 from .decisions import DecisionHook, decision_hook
 from .errors import ConfigurationError
-from .evaluation import (
-    Denial,
-    MaybeOutcome,
-    Outcome,
-    RequestState,
-    denial_from_exception,
-    misconfigured,
-    settle,
-)
-from .guards import NO_FALLBACK, FieldGuard
+from .grants import GrantDeclaration, GrantSpec
+from .inline import InlineChecks, raw_info
 from .install import install_guards
-from .params import FieldCall, resolver_inputs
-from .policy import (
-    ErrorHook,
-    FieldPolicy,
-    GrantSpec,
-    Phase,
-    TypeMarker,
-    TypePolicy,
-    mark_subclasses,
-)
-from .rules import Node, RuleCompiler
-from .scopes import GrantDeclaration, ScopeDeclaration, rule_set_key
+from .outcomes import Outcome, decided, settle
+from .plan import NO_FALLBACK, ErrorHook, GuardSettings, Phase
+from .policy import FieldPolicy, Policy, check_phase, compile_defaults, decorate_type
+from .request import RequestState
+from .rules import RuleCompiler
+from .scopes import LoadScopes, ScopeDeclaration
 
 if TYPE_CHECKING:
     from strawberry import Schema
@@ -63,11 +45,6 @@ __all__ = ["AuthExtension"]
 logger = logging.getLogger("strawberry_authz")
 
 TypeT = TypeVar("TypeT", bound=type)
-LoadScopes = Callable[[Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"]
-
-OPERATION_TYPES = ("Query", "Mutation", "Subscription")
-_MAX_INLINE_RULE_SETS = 1024
-SUBSCRIPTION_PHASES = ("subscribe", "resolve")
 
 
 class AuthExtension:
@@ -122,36 +99,33 @@ class AuthExtension:
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
-        if scope_timeout is not None and (
-            isinstance(scope_timeout, bool)
-            or not isinstance(scope_timeout, (int, float))
-            or not scope_timeout > 0
-        ):
-            raise TypeError(
-                "scope_timeout must be a positive number of seconds or None, "
-                f"got {scope_timeout!r}"
-            )
-        self._scope_timeout = scope_timeout
+        _check_timeout(scope_timeout)
         self._load_scopes = load_scopes
-        self._scope_names = ScopeDeclaration.from_spec(scopes)
-        self._grant_names = GrantDeclaration.from_spec(grants)
-        self._compiler = RuleCompiler(self._scope_names, self._grant_names)
-        self._error_resolver = error_resolver
-        self._on_decision = decision_hook(on_decision)
-        self._debug = debug
-        self._error_reasons = error_reasons
-        self._defaults = self._compile_defaults(default_scopes or {})
-        self._type_policies: dict[type, list[TypePolicy]] = {}
-        self._var: ContextVar[RequestState | None] = ContextVar(
-            f"strawberry_authz.request.{id(self)}", default=None
+        self._scope_timeout = scope_timeout
+        compiler = RuleCompiler(
+            ScopeDeclaration.from_spec(scopes), GrantDeclaration.from_spec(grants)
         )
-        self._inline_nodes: dict[Hashable, Node] = {}
+        self._policy = Policy(
+            compiler, compile_defaults(compiler, default_scopes or {})
+        )
+        self._settings = GuardSettings(
+            var=ContextVar(f"strawberry_authz.request.{id(self)}", default=None),
+            error_resolver=error_resolver,
+            on_decision=decision_hook(on_decision),
+            debug=debug,
+            error_reasons=error_reasons,
+        )
+        self._inline = InlineChecks(compiler, self._settings)
         self._install_lock = threading.Lock()
         # Weak: a schema the application dropped must not be kept alive by
         # the (usually module-level) extension; its entry goes with it.
         self._installed: weakref.WeakValueDictionary[int, Schema] = (
             weakref.WeakValueDictionary()
         )
+
+    @property
+    def _var(self) -> ContextVar[RequestState | None]:
+        return self._settings.var
 
     # -- Strawberry's extension factory -----------------------------------------
 
@@ -198,9 +172,9 @@ class AuthExtension:
             drop_denied: On a subscription, drop denied events silently
                 instead of delivering an error for each.
         """
-        _check_phase(phase)
+        check_phase(phase)
         return FieldPolicy(
-            self,
+            self._policy,
             rules_or_fn,
             post=False,
             grants=grants,
@@ -233,7 +207,7 @@ class AuthExtension:
         the event as `result`. Other options as for `rule`.
         """
         return FieldPolicy(
-            self,
+            self._policy,
             fn,
             post=True,
             grants=grants,
@@ -274,8 +248,10 @@ class AuthExtension:
                 "object, so grants= must be a function (params) -> names, "
                 f"got {grants!r}"
             )
-        return self._type_decorator(
-            rules_or_fn,
+        return functools.partial(
+            decorate_type,
+            self._policy,
+            rules=rules_or_fn,
             post=False,
             on_error=on_error,
             grants=grants,
@@ -286,62 +262,15 @@ class AuthExtension:
         self, fn: Callable[..., object], *, on_error: ErrorHook | None = None
     ) -> Callable[[TypeT], TypeT]:
         """A post rule `fn(params, result)` on every field of a type."""
-        return self._type_decorator(fn, post=True, on_error=on_error)
-
-    def _type_decorator(
-        self,
-        rules: object,
-        *,
-        post: bool,
-        on_error: ErrorHook | None,
-        grants: Callable[..., Any] | None = None,
-        skip_interface_rules: bool = False,
-    ) -> Callable[[TypeT], TypeT]:
-        def decorate(cls: TypeT) -> TypeT:
-            definition = object_definition(cls)
-            decorator = "type_post_rule" if post else "type_rule"
-            if definition is None:
-                raise TypeError(
-                    f"authz.{decorator}(...) must decorate a Strawberry type: put it "
-                    f"above @strawberry.type (or @strawberry.interface) on {cls!r}"
-                )
-            if getattr(definition, "is_input", False):
-                raise ConfigurationError(
-                    f"authz.{decorator}(...) on input type {definition.name}: "
-                    "input types are not resolved, so the rule would never be "
-                    "checked; put the rule on the field that takes the input "
-                    "and read the value from params.args"
-                )
-            where = f"{decorator} of {definition.name}"
-            problems: list[str] = []
-            node = None
-            if rules is not None:
-                node = self._compiler.compile(
-                    rules, where=where, problems=problems, post=post
-                )
-            if problems:
-                raise ConfigurationError(problems)
-            policy = TypePolicy(
-                node,
-                post=post,
-                grants=grants,
-                skip_interface_rules=skip_interface_rules,
-                on_error=on_error,
-                where=where,
-            )
-            self._type_policies.setdefault(cls, []).append(policy)
-            if not any(
-                isinstance(ext, TypeMarker) and ext.authz is self
-                for field in definition.fields
-                for ext in field.extensions
-            ):
-                marker = TypeMarker(self)
-                for field in definition.fields:
-                    field.extensions.append(marker)
-                mark_subclasses(cls, marker)
-            return cls
-
-        return decorate
+        return functools.partial(
+            decorate_type,
+            self._policy,
+            rules=fn,
+            post=True,
+            on_error=on_error,
+            grants=None,
+            skip_interface_rules=False,
+        )
 
     # -- checks inside resolvers --------------------------------------------------
 
@@ -351,18 +280,18 @@ class AuthExtension:
         `info` is the resolver's `Info`. The request's scope cache is shared:
         a scope already computed for this request is not computed again.
         """
-        outcome = self._check_inline(info, rules)
-        if outcome is not True and not isinstance(outcome, Denial):
-            outcome = await settle(outcome)
+        outcome = self._inline.outcome(info, rules)
+        if not decided(outcome):
+            outcome = await settle(outcome)  # type: ignore[arg-type]
         return outcome is True
 
     async def require(self, info: object, rules: object) -> None:
         """Like `check`, but raise the denial's error when `rules` do not pass."""
-        outcome = self._check_inline(info, rules)
-        if outcome is not True and not isinstance(outcome, Denial):
-            outcome = await settle(outcome)
+        outcome = self._inline.outcome(info, rules)
+        if not decided(outcome):
+            outcome = await settle(outcome)  # type: ignore[arg-type]
         if outcome is not True:
-            raise self._inline_guard(info).client_error(outcome, _raw_info(info))
+            raise self._inline.error(info, outcome)  # type: ignore[arg-type]
 
     def check_sync(self, info: object, rules: object) -> bool:
         """`check` for sync resolvers; every scope involved must be sync."""
@@ -372,7 +301,18 @@ class AuthExtension:
         """`require` for sync resolvers; every scope involved must be sync."""
         outcome = self._settled_sync(info, rules)
         if outcome is not True:
-            raise self._inline_guard(info).client_error(outcome, _raw_info(info))
+            raise self._inline.error(info, outcome)
+
+    def _settled_sync(self, info: object, rules: object) -> Outcome:
+        outcome = self._inline.outcome(info, rules)
+        if decided(outcome):
+            return outcome  # type: ignore[return-value]
+        if asyncio.iscoroutine(outcome):
+            outcome.close()
+        raise RuntimeError(
+            "authz.check_sync / require_sync: these rules need an async scope "
+            "loader; use `await authz.check(...)` / `await authz.require(...)`"
+        )
 
     def clear_cache(self, info: object, scope: str | None = None) -> None:
         """Forget this operation's cached scope answers, from a resolver.
@@ -384,7 +324,7 @@ class AuthExtension:
         that one scope) is asked again. Mutation fields run one after another,
         so later fields of the same mutation see the change.
         """
-        _raw_info(info)
+        raw_info(info)
         state = self._var.get()
         if state is None:
             logger.warning(
@@ -393,81 +333,6 @@ class AuthExtension:
             )
             return
         state.clear(scope)
-
-    def _settled_sync(self, info: object, rules: object) -> Outcome:
-        outcome = self._check_inline(info, rules)
-        if outcome is True or isinstance(outcome, Denial):
-            return outcome
-        if asyncio.iscoroutine(outcome):
-            outcome.close()
-        raise RuntimeError(
-            "authz.check_sync / require_sync: these rules need an async scope "
-            "loader; use `await authz.check(...)` / `await authz.require(...)`"
-        )
-
-    def _check_inline(self, info: object, rules: object) -> MaybeOutcome:
-        raw = _raw_info(info)
-        state = self._var.get()
-        if state is None:
-            return misconfigured(
-                "authz.check / require called outside an operation of a schema "
-                "using this AuthExtension"
-            )
-        guard = self._inline_guard(info)
-        try:
-            node = self._inline_node(rules, guard.coordinate)
-        except Exception as error:
-            return denial_from_exception(error, f"authz.check in {guard.coordinate}")
-        if isinstance(node, Denial):
-            return node
-        if node.static:
-            return state.decide(node)
-        args: dict[str, Any]
-        found = resolver_inputs(raw)
-        if found is None:
-            known = state.objects.get(id(raw.path.prev))
-            root, args = (known[1] if known is not None else None), {}
-        else:
-            root, args = found
-        return node.evaluate(state, FieldCall(guard, state, root, raw, args))
-
-    def _inline_node(self, rules: object, coordinate: str) -> Node | Denial:
-        """`rules` compiled, once per distinct rule set (not on every call)."""
-        key = rule_set_key(rules)
-        if key is not None:
-            node = self._inline_nodes.get(key)
-            if node is not None:
-                return node
-        problems: list[str] = []
-        node = self._compiler.compile(
-            rules, where=f"authz.check in {coordinate}", problems=problems
-        )
-        if problems:
-            return misconfigured("; ".join(problems))
-        if key is not None:
-            if len(self._inline_nodes) >= _MAX_INLINE_RULE_SETS:
-                self._inline_nodes.clear()
-            self._inline_nodes[key] = node
-        return node
-
-    def _inline_guard(self, info: object) -> FieldGuard:
-        raw = _raw_info(info)
-        installed = getattr(
-            raw.parent_type.fields[raw.field_name].resolve, "guard", None
-        )
-        if isinstance(installed, FieldGuard) and installed.var is self._var:
-            return installed
-        return FieldGuard(
-            type_name=raw.parent_type.name,
-            field_name=raw.field_name,
-            original=None,
-            field=strawberry_field_of(raw.parent_type.fields[raw.field_name]),
-            schema=strawberry_schema_of(raw.schema),
-            var=self._var,
-            error_resolver=self._error_resolver,
-            debug=self._debug,
-            error_reasons=self._error_reasons,
-        )
 
     # -- what the viewer may do ----------------------------------------------------
 
@@ -480,7 +345,9 @@ class AuthExtension:
         field is `false` when denied for any reason and never an error;
         default scopes and type rules do not apply to it.
         """
-        return capabilities.can_field(self, rules_or_fn, description=description)
+        return capabilities.can_field(
+            self._policy, self._policy.compiler, rules_or_fn, description=description
+        )
 
     def permissions_field(
         self, checks: Mapping[str, object], *, description: str | None = None
@@ -491,7 +358,9 @@ class AuthExtension:
         raises `ConfigurationError` naming it), answered in their order,
         never as an error.
         """
-        return capabilities.permissions_field(self, checks, description=description)
+        return capabilities.permissions_field(
+            self._policy, self._policy.compiler, checks, description=description
+        )
 
     async def dehydrate(
         self, context: object, checks: Mapping[str, object]
@@ -501,7 +370,13 @@ class AuthExtension:
         The answers `permissions_field` gives for the same `context`; a denial
         or a failing loader is `False` (failures logged), never an exception.
         """
-        return await capabilities.dehydrate(self, context, checks)
+        return await capabilities.dehydrate(
+            self._policy.compiler,
+            self._load_scopes,
+            self._scope_timeout,
+            context,
+            checks,
+        )
 
     # -- validation and installation --------------------------------------------
 
@@ -537,46 +412,15 @@ class AuthExtension:
         with self._install_lock:
             if only_once and id(schema) in self._installed:
                 return []
-            problems = install_guards(self, schema)
+            active = tuple(
+                ext._policy
+                for ext in schema.extensions
+                if isinstance(ext, AuthExtension)
+            )
+            problems = install_guards(self._policy, self._settings, schema, active)
             if not problems:
                 self._installed[id(schema)] = schema
             return problems
-
-    def _compile_defaults(self, defaults: Mapping[str, Any]) -> dict[str, Node]:
-        compiled: dict[str, Node] = {}
-        problems: list[str] = []
-        for operation, rules in defaults.items():
-            if operation not in OPERATION_TYPES:
-                problems.append(
-                    f"default_scopes: unknown operation type {operation!r} "
-                    f"(expected one of {', '.join(OPERATION_TYPES)})"
-                )
-                continue
-            if operation != "Subscription":
-                where = f"default_scopes of {operation}"
-                compiled[operation] = self._compiler.compile(
-                    rules, where=where, problems=problems
-                )
-                continue
-            if (
-                not isinstance(rules, Mapping)
-                or not set(rules) <= set(SUBSCRIPTION_PHASES)
-                or not rules
-            ):
-                problems.append(
-                    "default_scopes of Subscription: expected "
-                    "{'subscribe': rules, 'resolve': rules} (either or both), "
-                    f"got {rules!r}"
-                )
-                continue
-            for phase, phase_rules in rules.items():
-                where = f"default_scopes of Subscription.{phase}"
-                compiled[f"Subscription.{phase}"] = self._compiler.compile(
-                    phase_rules, where=where, problems=problems
-                )
-        if problems:
-            raise ConfigurationError(problems)
-        return compiled
 
 
 class _OperationExtension(SchemaExtension):
@@ -608,15 +452,13 @@ class _OperationExtension(SchemaExtension):
                 authz._var.reset(token)
 
 
-def _raw_info(info: object) -> GraphQLResolveInfo[Any]:
-    raw = unwrap_info(info)
-    if not hasattr(raw, "parent_type") or not hasattr(raw, "path"):
-        raise TypeError(f"expected the resolver's info, got {info!r}")
-    return cast("GraphQLResolveInfo[Any]", raw)
-
-
-def _check_phase(phase: str) -> None:
-    if phase not in SUBSCRIPTION_PHASES:
-        raise ConfigurationError(
-            f"phase={phase!r}: expected one of {', '.join(SUBSCRIPTION_PHASES)}"
+def _check_timeout(scope_timeout: object) -> None:
+    if scope_timeout is not None and (
+        isinstance(scope_timeout, bool)
+        or not isinstance(scope_timeout, (int, float))
+        or not scope_timeout > 0
+    ):
+        raise TypeError(
+            "scope_timeout must be a positive number of seconds or None, "
+            f"got {scope_timeout!r}"
         )

@@ -1,17 +1,21 @@
 """Installing guards on a schema: where each rule applies, decided once.
 
 For one field, everything that applies must pass: the default scopes of its
-operation type (root fields, unless `skip_defaults`), the type-wide rules of
-its type (unless `skip_type_rules`) and its own rule. This module computes
-that combination per field, checks the policy against the schema, and puts a
-`FieldGuard` in front of each resolver that needs one.
+operation type (root fields, unless `skip_defaults`), the type rules of its
+type and its Python bases (unless `skip_type_rules`), the rules of its
+interfaces (type rules and the same-named interface field's rule, unless
+`skip_interface_rules`) and its own rule. The planner computes that
+combination once per field, in time linear in the schema (what depends on a
+type alone is computed once per type), checks the policy against the schema,
+and puts a `FieldGuard` in front of each resolver that needs one.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from graphql import (
     GraphQLField,
@@ -23,6 +27,7 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
 )
+from strawberry import Schema
 
 from ._compat import (
     graphql_schema,
@@ -33,160 +38,432 @@ from ._compat import (
     strawberry_field_of,
 )
 from .capabilities import capability_of
-from .guards import NO_FALLBACK, FieldGuard, Warmer, returns_list_of
-from .policy import FieldPolicy, TypeMarker, TypePolicy, is_marker
-from .rules import Granted, Node, all_of
-
-if TYPE_CHECKING:
-    from strawberry import Schema
-
-    from .extension import AuthExtension
-    from .policy import GrantSpec
+from .decisions import DecisionSource
+from .guards import FieldGuard
+from .params import FieldSite
+from .plan import NO_FALLBACK, FieldPlan, GuardSettings, Part
+from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
+from .rules import Granted, Node, SourceTag, all_of
+from .warmup import Warmer, returns_list_of
 
 __all__ = ["install_guards"]
 
-
-class _FieldPlan:
-    """What applies to one resolver (a field's `resolve` or `subscribe`)."""
-
-    def __init__(
-        self,
-        gtype: GraphQLObjectType,
-        field_name: str,
-        gfield: GraphQLField,
-        attribute: str,
-        **options: Any,
-    ) -> None:
-        self.gtype = gtype
-        self.field_name = field_name
-        self.coordinate = f"{gtype.name}.{field_name}"
-        self.gfield = gfield
-        self.attribute = attribute
-        self.options = options
-
-    def marked(self) -> bool:
-        field = strawberry_field_of(self.gfield)
-        return any(is_marker(ext) for ext in getattr(field, "extensions", ()))
-
-    @property
-    def pre(self) -> Node | None:
-        pre: Node | None = self.options.get("pre")
-        return pre
-
-    @property
-    def post(self) -> Node | None:
-        post: Node | None = self.options.get("post")
-        return post
-
-    @property
-    def grants(self) -> GrantSpec | None:
-        grants: GrantSpec | None = self.options.get("grants")
-        return grants
-
-    def enforces(self) -> bool:
-        options = self.options
-        return self.marked() or bool(
-            options.get("pre")
-            or options.get("post")
-            or options.get("grants") is not None
-            or options.get("type_grants")
-            or options.get("event_filter")
-            or options.get("new_event")
-            # Every subscription stream is bound to its operation's state.
-            or options.get("phase") == "subscribe"
-            or options.get("on_denied", NO_FALLBACK) is not NO_FALLBACK
-        )
+OPERATIONS = ("Query", "Mutation", "Subscription")
 
 
-def install_guards(authz: AuthExtension, schema: Schema) -> list[str]:
-    """Guard every resolver of `schema` that a rule applies to.
+@dataclasses.dataclass(frozen=True)
+class _TypeRules:
+    """What applies to every field of one object type (computed once per type)."""
+
+    operation: str | None
+    own: tuple[TypePolicy, ...]
+    interfaces: tuple[TypePolicy, ...]
+    skip_interfaces: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    """A plan and the graphql-core field whose resolver it guards."""
+
+    gfield: GraphQLField
+    plan: FieldPlan
+
+
+def install_guards(
+    policy: Policy,
+    settings: GuardSettings,
+    schema: Schema,
+    active: tuple[Policy, ...],
+) -> list[str]:
+    """Guard every resolver of `schema` that a rule of `policy` applies to.
 
     Returns the problems found (nothing is installed when there are any).
     Installing twice replaces the earlier guards, never stacks them.
+    `active` are the policies of every AuthExtension the schema uses: their
+    markers are removed from the resolvers; others' stay, and deny.
     """
-    gschema: GraphQLSchema = graphql_schema(schema)
-    serial_mutations(schema)
+    gschema = graphql_schema(schema)
+    planner = _Planner(policy, schema, gschema)
     problems: list[str] = []
-    operations: dict[str, str] = {}
-    root: GraphQLObjectType | None
-    for operation, root in (
-        ("Query", gschema.query_type),
-        ("Mutation", gschema.mutation_type),
-        ("Subscription", gschema.subscription_type),
-    ):
-        if root is not None:
-            operations[root.name] = operation
-
-    plans: list[_FieldPlan] = []
-    static_by_type: dict[str, dict[str, Node]] = {}
+    planned: list[_Planned] = []
     for gtype in _object_types(gschema):
-        operation_of_type = operations.get(gtype.name)
-        statics: dict[str, Node] = {}
+        rules = planner.type_rules(gtype)
         for field_name, gfield in gtype.fields.items():
-            for plan in _plan_field(
-                authz, gtype, field_name, gfield, operation_of_type, problems
-            ):
-                plans.append(plan)
-                pre = plan.pre
-                if plan.attribute == "resolve" and pre is not None and pre.static:
-                    statics[field_name] = pre
-        if statics and operation_of_type is None:
-            static_by_type[gtype.name] = statics
-
-    _check_input_types(authz, gschema, problems)
-    _check_grants_reachable(authz, gschema, plans, problems)
+            planned.extend(planner.plan(gtype, rules, field_name, gfield, problems))
+    _check_input_types(policy, gschema, problems)
+    _check_grants_reachable(planner, gschema, planned, problems)
     if problems:
         return problems
-
-    by_resolver = {(id(plan.gfield), plan.attribute): plan for plan in plans}
-    for gtype in _object_types(gschema):
-        for field_name, gfield in gtype.fields.items():
-            item_type = returns_list_of(gfield.type)
-            if item_type is None or item_type.name not in static_by_type:
-                continue
-            warmer = Warmer(static_by_type[item_type.name])
-            found = by_resolver.get((id(gfield), "resolve"))
-            if found is None:
-                found = _FieldPlan(gtype, field_name, gfield, "resolve")
-                plans.append(found)
-            found.options["warmer"] = warmer
-
-    active = tuple(ext for ext in schema.extensions if isinstance(ext, type(authz)))
-    for plan in plans:
-        capability = plan.options.get("capability")
-        if capability is not None:
-            resolver = capability.resolver(
-                schema, plan.gtype.name, plan.field_name, plan.gfield
-            )
-            setattr(plan.gfield, plan.attribute, resolver)
-            continue
-        original = getattr(plan.gfield, plan.attribute)
-        installed = getattr(original, "guard", None)
-        if isinstance(installed, FieldGuard) and installed.var is authz._var:
-            original = installed.original
-        original = _without_markers(schema, plan, original, (authz, *active))
-        guard = FieldGuard(
-            type_name=plan.gtype.name,
-            field_name=plan.field_name,
-            original=original,
-            field=strawberry_field_of(plan.gfield),
-            schema=schema,
-            var=authz._var,
-            error_resolver=authz._error_resolver,
-            on_decision=authz._on_decision,
-            debug=authz._debug,
-            error_reasons=authz._error_reasons,
-            **plan.options,
-        )
-        setattr(plan.gfield, plan.attribute, guard.build())
+    planned = _with_warmers(planner, gschema, planned)
+    for entry in planned:
+        _install(policy, schema, settings, entry, active)
+    serial_mutations(schema)
     return problems
 
 
-def _without_markers(
+def _install(
+    policy: Policy,
     schema: Schema,
-    plan: _FieldPlan,
-    original: Any,
-    installed: tuple[AuthExtension, ...],
+    settings: GuardSettings,
+    entry: _Planned,
+    active: tuple[Policy, ...],
+) -> None:
+    plan = entry.plan
+    capability = capability_of(policy, entry.gfield)
+    if capability is not None:
+        setattr(entry.gfield, plan.attribute, capability.resolver(plan, settings))
+        return
+    original = getattr(entry.gfield, plan.attribute)
+    installed = getattr(original, "guard", None)
+    if isinstance(installed, FieldGuard) and installed.settings.var is settings.var:
+        original = installed.original
+    original = _without_markers(schema, entry, original, active)
+    guard = FieldGuard(plan, settings, original)
+    setattr(entry.gfield, plan.attribute, guard.build())
+
+
+class _Planner:
+    """Computes the `FieldPlan`s of one schema for one policy."""
+
+    def __init__(self, policy: Policy, schema: Schema, gschema: GraphQLSchema) -> None:
+        self.policy = policy
+        self.schema = schema
+        self.operations = {
+            root.name: operation
+            for operation, root in zip(
+                OPERATIONS,
+                (gschema.query_type, gschema.mutation_type, gschema.subscription_type),
+                strict=True,
+            )
+            if root is not None
+        }
+        self._tags: dict[tuple[str, int], Node] = {}
+        self._combined: dict[tuple[int, ...], Node | None] = {}
+
+    def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
+        own: list[TypePolicy] = []
+        interfaces: list[TypePolicy] = []
+        origin = getattr(strawberry_definition_of(gtype), "origin", None)
+        if isinstance(origin, type):
+            for klass in origin.__mro__:
+                found = self.policy.type_policies.get(klass, ())
+                if klass is not origin and _is_interface(klass):
+                    interfaces.extend(found)
+                else:
+                    own.extend(found)
+        skip = any(
+            p.skip_interface_rules
+            for p in self.policy.type_policies.get(origin, ())  # type: ignore[arg-type]
+        )
+        return _TypeRules(
+            self.operations.get(gtype.name), tuple(own), tuple(interfaces), skip
+        )
+
+    def plan(
+        self,
+        gtype: GraphQLObjectType,
+        rules: _TypeRules,
+        field_name: str,
+        gfield: GraphQLField,
+        problems: list[str],
+    ) -> list[_Planned]:
+        site_args = (gtype.name, field_name, self.schema, strawberry_field_of(gfield))
+        if capability_of(self.policy, gfield) is not None:
+            # Its answer is itself an authorization answer (a boolean about the
+            # viewer): no default scope, type or interface rule applies to it.
+            return [
+                _Planned(gfield, self._capability_plan(FieldSite(*site_args), gfield))
+            ]
+        field = _FieldRules.of(self.policy, gtype, rules, field_name, gfield, problems)
+        site = FieldSite(*site_args, type_grants=field.type_grants)
+        if rules.operation == "Subscription" and gfield.subscribe is not None:
+            found = self._subscription_plans(site, field, gfield)
+        else:
+            found = [self._field_plan(site, field, rules.operation, gfield)]
+        marked = _marked(gfield)
+        return [_Planned(gfield, plan) for plan in found if marked or _enforces(plan)]
+
+    def _field_plan(
+        self,
+        site: FieldSite,
+        field: _FieldRules,
+        operation: str | None,
+        gfield: GraphQLField,
+    ) -> FieldPlan:
+        defaults = None
+        if operation is not None and not field.skip_defaults:
+            defaults = self.policy.defaults.get(operation)
+        parts = [*_parts("default", defaults), *field.pre_parts]
+        return FieldPlan(
+            site=site,
+            pre=self._all_of(parts),
+            pre_parts=tuple(parts),
+            post=self._all_of(field.post_parts),
+            grants=field.grants,
+            on_error=field.on_error,
+            on_denied=field.on_denied,
+            has_arguments=bool(gfield.args),
+        )
+
+    def _subscription_plans(
+        self, site: FieldSite, field: _FieldRules, gfield: GraphQLField
+    ) -> list[FieldPlan]:
+        defaults = {} if field.skip_defaults else self.policy.defaults
+        at_start = [
+            *_parts("default", defaults.get("Subscription.subscribe")),
+            *field.type_pre_parts,
+            *field.subscribe_parts,
+        ]
+        per_event = [
+            *_parts("default", defaults.get("Subscription.resolve")),
+            *field.event_parts,
+        ]
+        event_pre = self._all_of(per_event)
+        event_post = self._all_of(field.post_parts)
+        drop = field.drop_denied
+        subscribe = FieldPlan(
+            site=site,
+            attribute="subscribe",
+            pre=self._all_of(at_start),
+            pre_parts=tuple(at_start),
+            on_error=field.on_error,
+            phase="subscribe",
+            event_filter=(event_pre, event_post) if drop else None,
+        )
+        resolve = FieldPlan(
+            site=site,
+            pre=None if drop else event_pre,
+            pre_parts=() if drop else tuple(per_event),
+            post=None if drop else event_post,
+            grants=field.grants,
+            on_error=field.on_error,
+            on_denied=field.on_denied,
+            phase="event",
+            new_event=True,
+        )
+        return [subscribe, resolve]
+
+    def _capability_plan(self, site: FieldSite, gfield: GraphQLField) -> FieldPlan:
+        capability = capability_of(self.policy, gfield)
+        assert capability is not None
+        # `pre` only lets a list of its objects decide a static answer first.
+        return FieldPlan(site=site, pre=capability.warm_node, has_arguments=False)
+
+    def _all_of(self, parts: list[Part] | tuple[Part, ...]) -> Node | None:
+        """The AND of `parts`, each tagged with its source; shared across fields."""
+        tags = [self._tag(source, node) for source, node in parts]
+        key = tuple(id(tag) for tag in tags)
+        if key not in self._combined:
+            self._combined[key] = all_of(tags)
+        return self._combined[key]
+
+    def _tag(self, source: str, node: Node) -> Node:
+        key = (source, id(node))
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = SourceTag(source, node)
+        return tag
+
+
+@dataclasses.dataclass
+class _FieldRules:
+    """The rules of one field, sorted by where they come from."""
+
+    type_pre_parts: list[Part]
+    pre_parts: list[Part]
+    post_parts: list[Part]
+    subscribe_parts: list[Part]
+    event_parts: list[Part]
+    type_grants: tuple[Any, ...]
+    grants: Any
+    on_error: Any
+    on_denied: Any
+    skip_defaults: bool
+    drop_denied: bool
+
+    @classmethod
+    def of(
+        cls,
+        policy: Policy,
+        gtype: GraphQLObjectType,
+        rules: _TypeRules,
+        field_name: str,
+        gfield: GraphQLField,
+        problems: list[str],
+    ) -> _FieldRules:
+        coordinate = f"{gtype.name}.{field_name}"
+        inherited: list[FieldPolicy] = []
+        for interface in gtype.interfaces:
+            for found in _field_policies(policy, interface.fields.get(field_name)):
+                if found not in inherited:
+                    inherited.append(found)
+        # A field an implementer does not redeclare is a copy of the
+        # interface's, carrying the same policy objects: they count once.
+        own = [p for p in _field_policies(policy, gfield) if p not in inherited]
+        skip_interfaces = rules.skip_interfaces or any(
+            p.skip_interface_rules for p in own
+        )
+        if skip_interfaces:
+            inherited = []
+        interface_types = () if skip_interfaces else rules.interfaces
+        _check_field(coordinate, own, inherited, gfield, problems)
+        # Only a rule on this type's own field skips this type's type rules;
+        # interface type rules go only with skip_interface_rules.
+        own_types = () if any(p.skip_type_rules for p in own) else rules.own
+        type_pre = [
+            *_policy_parts("type", own_types, post=False),
+            *_policy_parts("interface", interface_types, post=False),
+        ]
+        field_pre = [
+            *_policy_parts("interface", inherited, post=False),
+            *_policy_parts("field", own, post=False),
+        ]
+        all_field = [*own, *inherited]
+        granting = [p.grants for p in own if p.grants is not None]
+        type_policies = (*rules.own, *interface_types)
+        return cls(
+            type_pre_parts=type_pre,
+            pre_parts=[*type_pre, *field_pre],
+            post_parts=[
+                *_policy_parts("post", (*own_types, *interface_types), post=True),
+                *_policy_parts("post", all_field, post=True),
+            ],
+            subscribe_parts=_policy_parts(
+                "field", [p for p in all_field if p.phase == "subscribe"], post=False
+            ),
+            event_parts=_policy_parts(
+                "field", [p for p in all_field if p.phase == "resolve"], post=False
+            ),
+            type_grants=tuple(p.grants for p in type_policies if p.grants is not None),
+            grants=granting[0] if granting else None,
+            on_error=next(
+                (p.on_error for p in all_field if p.on_error is not None),
+                next((p.on_error for p in type_policies if p.on_error), None),
+            ),
+            on_denied=next(
+                (p.on_denied for p in all_field if p.on_denied is not NO_FALLBACK),
+                NO_FALLBACK,
+            ),
+            skip_defaults=any(p.skip_defaults for p in (own or inherited)),
+            drop_denied=any(p.drop_denied for p in all_field),
+        )
+
+
+def _check_field(
+    coordinate: str,
+    own: list[FieldPolicy],
+    inherited: list[FieldPolicy],
+    gfield: GraphQLField,
+    problems: list[str],
+) -> None:
+    for kind, found in (
+        ("authz.rule", [p for p in own if not p.post]),
+        ("authz.post_rule", [p for p in own if p.post]),
+    ):
+        if len(found) > 1:
+            problems.append(
+                f"{coordinate}: {len(found)} {kind}(...) on one field; "
+                "combine them into one rule set"
+            )
+    if len([p for p in own if p.grants is not None]) > 1:
+        problems.append(
+            f"{coordinate}: grants= given on both its rule and its post rule; "
+            "give them on one"
+        )
+    for rule in (*own, *inherited):
+        if rule.node is None:
+            problems.append(f"{coordinate}: its rule was never compiled")
+    on_denied = next(
+        (p.on_denied for p in (*own, *inherited) if p.on_denied is not NO_FALLBACK),
+        NO_FALLBACK,
+    )
+    if on_denied is None and isinstance(gfield.type, GraphQLNonNull):
+        problems.append(
+            f"{coordinate}: on_denied=None on a non-null field ({gfield.type}); "
+            "return a value of the field's type, or make the field nullable"
+        )
+
+
+def _policy_parts(source: DecisionSource, found: Any, *, post: bool) -> list[Part]:
+    return [(source, p.node) for p in found if p.post is post and p.node is not None]
+
+
+def _parts(source: DecisionSource, node: Node | None) -> list[Part]:
+    return [] if node is None else [(source, node)]
+
+
+def _enforces(plan: FieldPlan) -> bool:
+    return bool(
+        plan.pre is not None
+        or plan.post is not None
+        or plan.grants is not None
+        or plan.site.type_grants
+        or plan.event_filter
+        or plan.new_event
+        # Every subscription stream is bound to its operation's state.
+        or plan.attribute == "subscribe"
+        or plan.on_denied is not NO_FALLBACK
+    )
+
+
+def _marked(gfield: GraphQLField) -> bool:
+    field = strawberry_field_of(gfield)
+    return any(is_marker(ext) for ext in getattr(field, "extensions", ()))
+
+
+def _field_policies(policy: Policy, gfield: GraphQLField | None) -> list[FieldPolicy]:
+    field = strawberry_field_of(gfield)
+    return [
+        ext
+        for ext in getattr(field, "extensions", ())
+        if isinstance(ext, FieldPolicy) and ext.policy is policy
+    ]
+
+
+def _with_warmers(
+    planner: _Planner, gschema: GraphQLSchema, planned: list[_Planned]
+) -> list[_Planned]:
+    """Give each list field whose items have static rules a `Warmer`."""
+    statics: dict[str, dict[str, Node]] = {}
+    for entry in planned:
+        plan = entry.plan
+        pre = plan.pre
+        if plan.attribute != "resolve" or pre is None or not pre.static:
+            continue
+        if planner.operations.get(plan.site.type_name) is None:
+            statics.setdefault(plan.site.type_name, {})[plan.site.field_name] = pre
+    warmers = {name: Warmer(by_field) for name, by_field in statics.items()}
+    by_field = {
+        id(entry.gfield): index
+        for index, entry in enumerate(planned)
+        if entry.plan.attribute == "resolve"
+    }
+    for gtype in _object_types(gschema):
+        for field_name, gfield in gtype.fields.items():
+            item_type = returns_list_of(gfield.type)
+            warmer = None if item_type is None else warmers.get(item_type.name)
+            if warmer is None:
+                continue
+            index = by_field.get(id(gfield))
+            if index is None:
+                site = FieldSite(
+                    gtype.name, field_name, planner.schema, strawberry_field_of(gfield)
+                )
+                plan = FieldPlan(
+                    site=site, warmer=warmer, has_arguments=bool(gfield.args)
+                )
+                planned.append(_Planned(gfield, plan))
+            else:
+                entry = planned[index]
+                if capability_of(planner.policy, gfield) is None:
+                    planned[index] = _Planned(
+                        gfield, dataclasses.replace(entry.plan, warmer=warmer)
+                    )
+    return planned
+
+
+def _without_markers(
+    schema: Schema, entry: _Planned, original: Any, active: tuple[Policy, ...]
 ) -> Any:
     """Strawberry's resolver for the field, rebuilt without our markers.
 
@@ -195,20 +472,17 @@ def _without_markers(
     go, and with them the chain's per-call cost. Markers of an AuthExtension
     the schema does not use stay, and keep denying.
     """
-    field = strawberry_field_of(plan.gfield)
+    field = strawberry_field_of(entry.gfield)
     extensions = getattr(field, "extensions", None)
-    if (
-        field is None
-        or not extensions
-        or not any(is_marker(ext) and ext.authz in installed for ext in extensions)
-    ):
+    if field is None or not extensions:
         return original
-    if field.is_subscription and plan.attribute == "resolve":
+    ours = [ext for ext in extensions if is_marker(ext) and ext.policy in active]
+    if not ours:
+        return original
+    if field.is_subscription and entry.plan.attribute == "resolve":
         return original
     stripped = copy.copy(field)
-    stripped.extensions = [
-        ext for ext in extensions if not (is_marker(ext) and ext.authz in installed)
-    ]
+    stripped.extensions = [ext for ext in extensions if not any(ext is o for o in ours)]
     return rebuild_resolver(schema, stripped)
 
 
@@ -223,220 +497,43 @@ def _is_interface(klass: type) -> bool:
     return bool(getattr(definition, "is_interface", False))
 
 
-def _type_policies(
-    authz: AuthExtension, gtype: GraphQLObjectType, *, skip_interfaces: bool
-) -> list[TypePolicy]:
-    """The type rules of the type, its Python base classes and its interfaces."""
-    definition = strawberry_definition_of(gtype)
-    origin = getattr(definition, "origin", None)
-    if not isinstance(origin, type):
-        return []
-    policies: list[TypePolicy] = []
-    for klass in origin.__mro__:
-        if skip_interfaces and klass is not origin and _is_interface(klass):
+def _check_input_types(
+    policy: Policy, gschema: GraphQLSchema, problems: list[str]
+) -> None:
+    """Rules on input fields are reported: nothing ever resolves an input field.
+
+    Left alone they would be silently ignored, so the policy would promise a
+    check that never runs.
+    """
+    for name, gtype in gschema.type_map.items():
+        if not isinstance(gtype, GraphQLInputObjectType):
             continue
-        policies.extend(authz._type_policies.get(klass, ()))
-    return policies
-
-
-def _field_policies(
-    authz: AuthExtension, gfield: GraphQLField | None
-) -> list[FieldPolicy]:
-    strawberry_field = strawberry_field_of(gfield)
-    return [
-        extension
-        for extension in getattr(strawberry_field, "extensions", ())
-        if isinstance(extension, FieldPolicy) and extension.authz is authz
-    ]
-
-
-def _plan_field(
-    authz: AuthExtension,
-    gtype: GraphQLObjectType,
-    field_name: str,
-    gfield: GraphQLField,
-    operation: str | None,
-    problems: list[str],
-) -> list[_FieldPlan]:
-    capability = capability_of(authz, gfield)
-    if capability is not None:
-        # Its answer is itself an authorization answer (a boolean about the
-        # viewer): no default scope, type or interface rule applies to it.
-        # `pre` only lets a list of its objects decide a static answer first.
-        return [
-            _FieldPlan(
-                gtype,
-                field_name,
-                gfield,
-                "resolve",
-                pre=capability.warm_node,
-                capability=capability,
+        for field_name, gfield in gtype.fields.items():
+            field = strawberry_field_of(gfield)
+            ours = [
+                ext
+                for ext in getattr(field, "extensions", ())
+                if is_marker(ext) and ext.policy is policy
+            ]
+            if not ours:
+                continue
+            kind = (
+                "a type rule of its type"
+                if all(isinstance(ext, TypeMarker) for ext in ours)
+                else "authz.rule / post_rule"
             )
-        ]
-    coordinate = f"{gtype.name}.{field_name}"
-    inherited: list[FieldPolicy] = []
-    for interface in gtype.interfaces:
-        for policy in _field_policies(authz, interface.fields.get(field_name)):
-            if policy not in inherited:
-                inherited.append(policy)
-    # A field an implementer does not redeclare is a copy of the interface's,
-    # carrying the same policy objects: those count once, as inherited.
-    policies = [p for p in _field_policies(authz, gfield) if p not in inherited]
-    skip_interfaces = any(p.skip_interface_rules for p in policies) or any(
-        p.skip_interface_rules for p in _own_type_policies(authz, gtype)
-    )
-    if skip_interfaces:
-        inherited = []
-    own_types, interface_types = _split_type_policies(authz, gtype)
-    if skip_interfaces:
-        interface_types = []
-    type_policies = [*own_types, *interface_types]
-
-    pre_policies = [p for p in policies if not p.post]
-    post_policies = [p for p in policies if p.post]
-    for kind, found in (
-        ("authz.rule", pre_policies),
-        ("authz.post_rule", post_policies),
-    ):
-        if len(found) > 1:
             problems.append(
-                f"{coordinate}: {len(found)} {kind}(...) on one field; "
-                "combine them into one rule set"
+                f"{name}.{field_name}: {kind} on a field of an input type is "
+                "never checked (input fields are not resolved); put the rule on "
+                "the field that takes the input and read the value from "
+                "params.args"
             )
-    granting = [p for p in policies if p.grants is not None]
-    if len(granting) > 1:
-        problems.append(
-            f"{coordinate}: grants= given on both its rule and its post rule; "
-            "give them on one"
-        )
-    for policy in (*policies, *inherited):
-        if policy.node is None:
-            problems.append(f"{coordinate}: its rule was never compiled")
-
-    flags_from = policies or inherited
-    skip_defaults = any(p.skip_defaults for p in flags_from)
-    # Only a rule declared on this type's own field skips this type's own type
-    # rules; interface type rules go only with skip_interface_rules.
-    skip_type_rules = any(p.skip_type_rules for p in policies)
-    applied_types = [*([] if skip_type_rules else own_types), *interface_types]
-    type_pre = [p.node for p in applied_types if not p.post and p.node is not None]
-    type_post = [p.node for p in applied_types if p.post and p.node is not None]
-    type_grants = tuple(p.grants for p in type_policies if p.grants is not None)
-    own_and_inherited = [*policies, *inherited]
-    options: dict[str, Any] = {
-        "grants": granting[0].grants if granting else None,
-        "on_error": next(
-            (p.on_error for p in own_and_inherited if p.on_error is not None),
-            next((p.on_error for p in type_policies if p.on_error), None),
-        ),
-        "on_denied": next(
-            (p.on_denied for p in own_and_inherited if p.on_denied is not NO_FALLBACK),
-            NO_FALLBACK,
-        ),
-        "type_grants": type_grants,
-    }
-    if options["on_denied"] is None and isinstance(gfield.type, GraphQLNonNull):
-        problems.append(
-            f"{coordinate}: on_denied=None on a non-null field ({gfield.type}); "
-            "return a value of the field's type, or make the field nullable"
-        )
-
-    def nodes(found: list[FieldPolicy]) -> list[Node]:
-        return [p.node for p in found if p.node is not None]
-
-    field_pre = nodes([p for p in own_and_inherited if not p.post])
-    field_post = nodes([p for p in own_and_inherited if p.post])
-
-    if operation == "Subscription" and gfield.subscribe is not None:
-        defaults = {} if skip_defaults else authz._defaults
-        at_subscribe = [
-            p for p in own_and_inherited if not p.post and p.phase == "subscribe"
-        ]
-        per_event = [
-            p for p in own_and_inherited if not p.post and p.phase == "resolve"
-        ]
-        event_pre = all_of(
-            [*_some(defaults.get("Subscription.resolve")), *nodes(per_event)]
-        )
-        event_post = all_of([*type_post, *field_post])
-        drop = any(p.drop_denied for p in own_and_inherited)
-        subscribe = _FieldPlan(
-            gtype,
-            field_name,
-            gfield,
-            "subscribe",
-            pre=all_of(
-                [
-                    *_some(defaults.get("Subscription.subscribe")),
-                    *type_pre,
-                    *nodes(at_subscribe),
-                ]
-            ),
-            on_error=options["on_error"],
-            phase="subscribe",
-            event_filter=(event_pre, event_post) if drop else None,
-        )
-        resolve = _FieldPlan(
-            gtype,
-            field_name,
-            gfield,
-            "resolve",
-            **options,
-            pre=None if drop else event_pre,
-            post=None if drop else event_post,
-            phase="event",
-            new_event=True,
-        )
-        return [plan for plan in (subscribe, resolve) if plan.enforces()]
-
-    defaults_node = None
-    if operation is not None and not skip_defaults:
-        defaults_node = authz._defaults.get(operation)
-    plan = _FieldPlan(
-        gtype,
-        field_name,
-        gfield,
-        "resolve",
-        **options,
-        pre=all_of([*_some(defaults_node), *type_pre, *field_pre]),
-        post=all_of([*type_post, *field_post]),
-    )
-    return [plan] if plan.enforces() else []
-
-
-def _split_type_policies(
-    authz: AuthExtension, gtype: GraphQLObjectType
-) -> tuple[list[TypePolicy], list[TypePolicy]]:
-    """The type rules of the type and its Python bases, and of its interfaces."""
-    origin = getattr(strawberry_definition_of(gtype), "origin", None)
-    if not isinstance(origin, type):
-        return [], []
-    own: list[TypePolicy] = []
-    interfaces: list[TypePolicy] = []
-    for klass in origin.__mro__:
-        found = authz._type_policies.get(klass, ())
-        if klass is not origin and _is_interface(klass):
-            interfaces.extend(found)
-        else:
-            own.extend(found)
-    return own, interfaces
-
-
-def _own_type_policies(
-    authz: AuthExtension, gtype: GraphQLObjectType
-) -> list[TypePolicy]:
-    origin = getattr(strawberry_definition_of(gtype), "origin", None)
-    return authz._type_policies.get(origin, []) if isinstance(origin, type) else []
-
-
-def _some(node: Node | None) -> list[Node]:
-    return [] if node is None else [node]
 
 
 def _check_grants_reachable(
-    authz: AuthExtension,
+    planner: _Planner,
     gschema: GraphQLSchema,
-    plans: list[_FieldPlan],
+    planned: list[_Planned],
     problems: list[str],
 ) -> None:
     """Every `$granted` name must be given by some field returning its type.
@@ -446,29 +543,29 @@ def _check_grants_reachable(
     silently. Grants computed by a function count as giving anything.
     """
     given: dict[str, set[str] | None] = {}
-    for plan in plans:
-        spec = plan.grants
+    for entry in planned:
+        spec = entry.plan.grants
         if spec is None:
             continue
-        for target in _possible_object_types(gschema, plan.gfield.type):
+        for target in _possible_object_types(gschema, entry.gfield.type):
             names = given.setdefault(target, set())
             if callable(spec):
                 given[target] = None
             elif names is not None:
                 names.update(spec)
-    for gtype in _object_types(gschema):
-        policies = _type_policies(authz, gtype, skip_interfaces=False)
-        if any(p.grants is not None for p in policies):
-            given[gtype.name] = None
-    for plan in plans:
-        parent_type = plan.gtype.name
+    for entry in planned:
+        if entry.plan.site.type_grants:
+            given[entry.plan.site.type_name] = None
+    for entry in planned:
+        plan = entry.plan
+        parent = plan.site.type_name
         for node in (plan.pre, plan.post):
             for name in _granted_names(node):
-                names = given.get(parent_type, set())
+                names = given.get(parent, set())
                 if names is not None and name not in names:
                     problems.append(
                         f"{plan.coordinate}: key '$granted': grant {name!r} is "
-                        f"given by no field returning {parent_type} and by no "
+                        f"given by no field returning {parent} and by no "
                         "type grants of it, so this rule can never pass"
                     )
 
@@ -490,36 +587,6 @@ def _granted_names(node: Node | None) -> Iterator[str]:
         yield node.name
     for child in getattr(node, "children", ()):
         yield from _granted_names(child)
-
-
-def _check_input_types(
-    authz: AuthExtension, gschema: GraphQLSchema, problems: list[str]
-) -> None:
-    """Rules on input fields are reported: nothing ever resolves an input field.
-
-    Left alone they would be silently ignored, so the policy would promise a
-    check that never runs.
-    """
-    for name, gtype in gschema.type_map.items():
-        if not isinstance(gtype, GraphQLInputObjectType):
-            continue
-        for field_name, gfield in gtype.fields.items():
-            field = strawberry_field_of(gfield)
-            ours = [
-                ext
-                for ext in getattr(field, "extensions", ())
-                if is_marker(ext) and ext.authz is authz
-            ]
-            if not ours:
-                continue
-            kind = (
-                "a type rule of its type"
-                if all(isinstance(ext, TypeMarker) for ext in ours)
-                else "authz.rule / post_rule"
-            )
-            problems.append(
-                f"{name}.{field_name}: {kind} on a field of an input type is "
-                "never checked (input fields are not resolved); put the rule on "
-                "the field that takes the input and read the value from "
-                "params.args"
-            )
+    child = getattr(node, "child", None)
+    if isinstance(child, Node):
+        yield from _granted_names(child)

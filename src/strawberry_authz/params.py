@@ -1,27 +1,70 @@
-"""What rule functions receive, and the per-field call being checked."""
+"""What rule functions receive (`AuthParams`), and the field call being checked.
+
+A `FieldSite` is what is fixed about a field once the schema is installed (its
+coordinate, its Strawberry field, the type grants of its object); a
+`FieldCall` is one instance of that field in one operation, created once when
+a guard leaves its fast path and passed, alone, through the request path.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from inspect import isawaitable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from ._compat import strawberry_resolver_inputs
-from .evaluation import denial_from_exception, shared
+from ._compat import (
+    ResolveInfo,
+    convert_arguments,
+    make_info,
+    strawberry_resolver_inputs,
+)
+from .grants import grant_names
+from .outcomes import denial_from_exception, shared
+from .request import RequestState
 
 if TYPE_CHECKING:
-    from graphql import GraphQLResolveInfo
+    from strawberry import Schema
     from strawberry.types import Info
+    from strawberry.types.field import StrawberryField
 
-    from .evaluation import RequestState
-    from .guards import FieldGuard
-
-__all__ = ["AuthParams", "FieldCall", "resolver_inputs"]
+__all__ = ["AuthParams", "FieldCall", "FieldSite", "resolver_inputs"]
 
 _UNSET: Any = object()
+_NO_ARGS: dict[str, Any] = {}
+_NONE: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class FieldSite:
+    """A field of an installed schema, as rule functions and grants need it.
+
+    `type_grants` are the `grants=` functions of the type rules that apply to
+    this field's object, computed once per object.
+    """
+
+    type_name: str
+    field_name: str
+    schema: Schema
+    field: StrawberryField | None
+    type_grants: tuple[Callable[..., Any], ...] = ()
+
+    @property
+    def coordinate(self) -> str:
+        return f"{self.type_name}.{self.field_name}"
+
+    def strawberry_info(self, info: ResolveInfo) -> Info:
+        return make_info(self.schema, info, self.field)
+
+    def convert_arguments(self, raw: dict[str, Any], info: Info) -> dict[str, Any]:
+        if not raw:
+            return {}
+        if self.field is None:
+            return dict(raw)
+        return convert_arguments(self.schema, self.field, raw, info)
 
 
 class AuthParams:
@@ -46,49 +89,52 @@ class AuthParams:
 
     @property
     def context(self) -> Any:
-        return self._call.raw_info.context
+        return self._call.info.context
 
     @property
     def info(self) -> Info:
         if self._info is _UNSET:
-            self._info = self._call.guard.strawberry_info(self._call.raw_info)
+            self._info = self._call.site.strawberry_info(self._call.info)
         return self._info
 
     @property
     def args(self) -> dict[str, Any]:
         if self._args is _UNSET:
-            self._args = self._call.guard.convert_arguments(
-                self._call.raw_args, self.info
-            )
+            self._args = self._call.site.convert_arguments(self._call.args, self.info)
         return self._args
 
     @property
     def path(self) -> list[str | int]:
         """The response path of the field, aliases and list indices included."""
-        return self._call.raw_info.path.as_list()
+        return self._call.info.path.as_list()
 
     def __repr__(self) -> str:
-        return f"AuthParams(field={self._call.guard.coordinate!r}, path={self.path!r})"
+        coordinate = self._call.site.coordinate
+        return f"AuthParams(field={coordinate!r}, path={self.path!r})"
 
 
 class FieldCall:
-    """One field instance under check: the guard, the request and the inputs."""
+    """One field instance under check: where, in which operation, with what.
 
-    __slots__ = ("_params", "guard", "raw_args", "raw_info", "result", "root", "state")
+    `args` are the raw (GraphQL) arguments; `result` is the resolver's result
+    once it ran (post rules), or the event (subscriptions).
+    """
+
+    __slots__ = ("_params", "args", "info", "result", "root", "site", "state")
 
     def __init__(
         self,
-        guard: FieldGuard,
+        site: FieldSite,
         state: RequestState,
         root: Any,
-        info: GraphQLResolveInfo[Any],
-        args: dict[str, Any],
+        info: ResolveInfo,
+        args: dict[str, Any] = _NO_ARGS,
     ) -> None:
-        self.guard = guard
+        self.site = site
         self.state = state
         self.root = root
-        self.raw_info = info
-        self.raw_args = args
+        self.info = info
+        self.args = args
         self.result: Any = None
         self._params: AuthParams | None = None
 
@@ -99,17 +145,8 @@ class FieldCall:
         return self._params
 
     def parent_grants(self) -> frozenset[str]:
-        """Grants recorded by the field that returned this field's parent object.
-
-        List indices between the two are skipped, so every item of a list sees
-        the grant of the list field; nothing above that field is consulted.
-        """
-        parent = self.raw_info.path.prev
-        while parent is not None and isinstance(parent.key, int):
-            parent = parent.prev
-        if parent is None:
-            return frozenset()
-        return self.state.grants_at(parent)
+        """Grants given by the field that returned this field's parent object."""
+        return self.state.grants.of_parent(self.info.path)
 
     def object_grants(self) -> frozenset[str] | Awaitable[frozenset[str]]:
         """Grants the parent object's type computes from the object itself.
@@ -120,10 +157,10 @@ class FieldCall:
         a field only sees the grants of its own type rules, so no answer
         depends on which field of the object resolved first.
         """
-        makers = self.guard.type_grants
+        makers = self.site.type_grants
         if not makers:
-            return frozenset()
-        at = self.raw_info.path.prev
+            return _NONE
+        at = self.info.path.prev
         names: set[str] = set()
         pending: list[Awaitable[frozenset[str]]] = []
         for make in makers:
@@ -139,13 +176,13 @@ class FieldCall:
     def _object_grant(
         self, at: object, make: Callable[..., Any]
     ) -> frozenset[str] | Awaitable[frozenset[str]]:
-        table = self.state.object_grants
+        table = self.state.grants.objects
         key = (id(at), id(make))
         entry = table.get(key)
         if entry is not None:
             known: frozenset[str] | Awaitable[frozenset[str]] = entry[1]
             return known
-        object_call = FieldCall(self.guard, self.state, self.root, self.raw_info, {})
+        object_call = FieldCall(self.site, self.state, self.root, self.info)
         computed = _compute_object_grant(make, object_call)
         if isawaitable(computed):
             future = shared(computed, lambda names: table.__setitem__(key, (at, names)))
@@ -170,38 +207,27 @@ async def _union_later(
 def _compute_object_grant(
     make: Callable[..., Any], call: FieldCall
 ) -> frozenset[str] | Awaitable[frozenset[str]]:
-    where = f"type grants of {call.guard.type_name}"
+    where = f"type grants of {call.site.type_name}"
     try:
         made = make(call.params)
-        if isawaitable(made):
-            return _finish_object_grant(made, where)
-        return frozenset(_grant_names(made))
     except Exception as error:
         denial_from_exception(error, where)
-        return frozenset()
+        return _NONE
+    if isawaitable(made):
+        return _finish_object_grant(made, where)
+    return grant_names(made, where)
 
 
 async def _finish_object_grant(pending: Awaitable[Any], where: str) -> frozenset[str]:
     try:
-        return frozenset(_grant_names(await pending))
+        made = await pending
     except Exception as error:
         denial_from_exception(error, where)
-        return frozenset()
+        return _NONE
+    return grant_names(made, where)
 
 
-def _grant_names(made: object) -> set[str]:
-    if isinstance(made, str):
-        return {made}
-    if made is None:
-        return set()
-    if isinstance(made, (list, tuple, set, frozenset)) and all(
-        isinstance(name, str) for name in made
-    ):
-        return set(made)
-    raise TypeError(f"grants must be a name or a list of names, got {made!r}")
-
-
-def resolver_inputs(raw: GraphQLResolveInfo[Any]) -> tuple[Any, dict[str, Any]] | None:
+def resolver_inputs(raw: ResolveInfo) -> tuple[Any, dict[str, Any]] | None:
     """The root and raw arguments the resolver of `raw`'s field was called with.
 
     Inline checks (`authz.check(info, ...)`) get only `info`; the resolver

@@ -17,9 +17,9 @@ import inspect
 import logging
 import sys
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
@@ -27,25 +27,45 @@ from strawberry.types.field import StrawberryField
 
 from ._compat import is_private, object_definition, unwrap_info
 from .errors import ConfigurationError, SchemaBuildConfigurationError
+from .grants import GrantSpec, normalize_grant_spec
+from .plan import ErrorHook, Phase
+from .rules import Node, RuleCompiler
 
-if TYPE_CHECKING:
-    from .extension import AuthExtension
-    from .rules import Node
-
-__all__ = ["FieldPolicy", "GrantSpec", "Phase", "TypeMarker", "TypePolicy", "is_marker"]
+__all__ = [
+    "FieldPolicy",
+    "Policy",
+    "TypeMarker",
+    "TypePolicy",
+    "check_phase",
+    "compile_defaults",
+    "decorate_type",
+    "is_marker",
+    "mark_subclasses",
+]
 
 logger = logging.getLogger("strawberry_authz")
 
-Phase = Literal["subscribe", "resolve"]
-ErrorHook = Callable[[Exception, list[str | int]], "Exception | None"]
-GrantSpec = Sequence[str] | Callable[..., Any]
 TypeT = TypeVar("TypeT", bound=type)
+
+
+class Policy:
+    """Every rule one `AuthExtension` holds, for the markers and the installer.
+
+    `defaults` are the compiled default scopes by operation (`"Query"`,
+    `"Subscription.subscribe"`, ...); `type_policies` the type rules by class.
+    Markers point here, so the installer can tell its own markers apart.
+    """
+
+    def __init__(self, compiler: RuleCompiler, defaults: dict[str, Node]) -> None:
+        self.compiler = compiler
+        self.defaults = defaults
+        self.type_policies: dict[type, list[TypePolicy]] = {}
 
 
 class _Marker(FieldExtension):
     """Denies in Strawberry's resolve chain until the guards replace it."""
 
-    authz: AuthExtension
+    policy: Policy
 
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any
@@ -76,8 +96,8 @@ def _not_installed(info: Any) -> GraphQLError:
 class TypeMarker(_Marker):
     """Put by `authz.type_rule` on every field of the decorated type."""
 
-    def __init__(self, authz: AuthExtension) -> None:
-        self.authz = authz
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
 
 
 class FieldPolicy(_Marker):
@@ -85,7 +105,7 @@ class FieldPolicy(_Marker):
 
     def __init__(
         self,
-        authz: AuthExtension,
+        policy: Policy,
         rules: object,
         *,
         post: bool,
@@ -98,10 +118,10 @@ class FieldPolicy(_Marker):
         phase: Phase,
         drop_denied: bool,
     ) -> None:
-        self.authz = authz
+        self.policy = policy
         self.rules = rules
         self.post = post
-        self.grants = _normalize_grants(grants)
+        self.grants = normalize_grant_spec(grants)
         self.skip_defaults = skip_defaults
         self.skip_type_rules = skip_type_rules
         self.skip_interface_rules = skip_interface_rules
@@ -121,7 +141,7 @@ class FieldPolicy(_Marker):
                 f"not on {field!r}"
             )
         field.extensions.append(self)
-        watch_class_body(self.authz, sys._getframe(1))
+        watch_class_body(self.policy, sys._getframe(1))
         resolver = field.base_resolver
         if resolver is not None:
             self._compile(resolver.wrapped_func.__qualname__)
@@ -144,12 +164,12 @@ class FieldPolicy(_Marker):
         problems: list[str] = []
         kind = "post rule" if self.post else "rule"
         self.where = where
-        self.node = self.authz._compiler.compile(
+        self.node = self.policy.compiler.compile(
             self.rules, where=f"{kind} of {where}", problems=problems, post=self.post
         )
         if not callable(self.grants):
             for name in self.grants or ():
-                problem = self.authz._compiler.grant_problem(name)
+                problem = self.policy.compiler.grant_problem(name)
                 if problem is not None:
                     problems.append(f"grants of {where}: {problem}")
         if problems:
@@ -179,12 +199,6 @@ class TypePolicy:
         self.skip_interface_rules = skip_interface_rules
         self.on_error = on_error
         self.where = where
-
-
-def _normalize_grants(grants: GrantSpec | None) -> GrantSpec | None:
-    if grants is None or callable(grants):
-        return grants
-    return (grants,) if isinstance(grants, str) else tuple(grants)
 
 
 def is_marker(extension: object) -> bool:
@@ -260,7 +274,7 @@ def _not_a_field(annotation: object) -> bool:
     return typing.get_origin(annotation) is typing.ClassVar or is_private(annotation)
 
 
-def watch_class_body(authz: AuthExtension, frame: FrameType | None) -> None:
+def watch_class_body(policy: Policy, frame: FrameType | None) -> None:
     """Learn which class a decorated field belongs to, as the class is created.
 
     A root type's fields are covered by the default scopes even without a rule
@@ -276,18 +290,122 @@ def watch_class_body(authz: AuthExtension, frame: FrameType | None) -> None:
     if "__module__" not in namespace or "__qualname__" not in namespace:
         return  # not a class body
     if _OWNER_HOOK not in namespace:
-        namespace[_OWNER_HOOK] = _OwnerHook(authz)
+        namespace[_OWNER_HOOK] = _OwnerHook(policy)
 
 
 _OWNER_HOOK = "__strawberry_authz_owner__"
 
 
 class _OwnerHook:
-    def __init__(self, authz: AuthExtension) -> None:
-        self.authz = authz
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
 
     def __set_name__(self, owner: type, name: str) -> None:
         delattr(owner, name)
-        operations = {key.split(".")[0] for key in self.authz._defaults}
+        operations = {key.split(".")[0] for key in self.policy.defaults}
         if owner.__name__ in operations:
-            _mark_new_class(owner, TypeMarker(self.authz))
+            _mark_new_class(owner, TypeMarker(self.policy))
+
+
+OPERATION_TYPES = ("Query", "Mutation", "Subscription")
+SUBSCRIPTION_PHASES = ("subscribe", "resolve")
+
+
+def compile_defaults(
+    compiler: RuleCompiler, defaults: Mapping[str, Any]
+) -> dict[str, Node]:
+    """`default_scopes=` compiled, keyed `"Query"`, `"Subscription.subscribe"`, ..."""
+    compiled: dict[str, Node] = {}
+    problems: list[str] = []
+    for operation, rules in defaults.items():
+        if operation not in OPERATION_TYPES:
+            problems.append(
+                f"default_scopes: unknown operation type {operation!r} "
+                f"(expected one of {', '.join(OPERATION_TYPES)})"
+            )
+            continue
+        if operation != "Subscription":
+            where = f"default_scopes of {operation}"
+            compiled[operation] = compiler.compile(
+                rules, where=where, problems=problems
+            )
+            continue
+        if (
+            not isinstance(rules, Mapping)
+            or not set(rules) <= set(SUBSCRIPTION_PHASES)
+            or not rules
+        ):
+            problems.append(
+                "default_scopes of Subscription: expected "
+                "{'subscribe': rules, 'resolve': rules} (either or both), "
+                f"got {rules!r}"
+            )
+            continue
+        for phase, phase_rules in rules.items():
+            where = f"default_scopes of Subscription.{phase}"
+            compiled[f"Subscription.{phase}"] = compiler.compile(
+                phase_rules, where=where, problems=problems
+            )
+    if problems:
+        raise ConfigurationError(problems)
+    return compiled
+
+
+def check_phase(phase: str) -> None:
+    if phase not in SUBSCRIPTION_PHASES:
+        raise ConfigurationError(
+            f"phase={phase!r}: expected one of {', '.join(SUBSCRIPTION_PHASES)}"
+        )
+
+
+def decorate_type(
+    policy: Policy,
+    cls: TypeT,
+    rules: object,
+    *,
+    post: bool,
+    on_error: ErrorHook | None,
+    grants: Callable[..., Any] | None,
+    skip_interface_rules: bool,
+) -> TypeT:
+    """Register a type rule of `cls` and mark every field it applies to."""
+    definition = object_definition(cls)
+    decorator = "type_post_rule" if post else "type_rule"
+    if definition is None:
+        raise TypeError(
+            f"authz.{decorator}(...) must decorate a Strawberry type: put it "
+            f"above @strawberry.type (or @strawberry.interface) on {cls!r}"
+        )
+    if getattr(definition, "is_input", False):
+        raise ConfigurationError(
+            f"authz.{decorator}(...) on input type {definition.name}: "
+            "input types are not resolved, so the rule would never be "
+            "checked; put the rule on the field that takes the input "
+            "and read the value from params.args"
+        )
+    where = f"{decorator} of {definition.name}"
+    problems: list[str] = []
+    node = None
+    if rules is not None:
+        node = policy.compiler.compile(rules, where=where, problems=problems, post=post)
+    if problems:
+        raise ConfigurationError(problems)
+    type_policy = TypePolicy(
+        node,
+        post=post,
+        grants=grants,
+        skip_interface_rules=skip_interface_rules,
+        on_error=on_error,
+        where=where,
+    )
+    policy.type_policies.setdefault(cls, []).append(type_policy)
+    if not any(
+        isinstance(ext, TypeMarker) and ext.policy is policy
+        for field in definition.fields
+        for ext in field.extensions
+    ):
+        marker = TypeMarker(policy)
+        for field in definition.fields:
+            field.extensions.append(marker)
+        mark_subclasses(cls, marker)
+    return cls

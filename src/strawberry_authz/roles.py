@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 from .errors import ConfigurationError
-from .evaluation import safe_repr
+from .outcomes import safe_repr
 
 __all__ = ["ANONYMOUS", "WILDCARD", "RoleRegistry"]
 

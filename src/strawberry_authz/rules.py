@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .evaluation import (
+from .grants import GrantDeclaration
+from .keys import rule_set_key, scope_value_key
+from .outcomes import (
     ALLOW,
     Denial,
     Later,
     MaybeOutcome,
     Outcome,
-    RequestState,
     combine_denials,
     denial_from_exception,
     discard,
@@ -31,10 +32,9 @@ from .evaluation import (
     timed_out,
     within,
 )
-from .scopes import GrantDeclaration, ScopeDeclaration, rule_set_key, scope_value_key
-
-if TYPE_CHECKING:
-    from .params import FieldCall
+from .params import FieldCall
+from .request import RequestState
+from .scopes import ScopeDeclaration
 
 __all__ = ["Node", "RuleCompiler"]
 
@@ -68,7 +68,7 @@ class ScopeCheck(Node):
         self.key: Hashable = (name, scope_value_key(value))
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
-        return state.scope(self.name, self.value, self.key)
+        return state.scopes.answer(self.name, self.value, self.key)
 
     def describe(self) -> object:
         return {self.name: self.value}
@@ -300,13 +300,13 @@ class RuleFunction(Node):
         self, decided: Awaitable[object], state: RequestState, call: FieldCall
     ) -> Outcome:
         try:
-            value = await within(decided, state.timeout)
+            value = await within(decided, state.scopes.timeout)
         except asyncio.CancelledError as error:
             if really_cancelled():
                 raise
             return denial_from_exception(error, f"rule function of {self.where}")
         except asyncio.TimeoutError:
-            return timed_out(f"rule function of {self.where}", state.timeout)
+            return timed_out(f"rule function of {self.where}", state.scopes.timeout)
         except Exception as error:
             return denial_from_exception(error, f"rule function of {self.where}")
         outcome = self._interpret(value, state, call)
@@ -358,6 +358,36 @@ class RuleFunction(Node):
     def describe(self) -> object:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return {"$function": name}
+
+
+class SourceTag(Node):
+    """One part of a field's checks (default scopes, a type rule, ...).
+
+    It answers as its rule does; a denial it passes on says which part it is,
+    for the decision log and audit records.
+    """
+
+    __slots__ = ("child", "source")
+
+    def __init__(self, source: str, child: Node) -> None:
+        super().__init__(static=child.static)
+        self.source = source
+        self.child = child
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        outcome = self.child.evaluate(state, call)
+        if outcome is True:
+            return ALLOW
+        if isinstance(outcome, Denial):
+            return outcome.from_source(self.source)
+        return Later(self._tag, outcome, owned=(outcome,))
+
+    async def _tag(self, pending: Awaitable[Outcome]) -> Outcome:
+        outcome = await settle(pending)
+        return ALLOW if outcome is True else outcome.from_source(self.source)
+
+    def describe(self) -> object:
+        return self.child.describe()
 
 
 class RuleCompiler:

@@ -1,31 +1,46 @@
-"""Scope and grant declarations, and the canonical cache key of a scope value.
+"""Scopes: their declaration, and loading their answers for one operation.
 
-A declaration (`scopes=` / `grants=` on `AuthExtension`) lets every static rule
-be checked before any request runs. Without one, names are not checked ahead
-of time and a rule naming an unknown scope denies at run time.
+A declaration (`scopes=` on `AuthExtension`) lets every static rule be checked
+before any request runs. Without one, names are not checked ahead of time and
+a rule naming an unknown scope denies at run time.
+
+`ScopeCache` runs `load_scopes` at most once per operation (lazily, when the
+first check needs a scope) and each `(scope, value)` loader at most once:
+concurrent askers share one in-flight future, errors are remembered like
+results, and an answer already known is returned synchronously.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import decimal
-import enum
+import asyncio
 import typing
-import uuid
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from inspect import isawaitable
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
 
 import pydantic
 
-__all__ = [
-    "GrantDeclaration",
-    "ScopeDeclaration",
-    "UnkeyableValueError",
-    "rule_set_key",
-    "scope_value_key",
-]
+from .outcomes import (
+    ALLOW,
+    Denial,
+    MaybeOutcome,
+    Outcome,
+    denial_from_exception,
+    discard,
+    forbidden,
+    misconfigured,
+    really_cancelled,
+    safe_repr,
+    settle,
+    shared,
+    timed_out,
+    within,
+)
+
+__all__ = ["LoadScopes", "ScopeCache", "ScopeDeclaration"]
+
+LoadScopes = Callable[[Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"]
 
 _MISSING = object()
 
@@ -95,159 +110,227 @@ def _without_none(kind: Any) -> Any:
     return kind
 
 
-class GrantDeclaration:
-    """The grant names a policy may give and ask for."""
+class ScopeCache:
+    """The scope answers of one operation (see the module docstring).
 
-    def __init__(self, names: Iterable[str]) -> None:
-        self.names = frozenset(names)
-
-    @classmethod
-    def from_spec(cls, spec: object) -> GrantDeclaration | None:
-        if spec is None:
-            return None
-        if get_origin(spec) is Literal:
-            return cls(str(arg) for arg in get_args(spec))
-        if isinstance(spec, str):
-            return cls([spec])
-        if isinstance(spec, Iterable):
-            return cls(str(name) for name in spec)
-        raise TypeError(
-            f"grants= must be a Literal[...] or a collection of names, not {spec!r}"
-        )
-
-    def problem(self, name: str) -> str | None:
-        if name in self.names:
-            return None
-        known = ", ".join(sorted(self.names)) or "none"
-        return f"unknown grant {name!r} (declared grants: {known})"
-
-
-MAX_KEY_DEPTH = 32
-"""How deeply a scope value may nest before it is refused (denied)."""
-
-
-class UnkeyableValueError(ValueError):
-    """A scope value the cache cannot key safely (too deep); its field is denied."""
-
-
-class _Identity:
-    """Keys a value by identity, and keeps it alive while the key exists.
-
-    Used for values without a trustworthy canonical form: two such values are
-    the same key only if they are the same object, and the strong reference
-    stops the id from being reused while a cache holds the key.
+    `results` maps `(scope, value key)` to an outcome, or to the future of one
+    while its loader runs.
     """
 
-    __slots__ = ("value",)
+    __slots__ = ("_load_scopes", "_scopes", "context", "results", "timeout")
 
-    def __init__(self, value: object) -> None:
-        self.value = value
+    def __init__(
+        self, load_scopes: LoadScopes, context: object, timeout: float | None
+    ) -> None:
+        self._load_scopes = load_scopes
+        self._scopes: dict[str, object] | Denial | asyncio.Future[Any] | None = None
+        self.context = context
+        self.timeout = timeout
+        self.results: dict[Hashable, Any] = {}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Identity) and other.value is self.value
+    def answer(self, name: str, value: object, key: Hashable) -> MaybeOutcome:
+        """The outcome of scope `name` for `value` (its cache key `key`)."""
+        cached = self.results.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._start_loading()
+        outcome: MaybeOutcome
+        if type(scopes) is dict:
+            outcome = self._run_loader(scopes, name, value, key)
+        elif isinstance(scopes, Denial):
+            outcome = scopes
+        elif isinstance(scopes, asyncio.Future):
+            outcome = self._share(key, self._after_scopes(scopes, name, value, key))
+        else:
+            outcome = self._run_loader(dict(scopes), name, value, key)
+        self.results[key] = outcome
+        return outcome
 
-    def __hash__(self) -> int:
-        return id(self.value)
+    def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
+        try:
+            loaded = self._load_scopes(self.context)
+        except (Exception, asyncio.CancelledError) as error:
+            self._scopes = denial_from_exception(error, "load_scopes")
+            return self._scopes
+        if isawaitable(loaded):
+            if not _has_running_loop():
+                discard(loaded)
+                self._scopes = misconfigured(
+                    "load_scopes is async but the operation runs synchronously "
+                    "(execute_sync); use schema.execute or a sync load_scopes"
+                )
+                return self._scopes
+            future = asyncio.ensure_future(self._await_scopes(loaded))
+            self._scopes = future
+            return future
+        self._scopes = _accept_scopes(loaded)
+        return self._scopes
 
-    def __repr__(self) -> str:
-        return f"<identity {type(self.value).__qualname__} {id(self.value):#x}>"
+    async def _await_scopes(
+        self, loading: Awaitable[object]
+    ) -> dict[str, object] | Denial:
+        try:
+            loaded = await within(loading, self.timeout)
+        except asyncio.CancelledError as error:
+            if really_cancelled():
+                raise
+            result: dict[str, object] | Denial = denial_from_exception(
+                error, "load_scopes"
+            )
+        except asyncio.TimeoutError:
+            result = timed_out("load_scopes", self.timeout)
+        except Exception as error:
+            result = denial_from_exception(error, "load_scopes")
+        else:
+            result = _accept_scopes(loaded)
+        # This task is `self._scopes` unless `clear` dropped it meanwhile.
+        if self._scopes is asyncio.current_task():
+            self._scopes = result
+        return result
 
+    async def _after_scopes(
+        self,
+        loading: asyncio.Future[Any],
+        name: str,
+        value: object,
+        key: Hashable,
+    ) -> Outcome:
+        scopes = await asyncio.shield(loading)
+        if isinstance(scopes, Denial):
+            return scopes
+        outcome = self._run_loader(scopes, name, value, key)
+        if outcome is True or isinstance(outcome, Denial):
+            return outcome
+        return await settle(outcome)
 
-_PLAIN = (str, int, float, bool, type(None), bytes, complex)
-_TRUSTED = (
-    uuid.UUID,
-    decimal.Decimal,
-    datetime.date,
-    datetime.time,
-    datetime.timedelta,
-)
+    def _run_loader(
+        self, scopes: dict[str, object], name: str, value: object, key: Hashable
+    ) -> MaybeOutcome:
+        try:
+            return self._call_loader(scopes, name, value, key)
+        except (Exception, asyncio.CancelledError) as error:
+            # A sync call cannot be a real cancellation: it is the loader's error.
+            return denial_from_exception(error, f"scope {name!r}")
 
-
-def scope_value_key(value: object) -> Hashable:
-    """A hashable key that tells apart every value a loader could distinguish.
-
-    The key is built only from a real canonical form: `str`, `int`, `float`,
-    `bool`, `None` (each with its type, so `True` and `1` differ), enums,
-    lists and tuples, mappings (order-free), sets, dataclasses and pydantic
-    models (by type and field values), recursively. Any other value is keyed
-    by identity and kept alive by the key, so two objects are never merged
-    because their `repr` or `__eq__` say they are equal. A value nested deeper
-    than `MAX_KEY_DEPTH` raises `UnkeyableValueError`.
-    """
-    kind = type(value)
-    if kind is str or kind is bool or kind is int or value is None:
-        return (kind, value)
-    return _canonical(value, 0)
-
-
-def _canonical(value: object, depth: int) -> Hashable:
-    if depth > MAX_KEY_DEPTH:
-        raise UnkeyableValueError(
-            f"scope value nested deeper than {MAX_KEY_DEPTH} levels"
+    def _call_loader(
+        self, scopes: dict[str, object], name: str, value: object, key: Hashable
+    ) -> MaybeOutcome:
+        loader = scopes.get(name, _MISSING)
+        if loader is _MISSING:
+            return misconfigured(
+                f"scope {name!r} is not returned by load_scopes "
+                f"(it returned: {', '.join(sorted(scopes)) or 'nothing'})"
+            )
+        if loader is True:
+            if value is True:
+                return ALLOW
+            return misconfigured(
+                f"scope {name!r} is a bool scope and only accepts True, "
+                f"got {safe_repr(value)}"
+            )
+        if loader is False:
+            return forbidden(f"scope {name!r} is False")
+        if not callable(loader):
+            return misconfigured(
+                f"scope {name!r}: loader must be a bool or a callable, "
+                f"got {safe_repr(loader)}"
+            )
+        try:
+            result = loader(value)
+        except (Exception, asyncio.CancelledError) as error:
+            return denial_from_exception(
+                error, f"scope {name!r} loader({safe_repr(value)})"
+            )
+        if result is True:
+            return ALLOW
+        if result is False:
+            return forbidden(f"scope {name!r} denied {safe_repr(value)}")
+        if isawaitable(result):
+            if not _has_running_loop():
+                discard(result)
+                return misconfigured(
+                    f"scope {name!r} loader is async but the operation runs "
+                    "synchronously (execute_sync); use schema.execute"
+                )
+            return self._share(key, _await_loader(result, name, value, self.timeout))
+        return misconfigured(
+            f"scope {name!r} loader({safe_repr(value)}) returned "
+            f"{safe_repr(result)}, expected a bool"
         )
-    kind = type(value)
-    if kind in _PLAIN or kind in _TRUSTED or kind is datetime.datetime:
-        return (kind, value)
-    if isinstance(value, enum.Enum):
-        return ("enum", kind, value.name)
-    below = depth + 1
-    if isinstance(value, Mapping):
-        items = [(_canonical(k, below), _canonical(v, below)) for k, v in value.items()]
-        items.sort(key=repr)
-        return ("mapping", tuple(items))
-    if isinstance(value, (list, tuple)):
-        return (kind, tuple(_canonical(item, below) for item in value))
-    if isinstance(value, (set, frozenset)):
-        members = sorted((_canonical(item, below) for item in value), key=repr)
-        return ("set", kind, tuple(members))
-    if isinstance(value, pydantic.BaseModel):
-        names = [*type(value).model_fields, *(value.model_extra or {})]
-        fields = tuple((n, _canonical(getattr(value, n), below)) for n in names)
-        return ("model", kind, fields)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = tuple(
-            (f.name, _canonical(getattr(value, f.name), below))
-            for f in dataclasses.fields(value)
-        )
-        return ("dataclass", kind, fields)
-    return ("identity", _Identity(value))
+
+    def _share(
+        self, key: Hashable, computing: Awaitable[Outcome]
+    ) -> asyncio.Future[Any]:
+        table = self.results
+
+        def remember(outcome: Outcome) -> None:
+            if table.get(key) is future:  # else `clear` forgot it meanwhile
+                table[key] = outcome
+
+        future = shared(computing, remember)
+        return future
+
+    def clear(self, scope: str | None = None) -> None:
+        """Forget answers (all, or every value of one scope) and the loaders.
+
+        `load_scopes` runs again on the next need. A check already in flight
+        finishes with its answer, unremembered.
+        """
+        self._scopes = None
+        results = self.results
+        if scope is None:
+            results.clear()
+        else:
+            for key in [k for k in results if type(k) is tuple and k[:1] == (scope,)]:
+                del results[key]
 
 
-def rule_set_key(rules: object) -> Hashable | None:
-    """A key equal for rule sets that compile to the same tree, else None.
+_MISSING = object()
 
-    Unlike a scope value's key it keeps the written order of dict entries
-    (`$chain` and `$race` given as dicts run in that order). None when some
-    value has no canonical form (it is keyed by identity): such rule sets are
-    compiled every time rather than kept alive in a cache.
-    """
+
+async def _await_loader(
+    result: Awaitable[object], name: str, value: object, timeout: float | None
+) -> Outcome:
     try:
-        key = _rule_key(rules, 0)
-    except (UnkeyableValueError, _IdentityKeyed):
-        return None
-    return key
+        resolved = await within(result, timeout)
+    except asyncio.CancelledError as error:
+        if really_cancelled():
+            raise
+        return denial_from_exception(
+            error, f"scope {name!r} loader({safe_repr(value)})"
+        )
+    except asyncio.TimeoutError:
+        return timed_out(f"scope {name!r} loader({safe_repr(value)})", timeout)
+    except Exception as error:
+        return denial_from_exception(
+            error, f"scope {name!r} loader({safe_repr(value)})"
+        )
+    if resolved is True:
+        return ALLOW
+    if resolved is False:
+        return forbidden(f"scope {name!r} denied {safe_repr(value)}")
+    return misconfigured(
+        f"scope {name!r} loader({safe_repr(value)}) returned "
+        f"{safe_repr(resolved)}, expected a bool"
+    )
 
 
-class _IdentityKeyed(Exception):
-    pass
+def _accept_scopes(loaded: object) -> dict[str, object] | Denial:
+    if isinstance(loaded, Mapping):
+        try:
+            return dict(loaded)
+        except Exception as error:
+            return denial_from_exception(error, "reading the mapping of load_scopes")
+    return misconfigured(
+        f"load_scopes returned {safe_repr(loaded)}, expected a mapping"
+    )
 
 
-def _rule_key(rules: object, depth: int) -> Hashable:
-    if depth > MAX_KEY_DEPTH:
-        raise UnkeyableValueError(f"rule set nested deeper than {MAX_KEY_DEPTH}")
-    if isinstance(rules, Mapping):
-        return ("d", tuple((k, _rule_key(v, depth + 1)) for k, v in rules.items()))
-    if type(rules) is list:
-        return ("l", tuple(_rule_key(item, depth + 1) for item in rules))
-    key = scope_value_key(rules)
-    if _holds_identity(key):
-        raise _IdentityKeyed
-    return ("v", key)
-
-
-def _holds_identity(key: object) -> bool:
-    if isinstance(key, _Identity):
-        return True
-    if isinstance(key, tuple):
-        return any(_holds_identity(part) for part in key)
-    return False
+def _has_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -43,7 +43,7 @@ def state_size(authz: AuthExtension) -> int:
     """Cached scope results and decisions of the running operation."""
     state = authz._var.get()
     assert state is not None
-    return len(state.scope_results) + len(state.decisions)
+    return len(state.scopes.results) + len(state.decisions)
 
 
 EVENTS = 300

@@ -1,9 +1,10 @@
 """The request path stays thin: pinned by counting work, never by timing.
 
 Each test counts the calls into strawberry-authz's own code while a list of
-objects resolves. An already-decided field must cost one call (the installed
-guard); these counts go up if the static fast path, the per-request decision
-memo or the list warm-up stops working, while every answer stays the same.
+objects resolves, for two list sizes: what a request costs beyond a fixed
+amount grows by one call (the installed guard) per already-decided field.
+The counts go up if the static fast path, the per-request decision memo or
+the list warm-up stops working, while every answer stays the same.
 """
 
 import asyncio
@@ -40,7 +41,9 @@ class Calls:
         sys.setprofile(None)
 
 
-def build(loader: Callable[[Any], Any]) -> tuple[strawberry.Schema, list[Any]]:
+def build(
+    loader: Callable[[Any], Any], items: int = ITEMS
+) -> tuple[strawberry.Schema, list[Any]]:
     calls: list[Any] = []
 
     def counted(value: Any) -> Any:
@@ -60,7 +63,7 @@ def build(loader: Callable[[Any], Any]) -> tuple[strawberry.Schema, list[Any]]:
     class Query:
         @strawberry.field
         def docs(self) -> list[Doc]:
-            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(ITEMS)]
+            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(items)]
 
     return strawberry.Schema(query=Query, extensions=[authz]), calls
 
@@ -79,38 +82,58 @@ QUERIES = {
 }
 
 
+def calls_per_field(run: Callable[[int], tuple[Any, int]]) -> float:
+    """Extra calls per extra field, between a list of ITEMS and of 2 * ITEMS."""
+    small_calls, small_fields = run(ITEMS)
+    large_calls, large_fields = run(2 * ITEMS)
+    return (large_calls - small_calls) / (large_fields - small_fields)
+
+
+def count_fields(result: Any) -> int:
+    assert not result.errors, result.errors
+    return sum(len(item) for items in result.data.values() for item in items)
+
+
 @pytest.mark.parametrize("query", QUERIES.values(), ids=QUERIES.keys())
 def test_decided_fields_cost_one_call_each_with_a_sync_loader(query):
-    schema, loads = build(lambda value: True)
-    schema.execute_sync("{ __typename }")  # installs the guards
-    with Calls() as calls:
-        result = schema.execute_sync(query)
-    assert not result.errors
-    fields = sum(len(doc) for doc in result.data["docs"])
-    assert loads == [True]
-    assert calls.count <= fields + 60, (calls.count, fields)
+    def run(items: int) -> tuple[int, int]:
+        schema, loads = build(lambda value: True, items)
+        schema.execute_sync("{ __typename }")  # installs the guards
+        with Calls() as calls:
+            result = schema.execute_sync(query)
+        assert loads == [True]
+        return calls.count, count_fields(result)
+
+    assert calls_per_field(run) <= 1.0
 
 
 @pytest.mark.parametrize("query", QUERIES.values(), ids=QUERIES.keys())
 async def test_an_async_loader_is_awaited_once_and_items_resolve_without_waiting(
     query,
 ):
-    schema, loads = build(async_yes)
-    await schema.execute("{ __typename }")  # installs the guards
-    with Calls() as calls:
-        result = await schema.execute(query)
-    assert not result.errors
-    fields = sum(len(doc) for doc in result.data["docs"])
-    assert loads == [True]
+    async def measure(items: int) -> tuple[int, int]:
+        schema, loads = build(async_yes, items)
+        await schema.execute("{ __typename }")  # installs the guards
+        with Calls() as calls:
+            result = await schema.execute(query)
+        assert loads == [True]
+        return calls.count, count_fields(result)
+
+    small = await measure(ITEMS)
+    large = await measure(2 * ITEMS)
     # The list warms its items' rules once; then each field is one call.
-    assert calls.count <= fields + 80, (calls.count, fields)
+    assert calls_per_field(lambda items: small if items == ITEMS else large) <= 1.0
 
 
 async def test_a_second_list_in_the_same_request_reuses_the_decision():
-    schema, loads = build(async_yes)
-    await schema.execute("{ __typename }")  # installs the guards
-    with Calls() as calls:
-        result = await schema.execute("{ a: docs { id } b: docs { id } }")
-    assert not result.errors
-    assert loads == [True]
-    assert calls.count <= 2 * ITEMS + 80, calls.count
+    async def measure(items: int) -> tuple[int, int]:
+        schema, loads = build(async_yes, items)
+        await schema.execute("{ __typename }")  # installs the guards
+        with Calls() as calls:
+            result = await schema.execute("{ a: docs { id } b: docs { id } }")
+        assert loads == [True]
+        return calls.count, count_fields(result)
+
+    small = await measure(ITEMS)
+    large = await measure(2 * ITEMS)
+    assert calls_per_field(lambda items: small if items == ITEMS else large) <= 1.0

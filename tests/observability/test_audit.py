@@ -37,7 +37,7 @@ async def test_every_decision_becomes_a_json_record() -> None:
         {k: v for k, v in record.items() if k not in ("timestamp", "duration")}
         for record in records
     ]
-    common = {"operation_name": "Notes", "operation_type": "query", "source": None}
+    common = {"operation_name": "Notes", "operation_type": "query", "source": "field"}
     assert stable == [
         {
             **common,

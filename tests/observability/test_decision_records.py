@@ -114,4 +114,4 @@ def test_no_hook_and_an_empty_list_keep_the_fast_path() -> None:
         schema = build_schema(on_decision)
         assert schema.execute_sync('{ me(name: "x") }').errors  # installs guards
         notes = schema._schema.query_type.fields["notes"]
-        assert notes.resolve.guard.on_decision is None
+        assert notes.resolve.guard.settings.on_decision is None

@@ -1,0 +1,116 @@
+"""Checks inside resolvers: `authz.check`, `require` and their sync forms.
+
+An inline check evaluates a rule set for the field being resolved with the
+operation's `RequestState`, so a scope already answered is not asked again.
+Each distinct rule set is compiled once (not on every call); a rule function
+receives the field's real `AuthParams` (its root and converted arguments,
+found from the resolver's caller).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from contextvars import ContextVar
+from typing import Any, cast
+
+from ._compat import ResolveInfo, strawberry_field_of, strawberry_schema_of, unwrap_info
+from .denials import client_error
+from .keys import rule_set_key
+from .outcomes import Denial, MaybeOutcome, denial_from_exception, misconfigured
+from .params import FieldCall, FieldSite, resolver_inputs
+from .plan import FieldPlan, GuardSettings
+from .request import RequestState
+from .rules import Node, RuleCompiler
+
+__all__ = ["InlineChecks", "raw_info"]
+
+MAX_RULE_SETS = 1024
+"""Distinct inline rule sets kept compiled (then the cache starts over)."""
+
+
+class InlineChecks:
+    """The inline checks of one `AuthExtension`."""
+
+    def __init__(self, compiler: RuleCompiler, settings: GuardSettings) -> None:
+        self.compiler = compiler
+        self.settings = settings
+        self._nodes: dict[Hashable, Node] = {}
+
+    @property
+    def var(self) -> ContextVar[RequestState | None]:
+        return self.settings.var
+
+    def outcome(self, info: object, rules: object) -> MaybeOutcome:
+        """The outcome of `rules` for the field `info` belongs to."""
+        raw = raw_info(info)
+        state = self.var.get()
+        if state is None:
+            return misconfigured(
+                "authz.check / require called outside an operation of a schema "
+                "using this AuthExtension"
+            )
+        plan = self.plan_of(raw)
+        try:
+            node = self._node(rules, plan.coordinate)
+        except Exception as error:
+            return denial_from_exception(error, f"authz.check in {plan.coordinate}")
+        if isinstance(node, Denial):
+            return node
+        if node.static:
+            return state.decide(node)
+        args: dict[str, Any]
+        found = resolver_inputs(raw)
+        if found is None:
+            known = state.objects.get(id(raw.path.prev))
+            root, args = (known[1] if known is not None else None), {}
+        else:
+            root, args = found
+        return node.evaluate(state, FieldCall(plan.site, state, root, raw, args))
+
+    def error(self, info: object, denial: Denial) -> Exception:
+        """The error `require` raises for `denial` (error hooks applied)."""
+        raw = raw_info(info)
+        return client_error(
+            denial, self.plan_of(raw), self.settings, raw.path.as_list()
+        )
+
+    def plan_of(self, raw: ResolveInfo) -> FieldPlan:
+        """The plan of the field being resolved (a bare one if it has none)."""
+        gfield = raw.parent_type.fields[raw.field_name]
+        guard = getattr(gfield.resolve, "guard", None)
+        plan = getattr(guard, "plan", None)
+        if isinstance(plan, FieldPlan) and guard.settings.var is self.var:  # type: ignore[union-attr]
+            return plan
+        site = FieldSite(
+            raw.parent_type.name,
+            raw.field_name,
+            strawberry_schema_of(raw.schema),
+            strawberry_field_of(gfield),
+        )
+        return FieldPlan(site=site)
+
+    def _node(self, rules: object, coordinate: str) -> Node | Denial:
+        key = rule_set_key(rules)
+        if key is not None:
+            node = self._nodes.get(key)
+            if node is not None:
+                return node
+        problems: list[str] = []
+        node = self.compiler.compile(
+            rules, where=f"authz.check in {coordinate}", problems=problems
+        )
+        if problems:
+            return misconfigured("; ".join(problems))
+        if key is not None:
+            if len(self._nodes) >= MAX_RULE_SETS:
+                self._nodes.clear()
+            self._nodes[key] = node
+        return node
+
+
+def raw_info(info: object) -> ResolveInfo:
+    """graphql-core's info behind a resolver's `info`; `TypeError` otherwise."""
+    raw = unwrap_info(info)
+    if not hasattr(raw, "parent_type") or not hasattr(raw, "path"):
+        raise TypeError(f"expected the resolver's info, got {info!r}")
+    return cast("ResolveInfo", raw)

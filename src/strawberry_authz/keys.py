@@ -1,0 +1,154 @@
+"""Cache keys: the canonical form of a scope value or a returned rule set.
+
+A scope answer is cached per `(scope, key)`, so two values may share a key only
+if a loader could not tell them apart. The key is built from a real canonical
+form (see `scope_value_key`); a value without one is keyed by identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import uuid
+from collections.abc import Hashable, Mapping
+
+import pydantic
+
+__all__ = [
+    "MAX_KEY_DEPTH",
+    "UnkeyableValueError",
+    "rule_set_key",
+    "scope_value_key",
+]
+
+MAX_KEY_DEPTH = 32
+"""How deeply a scope value may nest before it is refused (denied)."""
+
+
+class UnkeyableValueError(ValueError):
+    """A scope value the cache cannot key safely (too deep); its field is denied."""
+
+
+class _Identity:
+    """Keys a value by identity, and keeps it alive while the key exists.
+
+    Used for values without a trustworthy canonical form: two such values are
+    the same key only if they are the same object, and the strong reference
+    stops the id from being reused while a cache holds the key.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __repr__(self) -> str:
+        return f"<identity {type(self.value).__qualname__} {id(self.value):#x}>"
+
+
+_PLAIN = (str, int, float, bool, type(None), bytes, complex)
+_TRUSTED = (
+    uuid.UUID,
+    decimal.Decimal,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+)
+
+
+def scope_value_key(value: object) -> Hashable:
+    """A hashable key that tells apart every value a loader could distinguish.
+
+    The key is built only from a real canonical form: `str`, `int`, `float`,
+    `bool`, `None` (each with its type, so `True` and `1` differ), enums,
+    lists and tuples, mappings (order-free), sets, dataclasses and pydantic
+    models (by type and field values), recursively. Any other value is keyed
+    by identity and kept alive by the key, so two objects are never merged
+    because their `repr` or `__eq__` say they are equal. A value nested deeper
+    than `MAX_KEY_DEPTH` raises `UnkeyableValueError`.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:
+        return (kind, value)
+    return _canonical(value, 0)
+
+
+def _canonical(value: object, depth: int) -> Hashable:
+    if depth > MAX_KEY_DEPTH:
+        raise UnkeyableValueError(
+            f"scope value nested deeper than {MAX_KEY_DEPTH} levels"
+        )
+    kind = type(value)
+    if kind in _PLAIN or kind in _TRUSTED or kind is datetime.datetime:
+        return (kind, value)
+    if isinstance(value, enum.Enum):
+        return ("enum", kind, value.name)
+    below = depth + 1
+    if isinstance(value, Mapping):
+        items = [(_canonical(k, below), _canonical(v, below)) for k, v in value.items()]
+        items.sort(key=repr)
+        return ("mapping", tuple(items))
+    if isinstance(value, (list, tuple)):
+        return (kind, tuple(_canonical(item, below) for item in value))
+    if isinstance(value, (set, frozenset)):
+        members = sorted((_canonical(item, below) for item in value), key=repr)
+        return ("set", kind, tuple(members))
+    if isinstance(value, pydantic.BaseModel):
+        names = [*type(value).model_fields, *(value.model_extra or {})]
+        fields = tuple((n, _canonical(getattr(value, n), below)) for n in names)
+        return ("model", kind, fields)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = tuple(
+            (f.name, _canonical(getattr(value, f.name), below))
+            for f in dataclasses.fields(value)
+        )
+        return ("dataclass", kind, fields)
+    return ("identity", _Identity(value))
+
+
+def rule_set_key(rules: object) -> Hashable | None:
+    """A key equal for rule sets that compile to the same tree, else None.
+
+    Unlike a scope value's key it keeps the written order of dict entries
+    (`$chain` and `$race` given as dicts run in that order). None when some
+    value has no canonical form (it is keyed by identity): such rule sets are
+    compiled every time rather than kept alive in a cache.
+    """
+    try:
+        key = _rule_key(rules, 0)
+    except (UnkeyableValueError, _IdentityKeyed):
+        return None
+    return key
+
+
+class _IdentityKeyed(Exception):
+    pass
+
+
+def _rule_key(rules: object, depth: int) -> Hashable:
+    if depth > MAX_KEY_DEPTH:
+        raise UnkeyableValueError(f"rule set nested deeper than {MAX_KEY_DEPTH}")
+    if isinstance(rules, Mapping):
+        return ("d", tuple((k, _rule_key(v, depth + 1)) for k, v in rules.items()))
+    if type(rules) is list:
+        return ("l", tuple(_rule_key(item, depth + 1) for item in rules))
+    key = scope_value_key(rules)
+    if _holds_identity(key):
+        raise _IdentityKeyed
+    return ("v", key)
+
+
+def _holds_identity(key: object) -> bool:
+    if isinstance(key, _Identity):
+        return True
+    if isinstance(key, tuple):
+        return any(_holds_identity(part) for part in key)
+    return False

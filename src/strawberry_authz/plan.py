@@ -1,0 +1,108 @@
+"""What is enforced on one resolver, decided once when the schema is installed.
+
+`FieldPlan` is the typed, frozen answer of the planner for one resolver (a
+field's `resolve`, or a subscription's `subscribe`); `GuardSettings` what the
+`AuthExtension` sets for all of them. The request path only reads both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .decisions import DecisionHook, DecisionPhase, DecisionSource
+from .grants import GrantSpec
+from .params import FieldSite
+from .request import RequestState
+from .rules import Node
+from .warmup import Warmer
+
+__all__ = [
+    "NO_FALLBACK",
+    "ErrorHook",
+    "FieldPlan",
+    "GuardSettings",
+    "Part",
+    "Phase",
+]
+
+ErrorHook = Callable[[Exception, list[str | int]], "Exception | str | None"]
+Phase = Literal["subscribe", "resolve"]
+Part = tuple[DecisionSource, Node]
+"""One source of a field's checks and its node (`("type", node)`)."""
+
+
+class _NoFallback:
+    """`on_denied` was not given: a denied field reports its error."""
+
+    def __repr__(self) -> str:
+        return "<no fallback>"
+
+
+NO_FALLBACK: Any = _NoFallback()
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """What the extension sets for every guard of a schema."""
+
+    var: ContextVar[RequestState | None]
+    error_resolver: ErrorHook | None = None
+    on_decision: DecisionHook | None = None
+    debug: bool = False
+    error_reasons: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class FieldPlan:
+    """Everything enforced on one resolver.
+
+    `pre` is the AND of `pre_parts` (default scopes, type, interface and field
+    rules, in that order), checked before the resolver; `post` the AND of the
+    post rules, checked with its result. For a subscription, the `subscribe`
+    plan checks once when the stream starts (and filters events when denied
+    ones are dropped); the `resolve` plan checks every event (`new_event`).
+    """
+
+    site: FieldSite
+    attribute: Literal["resolve", "subscribe"] = "resolve"
+    pre: Node | None = None
+    pre_parts: tuple[Part, ...] = ()
+    post: Node | None = None
+    grants: GrantSpec | None = None
+    on_error: ErrorHook | None = None
+    on_denied: Any = NO_FALLBACK
+    phase: DecisionPhase = "before"
+    new_event: bool = False
+    event_filter: tuple[Node | None, Node | None] | None = None
+    warmer: Warmer | None = None
+    has_arguments: bool = True
+
+    @property
+    def coordinate(self) -> str:
+        return self.site.coordinate
+
+    @property
+    def post_phase(self) -> DecisionPhase:
+        # A subscription's post rule sees each event: it is an event decision.
+        return "event" if self.phase == "event" else "after"
+
+    def source_of(self, node: Node | None) -> DecisionSource | None:
+        """Which part of the policy `node` is, for the decision log.
+
+        For the combined checks before the resolver, the most specific part
+        (field, interface, type, then default scopes): when every part
+        passed, that is the one that decided to let the field through.
+        """
+        if node is None:
+            return None
+        if node is self.pre and self.pre_parts:
+            return self.pre_parts[-1][0]
+        if node is self.post or (self.event_filter and node is self.event_filter[1]):
+            return "post"
+        for source, part in self.pre_parts:
+            if part is node:
+                return source
+        return None
