@@ -6,6 +6,7 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 ```
 """
 
+from .batch import BatchScope
 from .capabilities import Permission
 from .decisions import Decision
 from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
@@ -18,6 +19,7 @@ __all__ = [
     "WILDCARD",
     "AuthExtension",
     "AuthParams",
+    "BatchScope",
     "ConfigurationError",
     "Decision",
     "ForbiddenError",

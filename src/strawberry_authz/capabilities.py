@@ -38,6 +38,7 @@ from .scopes import LoadScopes
 
 __all__ = [
     "Capability",
+    "CapabilityMethods",
     "Permission",
     "can_field",
     "capability_of",
@@ -336,3 +337,54 @@ def _coordinate(info: strawberry.Info) -> str:
     parent = unwrap_info(info)
     type_name = getattr(getattr(parent, "parent_type", None), "name", "?")
     return f"{type_name}.{getattr(info, 'field_name', '?')}"
+
+
+class CapabilityMethods:
+    """`can_field`, `permissions_field` and `dehydrate` of `AuthExtension`."""
+
+    _owner: object
+    _compiler: RuleCompiler
+    _load_scopes: LoadScopes
+    _scope_timeout: float | None
+
+    def can_field(self, rules_or_fn: object, *, description: str | None = None) -> Any:
+        """A `Boolean!` field: whether `rules_or_fn` passes for this object.
+
+        `viewer_can_edit: bool = authz.can_field(lambda p: {"owns": p.root.id})`.
+        `rules_or_fn` is a rule set (compiled now) or `fn(params)` as for
+        `rule`, with `params.root` the object and `params.args` empty. The
+        field is `false` when denied for any reason and never an error;
+        default scopes and type rules do not apply to it.
+        """
+        return can_field(
+            self._owner, self._compiler, rules_or_fn, description=description
+        )
+
+    def permissions_field(
+        self, checks: Mapping[str, object], *, description: str | None = None
+    ) -> Any:
+        """A `[Permission!]!` field: each named check and whether it passes.
+
+        `checks` maps names to static rule sets, compiled now (a bad one
+        raises `ConfigurationError` naming it), answered in their order,
+        never as an error.
+        """
+        return permissions_field(
+            self._owner, self._compiler, checks, description=description
+        )
+
+    async def dehydrate(
+        self, context: object, checks: Mapping[str, object]
+    ) -> dict[str, bool]:
+        """`{name: allowed}` for `checks` outside GraphQL (e.g. a JSON route).
+
+        The answers `permissions_field` gives for the same `context`; a denial
+        or a failing loader is `False` (failures logged), never an exception.
+        """
+        return await dehydrate(
+            self._compiler,
+            self._load_scopes,
+            self._scope_timeout,
+            context,
+            checks,
+        )

@@ -134,7 +134,7 @@ class FieldGuard:
         self, call: FieldCall, outcome: Outcome, started: float, *, waited: bool
     ) -> Any:
         plan = self.plan
-        self._log(call, plan.phase, plan.pre, outcome, started, waited)
+        _record(self, call, plan.phase, plan.pre, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
         return self._run(call)
@@ -179,7 +179,7 @@ class FieldGuard:
         self, call: FieldCall, outcome: Outcome, started: float, *, waited: bool
     ) -> Any:
         plan = self.plan
-        self._log(call, plan.post_phase, plan.post, outcome, started, waited)
+        _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
         return self._complete(call)
@@ -242,8 +242,6 @@ class FieldGuard:
     async def _stream_later(self, call: FieldCall, pending: Awaitable[Any]) -> Any:
         return self._stream(call, await pending)
 
-    # -- the decision log -----------------------------------------------------------
-
     def _log_event(
         self,
         call: FieldCall,
@@ -252,44 +250,46 @@ class FieldGuard:
         started: float,
         waited: bool,
     ) -> None:
-        self._log(call, "event", node, outcome, started, waited)
+        _record(self, call, "event", node, outcome, started, waited)
 
-    def _log(
-        self,
-        call: FieldCall,
-        phase: DecisionPhase,
-        node: Node | None,
-        outcome: Outcome,
-        started: float,
-        waited: bool,
-    ) -> None:
-        hook = self.settings.on_decision
-        if hook is None:
-            return
-        plan = self.plan
-        denial = outcome if isinstance(outcome, Denial) else None
-        info = call.info
-        operation = info.operation
-        source = denial.source if denial is not None and denial.source else None
-        emit_decision(
-            hook,
-            new_decision(
-                type_name=plan.site.type_name,
-                field_name=plan.site.field_name,
-                path=info.path.as_list(),
-                phase=phase,
-                allowed=denial is None,
-                rule=node.describe() if node is not None else None,
-                reason=None if denial is None else denial.reason,
-                duration=perf_counter() - started,
-                source=source or plan.source_of(node),
-                code=None if denial is None else error_code(denial.error),
-                operation_name=operation.name.value if operation.name else None,
-                operation_type=operation.operation.value,
-                waited=waited,
-                context=info.context,
-            ),
-        )
+
+def _record(
+    guard: FieldGuard,
+    call: FieldCall,
+    phase: DecisionPhase,
+    node: Node | None,
+    outcome: Outcome,
+    started: float,
+    waited: bool,
+) -> None:
+    """Hand one `Decision` about `call` to the extension's decision hooks."""
+    hook = guard.settings.on_decision
+    if hook is None:
+        return
+    plan = guard.plan
+    denial = outcome if isinstance(outcome, Denial) else None
+    info = call.info
+    operation = info.operation
+    emit_decision(
+        hook,
+        new_decision(
+            type_name=plan.site.type_name,
+            field_name=plan.site.field_name,
+            path=info.path.as_list(),
+            phase=phase,
+            allowed=denial is None,
+            rule=node.describe() if node is not None else None,
+            reason=None if denial is None else denial.reason,
+            duration=perf_counter() - started,
+            source=(denial.source if denial is not None else None)
+            or plan.source_of(node),
+            code=None if denial is None else error_code(denial.error),
+            operation_name=operation.name.value if operation.name else None,
+            operation_type=operation.operation.value,
+            waited=waited,
+            context=info.context,
+        ),
+    )
 
 
 def _evaluate(node: Node, call: FieldCall, where: str) -> MaybeOutcome:

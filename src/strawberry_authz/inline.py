@@ -9,6 +9,8 @@ found from the resolver's caller).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Hashable
 from contextvars import ContextVar
 from typing import Any, cast
@@ -16,13 +18,23 @@ from typing import Any, cast
 from ._compat import ResolveInfo, strawberry_field_of, strawberry_schema_of, unwrap_info
 from .denials import client_error
 from .keys import rule_set_key
-from .outcomes import Denial, MaybeOutcome, denial_from_exception, misconfigured
+from .outcomes import (
+    Denial,
+    MaybeOutcome,
+    Outcome,
+    decided,
+    denial_from_exception,
+    misconfigured,
+    settle,
+)
 from .params import FieldCall, FieldSite, resolver_inputs
 from .plan import FieldPlan, GuardSettings
 from .request import RequestState
 from .rules import Node, RuleCompiler
 
-__all__ = ["InlineChecks", "raw_info"]
+__all__ = ["InlineCheckMethods", "InlineChecks", "raw_info"]
+
+logger = logging.getLogger("strawberry_authz")
 
 MAX_RULE_SETS = 1024
 """Distinct inline rule sets kept compiled (then the cache starts over)."""
@@ -114,3 +126,69 @@ def raw_info(info: object) -> ResolveInfo:
     if not hasattr(raw, "parent_type") or not hasattr(raw, "path"):
         raise TypeError(f"expected the resolver's info, got {info!r}")
     return cast("ResolveInfo", raw)
+
+
+class InlineCheckMethods:
+    """`authz.check`, `require` and their sync forms (a part of `AuthExtension`)."""
+
+    _inline: InlineChecks
+
+    async def check(self, info: object, rules: object) -> bool:
+        """Evaluate `rules` for the field being resolved; True when they pass.
+
+        `info` is the resolver's `Info`. The request's scope cache is shared:
+        a scope already computed for this request is not computed again.
+        """
+        outcome = self._inline.outcome(info, rules)
+        if not decided(outcome):
+            outcome = await settle(outcome)  # type: ignore[arg-type]
+        return outcome is True
+
+    async def require(self, info: object, rules: object) -> None:
+        """Like `check`, but raise the denial's error when `rules` do not pass."""
+        outcome = self._inline.outcome(info, rules)
+        if not decided(outcome):
+            outcome = await settle(outcome)  # type: ignore[arg-type]
+        if outcome is not True:
+            raise self._inline.error(info, outcome)  # type: ignore[arg-type]
+
+    def check_sync(self, info: object, rules: object) -> bool:
+        """`check` for sync resolvers; every scope involved must be sync."""
+        return self._settled_sync(info, rules) is True
+
+    def require_sync(self, info: object, rules: object) -> None:
+        """`require` for sync resolvers; every scope involved must be sync."""
+        outcome = self._settled_sync(info, rules)
+        if outcome is not True:
+            raise self._inline.error(info, outcome)
+
+    def _settled_sync(self, info: object, rules: object) -> Outcome:
+        outcome = self._inline.outcome(info, rules)
+        if decided(outcome):
+            return outcome  # type: ignore[return-value]
+        if asyncio.iscoroutine(outcome):
+            outcome.close()
+        raise RuntimeError(
+            "authz.check_sync / require_sync: these rules need an async scope "
+            "loader; use `await authz.check(...)` / `await authz.require(...)`"
+        )
+
+    def clear_cache(self, info: object, scope: str | None = None) -> None:
+        """Forget this operation's cached scope answers, from a resolver.
+
+        Scope results are cached for the whole operation. After a change of
+        who the viewer is (a login mutation, leaving a team), call this so the
+        fields resolved afterwards see fresh answers: `load_scopes` runs again
+        on the next need, and every scope (or, with `scope=`, every value of
+        that one scope) is asked again. Mutation fields run one after another,
+        so later fields of the same mutation see the change.
+        """
+        raw_info(info)
+        state = self._inline.var.get()
+        if state is None:
+            logger.warning(
+                "strawberry-authz: clear_cache called outside an operation of a "
+                "schema using this AuthExtension; nothing to clear"
+            )
+            return
+        state.clear(scope)

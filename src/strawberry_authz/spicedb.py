@@ -200,7 +200,7 @@ class SpiceDB:
                 sent to the client) or an argument is malformed.
         """
         try:
-            subject = self._subject_reference(context)
+            subject = _subject_reference(self._subject, context)
             if subject is None:
                 return set()
             if not _TYPE.fullmatch(resource_type) or not _RELATION.fullmatch(
@@ -210,7 +210,7 @@ class SpiceDB:
                     f"malformed lookup {resource_type!r} #{permission!r}"
                 )
             request = LookupResourcesRequest(
-                consistency=self._consistency_for(context),
+                consistency=_consistency_for(self._consistency, context),
                 resource_object_type=resource_type,
                 permission=permission,
                 subject=subject,
@@ -241,7 +241,7 @@ class SpiceDB:
 
     def _check_many(self, context: Any, values: list[Any]) -> Any:
         """One answer per value, in order; one engine call per chunk."""
-        subject = self._subject_reference(context)
+        subject = _subject_reference(self._subject, context)
         if subject is None:
             return [False] * len(values)
         items: list[CheckBulkPermissionsRequestItem] = []
@@ -261,7 +261,7 @@ class SpiceDB:
             where.append(index)
         if not items:
             return answers
-        consistency = self._consistency_for(context)
+        consistency = _consistency_for(self._consistency, context)
         size = self.max_batch_size
         requests = [
             CheckBulkPermissionsRequest(
@@ -295,39 +295,6 @@ class SpiceDB:
 
         return answer_async()
 
-    def _subject_reference(self, context: Any) -> SubjectReference | None:
-        subject = self._subject(context)
-        if subject is None:
-            return None
-        if not isinstance(subject, str):
-            raise TypeError(f"SpiceDB subject() returned {subject!r}, expected str")
-        head, _, relation = subject.partition("#")
-        kind, _, object_id = head.partition(":")
-        if not (
-            _TYPE.fullmatch(kind)
-            and (_ID.fullmatch(object_id) or object_id == "*")
-            and (not relation or _RELATION.fullmatch(relation))
-        ):
-            raise ValueError(f"SpiceDB subject() returned a malformed {subject!r}")
-        return SubjectReference(
-            object=ObjectReference(object_type=kind, object_id=object_id),
-            optional_relation=relation,
-        )
-
-    def _consistency_for(self, context: Any) -> Consistency:
-        if not callable(self._consistency):
-            if self._consistency == "fully_consistent":
-                return Consistency(fully_consistent=True)
-            return Consistency(minimize_latency=True)
-        token = self._consistency(context)
-        if token is None:
-            return Consistency(minimize_latency=True)
-        if isinstance(token, str):
-            token = ZedToken(token=token)
-        if not isinstance(token, ZedToken) or not token.token:
-            raise TypeError(f"SpiceDB consistency() returned {token!r}")
-        return Consistency(at_least_as_fresh=token)
-
 
 class EmbeddedClient:
     """The PermissionsService of an embedded SpiceDB, each call on its side.
@@ -348,6 +315,45 @@ class EmbeddedClient:
         self.ReadRelationships = streaming.ReadRelationships
         self.LookupResources = streaming.LookupResources
         self.LookupSubjects = streaming.LookupSubjects
+
+
+def _subject_reference(
+    subject_of: Callable[[Any], str | None], context: Any
+) -> SubjectReference | None:
+    """The subject `subject_of(context)` names, or None for anonymous."""
+    subject = subject_of(context)
+    if subject is None:
+        return None
+    if not isinstance(subject, str):
+        raise TypeError(f"SpiceDB subject() returned {subject!r}, expected str")
+    head, _, relation = subject.partition("#")
+    kind, _, object_id = head.partition(":")
+    if not (
+        _TYPE.fullmatch(kind)
+        and (_ID.fullmatch(object_id) or object_id == "*")
+        and (not relation or _RELATION.fullmatch(relation))
+    ):
+        raise ValueError(f"SpiceDB subject() returned a malformed {subject!r}")
+    return SubjectReference(
+        object=ObjectReference(object_type=kind, object_id=object_id),
+        optional_relation=relation,
+    )
+
+
+def _consistency_for(consistency: Any, context: Any) -> Consistency:
+    """The `Consistency` of one check, from `consistency=` and the context."""
+    if not callable(consistency):
+        if consistency == "fully_consistent":
+            return Consistency(fully_consistent=True)
+        return Consistency(minimize_latency=True)
+    token = consistency(context)
+    if token is None:
+        return Consistency(minimize_latency=True)
+    if isinstance(token, str):
+        token = ZedToken(token=token)
+    if not isinstance(token, ZedToken) or not token.token:
+        raise TypeError(f"SpiceDB consistency() returned {token!r}")
+    return Consistency(at_least_as_fresh=token)
 
 
 def _parse_value(value: object) -> tuple[ObjectReference, str]:
