@@ -31,7 +31,7 @@ from .grants import GrantDeclaration
 from .inline import InlineCheckMethods, InlineChecks
 from .install import install_guards
 from .plan import ErrorHook, GuardSettings
-from .policy import Policy, compile_defaults
+from .policy import Policy, compile_defaults, compile_fallback
 from .request import RequestState
 from .rules import RuleCompiler
 from .scopes import LoadScopes, ScopeDeclaration
@@ -82,6 +82,13 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             waiting for it (`FORBIDDEN`, logged with the scope or the rule's
             field); other fields and operations are unaffected. `None` (the
             default) waits as long as they take.
+        fallback_rule: The rule of every field that no other rule applies to
+            (no default scopes, type, interface or field rule), root or
+            nested, in every operation type. `False` denies by default; a
+            field opts out by having any rule (`authz.rule(True)` is an
+            explicit allow). Introspection (`__schema`, `__type`,
+            `__typename`) is never subject to it. `None` (the default) leaves
+            such fields open.
     """
 
     def __init__(
@@ -96,6 +103,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         debug: bool = False,
         error_reasons: bool = True,
         scope_timeout: float | None = None,
+        fallback_rule: object = None,
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
@@ -107,7 +115,9 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         )
         self._compiler = compiler
         self._policy = Policy(
-            compiler, compile_defaults(compiler, default_scopes or {})
+            compiler,
+            compile_defaults(compiler, default_scopes or {}),
+            compile_fallback(compiler, fallback_rule),
         )
         self._owner = self._policy
         self._settings = GuardSettings(

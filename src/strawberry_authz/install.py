@@ -194,6 +194,8 @@ class _Planner:
         if operation is not None and not field.skip_defaults:
             defaults = self.policy.defaults.get(operation)
         parts = [*_parts("default", defaults), *field.pre_parts]
+        if not parts and not field.post_parts:
+            parts = _parts("fallback", self.policy.fallback)
         return FieldPlan(
             site=site,
             pre=self._all_of(parts),
@@ -218,6 +220,8 @@ class _Planner:
             *_parts("default", defaults.get("Subscription.resolve")),
             *field.event_parts,
         ]
+        if not at_start and not per_event and not field.post_parts:
+            at_start = _parts("fallback", self.policy.fallback)
         event_pre = self._all_of(per_event)
         event_post = self._all_of(field.post_parts)
         drop = field.drop_denied

@@ -55,10 +55,12 @@ class Denial:
     explanation (logs, decision log, debug output) and may name policy details.
     `branches` holds the denials of every failed branch of an `$or` / `$race`;
     `source` which part of a field's checks denied (`"type"`, `"field"`, ...)
-    when known.
+    when known. `failed` is True when the denial comes from something going
+    wrong (an unexpected exception, a misconfiguration, a time-out) rather
+    than from a rule saying no: `$not` never turns a failure into a pass.
     """
 
-    __slots__ = ("branches", "error", "reason", "source")
+    __slots__ = ("branches", "error", "failed", "reason", "source")
 
     def __init__(
         self,
@@ -66,11 +68,14 @@ class Denial:
         reason: str,
         branches: tuple[Denial, ...] = (),
         source: str | None = None,
+        *,
+        failed: bool = False,
     ) -> None:
         self.error = error
         self.reason = reason
         self.branches = branches
         self.source = source
+        self.failed = failed
 
     def __repr__(self) -> str:
         return f"Denial({self.reason!r})"
@@ -79,7 +84,9 @@ class Denial:
         """This denial, said to come from `source` (a copy: denials are shared)."""
         if self.source == source:
             return self
-        return Denial(self.error, self.reason, self.branches, source)
+        return Denial(
+            self.error, self.reason, self.branches, source, failed=self.failed
+        )
 
     def explain(self) -> dict[str, Any]:
         """The tree of failed branches, for debug output."""
@@ -117,7 +124,9 @@ def denial_from_exception(error: BaseException, during: str) -> Denial:
         text,
         exc_info=(type(error), error, error.__traceback__),
     )
-    return Denial(ForbiddenError(), f"{during} raised {type(error).__name__}: {text}")
+    return Denial(
+        ForbiddenError(), f"{during} raised {type(error).__name__}: {text}", failed=True
+    )
 
 
 def safe_repr(value: object, limit: int = 200) -> str:
@@ -170,7 +179,7 @@ def timed_out(during: str, timeout: float | None) -> Denial:
 def misconfigured(reason: str) -> Denial:
     """A policy problem found at run time: logged loudly, denied."""
     logger.error("strawberry-authz: %s; denying (fail closed)", reason)
-    return Denial(ForbiddenError(), reason)
+    return Denial(ForbiddenError(), reason, failed=True)
 
 
 def combine_denials(denials: list[Denial]) -> Denial:
@@ -182,7 +191,12 @@ def combine_denials(denials: list[Denial]) -> Denial:
     """
     first = denials[0]
     if all(denial.error is first.error for denial in denials):
-        return Denial(first.error, first.reason, tuple(denials))
+        return Denial(
+            first.error,
+            first.reason,
+            tuple(denials),
+            failed=any(d.failed for d in denials),
+        )
     reasons: list[dict[str, Any]] = []
     for denial in denials:
         error = denial.error
@@ -200,7 +214,9 @@ def combine_denials(denials: list[Denial]) -> Denial:
     else:
         combined = ForbiddenError(extensions={"reasons": reasons})
     reason = "every branch failed: " + "; ".join(d.reason for d in denials)
-    return Denial(combined, reason, tuple(denials))
+    return Denial(
+        combined, reason, tuple(denials), failed=any(d.failed for d in denials)
+    )
 
 
 def _message(error: Exception) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "TypePolicy",
     "check_phase",
     "compile_defaults",
+    "compile_fallback",
     "decorate_type",
     "is_marker",
     "mark_subclasses",
@@ -52,13 +53,20 @@ class Policy:
     """Every rule one `AuthExtension` holds, for the markers and the installer.
 
     `defaults` are the compiled default scopes by operation (`"Query"`,
-    `"Subscription.subscribe"`, ...); `type_policies` the type rules by class.
+    `"Subscription.subscribe"`, ...); `fallback` the rule of every field no
+    other rule applies to; `type_policies` the type rules by class.
     Markers point here, so the installer can tell its own markers apart.
     """
 
-    def __init__(self, compiler: RuleCompiler, defaults: dict[str, Node]) -> None:
+    def __init__(
+        self,
+        compiler: RuleCompiler,
+        defaults: dict[str, Node],
+        fallback: Node | None = None,
+    ) -> None:
         self.compiler = compiler
         self.defaults = defaults
+        self.fallback = fallback
         self.type_policies: dict[type, list[TypePolicy]] = {}
 
 
@@ -349,6 +357,17 @@ def compile_defaults(
     if problems:
         raise ConfigurationError(problems)
     return compiled
+
+
+def compile_fallback(compiler: RuleCompiler, rules: object) -> Node | None:
+    """`fallback_rule=` compiled (None when not given)."""
+    if rules is None:
+        return None
+    problems: list[str] = []
+    node = compiler.compile(rules, where="fallback_rule", problems=problems)
+    if problems:
+        raise ConfigurationError(problems)
+    return node
 
 
 def check_phase(phase: str) -> None:

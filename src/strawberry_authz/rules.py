@@ -38,7 +38,7 @@ from .scopes import ScopeDeclaration
 
 __all__ = ["Node", "RuleCompiler"]
 
-LOGIC_KEYS = ("$and", "$or", "$chain", "$race")
+LOGIC_KEYS = ("$and", "$or", "$chain", "$race", "$not")
 GRANTED_KEY = "$granted"
 
 
@@ -251,6 +251,57 @@ class Race(_Group):
         return combine_denials(denials)
 
 
+class Not(Node):
+    """`$not`: passes when its rules are denied on purpose, denied when they pass.
+
+    "On purpose" is a rule saying no: a `False` scope or rule function, or a
+    `GraphQLError` (`ForbiddenError`, `UnauthenticatedError`, a loader's own)
+    raised by a loader or rule function. A failure (an unexpected exception,
+    a misconfiguration, a time-out) stays a denial: fail closed.
+    """
+
+    __slots__ = ("child",)
+
+    def __init__(self, child: Node) -> None:
+        super().__init__(static=child.static)
+        self.child = child
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        outcome = self.child.evaluate(state, call)
+        if outcome is True or isinstance(outcome, Denial):
+            return self._invert(outcome)
+        return Later(self._later, outcome, owned=(outcome,))
+
+    async def _later(self, pending: Awaitable[Outcome]) -> Outcome:
+        return self._invert(await settle(pending))
+
+    def _invert(self, outcome: Outcome) -> Outcome:
+        if outcome is True:
+            return forbidden("$not: its rules passed")
+        if outcome.failed:
+            return outcome
+        return ALLOW
+
+    def describe(self) -> object:
+        return {"$not": self.child.describe()}
+
+
+class Constant(Node):
+    """`authz.rule(True)` (an explicit allow) or `authz.rule(False)` (a deny)."""
+
+    __slots__ = ("allow",)
+
+    def __init__(self, allow: bool) -> None:
+        super().__init__(static=True)
+        self.allow = allow
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        return ALLOW if self.allow else forbidden("the rule is False")
+
+    def describe(self) -> object:
+        return self.allow
+
+
 class RuleFunction(Node):
     """A user function deciding from `AuthParams` (and the result, for post rules).
 
@@ -422,6 +473,8 @@ class RuleCompiler:
         Problems are appended to `problems`, each naming `where` and the key;
         the returned node is then a placeholder that denies.
         """
+        if rules is True or rules is False:
+            return Constant(rules)
         if callable(rules) and not isinstance(rules, (Mapping, list)):
             return RuleFunction(rules, post=post, where=where, compiler=self)
         if post:
@@ -463,6 +516,8 @@ class RuleCompiler:
                 return self._group(Chain, value, where, at, problems)
             if key == "$race":
                 return self._group(Race, value, where, at, problems)
+            if key == "$not":
+                return Not(self._group(AllOf, value, where, at, problems))
             if key == GRANTED_KEY:
                 return self._granted(value, where, at, problems)
             known = ", ".join((*LOGIC_KEYS, GRANTED_KEY))
