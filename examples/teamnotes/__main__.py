@@ -40,6 +40,7 @@ TEAM_NOTES_QUERY = "{ me { name role } myTeams { name notes { title body } } }"
 
 def print_welcome(db: Database, url: str, engine: str) -> None:
     print(f"\nteamnotes: GraphiQL and the API at {url} (data: {db.path})")
+    print(f"A page showing what each demo user may do: {url.removesuffix('graphql')}")
     print(f"Relationship checks answered by: {engine}")
     print("Anonymous (public field, no token needed):")
     print(f"  {curl(url, '{ publicNotes { title } }', None)}")

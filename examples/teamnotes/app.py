@@ -1,14 +1,22 @@
-"""The ASGI application: GraphQL over HTTP and WebSocket at `/graphql`."""
+"""The ASGI application.
+
+- `/graphql`: the API, over HTTP and WebSocket (GraphiQL in a browser);
+- `/permissions`: what the viewer's roles allow, as JSON (`authz.dehydrate`);
+- `/`: a small page (`page.html`) that shows each note's buttons from what
+  the server says the viewer may do.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -20,7 +28,10 @@ from .db import Database
 from .engine import Engine, open_engine
 from .events import NoteEvents
 from .logs import drop_query_strings_from_uvicorn_logs
-from .schema import context_for, schema
+from .roles import VIEWER_CHECKS
+from .schema import authz, context_for, schema
+
+PAGE = Path(__file__).with_name("page.html")
 
 
 class NotesGraphQL(GraphQL[dict[str, Any], None]):
@@ -97,12 +108,29 @@ def create_app(db_path: str, engine: str = "sqlite") -> Starlette:
         finally:
             checks.close()
 
-    async def home(request: Request) -> RedirectResponse:
-        return RedirectResponse("/graphql")
+    page = demo_page(db)
+
+    async def home(request: Request) -> HTMLResponse:
+        return HTMLResponse(page)
+
+    async def permissions(request: Request) -> JSONResponse:
+        """`{"note:update": false, ...}` for the bearer token's user.
+
+        The same answers as `viewer { permissions { name allowed } }`, for a
+        page to fetch on load; all false without a (known) token. They only
+        shape the page: every operation is still authorized on its own.
+        """
+        user = user_from_authorization(db, request.headers.get("authorization"))
+        context = context_for(db, graphql.events, checks, user)
+        return JSONResponse(
+            await authz.dehydrate(context, VIEWER_CHECKS),
+            headers={"Cache-Control": "no-store", "Vary": "Authorization"},
+        )
 
     app = Starlette(
         routes=[
             Route("/", home),
+            Route("/permissions", permissions),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
@@ -111,3 +139,19 @@ def create_app(db_path: str, engine: str = "sqlite") -> Starlette:
     app.state.db = db
     app.state.engine = checks
     return app
+
+
+def demo_page(db: Database) -> str:
+    """`page.html` with the demo users filled in, for its user picker.
+
+    Demo only: the page hands out the seeded users' bearer tokens (which the
+    server also prints at startup) so that one can switch users with a click.
+    A real app logs users in instead.
+    """
+    users = [
+        {"name": user.name, "role": user.role, "token": user.token}
+        for user in db.users()
+    ]
+    # Inside <script>, "</" could end the element: JSON allows escaping "<".
+    data = json.dumps(users).replace("<", "\\u003c")
+    return PAGE.read_text().replace("__DEMO_USERS__", data)

@@ -4,20 +4,20 @@ Authentication is a demo bearer token per seeded user (printed at startup).
 Authorization scopes are computed lazily, at most once per request. Every
 relationship check (team membership, what the viewer may do to a note) is
 one scope, `can`, answered by the server's engine (`engine.py`: SQLite
-queries, or SpiceDB); strawberry-authz asks it at most once per request per
-value, as it caches every `(scope, value)` for the request.
+queries, or SpiceDB); every role check is one scope, `role_can`, answered by
+the role registry (`roles.py`). strawberry-authz asks each at most once per
+request per value, as it caches every `(scope, value)` for the request.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from strawberry_authz import UnauthenticatedError
 
-from .db import ROLES, Database, UserRow
+from .db import Database, UserRow
 from .engine import Engine
-
-Role = Literal["guest", "user", "moderator", "admin"]
+from .roles import roles
 
 
 class Scopes(TypedDict, total=False):
@@ -25,7 +25,7 @@ class Scopes(TypedDict, total=False):
 
     is_public: bool
     is_logged_in: bool
-    has_role: Role
+    role_can: str  # "user:read", "note:update": see roles.py
     can: str  # "team:1#member", "note:5#view": see engine.py
 
 
@@ -46,14 +46,9 @@ def load_scopes(context: dict[str, Any]) -> dict[str, object]:
             raise UnauthenticatedError()
         return True
 
-    def has_role(role: str) -> bool:
-        if user is None:
-            raise UnauthenticatedError()
-        return ROLES.index(user.role) >= ROLES.index(role)
-
     return {
         "is_public": True,
         "is_logged_in": is_logged_in,
-        "has_role": has_role,
+        "role_can": roles.scope(user),
         "can": engine.can(context),
     }

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+# Lowest first: each role has everything the roles before it have.
 ROLES = ("guest", "user", "moderator", "admin")
 
 SCHEMA = """
@@ -69,6 +70,16 @@ class UserRow:
     name: str
     role: str
     token: str
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Their role and every role below it, highest first.
+
+        This is the `roles` a `RoleRegistry` reads (`roles.py`): a moderator
+        is `("moderator", "user", "guest")`, so a role has whatever the roles
+        below it have.
+        """
+        return ROLES[ROLES.index(self.role) :: -1]
 
 
 @dataclass(frozen=True)
@@ -250,6 +261,12 @@ class Database:
     def update_note_body(self, note_id: int, body: str) -> NoteRow | None:
         with self._transaction() as db:
             db.execute("UPDATE notes SET body = ? WHERE id = ?", (body, note_id))
+        return self.note(note_id)
+
+    def publish_note(self, note_id: int) -> NoteRow | None:
+        """Clear the note's draft flag (a published note stays published)."""
+        with self._transaction() as db:
+            db.execute("UPDATE notes SET draft = 0 WHERE id = ?", (note_id,))
         return self.note(note_id)
 
     def delete_note(self, note_id: int) -> bool:

@@ -52,6 +52,10 @@ class Engine(Protocol):
         """`note` was just inserted; later checks, in this request too, see it."""
         ...
 
+    def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
+        """`note` was a draft and was just published: its team may view it."""
+        ...
+
     def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
         """Note `note_id` was just deleted; nobody may act on it any more."""
         ...
@@ -124,6 +128,9 @@ class SqliteEngine:
         return check
 
     def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
+        """Nothing to do: the notes table is where the answers come from."""
+
+    def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
         """Nothing to do: the notes table is where the answers come from."""
 
     def note_deleted(self, context: dict[str, Any], note_id: int) -> None:

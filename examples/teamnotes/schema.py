@@ -8,6 +8,12 @@ The policy uses every capability of strawberry-authz:
 - `$or`, `$and`, `$chain`, `$race`; relationship checks (team membership,
   what the viewer may do to a note) through one scope, `can`, answered by
   SQLite queries or by SpiceDB (`engine.py`), once per request and value;
+  role checks through another, `role_can`, answered by a `RoleRegistry`
+  (`roles.py`);
+- capability fields (`Note.viewerCanEdit`, `viewerCanDelete`,
+  `viewerCanPublish`) answered by the very rules of the mutations they
+  announce, and the viewer's permissions (`viewer { permissions }`, also
+  served as JSON by `GET /permissions`, see `app.py`);
 - grants from a list to its items' fields (`Team.notes` lets each note's
   `body` be read), a post rule on a fetched record (`note`: drafts for their
   author only), an `on_error` hook (`note` answers "not found" and
@@ -25,12 +31,13 @@ from typing import Any, Literal
 import strawberry
 from graphql import GraphQLError
 
-from strawberry_authz import AuthExtension, AuthParams, Decision
+from strawberry_authz import AuthExtension, AuthParams, Decision, Permission
 
 from .auth import Scopes, load_scopes
 from .db import Database, NoteRow, UserRow
 from .engine import Engine, on_note, team_member
 from .events import NoteEvents
+from .roles import VIEWER_CHECKS
 
 log = logging.getLogger("examples.teamnotes.authz")
 
@@ -88,7 +95,7 @@ class User:
     name: str
     role: str
 
-    @authz.rule({"$or": [{"$granted": "read_photos"}, {"has_role": "admin"}]})
+    @authz.rule({"$or": [{"$granted": "read_photos"}, {"role_can": "photo:read"}]})
     @strawberry.field
     def photos(self, info: strawberry.Info) -> list[Photo]:
         return [Photo(id=i, url=url) for i, url in db_of(info).photo_urls(self.id)]
@@ -110,6 +117,25 @@ class Comment:
         return User.of(row) if row else None
 
 
+def may_edit(note_id: int) -> object:
+    """Who may change a note's body (`updateNote`): its author or an admin."""
+    return {"$or": [{"can": on_note(note_id, "edit")}, {"role_can": "note:update"}]}
+
+
+def may_delete(note_id: int) -> object:
+    """Who may delete a note (`deleteNote`): its author or an admin."""
+    return {"$or": [{"can": on_note(note_id, "delete")}, {"role_can": "note:delete"}]}
+
+
+def may_publish(note_id: int) -> object:
+    """Who may publish a draft (`publishNote`): its author alone.
+
+    No role may publish someone else's draft: until it is published nobody
+    else may even read it.
+    """
+    return {"can": on_note(note_id, "edit")}
+
+
 def note_author_grants(params: AuthParams) -> list[str]:
     """The viewer wrote this note: they may read all of it."""
     user = params.context["user"]
@@ -126,12 +152,27 @@ class Note:
     owner_id: strawberry.Private[int]
     body_text: strawberry.Private[str]
 
+    # What the viewer may do to this note, for a page to enable its buttons:
+    # the same rules as the mutations, so the answers cannot drift apart.
+    viewer_can_edit: bool = authz.can_field(
+        lambda params: may_edit(params.root.id),
+        description="Whether `updateNote` would accept this note from the viewer.",
+    )
+    viewer_can_delete: bool = authz.can_field(
+        lambda params: may_delete(params.root.id),
+        description="Whether `deleteNote` would accept this note from the viewer.",
+    )
+    viewer_can_publish: bool = authz.can_field(
+        lambda params: may_publish(params.root.id) if params.root.draft else False,
+        description="Whether this is a draft that `publishNote` would accept.",
+    )
+
     @authz.rule(
         {
             "$or": [
                 {"$granted": "read_note_body"},
                 {"$granted": "author"},
-                {"has_role": "moderator"},
+                {"role_can": "note:read"},
             ]
         }
     )
@@ -170,7 +211,7 @@ class Team:
 
     @authz.rule(
         lambda params: {
-            "$or": [{"can": team_member(params.root.id)}, {"has_role": "admin"}]
+            "$or": [{"can": team_member(params.root.id)}, {"role_can": "team:read"}]
         },
         grants=["read_note_body"],
     )
@@ -187,6 +228,15 @@ class Team:
 @strawberry.type
 class PublicNote:
     title: str
+
+
+@strawberry.type(description="The logged-in viewer.")
+class Viewer:
+    permissions: list[Permission] = authz.permissions_field(
+        VIEWER_CHECKS,
+        description="What the viewer's roles allow (`roles.py`), for a page to "
+        "shape its menus. The server still checks every operation.",
+    )
 
 
 class NoteNotFoundError(GraphQLError):
@@ -212,7 +262,7 @@ def may_read_note(params: AuthParams, note: Note | None) -> object:
         return False
     if note.draft:
         return {"can": on_note(note.id, "view")}
-    return {"$or": [{"can": on_note(note.id, "view")}, {"has_role": "moderator"}]}
+    return {"$or": [{"can": on_note(note.id, "view")}, {"role_can": "note:read"}]}
 
 
 def note_not_found(error: Exception, path: list[str | int]) -> Exception | None:
@@ -254,7 +304,10 @@ class Query:
 
     @authz.rule(
         lambda params: {
-            "$race": [{"has_role": "admin"}, {"can": team_member(params.args["id"])}]
+            "$race": [
+                {"role_can": "team:read"},
+                {"can": team_member(params.args["id"])},
+            ]
         }
     )
     @strawberry.field
@@ -269,7 +322,8 @@ class Query:
         return Note.of(row) if row else None
 
     @authz.rule(
-        {"$chain": [{"is_logged_in": True}, {"has_role": "user"}]}, on_denied=[]
+        {"$chain": [{"is_logged_in": True}, {"role_can": "draft:read"}]},
+        on_denied=[],
     )
     @strawberry.field
     def my_drafts(self, info: strawberry.Info) -> list[Note]:
@@ -277,10 +331,14 @@ class Query:
         assert user is not None
         return [Note.of(row) for row in db_of(info).drafts_of(user.id)]
 
-    @authz.rule({"$and": {"is_logged_in": True, "has_role": "moderator"}})
+    @authz.rule({"$and": {"is_logged_in": True, "role_can": "user:read"}})
     @strawberry.field
     def users(self, info: strawberry.Info) -> list[User]:
         return [User.of(row) for row in db_of(info).users()]
+
+    @strawberry.field
+    def viewer(self) -> Viewer:
+        return Viewer()
 
 
 @strawberry.type
@@ -304,24 +362,26 @@ class Mutation:
         events.publish(row)
         return Note.of(row)
 
-    @authz.rule(
-        lambda params: {
-            "$or": [{"can": on_note(params.args["id"], "edit")}, {"has_role": "admin"}]
-        }
-    )
+    @authz.rule(lambda params: may_edit(params.args["id"]))
     @strawberry.mutation
     def update_note(self, info: strawberry.Info, id: int, body: str) -> Note | None:
         row = db_of(info).update_note_body(id, body)
         return Note.of(row) if row else None
 
-    @authz.rule(
-        lambda params: {
-            "$or": [
-                {"can": on_note(params.args["id"], "delete")},
-                {"has_role": "admin"},
-            ]
-        }
-    )
+    @authz.rule(lambda params: may_publish(params.args["id"]))
+    @strawberry.mutation
+    def publish_note(self, info: strawberry.Info, id: int) -> Note | None:
+        """Publish a draft: its team may read it from now on.
+
+        Publishing a published note changes nothing and returns it.
+        """
+        row = db_of(info).publish_note(id)
+        if row is None:
+            return None
+        engine_of(info).note_published(info.context, row)
+        return Note.of(row)
+
+    @authz.rule(lambda params: may_delete(params.args["id"]))
     @strawberry.mutation
     def delete_note(self, info: strawberry.Info, id: int) -> bool:
         """True if the note existed; its comments go with it."""
@@ -333,7 +393,7 @@ class Mutation:
 def may_see_created_note(params: AuthParams, note: Note) -> object:
     if note.draft:
         return {"can": on_note(note.id, "view")}
-    return {"$or": [{"can": team_member(note.team_id)}, {"has_role": "admin"}]}
+    return {"$or": [{"can": team_member(note.team_id)}, {"role_can": "team:read"}]}
 
 
 @strawberry.type

@@ -69,6 +69,11 @@ class SpiceDBEngine:
     def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
         self._write(context, _note_relationships(note))
 
+    def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
+        # The draft marker goes; the owner and team stay.
+        draft = _relationship("note", note.id, "draft", "user", "*")
+        self._write(context, [draft], RelationshipUpdate.Operation.OPERATION_DELETE)
+
     def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
         # Every relationship of the note goes: SQLite may give a later note
         # the same id, and it must not inherit this note's owner.
@@ -96,13 +101,16 @@ class SpiceDBEngine:
         return len(relationships)
 
     def _write(
-        self, context: dict[str, Any], relationships: list[Relationship]
+        self,
+        context: dict[str, Any],
+        relationships: list[Relationship],
+        operation: Any = RelationshipUpdate.Operation.OPERATION_TOUCH,
     ) -> None:
         written = self.spicedb.client.WriteRelationships(
             WriteRelationshipsRequest(
                 updates=[
                     RelationshipUpdate(
-                        operation=RelationshipUpdate.Operation.OPERATION_TOUCH,
+                        operation=operation,
                         relationship=relationship,
                     )
                     for relationship in relationships

@@ -1,0 +1,156 @@
+"""The teamnotes example server as a real process, for the end-to-end tests.
+
+`Server` runs `python -m examples.teamnotes` on a free loopback port with a
+fresh SQLite file and talks to it over HTTP; `conftest.py` makes one per
+test module (per engine).
+"""
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKENS = {
+    name: f"demo-{name}-token" for name in ("alice", "bob", "carol", "dave", "gus")
+}
+ENGINES = ("sqlite", "spicedb")
+
+
+def spicedb_missing() -> str | None:
+    """Why the server cannot run on embedded SpiceDB here, or None."""
+    try:
+        import authzed.api.v1  # noqa: F401
+        import spicedb_embedded  # noqa: F401
+    except ImportError as error:
+        return str(error)
+    library = os.environ.get("SPICEDB_LIBRARY_PATH")
+    if not library or not Path(library).is_file():
+        return f"SPICEDB_LIBRARY_PATH={library!r} is not the libspicedb file"
+    return None
+
+
+def require_engine(engine: str) -> None:
+    missing = spicedb_missing() if engine == "spicedb" else None
+    if missing is None:
+        return
+    if os.environ.get("STRAWBERRY_AUTHZ_REQUIRE_SPICEDB") or os.environ.get("CI"):
+        pytest.fail(f"embedded SpiceDB is required here but missing: {missing}")
+    pytest.skip(f"embedded SpiceDB not installed ({missing}); run bash scripts/test")
+
+
+class Server:
+    def __init__(
+        self, port: int, db_path: Path, output: Path, engine: str = "sqlite"
+    ) -> None:
+        self.engine = engine
+        self.port = port
+        self.db_path = db_path
+        self.output = output
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.url = f"{self.base_url}/graphql"
+        self.ws_url = f"ws://127.0.0.1:{port}/graphql"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.output.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "examples.teamnotes",
+                    "--port",
+                    str(self.port),
+                    "--db",
+                    str(self.db_path),
+                    "--engine",
+                    self.engine,
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url, timeout=1)
+                return
+            except httpx.TransportError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start:\n{self.output.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def query(
+        self, query: str, user: str | None = None, **variables: Any
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.post(query, user, **variables).json()
+        return result
+
+    def post(
+        self, query: str, user: str | None = None, **variables: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
+        return httpx.post(
+            self.url,
+            json={"query": query, "variables": variables},
+            headers=headers,
+            timeout=10,
+        )
+
+    def permissions(self, user: str | None = None) -> httpx.Response:
+        """`GET /permissions` with `user`'s bearer token (None: no token)."""
+        headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
+        return httpx.get(f"{self.base_url}/permissions", headers=headers, timeout=10)
+
+    def log_size(self) -> int:
+        return self.output.stat().st_size
+
+    def log_since(self, offset: int, *, until: str, timeout: float = 5) -> str:
+        """The server's output written after `offset`, once it contains `until`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.output.open("rb") as log:
+                log.seek(offset)
+                text = log.read().decode(errors="replace")
+            if until in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.05)
+
+    def note_body(self, note_id: int) -> str:
+        with sqlite3.connect(self.db_path) as db:
+            row = db.execute(
+                "SELECT body FROM notes WHERE id = ?", (note_id,)
+            ).fetchone()
+        return str(row[0])
+
+    def count(self, table: str) -> int:
+        with sqlite3.connect(self.db_path) as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in result.get("errors", [])]
