@@ -71,6 +71,7 @@ class FieldPlan:
     pre: Node | None = None
     pre_parts: tuple[Part, ...] = ()
     post: Node | None = None
+    post_parts: tuple[Part, ...] = ()
     grants: GrantSpec | None = None
     on_error: ErrorHook | None = None
     on_denied: Any = NO_FALLBACK
