@@ -507,3 +507,129 @@ async def test_a_token_in_the_url_neither_authenticates_nor_reaches_the_log(
     assert '"WebSocket /graphql?[query string not logged]" [accepted]' in log, log
     assert '"GET /graphql?[query string not logged] HTTP/1.1" 200' in log, log
     assert token not in log
+
+
+# -- what the viewer may do ------------------------------------------------------
+
+PERMISSIONS = "{ viewer { permissions { name allowed } } }"
+ALL_PERMISSIONS = [
+    "draft:read",
+    "note:read",
+    "note:update",
+    "note:delete",
+    "team:read",
+    "user:read",
+    "photo:read",
+]
+
+
+def viewer_permissions(server: Server, user: str) -> dict[str, bool]:
+    result = server.query(PERMISSIONS, user)
+    assert "errors" not in result, result
+    entries = result["data"]["viewer"]["permissions"]
+    return {entry["name"]: entry["allowed"] for entry in entries}
+
+
+def test_get_permissions_answers_like_viewer_permissions_for_each_token(
+    server: Server,
+) -> None:
+    allowed = {}
+    for user in TOKENS:
+        response = server.permissions(user)
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+        assert list(response.json()) == ALL_PERMISSIONS
+        assert response.json() == viewer_permissions(server, user), user
+        allowed[user] = sorted(name for name, ok in response.json().items() if ok)
+    # Each role has what the roles below it have (examples/teamnotes/roles.py).
+    assert allowed == {
+        "alice": sorted(ALL_PERMISSIONS),
+        "bob": ["draft:read", "note:read", "user:read"],
+        "carol": ["draft:read"],
+        "dave": ["draft:read"],
+        "gus": [],
+    }
+
+
+def test_permissions_without_a_known_token_are_all_false(server: Server) -> None:
+    nobody = dict.fromkeys(ALL_PERMISSIONS, False)
+    assert server.permissions(None).json() == nobody
+    unknown = httpx.get(
+        f"{server.base_url}/permissions",
+        headers={"Authorization": "Bearer not-a-token"},
+        timeout=10,
+    )
+    assert unknown.json() == nobody
+    # GraphQL's `viewer` needs a login, like every query but `publicNotes`.
+    anonymous = server.query(PERMISSIONS)
+    assert anonymous["data"] is None or anonymous["data"]["viewer"] is None
+    assert codes(anonymous) == ["UNAUTHENTICATED"]
+
+
+CAPABILITIES = "viewerCanEdit viewerCanDelete viewerCanPublish"
+NOTE_CAPABILITIES = f"query($id: Int!) {{ note(id: $id) {{ draft {CAPABILITIES} }} }}"
+
+
+def capabilities(server: Server, user: str, note_id: int) -> dict[str, Any]:
+    result = server.query(NOTE_CAPABILITIES, user, id=note_id)
+    assert "errors" not in result, result
+    note: dict[str, Any] = result["data"]["note"]
+    return note
+
+
+def test_capability_fields_say_what_the_mutations_then_do(server: Server) -> None:
+    # Note 1 is carol's, published in core: carol and alice (an admin) may
+    # change it; bob (a moderator) reads it but may not.
+    update = "mutation($id: Int!, $b: String!) { updateNote(id: $id, body: $b) { id } }"
+    for user, allowed in (("carol", True), ("alice", True), ("bob", False)):
+        assert capabilities(server, user, 1) == {
+            "draft": False,
+            "viewerCanEdit": allowed,
+            "viewerCanDelete": allowed,
+            "viewerCanPublish": False,  # published already
+        }, user
+        edited = server.query(update, user, id=1, b=server.note_body(1))
+        assert codes(edited) == ([] if allowed else ["FORBIDDEN"]), user
+
+        note_id = create_note(server, "carol", 1, f"For {user} to delete")
+        assert capabilities(server, user, note_id)["viewerCanDelete"] is allowed
+        deleted = server.query(DELETE, user, id=note_id)
+        assert codes(deleted) == ([] if allowed else ["FORBIDDEN"]), user
+        gone = server.query(NOTE_BY_ID, "carol", id=note_id)["data"]["note"] is None
+        assert gone is allowed, user
+
+
+PUBLISH = "mutation($id: Int!) { publishNote(id: $id) { draft viewerCanPublish } }"
+
+
+def test_only_the_author_publishes_a_draft_and_then_the_team_reads_it(
+    server: Server,
+) -> None:
+    note_id = create_note(server, "carol", 1, "Ready soon", draft=True)
+    assert capabilities(server, "carol", note_id) == {
+        "draft": True,
+        "viewerCanEdit": True,
+        "viewerCanDelete": True,
+        "viewerCanPublish": True,
+    }
+    # Alice is carol's teammate and an admin: she may edit or delete the
+    # draft (admins may, `note:update`), but not publish someone's draft.
+    for other in ("alice", "dave"):
+        assert codes(server.query(PUBLISH, other, id=note_id)) == ["FORBIDDEN"]
+    assert codes(server.query(NOTE_BY_ID, "alice", id=note_id)) == ["NOT_FOUND"]
+
+    published = server.query(PUBLISH, "carol", id=note_id)
+    assert published == {
+        "data": {"publishNote": {"draft": False, "viewerCanPublish": False}}
+    }
+    # The very next request sees it published (SpiceDB: the draft marker gone).
+    assert server.query(NOTE_BY_ID, "alice", id=note_id)["data"]["note"] == {
+        "id": note_id,
+        "title": "Ready soon",
+        "draft": False,
+        "body": "Ready soon",
+    }
+    assert codes(server.query(NOTE_BY_ID, "dave", id=note_id)) == ["NOT_FOUND"]
+    # Publishing again changes nothing.
+    again = server.query(PUBLISH, "carol", id=note_id)
+    assert again["data"]["publishNote"]["draft"] is False
