@@ -58,6 +58,7 @@ __all__ = [
     "make_info",
     "object_definition",
     "operation_execution_context",
+    "operation_is_sync",
     "rebuild_resolver",
     "serial_mutations",
     "strawberry_definition_of",
@@ -201,6 +202,31 @@ def operation_execution_context(extension: SchemaExtension) -> ExecutionContext:
                 return found
             frame = frame.f_back
     return extension.execution_context
+
+
+def operation_is_sync() -> bool:
+    """Whether the operation whose `on_operation` is starting runs synchronously.
+
+    `schema.execute_sync` may run while an event loop runs in the same thread
+    (called from a coroutine): such an operation must still never be handed an
+    awaitable. Strawberry tells its extensions nothing about it; its own frame
+    on the stack does.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(_MAX_SYNC_FRAMES):
+        if frame is None:
+            break
+        if frame.f_globals.get("__name__", "").startswith("strawberry.schema"):
+            name = frame.f_code.co_name
+            if name == "execute_sync":
+                return True
+            if name in ("execute", "subscribe", "_subscribe", "_stream"):
+                return False
+        frame = frame.f_back
+    return False
+
+
+_MAX_SYNC_FRAMES = 24
 
 
 # -- mutations ----------------------------------------------------------------------

@@ -3,15 +3,36 @@
 `load_scopes` may return a `BatchScope` in place of a plain loader:
 `{"can": BatchScope(check_many)}`. `check_many(values)` receives a list of rule
 values and answers, in order, one `bool` (or one exception) per value.
+`Batches` is the per-operation side: which values are waiting for a batch, and
+asking them once per chunk.
+
+An exception *for one value* denies only the fields that need that value (a
+`GraphQLError` is their reason; any other gives `FORBIDDEN` and a log).
+`load_fn` raising, timing out, or answering with the wrong length or a
+non-bool denies the whole chunk, logged (fail closed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
 from inspect import isawaitable
 from typing import Any
 
-__all__ = ["BatchLoadFn", "BatchScope"]
+from .outcomes import (
+    ALLOW,
+    MaybeOutcome,
+    Outcome,
+    denial_from_exception,
+    discard,
+    forbidden,
+    misconfigured,
+    safe_repr,
+    timed_out,
+    within,
+)
+
+__all__ = ["QUEUED", "BatchLoadFn", "BatchScope", "Batches"]
 
 BatchAnswer = Sequence["bool | BaseException"]
 BatchLoadFn = Callable[[list[Any]], "BatchAnswer | Awaitable[BatchAnswer]"]
@@ -74,3 +95,198 @@ def _first(answered: object) -> object:
 
 async def _first_async(answered: Awaitable[object]) -> object:
     return _first(await answered)
+
+
+class _Queued:
+    """The answer of a value queued for the next batch (sync pre-decision only).
+
+    It is never awaited: the round that queued it is discarded and evaluated
+    again once the batch has answered.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise RuntimeError("a queued batch value is not awaitable")
+        yield  # pragma: no cover
+
+    def __repr__(self) -> str:
+        return "<queued for a batch>"
+
+
+QUEUED: Awaitable[Any] = _Queued()
+
+_Entry = tuple[object, Hashable, "asyncio.Future[Any] | None"]
+"""A queued value: the value, its cache key, and its future (None when sync)."""
+
+
+class Batches:
+    """The `BatchScope` values one operation still has to ask, and asking them.
+
+    With an event loop, a value not yet known gets a future and joins its
+    scope's queue; the queue is flushed once per loop tick (`call_soon`), so
+    every value asked by the same pass over a list goes in one `load_fn`
+    call per chunk of `max_batch_size`. Without a loop (`execute_sync`), a
+    list pre-decision sets `collecting`: values are queued, the round is
+    evaluated again after `flush` answered them; any other value is asked
+    alone (a batch of one). Answers land in `results` (the scope cache).
+    """
+
+    __slots__ = ("_queued", "_running", "collecting", "results", "sync", "timeout")
+
+    def __init__(
+        self, results: dict[Hashable, Any], timeout: float | None, *, sync: bool
+    ) -> None:
+        self.results = results
+        self.timeout = timeout
+        self.sync = sync
+        self.collecting = False
+        self._queued: dict[str, tuple[BatchScope, list[_Entry], set[Hashable]]] = {}
+        self._running: set[asyncio.Future[Any]] = set()
+
+    def ask(
+        self, name: str, scope: BatchScope, value: object, key: Hashable
+    ) -> MaybeOutcome:
+        loop = None
+        if not self.sync:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+        if loop is None and not self.collecting:
+            return self._answers(name, scope, [value])[0]
+        queue = self._queued.get(name)
+        if queue is None:
+            queue = self._queued[name] = (scope, [], set())
+            if loop is not None:
+                loop.call_soon(self._flush_async, name)
+        if loop is None:
+            if key not in queue[2]:
+                queue[2].add(key)
+                queue[1].append((value, key, None))
+            return QUEUED
+        future: asyncio.Future[Any] = loop.create_future()
+        queue[1].append((value, key, future))
+        return future
+
+    @property
+    def queued(self) -> bool:
+        return bool(self._queued)
+
+    def flush(self) -> None:
+        """Ask every queued value now, synchronously (sync pre-decision)."""
+        queued, self._queued = self._queued, {}
+        for name, (scope, entries, _) in queued.items():
+            for chunk in _chunks(entries, scope.max_batch_size):
+                values = [value for value, _, _ in chunk]
+                self._settle(chunk, self._answers(name, scope, values))
+
+    def _flush_async(self, name: str) -> None:
+        scope, entries, _ = self._queued.pop(name)
+        for chunk in _chunks(entries, scope.max_batch_size):
+            values = [value for value, _, _ in chunk]
+            try:
+                answered = scope.load_fn(values)
+            except (Exception, asyncio.CancelledError) as error:
+                self._settle(chunk, [_chunk_failed(name, error)] * len(chunk))
+                continue
+            if isawaitable(answered):
+                task = asyncio.ensure_future(
+                    self._finish(name, chunk, values, answered)
+                )
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            else:
+                self._settle(chunk, _read_answers(name, values, answered))
+
+    async def _finish(
+        self,
+        name: str,
+        chunk: list[_Entry],
+        values: list[object],
+        answered: Awaitable[object],
+    ) -> None:
+        try:
+            outcomes = _read_answers(name, values, await within(answered, self.timeout))
+        except asyncio.TimeoutError:
+            outcomes = [timed_out(f"BatchScope {name!r}", self.timeout)] * len(chunk)
+        except (Exception, asyncio.CancelledError) as error:
+            outcomes = [_chunk_failed(name, error)] * len(chunk)
+        self._settle(chunk, outcomes)
+
+    def _answers(
+        self, name: str, scope: BatchScope, values: list[object]
+    ) -> list[Outcome]:
+        try:
+            answered = scope.load_fn(values)
+        except (Exception, asyncio.CancelledError) as error:
+            return [_chunk_failed(name, error)] * len(values)
+        if isawaitable(answered):
+            discard(answered)
+            return [
+                misconfigured(
+                    f"BatchScope {name!r}: load_fn is async but the operation runs "
+                    "synchronously (execute_sync); use schema.execute"
+                )
+            ] * len(values)
+        return _read_answers(name, values, answered)
+
+    def _settle(self, chunk: list[_Entry], outcomes: list[Outcome]) -> None:
+        results = self.results
+        for entry, outcome in zip(chunk, outcomes, strict=True):
+            key, future = entry[1], entry[2]
+            if future is None:
+                results[key] = outcome
+            elif future.done():
+                continue
+            else:
+                if results.get(key) is future:
+                    results[key] = outcome
+                future.set_result(outcome)
+
+
+def _chunks(entries: list[_Entry], size: int) -> list[list[_Entry]]:
+    return [entries[start : start + size] for start in range(0, len(entries), size)]
+
+
+def _read_answers(name: str, values: list[object], answered: object) -> list[Outcome]:
+    """One outcome per value; a malformed answer denies the whole chunk."""
+    if not isinstance(answered, Sequence) or isinstance(answered, (str, bytes)):
+        return [
+            misconfigured(
+                f"BatchScope {name!r}: load_fn returned {safe_repr(answered)}, "
+                "expected a list with one bool (or exception) per value"
+            )
+        ] * len(values)
+    if len(answered) != len(values):
+        return [
+            misconfigured(
+                f"BatchScope {name!r}: load_fn answered {len(answered)} values "
+                f"for {len(values)} asked"
+            )
+        ] * len(values)
+    if not all(
+        answer is True or answer is False or isinstance(answer, BaseException)
+        for answer in answered
+    ):
+        return [
+            misconfigured(
+                f"BatchScope {name!r}: load_fn answered something else than a "
+                "bool or an exception"
+            )
+        ] * len(values)
+    outcomes: list[Outcome] = []
+    for value, answer in zip(values, answered, strict=True):
+        if answer is True:
+            outcomes.append(ALLOW)
+        elif answer is False:
+            outcomes.append(forbidden(f"scope {name!r} denied {safe_repr(value)}"))
+        else:
+            outcomes.append(
+                denial_from_exception(answer, f"scope {name!r} ({safe_repr(value)})")
+            )
+    return outcomes
+
+
+def _chunk_failed(name: str, error: BaseException) -> Outcome:
+    return denial_from_exception(error, f"BatchScope {name!r} load_fn")

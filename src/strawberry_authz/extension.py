@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from ._compat import operation_execution_context
+from ._compat import operation_execution_context, operation_is_sync
 from .capabilities import CapabilityMethods
 from .decisions import DecisionHook, decision_hook
 from .declare import RuleDeclarations
@@ -209,6 +209,7 @@ class _OperationExtension(SchemaExtension):
             authz._load_scopes,
             execution_context.context,
             timeout=authz._scope_timeout,
+            sync=operation_is_sync(),
         )
         token = authz._var.set(state)
         try:

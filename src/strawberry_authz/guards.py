@@ -220,7 +220,7 @@ class FieldGuard:
         warmer = self.plan.warmer
         if warmer is None or not result:
             return result
-        warming = warmer.warm(call.state, call.info)
+        warming = warmer.warm(call)
         if warming is None:
             return result
         return _when_done(warming, result)

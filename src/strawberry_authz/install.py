@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import (
@@ -43,7 +43,7 @@ from .guards import FieldGuard
 from .params import FieldSite
 from .plan import NO_FALLBACK, FieldPlan, GuardSettings, Part
 from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
-from .rules import Granted, Node, SourceTag, all_of
+from .rules import Granted, Node, PerObject, SourceTag, all_of
 from .warmup import Warmer, returns_list_of
 
 __all__ = ["install_guards"]
@@ -138,6 +138,7 @@ class _Planner:
             if root is not None
         }
         self._tags: dict[tuple[str, int], Node] = {}
+        self._objects: dict[int, PerObject] = {}
         self._combined: dict[tuple[int, ...], Node | None] = {}
 
     def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
@@ -174,7 +175,9 @@ class _Planner:
             return [
                 _Planned(gfield, self._capability_plan(FieldSite(*site_args), gfield))
             ]
-        field = _FieldRules.of(self.policy, gtype, rules, field_name, gfield, problems)
+        field = _FieldRules.of(
+            self.policy, gtype, rules, field_name, gfield, problems, self._per_object
+        )
         site = FieldSite(*site_args, type_grants=field.type_grants)
         if rules.operation == "Subscription" and gfield.subscribe is not None:
             found = self._subscription_plans(site, field, gfield)
@@ -255,6 +258,15 @@ class _Planner:
         # `pre` only lets a list of its objects decide a static answer first.
         return FieldPlan(site=site, pre=capability.warm_node, has_arguments=False)
 
+    def _per_object(self, node: Node) -> Node:
+        """`node` as a per-object type rule, one wrapper per node (shared)."""
+        if node.static:
+            return node
+        wrapped = self._objects.get(id(node))
+        if wrapped is None:
+            wrapped = self._objects[id(node)] = PerObject(node)
+        return wrapped
+
     def _all_of(self, parts: list[Part] | tuple[Part, ...]) -> Node | None:
         """The AND of `parts`, each tagged with its source; shared across fields."""
         tags = [self._tag(source, node) for source, node in parts]
@@ -296,6 +308,7 @@ class _FieldRules:
         field_name: str,
         gfield: GraphQLField,
         problems: list[str],
+        per_object: Callable[[Node], Node],
     ) -> _FieldRules:
         coordinate = f"{gtype.name}.{field_name}"
         inherited: list[FieldPolicy] = []
@@ -317,8 +330,11 @@ class _FieldRules:
         # interface type rules go only with skip_interface_rules.
         own_types = () if any(p.skip_type_rules for p in own) else rules.own
         type_pre = [
-            *_policy_parts("type", own_types, post=False),
-            *_policy_parts("interface", interface_types, post=False),
+            (source, per_object(node))
+            for source, node in (
+                *_policy_parts("type", own_types, post=False),
+                *_policy_parts("interface", interface_types, post=False),
+            )
         ]
         field_pre = [
             *_policy_parts("interface", inherited, post=False),
@@ -431,14 +447,24 @@ def _with_warmers(
 ) -> list[_Planned]:
     """Give each list field whose items have static rules a `Warmer`."""
     statics: dict[str, dict[str, Node]] = {}
+    objects: dict[str, dict[str, tuple[PerObject, ...]]] = {}
     for entry in planned:
         plan = entry.plan
         pre = plan.pre
-        if plan.attribute != "resolve" or pre is None or not pre.static:
+        type_name = plan.site.type_name
+        if plan.attribute != "resolve" or pre is None:
             continue
-        if planner.operations.get(plan.site.type_name) is None:
-            statics.setdefault(plan.site.type_name, {})[plan.site.field_name] = pre
-    warmers = {name: Warmer(by_field) for name, by_field in statics.items()}
+        if planner.operations.get(type_name) is not None:
+            continue
+        if pre.static:
+            statics.setdefault(type_name, {})[plan.site.field_name] = pre
+        found = tuple(part for _, part in plan.pre_parts if isinstance(part, PerObject))
+        if found:
+            objects.setdefault(type_name, {})[plan.site.field_name] = found
+    warmers = {
+        name: Warmer(statics.get(name, {}), objects.get(name, {}))
+        for name in {*statics, *objects}
+    }
     by_field = {
         id(entry.gfield): index
         for index, entry in enumerate(planned)

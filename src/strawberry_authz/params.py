@@ -120,7 +120,16 @@ class FieldCall:
     once it ran (post rules), or the event (subscriptions).
     """
 
-    __slots__ = ("_params", "args", "info", "result", "root", "site", "state")
+    __slots__ = (
+        "_params",
+        "args",
+        "info",
+        "result",
+        "returned",
+        "root",
+        "site",
+        "state",
+    )
 
     def __init__(
         self,
@@ -136,7 +145,16 @@ class FieldCall:
         self.info = info
         self.args = args
         self.result: Any = None
+        # What each rule function returned for this call, when the call is
+        # evaluated more than once (a list decided in rounds).
+        self.returned: dict[object, object] | None = None
         self._params: AuthParams | None = None
+
+    def for_object(self, root: Any = _UNSET) -> FieldCall:
+        """A call about the object itself: same place, `root`, no arguments."""
+        return FieldCall(
+            self.site, self.state, self.root if root is _UNSET else root, self.info
+        )
 
     @property
     def params(self) -> AuthParams:

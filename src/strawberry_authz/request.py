@@ -34,20 +34,28 @@ class RequestState:
         "decisions",
         "grants",
         "objects",
+        "per_object",
         "scopes",
         "warmed",
     )
 
     def __init__(
-        self, load_scopes: LoadScopes, context: object, *, timeout: float | None = None
+        self,
+        load_scopes: LoadScopes,
+        context: object,
+        *,
+        timeout: float | None = None,
+        sync: bool = False,
     ) -> None:
         self.context = context
-        self.scopes = ScopeCache(load_scopes, context, timeout)
+        self.scopes = ScopeCache(load_scopes, context, timeout, sync=sync)
         self.decisions: dict[Decidable, Any] = {}
         self.grants = GrantLedger()
         # The object at each object path, for inline checks whose caller
         # cannot be found (`authz.check` from a task of its own).
         self.objects: dict[int, tuple[object, Any]] = {}
+        # Outcomes of per-object type rules, by object (see `rules.PerObject`).
+        self.per_object: dict[Hashable, tuple[object, Any]] = {}
         self.warmed: dict[Hashable, asyncio.Future[Any] | None] = {}
         self._events = 0
         self._event_base: tuple[int, int] | None = None
@@ -79,6 +87,7 @@ class RequestState:
         """
         self.scopes.clear(scope)
         self.decisions.clear()
+        self.per_object.clear()
         self.warmed.clear()
         self._events = 0
         self._event_base = None
@@ -94,6 +103,7 @@ class RequestState:
         """
         self.grants.clear()
         self.objects.clear()
+        self.per_object.clear()
         self._events += 1
         base = self._event_base
         if base is None:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from inspect import isawaitable
 from typing import Any
 
+from .batch import QUEUED
 from .grants import GrantDeclaration
 from .keys import rule_set_key, scope_value_key
 from .outcomes import (
@@ -29,6 +30,7 @@ from .outcomes import (
     really_cancelled,
     safe_repr,
     settle,
+    shared,
     timed_out,
     within,
 )
@@ -251,6 +253,76 @@ class Race(_Group):
         return combine_denials(denials)
 
 
+class PerObject(Node):
+    """A type rule that depends on the object: decided once per object.
+
+    Every selected field of one object (one object at one response path)
+    shares the outcome, computed with `params.root` the object and
+    `params.args` empty; a list pre-decides it for all its items at once.
+    """
+
+    __slots__ = ("child",)
+
+    def __init__(self, child: Node) -> None:
+        super().__init__(static=False)
+        self.child = child
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        if call is None:
+            return misconfigured("a per-object type rule checked outside a field")
+        at = call.info.path.prev
+        key = object_key(at, self)
+        known = state.per_object.get(key)
+        if known is not None:
+            return known[1]  # type: ignore[no-any-return]
+        keep = None if at is None else at.prev
+        return self.decide(state, key, keep, call.for_object())
+
+    def decide(
+        self, state: RequestState, key: Hashable, keep: object, call: FieldCall
+    ) -> MaybeOutcome:
+        """Evaluate for the object of `call` and remember it under `key`.
+
+        `keep` is kept alive with the answer: the path object whose id the
+        key holds, so the id is not reused while the operation runs.
+        """
+        outcome = self.child.evaluate(state, call)
+        table = state.per_object
+        if outcome is True or isinstance(outcome, Denial):
+            table[key] = (keep, outcome)
+            return outcome
+        if outcome is QUEUED or state.scopes.batches.collecting or state.scopes.sync:
+            # Evaluated again once its batch answered (or it cannot be shared
+            # without an event loop): nothing to remember yet.
+            return outcome
+
+        def remember(decided: Outcome) -> None:
+            if table.get(key, _NOTHING)[1] is future:
+                table[key] = (keep, decided)
+
+        future = shared(outcome, remember)
+        table[key] = (keep, future)
+        return future
+
+    def describe(self) -> object:
+        return self.child.describe()
+
+
+_NOTHING = (None, None)
+
+
+def object_key(at: Any, node: Node) -> Hashable:
+    """The key of `node`'s answer for the object at response path `at`.
+
+    Made of the parent path object's identity and `at`'s key (a list index or
+    a response name), so a list can compute it for its items before
+    graphql-core creates their paths.
+    """
+    if at is None:
+        return (0, None, node)
+    return (id(at.prev), at.key, node)
+
+
 class Not(Node):
     """`$not`: passes when its rules are denied on purpose, denied when they pass.
 
@@ -335,6 +407,9 @@ class RuleFunction(Node):
             return misconfigured(
                 f"rule function of {self.where} checked outside a field"
             )
+        returned = call.returned
+        if returned is not None and self in returned:
+            return self._interpret(returned[self], state, call)
         try:
             if self.post:
                 decided = self.fn(call.params, call.result)
@@ -343,6 +418,8 @@ class RuleFunction(Node):
         except (Exception, asyncio.CancelledError) as error:
             # Raised synchronously, a CancelledError is the function's own error.
             return denial_from_exception(error, f"rule function of {self.where}")
+        if returned is not None and not isawaitable(decided):
+            returned[self] = decided
         if isawaitable(decided):
             return Later(self._await, decided, state, call, owned=(decided,))
         return self._interpret(decided, state, call)

@@ -21,6 +21,7 @@ from typing import Any, Union, get_args, get_origin
 
 import pydantic
 
+from .batch import QUEUED, Batches, BatchScope
 from .outcomes import (
     ALLOW,
     Denial,
@@ -117,16 +118,31 @@ class ScopeCache:
     while its loader runs.
     """
 
-    __slots__ = ("_load_scopes", "_scopes", "context", "results", "timeout")
+    __slots__ = (
+        "_load_scopes",
+        "_scopes",
+        "batches",
+        "context",
+        "results",
+        "sync",
+        "timeout",
+    )
 
     def __init__(
-        self, load_scopes: LoadScopes, context: object, timeout: float | None
+        self,
+        load_scopes: LoadScopes,
+        context: object,
+        timeout: float | None,
+        *,
+        sync: bool = False,
     ) -> None:
         self._load_scopes = load_scopes
+        self.sync = sync
         self._scopes: dict[str, object] | Denial | asyncio.Future[Any] | None = None
         self.context = context
         self.timeout = timeout
         self.results: dict[Hashable, Any] = {}
+        self.batches = Batches(self.results, timeout, sync=sync)
 
     def answer(self, name: str, value: object, key: Hashable) -> MaybeOutcome:
         """The outcome of scope `name` for `value` (its cache key `key`)."""
@@ -145,7 +161,8 @@ class ScopeCache:
             outcome = self._share(key, self._after_scopes(scopes, name, value, key))
         else:
             outcome = self._run_loader(dict(scopes), name, value, key)
-        self.results[key] = outcome
+        if outcome is not QUEUED:  # asked again once its batch has answered
+            self.results[key] = outcome
         return outcome
 
     def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
@@ -155,7 +172,7 @@ class ScopeCache:
             self._scopes = denial_from_exception(error, "load_scopes")
             return self._scopes
         if isawaitable(loaded):
-            if not _has_running_loop():
+            if self.sync or not _has_running_loop():
                 discard(loaded)
                 self._scopes = misconfigured(
                     "load_scopes is async but the operation runs synchronously "
@@ -232,6 +249,8 @@ class ScopeCache:
             )
         if loader is False:
             return forbidden(f"scope {name!r} is False")
+        if isinstance(loader, BatchScope):
+            return self.batches.ask(name, loader, value, key)
         if not callable(loader):
             return misconfigured(
                 f"scope {name!r}: loader must be a bool or a callable, "
@@ -248,7 +267,7 @@ class ScopeCache:
         if result is False:
             return forbidden(f"scope {name!r} denied {safe_repr(value)}")
         if isawaitable(result):
-            if not _has_running_loop():
+            if self.sync or not _has_running_loop():
                 discard(result)
                 return misconfigured(
                     f"scope {name!r} loader is async but the operation runs "

@@ -22,26 +22,50 @@ from graphql import (
 )
 
 from ._compat import ResolveInfo
-from .outcomes import Outcome, decided, settle
+from .outcomes import Outcome, decided, discard, settle
+from .params import FieldCall
 from .request import RequestState
-from .rules import Node
+from .rules import Node, PerObject
 
 __all__ = ["Warmer", "returns_list_of", "selected_field_names"]
 
 
 class Warmer:
-    """The static rules of a list field's item type, by item field name."""
+    """What a list field decides for its items before they resolve.
 
-    __slots__ = ("by_field", "nodes")
+    `by_field` are the static rules of the item type's fields (decided once
+    per request); `objects` the per-object type rules each item field needs
+    (decided for every item, in one pass, so batch scopes ask one batch).
+    """
 
-    def __init__(self, by_field: dict[str, Node]) -> None:
+    __slots__ = ("by_field", "nodes", "objects")
+
+    def __init__(
+        self,
+        by_field: dict[str, Node],
+        objects: dict[str, tuple[PerObject, ...]] | None = None,
+    ) -> None:
         self.by_field = by_field
         self.nodes = tuple(dict.fromkeys(by_field.values()))
+        self.objects = objects or {}
 
-    def warm(self, state: RequestState, info: ResolveInfo) -> Awaitable[Any] | None:
-        """Decide the rules the selected item fields need; None if all known."""
+    def warm(self, call: FieldCall) -> Awaitable[Any] | None:
+        """Decide what the selected item fields need; None if nothing waits."""
+        pending: list[Any] = []
+        static = self._warm_static(call.state, call.info)
+        if static is not None:
+            pending.append(static)
+        if self.objects:
+            pending.extend(self._warm_objects(call))
+        if not pending:
+            return None
+        return _settle_all(pending)
+
+    def _warm_static(
+        self, state: RequestState, info: ResolveInfo
+    ) -> Awaitable[Any] | None:
         decisions = state.decisions
-        if all(decided(decisions.get(node)) for node in self.nodes):
+        if not self.nodes or all(decided(decisions.get(n)) for n in self.nodes):
             return None
         # Every instance of this list field at this place in the query shares
         # one warm-up: the first starts it, the others wait for the same one.
@@ -65,6 +89,84 @@ class Warmer:
         warming = asyncio.ensure_future(_settle_all(pending))
         state.warmed[key] = warming
         return settle(warming)
+
+    def _warm_objects(self, call: FieldCall) -> list[Any]:
+        """Pre-decide the per-object type rules of every item of the list.
+
+        Without an event loop, batch scopes are asked in rounds: a round
+        queues every value it needs, one batch per scope answers them, and
+        the items still undecided are evaluated again (a rule function is
+        not called again: its return value is kept per item).
+        """
+        items = call.result
+        if not isinstance(items, (list, tuple)):
+            return []
+        names = selected_field_names(call.info)
+        nodes = tuple(
+            dict.fromkeys(
+                node
+                for name, found in self.objects.items()
+                if name in names
+                for node in found
+            )
+        )
+        if not nodes:
+            return []
+        state = call.state
+        path = call.info.path
+        todo = [
+            (node, object_key_at(path, index, node), call.for_object(item))
+            for index, item in enumerate(items)
+            if item is not None
+            for node in nodes
+        ]
+        batches = state.scopes.batches
+        if not state.scopes.sync and _has_loop():
+            return [
+                outcome
+                for node, key, item_call in todo
+                if key not in state.per_object
+                for outcome in (node.decide(state, key, path, item_call),)
+                if not decided(outcome)
+            ]
+        for item_call in {id(c): c for _, _, c in todo}.values():
+            item_call.returned = {}
+        for _ in range(_MAX_ROUNDS):
+            batches.collecting = True
+            try:
+                waiting = []
+                for node, key, item_call in todo:
+                    if key in state.per_object:
+                        continue
+                    outcome = node.decide(state, key, path, item_call)
+                    if not decided(outcome):
+                        discard(outcome)
+                        waiting.append((node, key, item_call))
+            finally:
+                batches.collecting = False
+            if not waiting or not batches.queued:
+                break
+            batches.flush()
+            todo = waiting
+        return []
+
+
+_MAX_ROUNDS = 8
+"""Rounds of batches a list decides ahead (a `$chain` of batch scopes needs one
+per step); what is still undecided is then decided field by field."""
+
+
+def object_key_at(path: Any, index: int, node: PerObject) -> Any:
+    """The `object_key` of the item at `index` of the list at `path`."""
+    return (id(path), index, node)
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def _settle_all(pending: list[Any]) -> Outcome:

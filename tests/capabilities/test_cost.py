@@ -181,9 +181,6 @@ async def test_permissions_and_capabilities_share_the_request_cache():
     assert loads.count("has_role") == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the BatchScope engine is not in yet: one call per value"
-)
 async def test_a_batch_scope_answers_a_whole_list_in_one_call():
     batches: list[list[Any]] = []
 
