@@ -1,0 +1,196 @@
+"""`BatchScope`: many values of one scope in one `load_fn` call per chunk."""
+
+import asyncio
+import logging
+import math
+from typing import Any
+
+import pytest
+import strawberry
+from authzkit import authz_logs, codes, dump
+from graphql import GraphQLError
+
+from strawberry_authz import AuthExtension, BatchScope
+
+ITEMS = 25
+
+
+def build(load_fn: Any, *, max_batch_size: int = 10, items: int = ITEMS):
+    calls: list[list[Any]] = []
+
+    def counted(values: list[Any]) -> Any:
+        calls.append(list(values))
+        return load_fn(values)
+
+    authz = AuthExtension(
+        lambda _: {"can": BatchScope(counted, max_batch_size=max_batch_size)}
+    )
+
+    @authz.type_rule(lambda params: {"can": ["doc", params.root.id]})
+    @strawberry.type
+    class Doc:
+        id: int
+        title: str
+        body: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(items)]
+
+        @strawberry.field
+        def doc(self, id: int) -> Doc | None:
+            return Doc(id=id, title=f"t{id}", body=f"b{id}")
+
+    return strawberry.Schema(query=Query, extensions=[authz]), calls
+
+
+def even_ids(values: list[Any]) -> list[bool]:
+    return [value[1] % 2 == 0 for value in values]
+
+
+async def async_even_ids(values: list[Any]) -> list[bool]:
+    await asyncio.sleep(0.001)
+    return even_ids(values)
+
+
+def expected(items: int = ITEMS) -> list[Any]:
+    return [
+        {"id": i, "title": f"t{i}", "body": f"b{i}"} if i % 2 == 0 else None
+        for i in range(items)
+    ]
+
+
+QUERY = "{ docs { id title body } }"
+
+
+def test_a_sync_load_fn_answers_a_list_in_one_call_per_chunk_under_execute_sync():
+    schema, calls = build(even_ids)
+    result = schema.execute_sync(QUERY)
+    assert result.data == {"docs": expected()}
+    assert len(calls) == math.ceil(ITEMS / 10)
+    assert sorted(v[1] for chunk in calls for v in chunk) == list(range(ITEMS))
+    assert max(len(chunk) for chunk in calls) <= 10
+
+
+async def test_an_async_load_fn_answers_a_list_in_one_call_per_chunk():
+    schema, calls = build(async_even_ids)
+    result = await schema.execute(QUERY)
+    assert result.data == {"docs": expected()}
+    assert len(calls) == math.ceil(ITEMS / 10)
+
+
+async def test_execute_sync_called_inside_a_running_loop_still_batches():
+    schema, calls = build(even_ids)
+    result = schema.execute_sync(QUERY)
+    assert result.data == {"docs": expected()}
+    assert len(calls) == math.ceil(ITEMS / 10)
+
+
+async def test_answers_are_cached_for_the_request():
+    schema, calls = build(async_even_ids)
+    result = await schema.execute(
+        "{ a: docs { id } b: docs { id } one: doc(id: 4) { id } }"
+    )
+    assert not any(code != "FORBIDDEN" for code in codes(result))
+    assert sum(len(chunk) for chunk in calls) == ITEMS
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_an_exception_for_one_value_denies_only_the_fields_that_need_it(
+    is_async, caplog
+):
+    def answer(values: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for value in values:
+            if value[1] == 2:
+                out.append(
+                    GraphQLError("Doc 2 is archived.", extensions={"code": "GONE"})
+                )
+            elif value[1] == 4:
+                out.append(RuntimeError("engine detail"))
+            else:
+                out.append(True)
+        return out
+
+    async def answer_async(values: list[Any]) -> list[Any]:
+        return answer(values)
+
+    schema, _ = build(answer_async if is_async else answer, items=6)
+    with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
+        result = await schema.execute("{ docs { id } }")
+    assert [d and d["id"] for d in result.data["docs"]] == [0, 1, None, 3, None, 5]
+    assert sorted(codes(result)) == ["FORBIDDEN", "GONE"]
+    assert "engine detail" not in dump(result)
+    assert "engine detail" in authz_logs(caplog)
+
+
+BROKEN_ANSWERS = [
+    pytest.param(lambda values: [True] * (len(values) - 1), id="wrong-length"),
+    pytest.param(lambda values: ["yes"] * len(values), id="non-bool"),
+    pytest.param(lambda values: True, id="not-a-list"),
+    pytest.param(lambda values: 1 / 0, id="raises"),
+]
+
+
+@pytest.mark.parametrize("load_fn", BROKEN_ANSWERS)
+def test_a_broken_load_fn_denies_the_whole_chunk_and_logs(load_fn, caplog):
+    schema, _ = build(load_fn, items=4)
+    with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
+        result = schema.execute_sync("{ docs { id } }")
+    assert result.data == {"docs": [None] * 4}
+    assert set(codes(result)) == {"FORBIDDEN"}
+    assert "BatchScope 'can'" in authz_logs(caplog)
+    assert "ZeroDivision" not in dump(result)
+
+
+def test_only_the_broken_chunk_is_denied():
+    def second_chunk_breaks(values: list[Any]) -> Any:
+        if values[0][1] >= 10:
+            raise RuntimeError("chunk failed")
+        return [True] * len(values)
+
+    schema, calls = build(second_chunk_breaks, items=20)
+    result = schema.execute_sync("{ docs { id } }")
+    ids = [d and d["id"] for d in result.data["docs"]]
+    assert ids == list(range(10)) + [None] * 10
+    assert len(calls) == 2
+
+
+def test_an_async_load_fn_under_execute_sync_denies():
+    schema, _ = build(async_even_ids, items=3)
+    result = schema.execute_sync("{ docs { id } }")
+    assert result.data == {"docs": [None] * 3}
+
+
+async def test_a_slow_load_fn_outliving_scope_timeout_denies_its_chunk():
+    async def slow(values: list[Any]) -> list[bool]:
+        await asyncio.sleep(1)
+        return [True] * len(values)
+
+    authz = AuthExtension(lambda _: {"can": BatchScope(slow)}, scope_timeout=0.05)
+
+    @strawberry.type
+    class Query:
+        @authz.rule({"can": "x"})
+        @strawberry.field
+        def field(self) -> str | None:
+            return "data"
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute("{ field }")
+    assert result.data == {"field": None}
+    assert codes(result) == ["FORBIDDEN"]
+
+
+def test_a_batch_scope_outside_a_list_is_asked_alone():
+    schema, calls = build(even_ids)
+    assert schema.execute_sync("{ doc(id: 2) { id } }").data == {"doc": {"id": 2}}
+    assert calls == [[["doc", 2]]]
+
+
+@pytest.mark.parametrize("size", [0, -1, 1.5, True])
+def test_max_batch_size_must_be_a_positive_int(size):
+    with pytest.raises(TypeError):
+        BatchScope(even_ids, max_batch_size=size)
