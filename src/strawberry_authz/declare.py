@@ -116,6 +116,8 @@ class RuleDeclarations:
         grants: Callable[..., Any] | None = None,
         skip_interface_rules: bool = False,
         on_error: ErrorHook | None = None,
+        on_object: bool = False,
+        drop_denied: bool = False,
     ) -> Callable[[TypeT], TypeT]:
         """A rule on every field of a type; put it above `@strawberry.type`.
 
@@ -125,7 +127,22 @@ class RuleDeclarations:
         that object's own fields through `$granted`; `rules_or_fn` may then be
         omitted. `skip_interface_rules=True` keeps the interfaces' rules off
         this type's fields.
+
+        A rule function runs once per object (one object at one response
+        path), shared by all its selected fields, with `params.root` the
+        object and `params.args` empty.
+
+        `on_object=True` checks the rule once when a field returns the object,
+        instead of on its fields: on denial the returning field gets `null`
+        and the error. With `drop_denied=True` denied objects are removed from
+        the lists that return them (a single-object field still gets `null`
+        and the error).
         """
+        if drop_denied and not on_object:
+            raise ConfigurationError(
+                "authz.type_rule(drop_denied=True) needs on_object=True: only a "
+                "rule checked when a list returns its objects can drop them"
+            )
         if rules_or_fn is None and grants is None and not skip_interface_rules:
             raise ConfigurationError(
                 "authz.type_rule(): give a rule set, a rule function, grants= "
@@ -145,6 +162,8 @@ class RuleDeclarations:
             on_error=on_error,
             grants=grants,
             skip_interface_rules=skip_interface_rules,
+            on_object=on_object,
+            drop_denied=drop_denied,
         )
 
     def type_post_rule(

@@ -21,6 +21,7 @@ from graphql import default_field_resolver
 from .decisions import DecisionPhase, emit_decision, error_code, new_decision
 from .denials import deny, inactive_error
 from .grants import grant_names
+from .objects import check_objects
 from .outcomes import (
     Denial,
     MaybeOutcome,
@@ -54,51 +55,7 @@ class FieldGuard:
 
     def build(self) -> Resolver:
         """The resolver to install: the fastest closure that enforces the plan."""
-        var = self.settings.var
-        original = self.original
-        pre = self.plan.pre
-        resolve = self.resolve
-        resolver: Resolver
-        if pre is not None and pre.static and self._only_checks_before():
-            if self.plan.has_arguments:
-
-                def resolve_static(root: Any, info: Any, **args: Any) -> Any:
-                    state = var.get()
-                    if state is not None and state.decisions.get(pre) is True:
-                        return original(root, info, **args)
-                    return resolve(state, root, info, args)
-
-                resolver = resolve_static
-            else:
-
-                def resolve_static_no_args(root: Any, info: Any) -> Any:
-                    state = var.get()
-                    if state is not None and state.decisions.get(pre) is True:
-                        return original(root, info)
-                    return resolve(state, root, info, {})
-
-                resolver = resolve_static_no_args
-        else:
-
-            def resolve_guarded(root: Any, info: Any, **args: Any) -> Any:
-                return resolve(var.get(), root, info, args)
-
-            resolver = resolve_guarded
-        resolver.original = original  # type: ignore[attr-defined]
-        resolver.guard = self  # type: ignore[attr-defined]
-        return resolver
-
-    def _only_checks_before(self) -> bool:
-        plan = self.plan
-        return (
-            plan.post is None
-            and plan.grants is None
-            and plan.warmer is None
-            and plan.event_filter is None
-            and not plan.new_event
-            and plan.attribute == "resolve"
-            and self.settings.on_decision is None
-        )
+        return _closure(self)
 
     # -- the request path -------------------------------------------------------
 
@@ -144,7 +101,12 @@ class FieldGuard:
         result = self.original(call.root, call.info, **call.args)
         if plan.attribute == "subscribe":
             return self._stream(call, result)
-        if plan.post is None and plan.grants is None and plan.warmer is None:
+        if (
+            plan.post is None
+            and plan.grants is None
+            and plan.warmer is None
+            and plan.object_check is None
+        ):
             return result
         if isawaitable(result):
             return self._after_pending_result(call, result)
@@ -161,7 +123,7 @@ class FieldGuard:
         post = self.plan.post
         call.result = result
         if post is None:
-            return self._complete(call)
+            return self._check_objects(call)
         started = perf_counter()
         outcome = _evaluate(post, call, f"the post rule of {self.plan.coordinate}")
         if decided(outcome):
@@ -182,7 +144,23 @@ class FieldGuard:
         _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
+        return self._check_objects(call)
+
+    def _check_objects(self, call: FieldCall) -> Any:
+        """Apply the object rules of what the field returned (`on_object`)."""
+        check = self.plan.object_check
+        if check is None:
+            return self._complete(call)
+        checked = check_objects(call, check, self.plan, self.settings)
+        if isawaitable(checked):
+            return self._complete_after(call, checked)
+        call.result = checked
         return self._complete(call)
+
+    async def _complete_after(self, call: FieldCall, checked: Awaitable[Any]) -> Any:
+        call.result = await checked
+        completed = self._complete(call)
+        return (await completed) if isawaitable(completed) else completed
 
     def _complete(self, call: FieldCall) -> Any:
         """Record the grants this field gives and warm its items' rules."""
@@ -251,6 +229,57 @@ class FieldGuard:
         waited: bool,
     ) -> None:
         _record(self, call, "event", node, outcome, started, waited)
+
+
+def _closure(guard: FieldGuard) -> Resolver:
+    """The fastest closure that enforces `guard`'s plan."""
+    var = guard.settings.var
+    original = guard.original
+    pre = guard.plan.pre
+    resolve = guard.resolve
+    resolver: Resolver
+    if pre is not None and pre.static and _only_checks_before(guard):
+        if guard.plan.has_arguments:
+
+            def resolve_static(root: Any, info: Any, **args: Any) -> Any:
+                state = var.get()
+                if state is not None and state.decisions.get(pre) is True:
+                    return original(root, info, **args)
+                return resolve(state, root, info, args)
+
+            resolver = resolve_static
+        else:
+
+            def resolve_static_no_args(root: Any, info: Any) -> Any:
+                state = var.get()
+                if state is not None and state.decisions.get(pre) is True:
+                    return original(root, info)
+                return resolve(state, root, info, {})
+
+            resolver = resolve_static_no_args
+    else:
+
+        def resolve_guarded(root: Any, info: Any, **args: Any) -> Any:
+            return resolve(var.get(), root, info, args)
+
+        resolver = resolve_guarded
+    resolver.original = original  # type: ignore[attr-defined]
+    resolver.guard = guard  # type: ignore[attr-defined]
+    return resolver
+
+
+def _only_checks_before(guard: FieldGuard) -> bool:
+    plan = guard.plan
+    return (
+        plan.post is None
+        and plan.grants is None
+        and plan.warmer is None
+        and plan.event_filter is None
+        and plan.object_check is None
+        and not plan.new_event
+        and plan.attribute == "resolve"
+        and guard.settings.on_decision is None
+    )
 
 
 def _record(

@@ -41,7 +41,7 @@ from .capabilities import capability_of
 from .decisions import DecisionSource
 from .guards import FieldGuard
 from .params import FieldSite
-from .plan import NO_FALLBACK, FieldPlan, GuardSettings, Part
+from .plan import NO_FALLBACK, FieldPlan, GuardSettings, ObjectCheck, Part
 from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, PerObject, SourceTag, all_of
 from .warmup import Warmer, returns_list_of
@@ -128,6 +128,7 @@ class _Planner:
     def __init__(self, policy: Policy, schema: Schema, gschema: GraphQLSchema) -> None:
         self.policy = policy
         self.schema = schema
+        self.gschema = gschema
         self.operations = {
             root.name: operation
             for operation, root in zip(
@@ -197,7 +198,7 @@ class _Planner:
         if operation is not None and not field.skip_defaults:
             defaults = self.policy.defaults.get(operation)
         parts = [*_parts("default", defaults), *field.pre_parts]
-        if not parts and not field.post_parts:
+        if not parts and not field.post_parts and not field.object_rules:
             parts = _parts("fallback", self.policy.fallback)
         return FieldPlan(
             site=site,
@@ -208,8 +209,42 @@ class _Planner:
             grants=field.grants,
             on_error=field.on_error,
             on_denied=field.on_denied,
+            object_check=self.object_check(gfield),
             has_arguments=bool(gfield.args),
         )
+
+    def object_check(self, gfield: GraphQLField) -> ObjectCheck | None:
+        """The object rules (`on_object=True`) of what `gfield` returns."""
+        named = gfield.type
+        while isinstance(named, (GraphQLNonNull, GraphQLList)):
+            named = named.of_type
+        if isinstance(named, GraphQLObjectType):
+            found = self._object_rules(named)
+            return None if found is None else ObjectCheck(concrete=found[1:])
+        if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
+            by_class = tuple(
+                found
+                for possible in self.gschema.get_possible_types(named)
+                if (found := self._object_rules(possible)) is not None
+            )
+            return ObjectCheck(by_class=by_class) if by_class else None
+        return None
+
+    def _object_rules(
+        self, gtype: GraphQLObjectType
+    ) -> tuple[type, PerObject, bool] | None:
+        rules = self.type_rules(gtype)
+        found = [p for p in (*rules.own, *rules.interfaces) if p.on_object]
+        nodes = [p.node for p in found if p.node is not None]
+        if not nodes:
+            return None
+        origin = getattr(strawberry_definition_of(gtype), "origin", object)
+        node = all_of(nodes)
+        assert node is not None
+        wrapped = self._objects.get(id(node))
+        if wrapped is None:
+            wrapped = self._objects[id(node)] = PerObject(node)
+        return origin, wrapped, any(p.drop_denied for p in found)
 
     def _subscription_plans(
         self, site: FieldSite, field: _FieldRules, gfield: GraphQLField
@@ -298,6 +333,7 @@ class _FieldRules:
     on_denied: Any
     skip_defaults: bool
     drop_denied: bool
+    object_rules: bool
 
     @classmethod
     def of(
@@ -332,8 +368,8 @@ class _FieldRules:
         type_pre = [
             (source, per_object(node))
             for source, node in (
-                *_policy_parts("type", own_types, post=False),
-                *_policy_parts("interface", interface_types, post=False),
+                *_policy_parts("type", _on_fields(own_types), post=False),
+                *_policy_parts("interface", _on_fields(interface_types), post=False),
             )
         ]
         field_pre = [
@@ -368,6 +404,7 @@ class _FieldRules:
             ),
             skip_defaults=any(p.skip_defaults for p in (own or inherited)),
             drop_denied=any(p.drop_denied for p in all_field),
+            object_rules=any(p.on_object for p in type_policies),
         )
 
 
@@ -410,6 +447,11 @@ def _policy_parts(source: DecisionSource, found: Any, *, post: bool) -> list[Par
     return [(source, p.node) for p in found if p.post is post and p.node is not None]
 
 
+def _on_fields(policies: tuple[TypePolicy, ...]) -> tuple[TypePolicy, ...]:
+    """The type rules checked on each field (not `on_object` ones)."""
+    return tuple(p for p in policies if not p.on_object)
+
+
 def _parts(source: DecisionSource, node: Node | None) -> list[Part]:
     return [] if node is None else [(source, node)]
 
@@ -425,6 +467,7 @@ def _enforces(plan: FieldPlan) -> bool:
         # Every subscription stream is bound to its operation's state.
         or plan.attribute == "subscribe"
         or plan.on_denied is not NO_FALLBACK
+        or plan.object_check is not None
     )
 
 

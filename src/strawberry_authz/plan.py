@@ -16,7 +16,7 @@ from .decisions import DecisionHook, DecisionPhase, DecisionSource
 from .grants import GrantSpec
 from .params import FieldSite
 from .request import RequestState
-from .rules import Node
+from .rules import Node, PerObject
 from .warmup import Warmer
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "ErrorHook",
     "FieldPlan",
     "GuardSettings",
+    "ObjectCheck",
     "Part",
     "Phase",
 ]
@@ -42,6 +43,27 @@ class _NoFallback:
 
 
 NO_FALLBACK: Any = _NoFallback()
+
+
+@dataclass(frozen=True)
+class ObjectCheck:
+    """The object rules of what one field returns.
+
+    `concrete` for a field returning one object type (its rules, and whether
+    denied items are dropped); `by_class` for an interface or union: each
+    possible type's Python class with its rules.
+    """
+
+    concrete: tuple[PerObject, bool] | None = None
+    by_class: tuple[tuple[type, PerObject, bool], ...] = ()
+
+    def rules_for(self, item: object) -> tuple[PerObject, bool] | None:
+        if self.concrete is not None:
+            return self.concrete
+        for cls, node, drop in self.by_class:
+            if isinstance(item, cls):
+                return node, drop
+        return None
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,7 @@ class FieldPlan:
     new_event: bool = False
     event_filter: tuple[Node | None, Node | None] | None = None
     warmer: Warmer | None = None
+    object_check: ObjectCheck | None = None
     has_arguments: bool = True
 
     @property

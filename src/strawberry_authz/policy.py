@@ -200,8 +200,12 @@ class TypePolicy:
         skip_interface_rules: bool,
         on_error: ErrorHook | None,
         where: str,
+        on_object: bool = False,
+        drop_denied: bool = False,
     ) -> None:
         self.node = node
+        self.on_object = on_object
+        self.drop_denied = drop_denied
         self.post = post
         self.grants = grants
         self.skip_interface_rules = skip_interface_rules
@@ -386,6 +390,8 @@ def decorate_type(
     on_error: ErrorHook | None,
     grants: Callable[..., Any] | None,
     skip_interface_rules: bool,
+    on_object: bool = False,
+    drop_denied: bool = False,
 ) -> TypeT:
     """Register a type rule of `cls` and mark every field it applies to."""
     definition = object_definition(cls)
@@ -416,6 +422,8 @@ def decorate_type(
         skip_interface_rules=skip_interface_rules,
         on_error=on_error,
         where=where,
+        on_object=on_object,
+        drop_denied=drop_denied,
     )
     policy.type_policies.setdefault(cls, []).append(type_policy)
     if not any(

@@ -27,7 +27,14 @@ from .params import FieldCall
 from .request import RequestState
 from .rules import Node, PerObject
 
-__all__ = ["Warmer", "returns_list_of", "selected_field_names"]
+__all__ = [
+    "ObjectTodo",
+    "Warmer",
+    "decide_objects",
+    "object_key_at",
+    "returns_list_of",
+    "selected_field_names",
+]
 
 
 class Warmer:
@@ -91,13 +98,7 @@ class Warmer:
         return settle(warming)
 
     def _warm_objects(self, call: FieldCall) -> list[Any]:
-        """Pre-decide the per-object type rules of every item of the list.
-
-        Without an event loop, batch scopes are asked in rounds: a round
-        queues every value it needs, one batch per scope answers them, and
-        the items still undecided are evaluated again (a rule function is
-        not called again: its return value is kept per item).
-        """
+        """Pre-decide the per-object type rules of every item of the list."""
         items = call.result
         if not isinstance(items, (list, tuple)):
             return []
@@ -112,7 +113,6 @@ class Warmer:
         )
         if not nodes:
             return []
-        state = call.state
         path = call.info.path
         todo = [
             (node, object_key_at(path, index, node), call.for_object(item))
@@ -120,35 +120,55 @@ class Warmer:
             if item is not None
             for node in nodes
         ]
-        batches = state.scopes.batches
-        if not state.scopes.sync and _has_loop():
-            return [
-                outcome
-                for node, key, item_call in todo
-                if key not in state.per_object
-                for outcome in (node.decide(state, key, path, item_call),)
-                if not decided(outcome)
-            ]
-        for item_call in {id(c): c for _, _, c in todo}.values():
-            item_call.returned = {}
-        for _ in range(_MAX_ROUNDS):
-            batches.collecting = True
-            try:
-                waiting = []
-                for node, key, item_call in todo:
-                    if key in state.per_object:
-                        continue
-                    outcome = node.decide(state, key, path, item_call)
-                    if not decided(outcome):
-                        discard(outcome)
-                        waiting.append((node, key, item_call))
-            finally:
-                batches.collecting = False
-            if not waiting or not batches.queued:
-                break
-            batches.flush()
-            todo = waiting
-        return []
+        return decide_objects(call.state, path, todo)
+
+
+ObjectTodo = tuple[PerObject, Any, FieldCall]
+"""A per-object rule, the key of its answer, and the call about the object."""
+
+
+def decide_objects(
+    state: RequestState, keep: object, todo: list[ObjectTodo]
+) -> list[Any]:
+    """Decide many objects' per-object rules at once; the answers still pending.
+
+    With an event loop, every rule starts now (batch scopes gather their
+    values for one call per chunk) and the pending answers are returned to
+    be awaited together. Without one, batch scopes are asked in rounds: a
+    round queues every value it needs, one batch per scope answers them,
+    and the objects still undecided are evaluated again (a rule function is
+    not called again: its return value is kept per object). Answers land in
+    `state.per_object`; `keep` is kept alive with them.
+    """
+    batches = state.scopes.batches
+    if not state.scopes.sync and _has_loop():
+        return [
+            outcome
+            for node, key, item_call in todo
+            if key not in state.per_object
+            for outcome in (node.decide(state, key, keep, item_call),)
+            if not decided(outcome)
+        ]
+    for item_call in {id(c): c for _, _, c in todo}.values():
+        item_call.returned = {}
+    for _ in range(_MAX_ROUNDS):
+        batches.collecting = True
+        try:
+            waiting = []
+            for node, key, item_call in todo:
+                if key in state.per_object:
+                    continue
+                outcome = node.decide(state, key, keep, item_call)
+                if not decided(outcome):
+                    discard(outcome)
+                    waiting.append((node, key, item_call))
+        finally:
+            batches.collecting = False
+        if not waiting or not batches.queued:
+            break
+        batches.flush()
+        todo = waiting
+    return []
 
 
 _MAX_ROUNDS = 8
