@@ -1,0 +1,668 @@
+"""Per-object authorization at scale, against the same schema without it.
+
+Run: ``python benchmarks/per_object.py [--items N] [--rounds R] [--check]``.
+
+Every variant builds the same `Document` type (5 scalar fields) from its own
+Python classes, runs ``{ documents { id name score active rank } }`` over a
+list, and is timed side by side with the others in one process: each round
+runs every variant once, in a rotated order, and each case's figure is the
+median of the per-round ratios (the house style of `benchmarks/overhead.py`).
+
+The authorized variants put a per-object type rule on `Document`: a type rule
+function returning ``{"can": ["document", root.id, "view"]}``. Cases (the
+targets come from issue #9, "Performance"):
+
+1. ``--items`` documents, the ``can`` scope a sync `BatchScope` answered from
+   memory, ``execute_sync``: ours / no authorization, target <= 1.5x, and
+   ``load_fn`` called ceil(N / max_batch_size) times.
+2. ``--items / 10`` and ``--items`` documents, an async `BatchScope` whose
+   every call waits a simulated 1 ms round trip, ``await schema.execute``:
+   ours / (no authorization + ceil(N / max_batch_size) round trips of 1 ms,
+   one after the other), target <= 2x. The reference is a real variant: the
+   unauthorized schema whose list resolver awaits those round trips.
+3. ``--items`` documents, the same rule function answered by a plain
+   (non-batch) sync loader from memory, ``execute_sync``: target <= 1.3x.
+4. ``--items`` documents against embedded SpiceDB (`SpiceDB.from_embedded`,
+   its sync client, ``execute_sync``), 3 in 4 documents visible to the
+   user: time, engine calls and ratio to no authorization (no target).
+   Skipped, with the reason printed, when the engine is not installed
+   (``bash scripts/test`` installs it).
+
+Every run's result is checked (the same data as the unauthorized schema, or
+for SpiceDB exactly the visible documents and one FORBIDDEN per hidden one)
+and every run's ``load_fn`` / engine call count too, so a broken variant
+cannot look fast. ``--check`` is a quick mode (small sizes, one round) that
+only verifies all that.
+"""
+
+# No `from __future__ import annotations`: the types are local classes whose
+# annotations Strawberry must resolve where they are defined.
+
+import argparse
+import asyncio
+import gc
+import logging
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from strawberry.types import ExecutionResult
+
+from strawberry_authz import AuthExtension, BatchScope
+
+QUERY = "{ documents { id name score active rank } }"
+DEFAULT_ITEMS = 10_000
+DEFAULT_ROUNDS = 9
+MIN_ROUNDS = 7
+CHECK_ITEMS = 250
+MAX_BATCH_SIZE = 1000
+ROUND_TRIP = 0.001  # seconds: the simulated latency of one async load_fn call
+USER = "user:alice"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One stored document; every variant's `Document` type is built from these."""
+
+    id: int
+    name: str
+    score: float
+    active: bool
+    rank: int
+
+
+def make_rows(items: int) -> list[Row]:
+    return [
+        Row(id=i, name=f"doc-{i}", score=i * 0.5, active=i % 2 == 0, rank=i % 7)
+        for i in range(items)
+    ]
+
+
+def row_data(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "score": row.score,
+        "active": row.active,
+        "rank": row.rank,
+    }
+
+
+def expected_data(rows: list[Row], hidden: frozenset[int] = frozenset()) -> Any:
+    """The response data: every document, `None` for each hidden one."""
+    return {"documents": [None if row.id in hidden else row_data(row) for row in rows]}
+
+
+def batch_calls(items: int, max_batch_size: int = MAX_BATCH_SIZE) -> int:
+    """The `load_fn` calls a list of `items` documents must cost."""
+    return math.ceil(items / max_batch_size)
+
+
+@dataclass
+class Variant:
+    """One way of building the schema, how to run its query, what it must return.
+
+    `calls` counts the loader (or engine) calls of the current run; every
+    timed run must make exactly `expected_calls` (None: not counted).
+    """
+
+    name: str
+    schema: strawberry.Schema
+    is_async: bool
+    expected: Any
+    hidden: frozenset[int] = frozenset()
+    expected_calls: int | None = None
+    calls: list[int] = field(default_factory=lambda: [0])
+    context: Callable[[], Any] = dict
+    engine_seconds: list[float] = field(default_factory=lambda: [0.0])
+
+    def run(self, loop: asyncio.AbstractEventLoop) -> ExecutionResult:
+        self.calls[0] = 0
+        self.engine_seconds[0] = 0.0
+        context = self.context()
+        if self.is_async:
+            return loop.run_until_complete(
+                self.schema.execute(QUERY, context_value=context)
+            )
+        return self.schema.execute_sync(QUERY, context_value=context)
+
+
+def check_result(variant: Variant, result: ExecutionResult) -> None:
+    """Raise AssertionError unless the run returned what it must."""
+    assert result.data == variant.expected, f"{variant.name}: returned different data"
+    errors = result.errors or []
+    if variant.hidden:
+        assert len(errors) == len(variant.hidden), (
+            f"{variant.name}: {len(errors)} errors for {len(variant.hidden)} hidden"
+        )
+        assert all((e.extensions or {}).get("code") == "FORBIDDEN" for e in errors), (
+            f"{variant.name}: an error other than FORBIDDEN"
+        )
+    else:
+        assert not errors, f"{variant.name}: errors {errors[:3]!r}"
+    if variant.expected_calls is not None:
+        assert variant.calls[0] == variant.expected_calls, (
+            f"{variant.name}: {variant.calls[0]} loader calls, "
+            f"expected {variant.expected_calls}"
+        )
+
+
+# -- schemas --------------------------------------------------------------------
+
+
+def _documents_type(authz: AuthExtension | None) -> Any:
+    """A fresh `Document` type, under the per-object type rule when `authz`."""
+
+    @strawberry.type
+    class Document:
+        id: int
+        name: str
+        score: float
+        active: bool
+        rank: int
+
+    if authz is None:
+        return Document
+    return authz.type_rule(lambda p: {"can": ["document", p.root.id, "view"]})(Document)
+
+
+def _schema(
+    rows: list[Row],
+    authz: AuthExtension | None,
+    *,
+    round_trips: int = 0,
+) -> strawberry.Schema:
+    Document = _documents_type(authz)
+    objects = [Document(**row_data(row)) for row in rows]
+
+    if round_trips:
+
+        @strawberry.type
+        class Query:
+            @strawberry.field
+            async def documents(self) -> list[Document | None]:  # type: ignore[valid-type]
+                # The round trips a batched check would cost, one after the other.
+                for _ in range(round_trips):
+                    await asyncio.sleep(ROUND_TRIP)
+                return objects
+
+    else:
+
+        @strawberry.type
+        class Query:  # type: ignore[no-redef]
+            @strawberry.field
+            def documents(self) -> list[Document | None]:  # type: ignore[valid-type]
+                return objects
+
+    if authz is None:
+        return strawberry.Schema(query=Query)
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    return schema
+
+
+def build_plain(rows: list[Row], *, is_async: bool, round_trips: int = 0) -> Variant:
+    """The reference: the same schema without any authorization."""
+    mode = "async" if is_async else "sync"
+    name = f"plain {mode} {len(rows)}"
+    if round_trips:
+        name = f"plain+{round_trips}rt {mode} {len(rows)}"
+    return Variant(
+        name,
+        _schema(rows, None, round_trips=round_trips),
+        is_async,
+        expected_data(rows),
+    )
+
+
+def build_batch(
+    rows: list[Row],
+    *,
+    is_async: bool,
+    hidden: frozenset[int] = frozenset(),
+    max_batch_size: int = MAX_BATCH_SIZE,
+) -> Variant:
+    """Cases 1 and 2: the `can` scope is a `BatchScope` answered from memory.
+
+    Async, each `load_fn` call first waits one simulated round trip.
+    """
+    calls = [0]
+
+    def check_many(values: list[Any]) -> list[bool]:
+        calls[0] += 1
+        return [value[1] not in hidden for value in values]
+
+    async def check_many_async(values: list[Any]) -> list[bool]:
+        await asyncio.sleep(ROUND_TRIP)
+        return check_many(values)
+
+    load_fn = check_many_async if is_async else check_many
+
+    def load_scopes(context: object) -> Mapping[str, object]:
+        return {"can": BatchScope(load_fn, max_batch_size=max_batch_size)}
+
+    mode = "async" if is_async else "sync"
+    return Variant(
+        f"batch {mode} {len(rows)}",
+        _schema(rows, AuthExtension(load_scopes)),
+        is_async,
+        expected_data(rows, hidden),
+        hidden=hidden,
+        expected_calls=batch_calls(len(rows), max_batch_size),
+        calls=calls,
+    )
+
+
+def build_rule_function(
+    rows: list[Row], *, hidden: frozenset[int] = frozenset()
+) -> Variant:
+    """Case 3: the same rule function, a plain sync loader answering from memory.
+
+    The loader runs once per distinct value (one per document, per request).
+    """
+    calls = [0]
+
+    def can(value: Any) -> bool:
+        calls[0] += 1
+        return value[1] not in hidden
+
+    def load_scopes(context: object) -> Mapping[str, object]:
+        return {"can": can}
+
+    return Variant(
+        f"rulefn sync {len(rows)}",
+        _schema(rows, AuthExtension(load_scopes)),
+        False,
+        expected_data(rows, hidden),
+        hidden=hidden,
+        expected_calls=len(rows),
+        calls=calls,
+    )
+
+
+# -- case 4: embedded SpiceDB ---------------------------------------------------
+
+SPICEDB_SCHEMA = """
+definition user {}
+
+definition team {
+    relation member: user
+}
+
+definition folder {
+    relation viewer: user | team#member
+    permission view = viewer
+}
+
+definition document {
+    relation folder: folder
+    relation owner: user
+    relation viewer: user | team#member
+    permission view = owner + viewer + folder->view
+}
+"""
+
+
+def spicedb_hidden(rows: list[Row]) -> frozenset[int]:
+    """Documents alice may not view: one in four (no relationship at all)."""
+    return frozenset(row.id for row in rows if row.id % 4 == 3)
+
+
+def _spicedb_relationships(rows: list[Row]) -> list[tuple[str, str, str]]:
+    """alice owns 1/4 of the documents, sees 1/4 via team eng, 1/4 via a folder."""
+    found = [
+        ("team:eng", "member", USER),
+        ("folder:shared", "viewer", "team:eng#member"),
+    ]
+    for row in rows:
+        document = f"document:{row.id}"
+        if row.id % 4 == 0:
+            found.append((document, "owner", USER))
+        elif row.id % 4 == 1:
+            found.append((document, "viewer", "team:eng#member"))
+        elif row.id % 4 == 2:
+            found.append((document, "folder", "folder:shared"))
+    return found
+
+
+def spicedb_missing() -> str | None:
+    """Why the embedded SpiceDB cannot start here, or None.
+
+    Like tests/conftest.py, `SPICEDB_LIBRARY_PATH` defaults to the library
+    `scripts/spicedb.sh` caches in the project's virtualenv.
+    """
+    try:
+        from importlib.metadata import version
+
+        import authzed.api.v1  # noqa: F401
+        import spicedb_embedded  # noqa: F401
+    except ImportError as error:
+        return f"{error} (run bash scripts/test, or pip install -e '.[spicedb]')"
+    if not os.environ.get("SPICEDB_LIBRARY_PATH"):
+        cached = [
+            base / "spicedb" / version("spicedb-embedded")
+            for base in (
+                Path(__file__).resolve().parents[1] / ".venv",
+                Path(sys.prefix),
+            )
+        ]
+        for folder in cached:
+            libraries = sorted(folder.glob("libspicedb.*"))
+            if libraries:
+                os.environ["SPICEDB_LIBRARY_PATH"] = str(libraries[0])
+                break
+    library = os.environ.get("SPICEDB_LIBRARY_PATH")
+    if not library or not Path(library).is_file():
+        return (
+            f"SPICEDB_LIBRARY_PATH={library!r} is not the libspicedb file "
+            "(run bash scripts/test once to install it)"
+        )
+    return None
+
+
+class _Timed:
+    """A PermissionsService client counting `CheckBulkPermissions` calls and time."""
+
+    def __init__(self, client: Any, calls: list[int], seconds: list[float]) -> None:
+        self._client = client
+        self._calls = calls
+        self._seconds = seconds
+
+    def CheckBulkPermissions(self, request: Any) -> Any:
+        self._calls[0] += 1
+        started = time.perf_counter()
+        try:
+            return self._client.CheckBulkPermissions(request)
+        finally:
+            self._seconds[0] += time.perf_counter() - started
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(self._client, method)
+
+
+def start_spicedb(rows: list[Row]) -> tuple[Any, Any]:
+    """A started embedded SpiceDB holding the relationships; (db, last ZedToken)."""
+    from authzed.api.v1 import (
+        ObjectReference,
+        Relationship,
+        RelationshipUpdate,
+        SubjectReference,
+        WriteRelationshipsRequest,
+    )
+    from spicedb_embedded import EmbeddedSpiceDB
+
+    from strawberry_authz.spicedb import EmbeddedClient
+
+    def relationship(resource: str, relation: str, subject: str) -> Any:
+        kind, _, object_id = resource.partition(":")
+        head, _, subject_relation = subject.partition("#")
+        subject_kind, _, subject_id = head.partition(":")
+        return Relationship(
+            resource=ObjectReference(object_type=kind, object_id=object_id),
+            relation=relation,
+            subject=SubjectReference(
+                object=ObjectReference(object_type=subject_kind, object_id=subject_id),
+                optional_relation=subject_relation,
+            ),
+        )
+
+    db = EmbeddedSpiceDB.start(SPICEDB_SCHEMA, [])
+    client = EmbeddedClient(db)
+    token = None
+    updates = [
+        RelationshipUpdate(
+            operation=RelationshipUpdate.Operation.OPERATION_TOUCH,
+            relationship=relationship(*row),
+        )
+        for row in _spicedb_relationships(rows)
+    ]
+    for start in range(0, len(updates), 500):  # under SpiceDB's per-write limit
+        response = client.WriteRelationships(
+            WriteRelationshipsRequest(updates=updates[start : start + 500])
+        )
+        token = response.written_at
+    return db, token
+
+
+def build_spicedb(
+    rows: list[Row], db: Any, token: Any, *, max_batch_size: int = MAX_BATCH_SIZE
+) -> Variant:
+    """Case 4: `SpiceDB.from_embedded`, its sync client, under `execute_sync`.
+
+    Checks read at least as fresh as the relationships written at start
+    (the read-after-write pattern), so none can be missed.
+    """
+    from strawberry_authz.spicedb import SpiceDB
+
+    calls = [0]
+    seconds = [0.0]
+    spicedb = SpiceDB.from_embedded(
+        db,
+        subject=lambda context: context["user"],
+        consistency=lambda context: token,
+        max_batch_size=max_batch_size,
+    )
+    spicedb.client = _Timed(spicedb.client, calls, seconds)
+    authz = AuthExtension(lambda context: {"can": spicedb.scope(context)})
+    hidden = spicedb_hidden(rows)
+    return Variant(
+        f"spicedb sync {len(rows)}",
+        _schema(rows, authz),
+        False,
+        expected_data(rows, hidden),
+        hidden=hidden,
+        expected_calls=batch_calls(len(rows), max_batch_size),
+        calls=calls,
+        context=lambda: {"user": USER},
+        engine_seconds=seconds,
+    )
+
+
+# -- cases ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    numerator: str
+    denominator: str
+    target: float | None  # None: reported only
+
+
+def build_variants(
+    items: int, *, spicedb: tuple[Any, Any] | None = None
+) -> tuple[list[Variant], list[Case]]:
+    """Every timed variant, and the cases comparing them."""
+    small = max(1, items // 10)
+    rows = make_rows(items)
+    small_rows = make_rows(small)
+    variants = [
+        build_plain(rows, is_async=False),
+        build_batch(rows, is_async=False),
+        build_rule_function(rows),
+    ]
+    cases = [
+        Case(
+            f"case 1  sync BatchScope, execute_sync, {items} items  ours/plain",
+            f"batch sync {items}",
+            f"plain sync {items}",
+            1.5,
+        ),
+    ]
+    for size_rows in (small_rows, rows) if small != items else (rows,):
+        n = len(size_rows)
+        trips = batch_calls(n)
+        variants += [
+            build_plain(size_rows, is_async=True, round_trips=trips),
+            build_batch(size_rows, is_async=True),
+        ]
+        cases.append(
+            Case(
+                f"case 2  async BatchScope (1 ms/call), {n} items  "
+                f"ours/(plain+{trips} rt)",
+                f"batch async {n}",
+                f"plain+{trips}rt async {n}",
+                2.0,
+            )
+        )
+    cases.append(
+        Case(
+            f"case 3  rule function + plain sync loader, {items} items  ours/plain",
+            f"rulefn sync {items}",
+            f"plain sync {items}",
+            1.3,
+        )
+    )
+    if spicedb is not None:
+        variants.append(build_spicedb(rows, *spicedb))
+        cases.append(
+            Case(
+                f"case 4  embedded SpiceDB, execute_sync, {items} items  ours/plain",
+                f"spicedb sync {items}",
+                f"plain sync {items}",
+                None,
+            )
+        )
+    return variants, cases
+
+
+# -- timing ---------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    seconds: float
+    calls: int
+    engine_seconds: float
+
+
+def time_once(variant: Variant, loop: asyncio.AbstractEventLoop) -> Sample:
+    gc.collect()
+    started = time.perf_counter()
+    result = variant.run(loop)
+    elapsed = time.perf_counter() - started
+    check_result(variant, result)
+    return Sample(elapsed, variant.calls[0], variant.engine_seconds[0])
+
+
+def measure(
+    variants: list[Variant], rounds: int, loop: asyncio.AbstractEventLoop
+) -> list[dict[str, Sample]]:
+    """Per round, each variant's sample; the order rotates every round."""
+    for variant in variants:  # warm-up: installs guards, fills caches
+        time_once(variant, loop)
+    timings: list[dict[str, Sample]] = []
+    for index in range(rounds):
+        shift = index % len(variants)
+        order = variants[shift:] + variants[:shift]
+        timings.append({variant.name: time_once(variant, loop) for variant in order})
+    return timings
+
+
+def report(
+    variants: list[Variant], cases: list[Case], timings: list[dict[str, Sample]]
+) -> bool:
+    for variant in variants:
+        samples = [t[variant.name] for t in timings]
+        median_ms = statistics.median(s.seconds for s in samples) * 1000
+        line = f"  {variant.name:<24} median {median_ms:8.1f} ms"
+        if variant.expected_calls is not None:
+            line += f"  loader calls {samples[0].calls}"
+        if any(s.engine_seconds for s in samples):
+            engine_ms = statistics.median(s.engine_seconds for s in samples) * 1000
+            line += f" (in the engine: median {engine_ms:.1f} ms)"
+        print(line)
+    ok = True
+    for case in cases:
+        ratios = [
+            t[case.numerator].seconds / t[case.denominator].seconds for t in timings
+        ]
+        median = statistics.median(ratios)
+        best = min(t[case.numerator].seconds for t in timings) / min(
+            t[case.denominator].seconds for t in timings
+        )
+        if case.target is None:
+            verdict = "(reported)"
+        else:
+            passed = median <= case.target
+            ok = ok and passed
+            verdict = f"(target <= {case.target:.1f}x) {'PASS' if passed else 'FAIL'}"
+        print(
+            f"{case.label}: median {median:.2f}x {verdict}  [min {min(ratios):.2f}x, "
+            f"max {max(ratios):.2f}x, n={len(ratios)}; best-of {best:.2f}x]"
+        )
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--items",
+        type=int,
+        default=DEFAULT_ITEMS,
+        help="documents in the list (case 2 also runs a tenth of it)",
+    )
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"quick mode: {CHECK_ITEMS} items, one round; checks results and "
+        "loader call counts, not timings",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 if any target is missed"
+    )
+    options = parser.parse_args(argv)
+    if options.check:
+        options.items, options.rounds = CHECK_ITEMS, 1
+    if options.items < 1 or options.rounds < 1:
+        parser.error("--items and --rounds must be positive")
+    if options.rounds < MIN_ROUNDS and not options.check:
+        print(f"note: fewer than {MIN_ROUNDS} rounds; the medians are indicative")
+
+    # Strawberry logs every GraphQL error with its traceback; the SpiceDB case
+    # denies one document in four, and formatting those logs would dwarf what
+    # is measured here (a production server configures its own logging).
+    strawberry_logger = logging.getLogger("strawberry.execution")
+    level = strawberry_logger.level
+    strawberry_logger.setLevel(logging.CRITICAL)
+    missing = spicedb_missing()
+    engine = None
+    loop = asyncio.new_event_loop()
+    try:
+        if missing is None:
+            try:
+                engine = start_spicedb(make_rows(options.items))
+            except Exception as error:  # the engine did not start: say so, go on
+                missing = f"the embedded engine did not start: {error!r}"
+        variants, cases = build_variants(options.items, spicedb=engine)
+        timings = measure(variants, options.rounds, loop)
+    finally:
+        loop.close()
+        strawberry_logger.setLevel(level)
+        if engine is not None:
+            engine[0].close()
+
+    print(
+        f"strawberry-authz per-object: {options.items} documents x 5 fields, "
+        f"max_batch_size {MAX_BATCH_SIZE}, {options.rounds} interleaved rounds, "
+        f"Python {sys.version.split()[0]}"
+    )
+    ok = report(variants, cases, timings)
+    if missing is not None:
+        print(f"case 4  embedded SpiceDB: skipped ({missing})")
+    if options.check:
+        print("check: every variant returned the expected data and loader calls")
+        return 0
+    return 1 if options.strict and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

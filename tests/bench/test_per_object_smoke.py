@@ -1,0 +1,166 @@
+"""Smoke test for `benchmarks/per_object.py`: small sizes, no timings.
+
+The benchmark means something only if every authorized variant returns the
+same data as the schema without authorization, really denies, and costs the
+batched number of `load_fn` calls; these tests pin all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import math
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "per_object.py"
+ITEMS = 40
+
+
+def _load_benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_authz_bench_per_object", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look the module up in sys.modules while building the class.
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return _load_benchmark()
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+def test_every_variant_returns_the_same_data_as_no_authorization(
+    bench: ModuleType, loop: asyncio.AbstractEventLoop
+) -> None:
+    variants, cases = bench.build_variants(ITEMS)
+    names = {v.name for v in variants}
+    assert {c.numerator for c in cases} | {c.denominator for c in cases} <= names
+    plain = next(v for v in variants if v.name == f"plain sync {ITEMS}")
+    bare = plain.run(loop).data
+    assert len(bare["documents"]) == ITEMS
+    for variant in variants:
+        result = variant.run(loop)
+        assert result.errors is None, (variant.name, result.errors)
+        size = len(result.data["documents"])
+        assert result.data == bench.expected_data(bench.make_rows(size)), variant.name
+        if size == ITEMS:
+            assert result.data == bare, variant.name
+
+
+@pytest.mark.parametrize(
+    ("items", "max_batch_size"), [(ITEMS, 1000), (25, 10), (30, 10), (1, 1)]
+)
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_load_fn_is_called_ceil_n_over_max_batch_size_times(
+    bench: ModuleType,
+    loop: asyncio.AbstractEventLoop,
+    is_async: bool,
+    items: int,
+    max_batch_size: int,
+) -> None:
+    variant = bench.build_batch(
+        bench.make_rows(items), is_async=is_async, max_batch_size=max_batch_size
+    )
+    assert variant.expected_calls == math.ceil(items / max_batch_size)
+    for _ in range(2):  # every request pays its own batches, no more
+        result = variant.run(loop)
+        assert result.errors is None
+        assert variant.calls[0] == math.ceil(items / max_batch_size)
+        bench.check_result(variant, result)
+
+
+@pytest.mark.parametrize("kind", ["batch sync", "batch async", "rulefn sync"])
+def test_the_authorized_variants_really_deny(
+    bench: ModuleType, loop: asyncio.AbstractEventLoop, kind: str
+) -> None:
+    rows = bench.make_rows(ITEMS)
+    hidden = frozenset(row.id for row in rows if row.id % 3 == 0)
+    if kind == "rulefn sync":
+        variant = bench.build_rule_function(rows, hidden=hidden)
+    else:
+        variant = bench.build_batch(rows, is_async=kind == "batch async", hidden=hidden)
+    result = variant.run(loop)
+    documents = result.data["documents"]
+    assert [d is None for d in documents] == [row.id in hidden for row in rows]
+    assert all(
+        d == bench.row_data(row) for d, row in zip(documents, rows, strict=True) if d
+    )
+    assert result.errors is not None
+    assert len(result.errors) == len(hidden)
+    assert {e.extensions["code"] for e in result.errors} == {"FORBIDDEN"}
+    bench.check_result(variant, result)
+
+
+def test_a_broken_variant_cannot_look_fast(
+    bench: ModuleType, loop: asyncio.AbstractEventLoop
+) -> None:
+    rows = bench.make_rows(ITEMS)
+    denying = bench.build_batch(rows, is_async=False, hidden=frozenset({3}))
+    denying.expected, denying.hidden = bench.expected_data(rows), frozenset()
+    with pytest.raises(AssertionError, match="different data"):
+        bench.time_once(denying, loop)
+
+    unbatched = bench.build_batch(rows, is_async=False)
+    unbatched.expected_calls = 2  # as if batching had been lost
+    with pytest.raises(AssertionError, match="loader calls"):
+        bench.time_once(unbatched, loop)
+
+
+def test_the_quick_mode_runs_every_case_and_reports_it(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench.main(["--check"]) == 0
+    out = capsys.readouterr().out
+    for case in ("case 1", "case 2", "case 3", "case 4"):
+        assert case in out
+    assert "check: every variant returned the expected data" in out
+
+
+@pytest.fixture
+def engine(bench: ModuleType) -> Iterator[tuple[Any, Any]]:
+    missing = bench.spicedb_missing()
+    if missing is not None:
+        if os.environ.get("STRAWBERRY_AUTHZ_REQUIRE_SPICEDB") or os.environ.get("CI"):
+            pytest.fail(f"embedded SpiceDB is required here but missing: {missing}")
+        pytest.skip(f"embedded SpiceDB not installed ({missing})")
+    db, token = bench.start_spicedb(bench.make_rows(ITEMS))
+    try:
+        yield db, token
+    finally:
+        db.close()
+
+
+def test_the_spicedb_variant_shows_exactly_the_visible_documents_in_one_call(
+    bench: ModuleType, loop: asyncio.AbstractEventLoop, engine: tuple[Any, Any]
+) -> None:
+    rows = bench.make_rows(ITEMS)
+    variant = bench.build_spicedb(rows, *engine, max_batch_size=16)
+    result = variant.run(loop)
+    hidden = {row.id for row in rows if row.id % 4 == 3}
+    documents = result.data["documents"]
+    assert [d is None for d in documents] == [row.id in hidden for row in rows]
+    assert result.errors is not None and len(result.errors) == len(hidden)
+    assert variant.calls[0] == math.ceil(ITEMS / 16)
+    bench.check_result(variant, result)
