@@ -150,11 +150,31 @@ def object_definition(cls: object) -> StrawberryObjectDefinition | None:
 # -- resolvers, info and arguments ------------------------------------------------
 
 
-def rebuild_resolver(schema: Schema, field: StrawberryField) -> Callable[..., Any]:
-    """The resolver Strawberry would install for `field` (argument conversion,
-    `Info`, field extensions and permission classes included)."""
-    resolver: Callable[..., Any] = schema.schema_converter.from_resolver(field)
+def rebuild_resolver(
+    schema: Schema, field: StrawberryField, extensions: list[Any]
+) -> Callable[..., Any]:
+    """The resolver Strawberry would install for `field` with only `extensions`
+    (argument conversion, `Info`, field extensions and permission classes
+    included). `field` itself is left as it is: the resolver is built from a
+    shallow copy (Strawberry's own `copy` rebuilds the field from its
+    arguments, which costs more than the rest of installing a guard)."""
+    copied = object.__new__(type(field))
+    for slot in _FIELD_SLOTS:
+        if hasattr(field, slot):
+            setattr(copied, slot, getattr(field, slot))
+    copied.__dict__.update(field.__dict__)
+    copied.extensions = extensions
+    copied.directives = list(field.directives or [])
+    copied.permission_classes = list(field.permission_classes or [])
+    resolver: Callable[..., Any] = schema.schema_converter.from_resolver(copied)
     return resolver
+
+
+_FIELD_SLOTS = tuple(
+    slot
+    for klass in type.mro(StrawberryField)
+    for slot in getattr(klass, "__slots__", ())
+)
 
 
 def strawberry_resolver_inputs(

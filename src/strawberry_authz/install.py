@@ -12,8 +12,8 @@ and puts a `FieldGuard` in front of each resolver that needs one.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import gc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -82,6 +82,23 @@ def install_guards(
     `active` are the policies of every AuthExtension the schema uses: their
     markers are removed from the resolvers; others' stay, and deny.
     """
+    # Planning allocates many small, long-lived objects; on a large schema the
+    # garbage collector would rescan the whole heap again and again meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _install_all(policy, settings, schema, active)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _install_all(
+    policy: Policy,
+    settings: GuardSettings,
+    schema: Schema,
+    active: tuple[Policy, ...],
+) -> list[str]:
     gschema = graphql_schema(schema)
     planner = _Planner(policy, schema, gschema)
     problems: list[str] = []
@@ -140,6 +157,9 @@ class _Planner:
         }
         self._tags: dict[tuple[str, int], Node] = {}
         self._objects: dict[int, PerObject] = {}
+        self._plain: dict[str, _FieldRules] = {}
+        self._templates: dict[tuple[str, bool, str], FieldPlan] = {}
+        self._object_checks: dict[str, ObjectCheck | None] = {}
         self._combined: dict[tuple[int, ...], Node | None] = {}
 
     def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
@@ -169,23 +189,45 @@ class _Planner:
         gfield: GraphQLField,
         problems: list[str],
     ) -> list[_Planned]:
-        site_args = (gtype.name, field_name, self.schema, strawberry_field_of(gfield))
+        sfield = strawberry_field_of(gfield)
+        extensions = getattr(sfield, "extensions", ())
+        site_args = (gtype.name, field_name, self.schema, sfield)
         if capability_of(self.policy, gfield) is not None:
             # Its answer is itself an authorization answer (a boolean about the
             # viewer): no default scope, type or interface rule applies to it.
             return [
                 _Planned(gfield, self._capability_plan(FieldSite(*site_args), gfield))
             ]
-        field = _FieldRules.of(
-            self.policy, gtype, rules, field_name, gfield, problems, self._per_object
-        )
-        site = FieldSite(*site_args, type_grants=field.type_grants)
+        marked = any(is_marker(ext) for ext in extensions)
         if rules.operation == "Subscription" and gfield.subscribe is not None:
+            field = self._field_rules(gtype, rules, field_name, gfield, problems)
+            site = FieldSite(*site_args, type_grants=field.type_grants)
             found = self._subscription_plans(site, field, gfield)
         else:
-            found = [self._field_plan(site, field, rules.operation, gfield)]
-        marked = _marked(gfield)
+            found = [self._plain_or_own_plan(gtype, rules, site_args, gfield, problems)]
         return [_Planned(gfield, plan) for plan in found if marked or _enforces(plan)]
+
+    def _plain_or_own_plan(
+        self,
+        gtype: GraphQLObjectType,
+        rules: _TypeRules,
+        site_args: tuple[str, str, Schema, Any],
+        gfield: GraphQLField,
+        problems: list[str],
+    ) -> FieldPlan:
+        """The plan of a field; fields without rules of their own share one."""
+        plain = not gtype.interfaces and not _field_policies(self.policy, gfield)
+        key = (gtype.name, bool(gfield.args), _named(gfield.type))
+        template = self._templates.get(key) if plain else None
+        if template is not None:
+            site = FieldSite(*site_args, type_grants=template.site.type_grants)
+            return template.at(site)
+        field = self._field_rules(gtype, rules, site_args[1], gfield, problems)
+        site = FieldSite(*site_args, type_grants=field.type_grants)
+        plan = self._field_plan(site, field, rules.operation, gfield)
+        if plain:
+            self._templates[key] = plan
+        return plan
 
     def _field_plan(
         self,
@@ -218,6 +260,12 @@ class _Planner:
         named = gfield.type
         while isinstance(named, (GraphQLNonNull, GraphQLList)):
             named = named.of_type
+        name = getattr(named, "name", "")
+        if name not in self._object_checks:
+            self._object_checks[name] = self._object_check_of(named)
+        return self._object_checks[name]
+
+    def _object_check_of(self, named: Any) -> ObjectCheck | None:
         if isinstance(named, GraphQLObjectType):
             found = self._object_rules(named)
             return None if found is None else ObjectCheck(concrete=found[1:])
@@ -292,6 +340,29 @@ class _Planner:
         assert capability is not None
         # `pre` only lets a list of its objects decide a static answer first.
         return FieldPlan(site=site, pre=capability.warm_node, has_arguments=False)
+
+    def _field_rules(
+        self,
+        gtype: GraphQLObjectType,
+        rules: _TypeRules,
+        field_name: str,
+        gfield: GraphQLField,
+        problems: list[str],
+    ) -> _FieldRules:
+        """The rules of one field; shared by the fields without rules of their own.
+
+        Most fields of a type carry no rule of their own: what applies to
+        them depends on the type alone, computed once per type.
+        """
+        plain = not gtype.interfaces and not _field_policies(self.policy, gfield)
+        if plain and gtype.name in self._plain:
+            return self._plain[gtype.name]
+        found = _FieldRules.of(
+            self.policy, gtype, rules, field_name, gfield, problems, self._per_object
+        )
+        if plain:
+            self._plain[gtype.name] = found
+        return found
 
     def _per_object(self, node: Node) -> Node:
         """`node` as a per-object type rule, one wrapper per node (shared)."""
@@ -471,6 +542,12 @@ def _enforces(plan: FieldPlan) -> bool:
     )
 
 
+def _named(field_type: Any) -> str:
+    while isinstance(field_type, (GraphQLNonNull, GraphQLList)):
+        field_type = field_type.of_type
+    return str(getattr(field_type, "name", ""))
+
+
 def _marked(gfield: GraphQLField) -> bool:
     field = strawberry_field_of(gfield)
     return any(is_marker(ext) for ext in getattr(field, "extensions", ()))
@@ -556,9 +633,8 @@ def _without_markers(
         return original
     if field.is_subscription and entry.plan.attribute == "resolve":
         return original
-    stripped = copy.copy(field)
-    stripped.extensions = [ext for ext in extensions if not any(ext is o for o in ours)]
-    return rebuild_resolver(schema, stripped)
+    kept = [ext for ext in extensions if not any(ext is o for o in ours)]
+    return rebuild_resolver(schema, field, kept)
 
 
 def _object_types(gschema: GraphQLSchema) -> Iterator[GraphQLObjectType]:

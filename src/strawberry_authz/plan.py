@@ -108,6 +108,18 @@ class FieldPlan:
     def coordinate(self) -> str:
         return self.site.coordinate
 
+    def at(self, site: FieldSite) -> FieldPlan:
+        """The same checks, for another field (the planner shares them).
+
+        A plain copy with only `site` replaced: building a frozen plan from
+        its fields again for each of thousands of fields would cost more
+        than planning them.
+        """
+        copied = object.__new__(FieldPlan)
+        copied.__dict__.update(self.__dict__)
+        object.__setattr__(copied, "site", site)
+        return copied
+
     @property
     def post_phase(self) -> DecisionPhase:
         # A subscription's post rule sees each event: it is an event decision.
