@@ -155,12 +155,9 @@ class _Planner:
             )
             if root is not None
         }
-        self._tags: dict[tuple[str, int], Node] = {}
-        self._objects: dict[int, PerObject] = {}
+        self.nodes = _SharedNodes(gschema, self.type_rules)
         self._plain: dict[str, _FieldRules] = {}
         self._templates: dict[tuple[str, bool, str], FieldPlan] = {}
-        self._object_checks: dict[str, ObjectCheck | None] = {}
-        self._combined: dict[tuple[int, ...], Node | None] = {}
 
     def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
         own: list[TypePolicy] = []
@@ -244,55 +241,16 @@ class _Planner:
             parts = _parts("fallback", self.policy.fallback)
         return FieldPlan(
             site=site,
-            pre=self._all_of(parts),
+            pre=self.nodes.all_of(parts),
             pre_parts=tuple(parts),
-            post=self._all_of(field.post_parts),
+            post=self.nodes.all_of(field.post_parts),
             post_parts=tuple(field.post_parts),
             grants=field.grants,
             on_error=field.on_error,
             on_denied=field.on_denied,
-            object_check=self.object_check(gfield),
+            object_check=self.nodes.object_check(gfield),
             has_arguments=bool(gfield.args),
         )
-
-    def object_check(self, gfield: GraphQLField) -> ObjectCheck | None:
-        """The object rules (`on_object=True`) of what `gfield` returns."""
-        named = gfield.type
-        while isinstance(named, (GraphQLNonNull, GraphQLList)):
-            named = named.of_type
-        name = getattr(named, "name", "")
-        if name not in self._object_checks:
-            self._object_checks[name] = self._object_check_of(named)
-        return self._object_checks[name]
-
-    def _object_check_of(self, named: Any) -> ObjectCheck | None:
-        if isinstance(named, GraphQLObjectType):
-            found = self._object_rules(named)
-            return None if found is None else ObjectCheck(concrete=found[1:])
-        if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
-            by_class = tuple(
-                found
-                for possible in self.gschema.get_possible_types(named)
-                if (found := self._object_rules(possible)) is not None
-            )
-            return ObjectCheck(by_class=by_class) if by_class else None
-        return None
-
-    def _object_rules(
-        self, gtype: GraphQLObjectType
-    ) -> tuple[type, PerObject, bool] | None:
-        rules = self.type_rules(gtype)
-        found = [p for p in (*rules.own, *rules.interfaces) if p.on_object]
-        nodes = [p.node for p in found if p.node is not None]
-        if not nodes:
-            return None
-        origin = getattr(strawberry_definition_of(gtype), "origin", object)
-        node = all_of(nodes)
-        assert node is not None
-        wrapped = self._objects.get(id(node))
-        if wrapped is None:
-            wrapped = self._objects[id(node)] = PerObject(node)
-        return origin, wrapped, any(p.drop_denied for p in found)
 
     def _subscription_plans(
         self, site: FieldSite, field: _FieldRules, gfield: GraphQLField
@@ -309,13 +267,13 @@ class _Planner:
         ]
         if not at_start and not per_event and not field.post_parts:
             at_start = _parts("fallback", self.policy.fallback)
-        event_pre = self._all_of(per_event)
-        event_post = self._all_of(field.post_parts)
+        event_pre = self.nodes.all_of(per_event)
+        event_post = self.nodes.all_of(field.post_parts)
         drop = field.drop_denied
         subscribe = FieldPlan(
             site=site,
             attribute="subscribe",
-            pre=self._all_of(at_start),
+            pre=self.nodes.all_of(at_start),
             pre_parts=tuple(at_start),
             on_error=field.on_error,
             phase="subscribe",
@@ -358,13 +316,80 @@ class _Planner:
         if plain and gtype.name in self._plain:
             return self._plain[gtype.name]
         found = _FieldRules.of(
-            self.policy, gtype, rules, field_name, gfield, problems, self._per_object
+            self.policy,
+            gtype,
+            rules,
+            field_name,
+            gfield,
+            problems,
+            self.nodes.per_object,
         )
         if plain:
             self._plain[gtype.name] = found
         return found
 
-    def _per_object(self, node: Node) -> Node:
+
+class _SharedNodes:
+    """The nodes the planner builds once and shares across fields.
+
+    Source tags, the AND of a field's parts, per-object wrappers of type rule
+    functions, and the object checks of each returned type: sharing them
+    keeps one memo per rule in a request (not one per field) and keeps
+    planning linear in the schema.
+    """
+
+    def __init__(
+        self,
+        gschema: GraphQLSchema,
+        type_rules: Callable[[GraphQLObjectType], _TypeRules],
+    ) -> None:
+        self.gschema = gschema
+        self.type_rules = type_rules
+        self._tags: dict[tuple[str, int], Node] = {}
+        self._combined: dict[tuple[int, ...], Node | None] = {}
+        self._objects: dict[int, PerObject] = {}
+        self._object_checks: dict[str, ObjectCheck | None] = {}
+
+    def object_check(self, gfield: GraphQLField) -> ObjectCheck | None:
+        """The object rules (`on_object=True`) of what `gfield` returns."""
+        named = gfield.type
+        while isinstance(named, (GraphQLNonNull, GraphQLList)):
+            named = named.of_type
+        name = getattr(named, "name", "")
+        if name not in self._object_checks:
+            self._object_checks[name] = self._object_check_of(named)
+        return self._object_checks[name]
+
+    def _object_check_of(self, named: Any) -> ObjectCheck | None:
+        if isinstance(named, GraphQLObjectType):
+            found = self._object_rules(named)
+            return None if found is None else ObjectCheck(concrete=found[1:])
+        if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
+            by_class = tuple(
+                found
+                for possible in self.gschema.get_possible_types(named)
+                if (found := self._object_rules(possible)) is not None
+            )
+            return ObjectCheck(by_class=by_class) if by_class else None
+        return None
+
+    def _object_rules(
+        self, gtype: GraphQLObjectType
+    ) -> tuple[type, PerObject, bool] | None:
+        rules = self.type_rules(gtype)
+        found = [p for p in (*rules.own, *rules.interfaces) if p.on_object]
+        nodes = [p.node for p in found if p.node is not None]
+        if not nodes:
+            return None
+        origin = getattr(strawberry_definition_of(gtype), "origin", object)
+        node = all_of(nodes)
+        assert node is not None
+        wrapped = self._objects.get(id(node))
+        if wrapped is None:
+            wrapped = self._objects[id(node)] = PerObject(node)
+        return origin, wrapped, any(p.drop_denied for p in found)
+
+    def per_object(self, node: Node) -> Node:
         """`node` as a per-object type rule, one wrapper per node (shared)."""
         if node.static:
             return node
@@ -373,15 +398,15 @@ class _Planner:
             wrapped = self._objects[id(node)] = PerObject(node)
         return wrapped
 
-    def _all_of(self, parts: list[Part] | tuple[Part, ...]) -> Node | None:
+    def all_of(self, parts: list[Part] | tuple[Part, ...]) -> Node | None:
         """The AND of `parts`, each tagged with its source; shared across fields."""
-        tags = [self._tag(source, node) for source, node in parts]
+        tags = [self.tag(source, node) for source, node in parts]
         key = tuple(id(tag) for tag in tags)
         if key not in self._combined:
             self._combined[key] = all_of(tags)
         return self._combined[key]
 
-    def _tag(self, source: str, node: Node) -> Node:
+    def tag(self, source: str, node: Node) -> Node:
         key = (source, id(node))
         tag = self._tags.get(key)
         if tag is None:
