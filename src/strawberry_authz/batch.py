@@ -15,7 +15,9 @@ non-bool denies the whole chunk, logged (fail closed).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any
 
@@ -32,7 +34,12 @@ from .outcomes import (
     within,
 )
 
-__all__ = ["QUEUED", "BatchLoadFn", "BatchScope", "Batches"]
+__all__ = ["QUEUED", "BatchLoadFn", "BatchObserver", "BatchScope", "Batches"]
+
+logger = logging.getLogger("strawberry_authz")
+
+BatchObserver = Callable[[str, int], "AbstractContextManager[Any]"]
+"""`observer(scope_name, size)`: a context entered around each batch call."""
 
 BatchAnswer = Sequence["bool | BaseException"]
 BatchLoadFn = Callable[[list[Any]], "BatchAnswer | Awaitable[BatchAnswer]"]
@@ -132,14 +139,28 @@ class Batches:
     alone (a batch of one). Answers land in `results` (the scope cache).
     """
 
-    __slots__ = ("_queued", "_running", "collecting", "results", "sync", "timeout")
+    __slots__ = (
+        "_queued",
+        "_running",
+        "collecting",
+        "observer",
+        "results",
+        "sync",
+        "timeout",
+    )
 
     def __init__(
-        self, results: dict[Hashable, Any], timeout: float | None, *, sync: bool
+        self,
+        results: dict[Hashable, Any],
+        timeout: float | None,
+        *,
+        sync: bool,
+        observer: BatchObserver | None = None,
     ) -> None:
         self.results = results
         self.timeout = timeout
         self.sync = sync
+        self.observer = observer
         self.collecting = False
         self._queued: dict[str, tuple[BatchScope, list[_Entry], set[Hashable]]] = {}
         self._running: set[asyncio.Future[Any]] = set()
@@ -184,30 +205,21 @@ class Batches:
     def _flush_async(self, name: str) -> None:
         scope, entries, _ = self._queued.pop(name)
         for chunk in _chunks(entries, scope.max_batch_size):
-            values = [value for value, _, _ in chunk]
-            try:
-                answered = scope.load_fn(values)
-            except (Exception, asyncio.CancelledError) as error:
-                self._settle(chunk, [_chunk_failed(name, error)] * len(chunk))
-                continue
-            if isawaitable(answered):
-                task = asyncio.ensure_future(
-                    self._finish(name, chunk, values, answered)
-                )
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
-            else:
-                self._settle(chunk, _read_answers(name, values, answered))
+            task = asyncio.ensure_future(self._ask_chunk(name, scope, chunk))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
-    async def _finish(
-        self,
-        name: str,
-        chunk: list[_Entry],
-        values: list[object],
-        answered: Awaitable[object],
+    async def _ask_chunk(
+        self, name: str, scope: BatchScope, chunk: list[_Entry]
     ) -> None:
+        """One `load_fn` call for `chunk`; every future of it is resolved."""
+        values = [value for value, _, _ in chunk]
         try:
-            outcomes = _read_answers(name, values, await within(answered, self.timeout))
+            with self._span(name, len(values)):
+                answered = scope.load_fn(values)
+                if isawaitable(answered):
+                    answered = await within(answered, self.timeout)
+            outcomes = _read_answers(name, values, answered)
         except asyncio.TimeoutError:
             outcomes = [timed_out(f"BatchScope {name!r}", self.timeout)] * len(chunk)
         except (Exception, asyncio.CancelledError) as error:
@@ -218,7 +230,8 @@ class Batches:
         self, name: str, scope: BatchScope, values: list[object]
     ) -> list[Outcome]:
         try:
-            answered = scope.load_fn(values)
+            with self._span(name, len(values)):
+                answered = scope.load_fn(values)
         except (Exception, asyncio.CancelledError) as error:
             return [_chunk_failed(name, error)] * len(values)
         if isawaitable(answered):
@@ -230,6 +243,16 @@ class Batches:
                 )
             ] * len(values)
         return _read_answers(name, values, answered)
+
+    def _span(self, name: str, size: int) -> AbstractContextManager[Any]:
+        """The observer's context (a tracing span) around one batch call."""
+        if self.observer is None:
+            return nullcontext()
+        try:
+            return self.observer(name, size)
+        except Exception:
+            logger.exception("strawberry-authz: the batch observer raised (ignored)")
+            return nullcontext()
 
     def _settle(self, chunk: list[_Entry], outcomes: list[Outcome]) -> None:
         results = self.results

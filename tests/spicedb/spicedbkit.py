@@ -169,3 +169,13 @@ class Broken:
 
     def LookupResources(self, request: Any) -> Any:
         raise ConnectionError(self.SECRET)
+
+
+FRESH = "fully_consistent"
+"""The consistency of checks that must see the relationships a test just wrote.
+
+SpiceDB's `minimize_latency` may answer from a revision up to its quantization
+window old (5 s by default), older than the writes of a test that started the
+engine a moment ago: such checks would flake. Tests about `minimize_latency`
+itself pass their own `consistency=`.
+"""

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import pytest
+import spicedbkit
 from spicedbkit import VISIBLE, AsyncUnary, Broken, Counting, stop, write
 
 from strawberry_authz import ForbiddenError
@@ -21,6 +22,7 @@ def as_user(context: Any) -> str | None:
 
 
 def adapter(db: Any, **options: Any) -> tuple[SpiceDB, Counting]:
+    options.setdefault("consistency", spicedbkit.FRESH)
     spicedb = SpiceDB.from_embedded(db, subject=as_user, **options)
     counting = Counting(spicedb.client)
     spicedb.client = counting
@@ -149,7 +151,7 @@ def test_a_stopped_engine_raises_for_the_whole_chunk(db: Any) -> None:
 async def test_an_async_client_is_awaited(db: Any) -> None:
     client = AsyncUnary(db)
     try:
-        spicedb = SpiceDB(client, subject=as_user)
+        spicedb = SpiceDB(client, subject=as_user, consistency=spicedbkit.FRESH)
         answered = spicedb.scope({"user": "user:carol"}).load_fn(
             ["document:3#view", "document:1#view"]
         )
@@ -167,7 +169,9 @@ def sent_consistency(counting: Counting) -> Any:
 
 
 def test_minimize_latency_is_the_default(db: Any) -> None:
-    spicedb, counting = adapter(db)
+    spicedb = SpiceDB.from_embedded(db, subject=as_user)
+    counting = Counting(spicedb.client)
+    spicedb.client = counting
     check(spicedb, {"user": "user:alice"}, ["document:1#view"])
     assert sent_consistency(counting).minimize_latency is True
 
@@ -266,7 +270,7 @@ async def test_lookup_resources_is_empty_for_anonymous_without_a_call(db: Any) -
 async def test_lookup_resources_reads_an_async_stream(db: Any) -> None:
     client = AsyncUnary(db)
     try:
-        spicedb = SpiceDB(client, subject=as_user)
+        spicedb = SpiceDB(client, subject=as_user, consistency=spicedbkit.FRESH)
         found = await spicedb.lookup_resources({"user": "user:bob"}, "document", "view")
         assert found == {"2", "4"}
     finally:
@@ -278,7 +282,9 @@ async def test_lookup_resources_failing_is_forbidden_and_logged_not_leaked(
     db: Any, broken: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     if broken == "stopped engine":
-        spicedb = SpiceDB.from_embedded(db, subject=as_user)
+        spicedb = SpiceDB.from_embedded(
+            db, subject=as_user, consistency=spicedbkit.FRESH
+        )
         stop(db)
     else:
         spicedb = SpiceDB(Broken(), subject=as_user)
@@ -319,6 +325,8 @@ class Reordering:
 def test_a_response_that_does_not_pair_with_the_request_raises(
     db: Any, drop: int
 ) -> None:
-    spicedb = SpiceDB(Reordering(db, drop=drop), subject=as_user)
+    spicedb = SpiceDB(
+        Reordering(db, drop=drop), subject=as_user, consistency=spicedbkit.FRESH
+    )
     with pytest.raises(SpiceDBCheckError):
         check(spicedb, {"user": "user:alice"}, ["document:1#view", "document:5#view"])

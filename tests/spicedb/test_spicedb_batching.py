@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import pytest
+import spicedbkit
 import strawberry
 from spicedbkit import Counting
 
@@ -49,7 +50,12 @@ def make_schema(spicedb: SpiceDB, count: int) -> strawberry.Schema:
 async def test_a_list_of_n_documents_is_ceil_n_over_batch_size_calls(
     db: Any, count: int, max_batch_size: int, execution: str
 ) -> None:
-    spicedb = SpiceDB.from_embedded(db, subject=as_user, max_batch_size=max_batch_size)
+    spicedb = SpiceDB.from_embedded(
+        db,
+        subject=as_user,
+        max_batch_size=max_batch_size,
+        consistency=spicedbkit.FRESH,
+    )
     counting = Counting(spicedb.client)
     spicedb.client = counting
     schema = make_schema(spicedb, count)

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import pytest
+import spicedbkit
 import strawberry
 from authzkit import codes, dump
 from spicedbkit import DOCUMENTS, VISIBLE, AsyncUnary, Broken, Counting, stop
@@ -68,6 +69,7 @@ def make_schema(spicedb: SpiceDB) -> strawberry.Schema:
 
 
 def counted(db: Any, **options: Any) -> tuple[SpiceDB, Counting]:
+    options.setdefault("consistency", spicedbkit.FRESH)
     spicedb = SpiceDB.from_embedded(db, subject=as_user, **options)
     counting = Counting(spicedb.client)
     spicedb.client = counting
@@ -111,7 +113,9 @@ def test_a_sync_client_works_under_execute_sync(db: Any) -> None:
 async def test_an_async_client_answers_the_same(db: Any) -> None:
     client = AsyncUnary(db)
     try:
-        schema = make_schema(SpiceDB(client, subject=as_user))
+        schema = make_schema(
+            SpiceDB(client, subject=as_user, consistency=spicedbkit.FRESH)
+        )
         result = await schema.execute(QUERY, context_value={"user": "carol"})
         assert result.data == {"documents": expected("carol")}
     finally:
@@ -134,7 +138,9 @@ async def test_an_engine_failure_denies_every_document_without_leaking(
     db: Any, broken: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     if broken == "stopped engine":
-        spicedb = SpiceDB.from_embedded(db, subject=as_user)
+        spicedb = SpiceDB.from_embedded(
+            db, subject=as_user, consistency=spicedbkit.FRESH
+        )
         stop(db)
     else:
         spicedb = SpiceDB(Broken(), subject=as_user)
