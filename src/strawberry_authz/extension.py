@@ -16,6 +16,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,8 +24,9 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from ._compat import operation_execution_context, operation_is_sync
+from .batch import BatchObserver
 from .capabilities import CapabilityMethods
-from .decisions import DecisionHook, decision_hook
+from .decisions import DecisionHook, decision_hook, hooks_of
 from .declare import RuleDeclarations
 from .errors import ConfigurationError
 from .grants import GrantDeclaration
@@ -128,6 +130,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             error_reasons=error_reasons,
         )
         self._inline = InlineChecks(compiler, self._settings)
+        self._batch_observer = batch_observer_of(self._settings.on_decision)
         self._install_lock = threading.Lock()
         # Weak: a schema the application dropped must not be kept alive by
         # the (usually module-level) extension; its entry goes with it.
@@ -210,6 +213,7 @@ class _OperationExtension(SchemaExtension):
             execution_context.context,
             timeout=authz._scope_timeout,
             sync=operation_is_sync(),
+            batch_observer=authz._batch_observer,
         )
         token = authz._var.set(state)
         try:
@@ -219,6 +223,26 @@ class _OperationExtension(SchemaExtension):
             # that task's context is gone with it, nothing to undo.
             with contextlib.suppress(ValueError):
                 authz._var.reset(token)
+
+
+def batch_observer_of(hook: DecisionHook | None) -> BatchObserver | None:
+    """A span around each batch call, from the decision hooks that offer one.
+
+    A hook with `batch_span(size, scope=...)` (as `OpenTelemetryDecisions`
+    has) gets one span per `BatchScope` call.
+    """
+    spanning = [h for h in hooks_of(hook) if callable(getattr(h, "batch_span", None))]
+    if not spanning:
+        return None
+    first = spanning[0]
+
+    def observe(scope: str, size: int) -> AbstractContextManager[Any]:
+        span: AbstractContextManager[Any] = first.batch_span(  # type: ignore[attr-defined]
+            size, scope=scope
+        )
+        return span
+
+    return observe
 
 
 def _check_timeout(scope_timeout: object) -> None:

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Hashable
 from typing import Any, Protocol
 
+from .batch import BatchObserver
 from .grants import GrantLedger
 from .outcomes import Denial, MaybeOutcome, Outcome, shared
 from .scopes import LoadScopes, ScopeCache
@@ -46,9 +47,12 @@ class RequestState:
         *,
         timeout: float | None = None,
         sync: bool = False,
+        batch_observer: BatchObserver | None = None,
     ) -> None:
         self.context = context
-        self.scopes = ScopeCache(load_scopes, context, timeout, sync=sync)
+        self.scopes = ScopeCache(
+            load_scopes, context, timeout, sync=sync, batch_observer=batch_observer
+        )
         self.decisions: dict[Decidable, Any] = {}
         self.grants = GrantLedger()
         # The object at each object path, for inline checks whose caller

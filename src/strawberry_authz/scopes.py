@@ -21,7 +21,7 @@ from typing import Any, Union, get_args, get_origin
 
 import pydantic
 
-from .batch import QUEUED, Batches, BatchScope
+from .batch import QUEUED, Batches, BatchObserver, BatchScope
 from .outcomes import (
     ALLOW,
     Denial,
@@ -135,6 +135,7 @@ class ScopeCache:
         timeout: float | None,
         *,
         sync: bool = False,
+        batch_observer: BatchObserver | None = None,
     ) -> None:
         self._load_scopes = load_scopes
         self.sync = sync
@@ -142,7 +143,9 @@ class ScopeCache:
         self.context = context
         self.timeout = timeout
         self.results: dict[Hashable, Any] = {}
-        self.batches = Batches(self.results, timeout, sync=sync)
+        self.batches = Batches(
+            self.results, timeout, sync=sync, observer=batch_observer
+        )
 
     def answer(self, name: str, value: object, key: Hashable) -> MaybeOutcome:
         """The outcome of scope `name` for `value` (its cache key `key`)."""
