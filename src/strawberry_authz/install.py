@@ -46,7 +46,7 @@ from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, PerObject, SourceTag, all_of
 from .warmup import Warmer, returns_list_of
 
-__all__ = ["install_guards"]
+__all__ = ["PlannedField", "install_guards", "plan_schema"]
 
 OPERATIONS = ("Query", "Mutation", "Subscription")
 
@@ -99,23 +99,92 @@ def _install_all(
     schema: Schema,
     active: tuple[Policy, ...],
 ) -> list[str]:
-    gschema = graphql_schema(schema)
-    planner = _Planner(policy, schema, gschema)
-    problems: list[str] = []
-    planned: list[_Planned] = []
-    for gtype in _object_types(gschema):
-        rules = planner.type_rules(gtype)
-        for field_name, gfield in gtype.fields.items():
-            planned.extend(planner.plan(gtype, rules, field_name, gfield, problems))
-    _check_input_types(policy, gschema, problems)
-    _check_grants_reachable(planner, gschema, planned, problems)
+    planner, _, planned, problems = _plan_fields(policy, schema)
     if problems:
         return problems
-    planned = _with_warmers(planner, gschema, planned)
+    planned = _with_warmers(planner, planner.gschema, planned)
     for entry in planned:
         _install(policy, schema, settings, entry, active)
     serial_mutations(schema)
     return problems
+
+
+_FieldsPlanned = list[tuple[GraphQLObjectType, str, GraphQLField, list[_Planned]]]
+
+
+def _plan_fields(
+    policy: Policy, schema: Schema
+) -> tuple[_Planner, _FieldsPlanned, list[_Planned], list[str]]:
+    """Plan every output field and check the policy; the one path to a plan.
+
+    Returns the planner, each field with its plans (none when nothing is
+    enforced on it), all plans, and the problems found.
+    """
+    gschema = graphql_schema(schema)
+    planner = _Planner(policy, schema, gschema)
+    problems: list[str] = []
+    fields: _FieldsPlanned = []
+    planned: list[_Planned] = []
+    for gtype in _object_types(gschema):
+        rules = planner.type_rules(gtype)
+        for field_name, gfield in gtype.fields.items():
+            found = planner.plan(gtype, rules, field_name, gfield, problems)
+            fields.append((gtype, field_name, gfield, found))
+            planned.extend(found)
+    _check_input_types(policy, gschema, problems)
+    _check_grants_reachable(planner, gschema, planned, problems)
+    return planner, fields, planned, problems
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedField:
+    """One output field as `install_guards` plans it (for the coverage report).
+
+    `plans` are what is enforced on its resolver: none when nothing is, a
+    subscription's `subscribe` and `resolve` plans. `object_parts` are the
+    `on_object` type rules of its type, checked once per object when a
+    field returns the object. A capability field answers for itself.
+    """
+
+    gtype: GraphQLObjectType
+    field_name: str
+    plans: tuple[FieldPlan, ...]
+    capability: bool
+    object_parts: tuple[Part, ...]
+
+
+def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], list[str]]:
+    """Every output field of `schema` planned as `install_guards` plans it.
+
+    Nothing is installed. The same planner and the same checks as
+    installing, so a report built from it cannot disagree with what is
+    enforced. Returns the fields (introspection types excluded) and the
+    problems that would stop installing.
+    """
+    planner, fields, _, problems = _plan_fields(policy, schema)
+    objects: dict[str, tuple[Part, ...]] = {}
+    result: list[PlannedField] = []
+    for gtype, field_name, gfield, found in fields:
+        if gtype.name not in objects:
+            objects[gtype.name] = _object_parts(planner.type_rules(gtype))
+        result.append(
+            PlannedField(
+                gtype,
+                field_name,
+                tuple(entry.plan for entry in found),
+                capability_of(policy, gfield) is not None,
+                objects[gtype.name],
+            )
+        )
+    return result, problems
+
+
+def _object_parts(rules: _TypeRules) -> tuple[Part, ...]:
+    own: list[Part] = [("type", p.node) for p in rules.own if p.on_object and p.node]
+    return (
+        *own,
+        *[("interface", p.node) for p in rules.interfaces if p.on_object and p.node],
+    )
 
 
 def _install(
