@@ -33,7 +33,7 @@ from .outcomes import (
 from .params import FieldCall
 from .plan import FieldPlan, GuardSettings
 from .request import RequestState
-from .rules import Node
+from .rules import Node, PerObject, SourceTag
 from .streams import bind_stream, filter_events
 
 __all__ = ["FieldGuard", "Resolver"]
@@ -75,7 +75,7 @@ class FieldGuard:
         if pre is None:
             return self._run(call)
         started = perf_counter()
-        outcome = _evaluate(pre, call, f"the rule of {plan.coordinate}")
+        outcome = _evaluate(pre, call, plan, "rule")
         if decided(outcome):
             return self._after_pre(call, outcome, started, waited=False)  # type: ignore[arg-type]
         return self._after_pending_pre(call, outcome, started)  # type: ignore[arg-type]
@@ -125,7 +125,7 @@ class FieldGuard:
         if post is None:
             return self._check_objects(call)
         started = perf_counter()
-        outcome = _evaluate(post, call, f"the post rule of {self.plan.coordinate}")
+        outcome = _evaluate(post, call, self.plan, "post rule")
         if decided(outcome):
             return self._after_post(call, outcome, started, waited=False)  # type: ignore[arg-type]
         return self._after_pending_post(call, outcome, started)  # type: ignore[arg-type]
@@ -257,6 +257,10 @@ def _closure(guard: FieldGuard) -> Resolver:
                 return resolve(state, root, info, {})
 
             resolver = resolve_static_no_args
+    elif (per_object := _only_per_object(pre)) is not None and _only_checks_before(
+        guard
+    ):
+        resolver = _per_object_closure(guard, per_object)
     else:
 
         def resolve_guarded(root: Any, info: Any, **args: Any) -> Any:
@@ -266,6 +270,36 @@ def _closure(guard: FieldGuard) -> Resolver:
     resolver.original = original  # type: ignore[attr-defined]
     resolver.guard = guard  # type: ignore[attr-defined]
     return resolver
+
+
+def _only_per_object(pre: Node | None) -> PerObject | None:
+    """The per-object rule that is a plan's only check (maybe tagged), if so."""
+    if isinstance(pre, SourceTag):
+        pre = pre.child
+    return pre if isinstance(pre, PerObject) else None
+
+
+def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
+    """A field whose only check is its type's per-object rule.
+
+    Once the object is decided (a list decides all its items first), each
+    field is a lookup of the object's answer, as for static rules.
+    """
+    var = guard.settings.var
+    original = guard.original
+    resolve = guard.resolve
+
+    def resolve_per_object(root: Any, info: Any, **args: Any) -> Any:
+        state = var.get()
+        if state is not None:
+            at = info.path.prev
+            if at is not None:
+                known = state.per_object.get((id(at.prev), at.key, node))
+                if known is not None and known[1] is True:
+                    return original(root, info, **args)
+        return resolve(state, root, info, args)
+
+    return resolve_per_object
 
 
 def _only_checks_before(guard: FieldGuard) -> bool:
@@ -321,14 +355,14 @@ def _record(
     )
 
 
-def _evaluate(node: Node, call: FieldCall, where: str) -> MaybeOutcome:
+def _evaluate(node: Node, call: FieldCall, plan: FieldPlan, kind: str) -> MaybeOutcome:
     """`node`'s outcome for `call` (memoized if static); a failure denies."""
     try:
         if node.static:
             return call.state.decide(node)
         return node.evaluate(call.state, call)
     except Exception as error:
-        return denial_from_exception(error, where)
+        return denial_from_exception(error, f"the {kind} of {plan.coordinate}")
 
 
 async def _when_done(warming: Awaitable[Any], result: Any) -> Any:

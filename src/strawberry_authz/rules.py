@@ -449,6 +449,8 @@ class RuleFunction(Node):
             return ALLOW
         if decided is False:
             return forbidden(f"rule function of {self.where} returned False")
+        if isinstance(decided, Node):  # compiled in an earlier round (see `returned`)
+            return decided.evaluate(state, call)
         if isinstance(decided, (Mapping, list)):
             try:
                 node = self._compiled(decided)
@@ -458,6 +460,8 @@ class RuleFunction(Node):
                 )
             if isinstance(node, Denial):
                 return node
+            if call.returned is not None:
+                call.returned[self] = node
             return node.evaluate(state, call)
         return misconfigured(
             f"rule function of {self.where} returned {safe_repr(decided)}; "
@@ -465,7 +469,16 @@ class RuleFunction(Node):
         )
 
     def _compiled(self, rules: object) -> Node | Denial:
-        """The node for a returned rule set, compiled once per distinct form."""
+        """The node for a returned rule set, compiled once per distinct form.
+
+        The commonest answer of a per-object rule, `{"scope": value}` with a
+        value of its own for each object, is made into its scope check
+        directly: it needs no syntax check, and no cache could hold it.
+        """
+        if type(rules) is dict and self.compiler.scopes is None:
+            direct = _plain_scope_checks(rules)
+            if direct is not None:
+                return direct
         key = rule_set_key(rules)
         if key is not None:
             node = self.compiled.get(key)
@@ -486,6 +499,18 @@ class RuleFunction(Node):
     def describe(self) -> object:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return {"$function": name}
+
+
+def _plain_scope_checks(rules: dict[Any, Any]) -> Node | None:
+    """`{"a": 1, "b": 2}` (scope names only, no `$` keys) as its nodes; else None."""
+    if not rules:
+        return None
+    checks: list[Node] = []
+    for name, value in rules.items():
+        if type(name) is not str or not name or name[0] == "$":
+            return None
+        checks.append(ScopeCheck(name, value))
+    return checks[0] if len(checks) == 1 else AllOf(checks)
 
 
 class SourceTag(Node):

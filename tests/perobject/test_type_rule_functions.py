@@ -85,8 +85,21 @@ def test_the_same_object_in_two_places_is_decided_per_place():
 
 
 def test_a_rule_set_returned_per_object_is_compiled_once_per_distinct_form():
-    schema, _, _ = build(items=50)
-    authz = schema.extensions[0]
+    authz = AuthExtension(lambda _: {"owner": lambda value: value == "ann"})
+
+    @authz.type_rule(lambda p: {"$or": [{"owner": p.root.owner}, {"owner": "nobody"}]})
+    @strawberry.type
+    class Note:
+        id: int
+        owner: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def notes(self) -> list[Note | None]:
+            return [Note(id=i, owner="ann" if i % 2 else "bob") for i in range(50)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
     compiled: list[Any] = []
     original = authz._compiler.compile
 
@@ -94,9 +107,23 @@ def test_a_rule_set_returned_per_object_is_compiled_once_per_distinct_form():
         compiled.append(rules)
         return original(rules, **kwargs)
 
-    authz._compiler.compile = counting
-    schema.execute_sync(QUERY)
-    assert len(compiled) == 2  # {"owner": "ann"} and {"owner": "bob"}
+    authz._compiler.compile = counting  # type: ignore[method-assign]
+    result = schema.execute_sync("{ notes { id owner } }")
+    assert len([n for n in result.data["notes"] if n]) == 25
+    assert len(compiled) == 2  # one per distinct form: ann's and bob's
+
+
+def test_a_plain_scope_answer_per_object_needs_no_compiling():
+    schema, _, _ = build(items=50)
+    authz = schema.extensions[0]
+    compiled: list[Any] = []
+    original = authz._compiler.compile
+    authz._compiler.compile = lambda rules, **kw: (
+        compiled.append(rules) or original(rules, **kw)
+    )
+    result = schema.execute_sync(QUERY)
+    assert len([n for n in result.data["notes"] if n]) == 25
+    assert compiled == []
 
 
 async def test_items_resolve_from_the_pre_decision_without_waiting_per_field():
