@@ -97,7 +97,16 @@ def _canonical(value: object, depth: int) -> Hashable:
         items.sort(key=repr)
         return ("mapping", tuple(items))
     if isinstance(value, (list, tuple)):
-        return (kind, tuple(_canonical(item, below) for item in value))
+        # The common per-object value, ["document", id, "view"]: its plain
+        # members keyed inline, without a call each.
+        members = []
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str or item_kind is int:
+                members.append((item_kind, item))
+            else:
+                members.append(_canonical(item, below))
+        return (kind, tuple(members))
     if isinstance(value, (set, frozenset)):
         members = sorted((_canonical(item, below) for item in value), key=repr)
         return ("set", kind, tuple(members))
