@@ -20,6 +20,7 @@ request through.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
@@ -159,9 +160,13 @@ def rebuild_resolver(
     shallow copy (Strawberry's own `copy` rebuilds the field from its
     arguments, which costs more than the rest of installing a guard)."""
     copied = object.__new__(type(field))
-    for slot in _FIELD_SLOTS:
-        if hasattr(field, slot):
-            setattr(copied, slot, getattr(field, slot))
+    for descriptor in _FIELD_SLOTS:
+        # The slots' own descriptors: `StrawberryField.type` is a property
+        # that resolves the annotation, not the slot.
+        try:
+            descriptor.__set__(copied, descriptor.__get__(field))
+        except AttributeError:
+            continue
     copied.__dict__.update(field.__dict__)
     copied.extensions = extensions
     copied.directives = list(field.directives or [])
@@ -171,9 +176,7 @@ def rebuild_resolver(
 
 
 _FIELD_SLOTS = tuple(
-    slot
-    for klass in type.mro(StrawberryField)
-    for slot in getattr(klass, "__slots__", ())
+    vars(dataclasses.Field)[slot] for slot in dataclasses.Field.__slots__
 )
 
 

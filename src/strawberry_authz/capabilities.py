@@ -21,6 +21,7 @@ otherwise apply to it: default scopes, type rules and interface rules.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -52,6 +53,10 @@ Resolver = Callable[..., Any]
 T = TypeVar("T")
 Answer = bool | Awaitable[bool]
 
+# The policies that declared a capability field: the installer asks each field
+# whether it is one only for these.
+_OWNERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
 # Set on the Strawberry resolver of a capability field, so the installer can
 # tell the field apart whatever type (or copy of it) it ends up on.
 _CAPABILITY_ATTR = "__strawberry_authz_capability__"
@@ -74,6 +79,7 @@ class Capability:
     __slots__ = ("checks", "kind", "owner")
 
     def __init__(self, owner: object, kind: str, checks: dict[str, Node]) -> None:
+        _OWNERS.add(owner)
         self.owner = owner
         self.kind = kind
         self.checks = checks
@@ -134,6 +140,8 @@ class Capability:
 
 def capability_of(owner: object, gfield: GraphQLField) -> Capability | None:
     """The capability of `owner` (a policy) that `gfield` answers, if any."""
+    if owner not in _OWNERS:  # no capability field was ever declared for it
+        return None
     field = strawberry_field_of(gfield)
     resolver = getattr(getattr(field, "base_resolver", None), "wrapped_func", None)
     capability = getattr(resolver, _CAPABILITY_ATTR, None)

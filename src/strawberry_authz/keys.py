@@ -99,7 +99,7 @@ def _canonical(value: object, depth: int) -> Hashable:
     if isinstance(value, (list, tuple)):
         # The common per-object value, ["document", id, "view"]: its plain
         # members keyed inline, without a call each.
-        members = []
+        members: list[Hashable] = []
         for item in value:
             item_kind = type(item)
             if item_kind is str or item_kind is int:
