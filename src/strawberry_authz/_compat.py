@@ -20,6 +20,7 @@ request through.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import sys
@@ -171,8 +172,23 @@ def rebuild_resolver(
     copied.extensions = extensions
     copied.directives = list(field.directives or [])
     copied.permission_classes = list(field.permission_classes or [])
-    resolver: Callable[..., Any] = schema.schema_converter.from_resolver(copied)
+    # Strawberry applies a field's extensions again when it builds a resolver;
+    # they were applied to this field when the schema was built, and some
+    # (relay's node field) refuse a second time. The copy keeps their effect.
+    for extension in extensions:
+        with contextlib.suppress(AttributeError):
+            extension.apply = _applied
+    try:
+        resolver: Callable[..., Any] = schema.schema_converter.from_resolver(copied)
+    finally:
+        for extension in extensions:
+            with contextlib.suppress(AttributeError):
+                del extension.apply
     return resolver
+
+
+def _applied(field: StrawberryField) -> None:
+    """`FieldExtension.apply` of an extension already applied to the field."""
 
 
 _FIELD_SLOTS = tuple(

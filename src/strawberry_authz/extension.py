@@ -170,7 +170,13 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
     def _ensure_installed(self, schema: Schema) -> None:
         if id(schema) in self._installed:
             return
-        problems = self._install(schema, only_once=True)
+        try:
+            problems = self._install(schema, only_once=True)
+        except Exception:
+            logger.exception(
+                "strawberry-authz: installing the guards failed; refusing every request"
+            )
+            problems = ["installing the guards failed (see the log)"]
         if problems:
             error = ConfigurationError(problems)
             logger.error("strawberry-authz: refusing every request: %s", error)

@@ -8,6 +8,7 @@ that item's error, or, with `drop_denied=True`, is left out of the list.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -113,6 +114,10 @@ def _filter(
     for _, key, _ in todo:
         index = key[1]
         outcome = per_object.get(key, (None, None))[1]
+        if isinstance(outcome, asyncio.Future) and outcome.done():
+            # Settled; its done-callback may not have replaced it yet.
+            failed = outcome.cancelled() or outcome.exception() is not None
+            outcome = None if failed else outcome.result()
         if outcome is True:
             continue
         if not isinstance(outcome, Denial):
