@@ -89,24 +89,28 @@ def _canonical(value: object, depth: int) -> Hashable:
     kind = type(value)
     if kind in _PLAIN or kind in _TRUSTED or kind is datetime.datetime:
         return (kind, value)
-    if isinstance(value, enum.Enum):
-        return ("enum", kind, value.name)
     below = depth + 1
-    if isinstance(value, Mapping):
-        items = [(_canonical(k, below), _canonical(v, below)) for k, v in value.items()]
-        items.sort(key=repr)
-        return ("mapping", tuple(items))
-    if isinstance(value, (list, tuple)):
-        # The common per-object value, ["document", id, "view"]: its plain
-        # members keyed inline, without a call each.
+    if (
+        kind is list
+        or kind is tuple
+        or (not isinstance(value, enum.Enum) and isinstance(value, (list, tuple)))
+    ):
+        # The common per-object value, ["document", id, "view"], first and
+        # with its plain members keyed inline: the checks below cost more.
         members: list[Hashable] = []
-        for item in value:
+        for item in value:  # type: ignore[attr-defined]
             item_kind = type(item)
             if item_kind is str or item_kind is int:
                 members.append((item_kind, item))
             else:
                 members.append(_canonical(item, below))
         return (kind, tuple(members))
+    if isinstance(value, enum.Enum):
+        return ("enum", kind, value.name)
+    if isinstance(value, Mapping):
+        items = [(_canonical(k, below), _canonical(v, below)) for k, v in value.items()]
+        items.sort(key=repr)
+        return ("mapping", tuple(items))
     if isinstance(value, (set, frozenset)):
         members = sorted((_canonical(item, below) for item in value), key=repr)
         return ("set", kind, tuple(members))

@@ -8,6 +8,7 @@ one, and every item then finds its answer already decided.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable
 from typing import Any
 
@@ -140,6 +141,26 @@ def decide_objects(
     not called again: its return value is kept per object). Answers land in
     `state.per_object`; `keep` is kept alive with them.
     """
+    if len(todo) < _QUIET_FROM:
+        return _decide_objects(state, keep, todo)
+    # Thousands of small objects are made here and kept till the end of the
+    # request: the collector would rescan the whole heap again and again
+    # meanwhile. The pass is bounded; garbage waits for its next round.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _decide_objects(state, keep, todo)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+_QUIET_FROM = 256
+
+
+def _decide_objects(
+    state: RequestState, keep: object, todo: list[ObjectTodo]
+) -> list[Any]:
     batches = state.scopes.batches
     if not state.scopes.sync and _has_loop():
         return [
