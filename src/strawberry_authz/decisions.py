@@ -3,6 +3,13 @@
 Hooks can neither change a decision nor break the request: their exceptions
 are logged, an async hook runs as a background task, and one failing hook
 never stops the others.
+
+A hook that only *counts* allowed decisions (metrics) can say so with a
+`count_allowed(type_name, field_name, phase)` method (`CountingHook`). When
+every hook given has one, an allowed decision answered without waiting is
+counted through it instead of being built as a `Decision`: building one
+record per field of every list item is the dearest part of the decision
+log, and a counter needs none of it.
 """
 
 from __future__ import annotations
@@ -12,13 +19,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from inspect import isawaitable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 __all__ = [
+    "CountingHook",
     "Decision",
     "DecisionHook",
     "DecisionPhase",
     "DecisionSource",
+    "count_allowed",
+    "counts_allowed",
     "decision_hook",
     "emit_decision",
     "error_code",
@@ -86,6 +96,30 @@ class Decision:
         return f"{self.type_name}.{self.field_name}"
 
 
+class CountingHook(Protocol):
+    """A decision hook that only counts allowed decisions made without waiting.
+
+    Such a hook gets allowed decisions answered without waiting
+    (`allowed=True`, `waited=False`) as `count_allowed(type_name,
+    field_name, phase)` calls instead of `Decision` records, but only when
+    every hook given as `on_decision` is a `CountingHook` (one that needs
+    the records, such as `AuditLog`, gets them all, and then so do the
+    others). Every other decision (denials, checks that waited) still comes
+    as a `Decision`. The hook must account a count exactly as it would the
+    record it stands for: from the outside, both are the same decision.
+
+    `count_allowed` is called once per checked field instance, on the
+    request's path: it must be cheap, synchronous and thread-safe. Its
+    exceptions are logged and ignored, as a hook's are.
+    """
+
+    def __call__(self, decision: Decision) -> object: ...
+
+    def count_allowed(
+        self, type_name: str, field_name: str, phase: DecisionPhase
+    ) -> None: ...
+
+
 def new_decision(**fields: Any) -> Decision:
     """`Decision(**fields)`, every field given, at a fraction of the cost.
 
@@ -137,6 +171,46 @@ def decision_hook(
     return _FanOut(hooks)
 
 
+def counts_allowed(hook: DecisionHook | None) -> bool:
+    """Whether `hook` (as `decision_hook` made it) counts allowed decisions.
+
+    True when every hook it stands for is a `CountingHook`: then an allowed
+    decision answered without waiting may go to `count_allowed` instead of
+    being built as a `Decision`. False for None (nothing to count).
+    """
+    return callable(getattr(hook, "count_allowed", None))
+
+
+def count_allowed(
+    hook: DecisionHook, type_name: str, field_name: str, phase: DecisionPhase
+) -> bool:
+    """Count one allowed, unwaited decision; False if `hook` needs a `Decision`.
+
+    Each hook's `count_allowed` runs as hooks do: one that raises is logged
+    and the others still count.
+    """
+    count = getattr(hook, "count_allowed", None)
+    if not callable(count):
+        return False
+    if type(hook) is _FanOut:
+        count(type_name, field_name, phase)
+    else:
+        _count(count, type_name, field_name, phase)
+    return True
+
+
+def _count(
+    count: Callable[[str, str, DecisionPhase], object],
+    type_name: str,
+    field_name: str,
+    phase: DecisionPhase,
+) -> None:
+    try:
+        count(type_name, field_name, phase)
+    except Exception:
+        logger.exception("strawberry-authz: on_decision count_allowed raised (ignored)")
+
+
 def hooks_of(hook: DecisionHook | None) -> tuple[DecisionHook, ...]:
     """The separate hooks that `decision_hook` combined into `hook`.
 
@@ -151,12 +225,28 @@ def hooks_of(hook: DecisionHook | None) -> tuple[DecisionHook, ...]:
 
 
 class _FanOut:
-    """Several hooks called in order; each runs as if it were the only one."""
+    """Several hooks called in order; each runs as if it were the only one.
 
-    __slots__ = ("hooks",)
+    `count_allowed` is set (making the fan-out a `CountingHook`) only when
+    every hook counts; else it is None, and every decision is a record.
+    """
+
+    __slots__ = ("count_allowed", "hooks")
 
     def __init__(self, hooks: tuple[DecisionHook, ...]) -> None:
         self.hooks = hooks
+        self.count_allowed: Callable[[str, str, DecisionPhase], None] | None = None
+        counters = [getattr(hook, "count_allowed", None) for hook in hooks]
+        each = tuple(count for count in counters if callable(count))
+        if len(each) == len(hooks):
+
+            def count_each(
+                type_name: str, field_name: str, phase: DecisionPhase
+            ) -> None:
+                for count in each:
+                    _count(count, type_name, field_name, phase)
+
+            self.count_allowed = count_each
 
     def __call__(self, decision: Decision) -> None:
         for hook in self.hooks:

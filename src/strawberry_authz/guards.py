@@ -18,7 +18,15 @@ from typing import Any
 
 from graphql import default_field_resolver
 
-from .decisions import DecisionPhase, emit_decision, error_code, new_decision
+from .decisions import (
+    DecisionHook,
+    DecisionPhase,
+    count_allowed,
+    counts_allowed,
+    emit_decision,
+    error_code,
+    new_decision,
+)
 from .denials import deny, inactive_error
 from .grants import grant_names
 from .objects import check_objects
@@ -237,9 +245,12 @@ def _closure(guard: FieldGuard) -> Resolver:
     original = guard.original
     pre = guard.plan.pre
     resolve = guard.resolve
+    hook = guard.settings.on_decision
     resolver: Resolver
     if pre is not None and pre.static and _only_checks_before(guard):
-        if guard.plan.has_arguments:
+        if hook is not None:
+            resolver = _counting_static_closure(guard, pre, hook)
+        elif guard.plan.has_arguments:
 
             def resolve_static(root: Any, info: Any, **args: Any) -> Any:
                 state = var.get()
@@ -257,8 +268,10 @@ def _closure(guard: FieldGuard) -> Resolver:
                 return resolve(state, root, info, {})
 
             resolver = resolve_static_no_args
-    elif (per_object := _only_per_object(pre)) is not None and _only_checks_before(
-        guard
+    elif (
+        (per_object := _only_per_object(pre)) is not None
+        and _only_checks_before(guard)
+        and hook is None  # its lookup path records no decision
     ):
         resolver = _per_object_closure(guard, per_object)
     else:
@@ -270,6 +283,32 @@ def _closure(guard: FieldGuard) -> Resolver:
     resolver.original = original  # type: ignore[attr-defined]
     resolver.guard = guard  # type: ignore[attr-defined]
     return resolver
+
+
+def _counting_static_closure(
+    guard: FieldGuard, pre: Node, hook: DecisionHook
+) -> Resolver:
+    """`resolve_static` for decision hooks that all count (`CountingHook`).
+
+    A decided static check is allowed and did not wait: the hooks' records
+    of it would be counted and nothing else, so the count is all it costs.
+    """
+    var = guard.settings.var
+    original = guard.original
+    resolve = guard.resolve
+    site = guard.plan.site
+    type_name = site.type_name
+    field_name = site.field_name
+    phase = guard.plan.phase
+
+    def resolve_static_counted(root: Any, info: Any, **args: Any) -> Any:
+        state = var.get()
+        if state is not None and state.decisions.get(pre) is True:
+            count_allowed(hook, type_name, field_name, phase)
+            return original(root, info, **args)
+        return resolve(state, root, info, args)
+
+    return resolve_static_counted
 
 
 def _only_per_object(pre: Node | None) -> PerObject | None:
@@ -312,7 +351,10 @@ def _only_checks_before(guard: FieldGuard) -> bool:
         and plan.object_check is None
         and not plan.new_event
         and plan.attribute == "resolve"
-        and guard.settings.on_decision is None
+        and (
+            guard.settings.on_decision is None
+            or counts_allowed(guard.settings.on_decision)
+        )
     )
 
 
@@ -325,12 +367,22 @@ def _record(
     started: float,
     waited: bool,
 ) -> None:
-    """Hand one `Decision` about `call` to the extension's decision hooks."""
+    """Hand one `Decision` about `call` to the extension's decision hooks.
+
+    An allowed decision made without waiting is only counted when every
+    hook counts (`CountingHook`): no `Decision` is built for it.
+    """
     hook = guard.settings.on_decision
     if hook is None:
         return
     plan = guard.plan
     denial = outcome if isinstance(outcome, Denial) else None
+    if (
+        denial is None
+        and not waited
+        and count_allowed(hook, plan.site.type_name, plan.site.field_name, phase)
+    ):
+        return
     info = call.info
     operation = info.operation
     emit_decision(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from .decisions import Decision
+from .decisions import Decision, DecisionPhase
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -115,14 +115,29 @@ class OpenTelemetryDecisions:
         """Record one decision; never raises for a well-formed `Decision`."""
         code = None if decision.allowed else (decision.code or "FORBIDDEN")
         key = (decision.type_name, decision.field_name, decision.phase, code)
+        counts = self._counts
         with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + 1
         if decision.waited or code is not None:
             attributes = self._attributes_of(key)
             if decision.waited:
                 self._duration.record(decision.duration, attributes)
             if code is not None:
                 self._add_denied_event(decision, attributes)
+
+    def count_allowed(
+        self, type_name: str, field_name: str, phase: DecisionPhase
+    ) -> None:
+        """Count one allowed decision made without waiting (see `CountingHook`).
+
+        The same count `__call__` adds for such a decision, which has
+        nothing else to record (no duration, no span event): the guards
+        call this instead of building a `Decision` for every field.
+        """
+        key = (type_name, field_name, phase, None)
+        counts = self._counts
+        with self._lock:
+            counts[key] = counts.get(key, 0) + 1
 
     def _attributes_of(self, key: _AttributeKey) -> _Attributes:
         attributes = self._attributes.get(key)
