@@ -1,65 +1,11 @@
 """`OpenTelemetryDecisions` with the real OpenTelemetry SDK, in memory."""
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from authzkit import codes
-from obskit import NOTES_QUERY, build_schema
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
-    InMemorySpanExporter,
-)
+from obskit import NOTES_QUERY, Telemetry, attrs, build_schema
 from opentelemetry.trace import StatusCode
 
 from strawberry_authz.otel import OpenTelemetryDecisions, batch_span
-
-Attributes = frozenset[tuple[str, Any]]
-
-
-class Telemetry:
-    """An SDK meter and tracer provider whose output the test can read."""
-
-    def __init__(self) -> None:
-        self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
-        self.exporter = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        self.tracer = self.tracer_provider.get_tracer("the-app")
-
-    def hook(self, **options: Any) -> OpenTelemetryDecisions:
-        return OpenTelemetryDecisions(
-            meter_provider=self.meter_provider,
-            tracer_provider=self.tracer_provider,
-            **options,
-        )
-
-    def points(self, name: str) -> dict[Attributes, Any]:
-        found: dict[Attributes, Any] = {}
-        data = self.reader.get_metrics_data()
-        for resource_metrics in data.resource_metrics if data else ():
-            for scope_metrics in resource_metrics.scope_metrics:
-                for metric in scope_metrics.metrics:
-                    if metric.name == name:
-                        for point in metric.data.data_points:
-                            found[frozenset(point.attributes.items())] = point
-        return found
-
-    def counts(self) -> dict[Attributes, int]:
-        points = self.points("strawberry_authz.decisions")
-        return {attributes: point.value for attributes, point in points.items()}
-
-    def spans(self) -> tuple[ReadableSpan, ...]:
-        return self.exporter.get_finished_spans()
-
-
-def attrs(**values: str) -> Attributes:
-    return frozenset((key.replace("_", "."), value) for key, value in values.items())
-
 
 ALLOW_NOTES = attrs(
     authz_result="allow", authz_field="Query.notes", authz_phase="before"
@@ -80,14 +26,6 @@ DENY_NOTES_ANONYMOUS = frozenset(
         ("error.type", "UNAUTHENTICATED"),
     }
 )
-
-
-@pytest.fixture
-def telemetry() -> Iterator[Telemetry]:
-    telemetry = Telemetry()
-    yield telemetry
-    telemetry.meter_provider.shutdown()
-    telemetry.tracer_provider.shutdown()
 
 
 async def test_decisions_are_counted_per_field_result_phase_and_reason_code(
