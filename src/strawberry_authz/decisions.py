@@ -22,11 +22,13 @@ from inspect import isawaitable
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "AllowedCounter",
     "CountingHook",
     "Decision",
     "DecisionHook",
     "DecisionPhase",
     "DecisionSource",
+    "allowed_counter",
     "count_allowed",
     "counts_allowed",
     "decision_hook",
@@ -41,6 +43,8 @@ logger = logging.getLogger("strawberry_authz")
 DecisionPhase = Literal["before", "after", "subscribe", "event"]
 DecisionSource = Literal["default", "type", "interface", "field", "post", "fallback"]
 DecisionHook = Callable[["Decision"], object]
+AllowedCounter = Callable[[str, str, DecisionPhase], None]
+"""`count(type_name, field_name, phase)`: one allowed decision, counted."""
 
 _background: set[asyncio.Future[Any]] = set()
 
@@ -181,6 +185,25 @@ def counts_allowed(hook: DecisionHook | None) -> bool:
     return callable(getattr(hook, "count_allowed", None))
 
 
+def allowed_counter(hook: DecisionHook | None) -> AllowedCounter | None:
+    """What counts one allowed, unwaited decision for `hook`; None if it can't.
+
+    For a guard to bind once and call per field. A hook that raises is
+    logged, and the others (of a list) still count.
+    """
+    count = getattr(hook, "count_allowed", None)
+    if not callable(count):
+        return None
+    if type(hook) is _FanOut:
+        return count  # type: ignore[no-any-return]  # isolates each hook itself
+    counted: Callable[[str, str, DecisionPhase], object] = count
+
+    def count_safely(type_name: str, field_name: str, phase: DecisionPhase) -> None:
+        _count(counted, type_name, field_name, phase)
+
+    return count_safely
+
+
 def count_allowed(
     hook: DecisionHook, type_name: str, field_name: str, phase: DecisionPhase
 ) -> bool:
@@ -235,7 +258,7 @@ class _FanOut:
 
     def __init__(self, hooks: tuple[DecisionHook, ...]) -> None:
         self.hooks = hooks
-        self.count_allowed: Callable[[str, str, DecisionPhase], None] | None = None
+        self.count_allowed: AllowedCounter | None = None
         counters = [getattr(hook, "count_allowed", None) for hook in hooks]
         each = tuple(count for count in counters if callable(count))
         if len(each) == len(hooks):

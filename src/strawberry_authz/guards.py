@@ -19,8 +19,9 @@ from typing import Any
 from graphql import default_field_resolver
 
 from .decisions import (
-    DecisionHook,
+    AllowedCounter,
     DecisionPhase,
+    allowed_counter,
     count_allowed,
     counts_allowed,
     emit_decision,
@@ -246,10 +247,11 @@ def _closure(guard: FieldGuard) -> Resolver:
     pre = guard.plan.pre
     resolve = guard.resolve
     hook = guard.settings.on_decision
+    count = allowed_counter(hook)
     resolver: Resolver
     if pre is not None and pre.static and _only_checks_before(guard):
-        if hook is not None:
-            resolver = _counting_static_closure(guard, pre, hook)
+        if count is not None:
+            resolver = _counting_static_closure(guard, pre, count)
         elif guard.plan.has_arguments:
 
             def resolve_static(root: Any, info: Any, **args: Any) -> Any:
@@ -286,7 +288,7 @@ def _closure(guard: FieldGuard) -> Resolver:
 
 
 def _counting_static_closure(
-    guard: FieldGuard, pre: Node, hook: DecisionHook
+    guard: FieldGuard, pre: Node, count: AllowedCounter
 ) -> Resolver:
     """`resolve_static` for decision hooks that all count (`CountingHook`).
 
@@ -304,7 +306,7 @@ def _counting_static_closure(
     def resolve_static_counted(root: Any, info: Any, **args: Any) -> Any:
         state = var.get()
         if state is not None and state.decisions.get(pre) is True:
-            count_allowed(hook, type_name, field_name, phase)
+            count(type_name, field_name, phase)
             return original(root, info, **args)
         return resolve(state, root, info, args)
 

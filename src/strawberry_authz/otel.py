@@ -66,7 +66,10 @@ class OpenTelemetryDecisions:
       It is an asynchronous (observable) counter: the hook adds to totals in
       memory, and the totals are reported when the metric reader collects.
       (A synchronous counter's per-call cost in the SDK, paid for every field
-      of every list item, would dominate the request.)
+      of every list item, would dominate the request.) The hook is a
+      `CountingHook`: alone (or next to other counting hooks), it gets an
+      allowed decision made without waiting as a `count_allowed` call
+      instead of a `Decision`, and adds the same count.
     - the histogram `strawberry_authz.check.duration` (seconds, same
       attributes) for checks that waited on a loader or rule function; checks
       answered synchronously (e.g. from the request's cache) are not timed;
