@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable
 from contextvars import ContextVar
 from typing import Any, cast
 
 from ._compat import ResolveInfo, strawberry_field_of, strawberry_schema_of, unwrap_info
 from .denials import client_error
-from .keys import rule_set_key
 from .outcomes import (
     Denial,
     MaybeOutcome,
@@ -30,14 +28,11 @@ from .outcomes import (
 from .params import FieldCall, FieldSite, resolver_inputs
 from .plan import FieldPlan, GuardSettings
 from .request import RequestState
-from .rules import Node, RuleCompiler
+from .rules import CompiledRuleSets, Node, RuleCompiler
 
 __all__ = ["InlineCheckMethods", "InlineChecks", "raw_info"]
 
 logger = logging.getLogger("strawberry_authz")
-
-MAX_RULE_SETS = 1024
-"""Distinct inline rule sets kept compiled (then the cache starts over)."""
 
 
 class InlineChecks:
@@ -46,7 +41,7 @@ class InlineChecks:
     def __init__(self, compiler: RuleCompiler, settings: GuardSettings) -> None:
         self.compiler = compiler
         self.settings = settings
-        self._nodes: dict[Hashable, Node] = {}
+        self._nodes = CompiledRuleSets(compiler)
 
     @property
     def var(self) -> ContextVar[RequestState | None]:
@@ -102,22 +97,7 @@ class InlineChecks:
         return FieldPlan(site=site)
 
     def _node(self, rules: object, coordinate: str) -> Node | Denial:
-        key = rule_set_key(rules)
-        if key is not None:
-            node = self._nodes.get(key)
-            if node is not None:
-                return node
-        problems: list[str] = []
-        node = self.compiler.compile(
-            rules, where=f"authz.check in {coordinate}", problems=problems
-        )
-        if problems:
-            return misconfigured("; ".join(problems))
-        if key is not None:
-            if len(self._nodes) >= MAX_RULE_SETS:
-                self._nodes.clear()
-            self._nodes[key] = node
-        return node
+        return self._nodes.node(rules, f"authz.check in {coordinate}")
 
 
 def raw_info(info: object) -> ResolveInfo:

@@ -384,9 +384,6 @@ class RuleFunction(Node):
 
     __slots__ = ("compiled", "compiler", "fn", "post", "where")
 
-    MAX_COMPILED = 1024
-    """Distinct returned rule sets kept compiled per function (then start over)."""
-
     def __init__(
         self,
         fn: Callable[..., object],
@@ -400,7 +397,7 @@ class RuleFunction(Node):
         self.post = post
         self.where = where
         self.compiler = compiler
-        self.compiled: dict[Hashable, Node] = {}
+        self.compiled = CompiledRuleSets(compiler)
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
         if call is None:
@@ -469,36 +466,51 @@ class RuleFunction(Node):
         )
 
     def _compiled(self, rules: object) -> Node | Denial:
-        """The node for a returned rule set, compiled once per distinct form.
+        """The node for a returned rule set, compiled once per distinct form."""
+        return self.compiled.node(rules, f"rule returned by {self.where}")
 
-        The commonest answer of a per-object rule, `{"scope": value}` with a
-        value of its own for each object, is made into its scope check
-        directly: it needs no syntax check, and no cache could hold it.
-        """
+    def describe(self) -> object:
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        return {"$function": name}
+
+
+class CompiledRuleSets:
+    """Rule sets given at run time, compiled once per distinct form.
+
+    For the rule sets a rule function returns and those of inline checks. The
+    commonest per-object answer, `{"scope": value}` with a value of its own
+    for each object, becomes its scope check directly: it needs no syntax
+    check, and no cache could hold it. A malformed rule set is a denial.
+    """
+
+    MAX_SIZE = 1024
+    """Distinct rule sets kept compiled (then the cache starts over)."""
+
+    __slots__ = ("_nodes", "compiler")
+
+    def __init__(self, compiler: RuleCompiler) -> None:
+        self.compiler = compiler
+        self._nodes: dict[Hashable, Node] = {}
+
+    def node(self, rules: object, where: str) -> Node | Denial:
         if type(rules) is dict and self.compiler.scopes is None:
             direct = _plain_scope_checks(rules)
             if direct is not None:
                 return direct
         key = rule_set_key(rules)
         if key is not None:
-            node = self.compiled.get(key)
-            if node is not None:
-                return node
+            known = self._nodes.get(key)
+            if known is not None:
+                return known
         problems: list[str] = []
-        node = self.compiler.compile(
-            rules, where=f"rule returned by {self.where}", problems=problems
-        )
+        node = self.compiler.compile(rules, where=where, problems=problems)
         if problems:
             return misconfigured("; ".join(problems))
         if key is not None:
-            if len(self.compiled) >= self.MAX_COMPILED:
-                self.compiled.clear()
-            self.compiled[key] = node
+            if len(self._nodes) >= self.MAX_SIZE:
+                self._nodes.clear()
+            self._nodes[key] = node
         return node
-
-    def describe(self) -> object:
-        name = getattr(self.fn, "__qualname__", repr(self.fn))
-        return {"$function": name}
 
 
 def _plain_scope_checks(rules: dict[Any, Any]) -> Node | None:
