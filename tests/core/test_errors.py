@@ -6,15 +6,12 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import codes
 from graphql import GraphQLError
 
 from strawberry_authz import AuthExtension, ForbiddenError, UnauthenticatedError
 
 # -- helpers -------------------------------------------------------------------
-
-
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 def dump(result: Any) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import authz_logs, codes
 
 from strawberry_authz import (
     AuthExtension,
@@ -19,21 +20,8 @@ from strawberry_authz import (
 # -- helpers -------------------------------------------------------------------
 
 
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
-
-
 def dump(result: Any) -> str:
     return repr((result.data, [error.formatted for error in result.errors or []]))
-
-
-def authz_logs(caplog: pytest.LogCaptureFixture) -> str:
-    return "\n".join(
-        record.getMessage()
-        for record in caplog.records
-        if record.name.startswith("strawberry_authz")
-        and record.levelno >= logging.WARNING
-    )
 
 
 class Log:

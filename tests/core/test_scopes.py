@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import authz_logs, codes
 from graphql import GraphQLError
 
 from strawberry_authz import AuthExtension, ForbiddenError, UnauthenticatedError
@@ -13,22 +14,9 @@ from strawberry_authz import AuthExtension, ForbiddenError, UnauthenticatedError
 # -- helpers -------------------------------------------------------------------
 
 
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
-
-
 def dump(result: Any) -> str:
     """Everything a client receives, as text (to look for leaks)."""
     return repr((result.data, [error.formatted for error in result.errors or []]))
-
-
-def authz_logs(caplog: pytest.LogCaptureFixture) -> str:
-    return "\n".join(
-        record.getMessage()
-        for record in caplog.records
-        if record.name.startswith("strawberry_authz")
-        and record.levelno >= logging.WARNING
-    )
 
 
 class Counter:

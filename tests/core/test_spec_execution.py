@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import codes
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
@@ -16,10 +17,6 @@ from strawberry_authz import AuthExtension, AuthParams
 # -- helpers -------------------------------------------------------------------
 
 SECRET = "SECRET-VALUE-4411"
-
-
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 def dump(result: Any) -> str:

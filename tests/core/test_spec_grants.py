@@ -6,14 +6,11 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import codes
 
 from strawberry_authz import AuthExtension
 
 # -- helpers -------------------------------------------------------------------
-
-
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 def dump(result: Any) -> str:

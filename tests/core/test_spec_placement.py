@@ -4,14 +4,11 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import codes
 
 from strawberry_authz import AuthExtension, ConfigurationError
 
 # -- helpers -------------------------------------------------------------------
-
-
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 def loader_for(names: list[str]):

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 import strawberry
+from authzkit import codes
 
 from strawberry_authz import AuthExtension, UnauthenticatedError
 
@@ -109,10 +110,6 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 
 
 # -- helpers -------------------------------------------------------------------
-
-
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 def dump(result: Any) -> str:

@@ -6,6 +6,7 @@ from typing import Any, Literal, TypedDict
 import pydantic
 import pytest
 import strawberry
+from authzkit import codes
 
 from strawberry_authz import AuthExtension, ConfigurationError
 
@@ -63,10 +64,6 @@ def load_scopes(context: Any) -> dict[str, Any]:
         "level": lambda level: level <= 3,
         "teams": lambda teams: "core" in teams,
     }
-
-
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 def decorate_field(authz: AuthExtension, rules: Any, **options: Any) -> None:

@@ -1,10 +1,16 @@
-"""Helpers shared by the feature tests (issue 3); importable thanks to conftest.py."""
+"""Helpers of the feature tests; importable thanks to conftest.py.
+
+`codes` and `dump` are the shared ones of `authzkit`, re-exported.
+"""
 
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import strawberry
+from authzkit import codes, dump
+
+__all__ = ["PlainQuery", "codes", "drain", "dump", "frames"]
 
 
 @strawberry.type
@@ -12,11 +18,6 @@ class PlainQuery:
     """A Query for schemas that only care about their Subscription."""
 
     ok: bool = True
-
-
-def codes(result: Any) -> list[str | None]:
-    """The `extensions["code"]` of every error of an execution result."""
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 async def drain(stream: Any, *, timeout: float = 3.0) -> list[Any]:
@@ -36,10 +37,3 @@ async def drain(stream: Any, *, timeout: float = 3.0) -> list[Any]:
 def frames(results: list[Any]) -> list[tuple[Any, list[str | None]]]:
     """(data, error codes) of each streamed result, for compact assertions."""
     return [(result.data, codes(result)) for result in results]
-
-
-def dump(results: Any) -> str:
-    """Everything a client would receive, as text (to look for leaks)."""
-    if not isinstance(results, list):
-        results = [results]
-    return repr([(r.data, [e.formatted for e in r.errors or []]) for r in results])

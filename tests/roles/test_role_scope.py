@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import codes
 
 from strawberry_authz import WILDCARD, AuthExtension, RoleRegistry
 
@@ -12,10 +13,6 @@ EDITOR = {"id": "u1", "roles": ["editor"]}
 OTHER_EDITOR = {"id": "u2", "roles": ["editor"]}
 
 POSTS = {"1": {"id": "1", "title": "Hello", "author_id": "u1"}}
-
-
-def codes(result: Any) -> list[str | None]:
-    return [(error.extensions or {}).get("code") for error in result.errors or []]
 
 
 def dump(result: Any) -> str:
