@@ -34,6 +34,7 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
+    default_type_resolver,
     version_info,
 )
 from strawberry.exceptions import StrawberryException
@@ -62,6 +63,7 @@ __all__ = [
     "operation_execution_context",
     "operation_is_sync",
     "rebuild_resolver",
+    "resolve_type_name",
     "serial_mutations",
     "strawberry_definition_of",
     "strawberry_field_of",
@@ -266,6 +268,28 @@ def operation_is_sync() -> bool:
 
 
 _MAX_SYNC_FRAMES = 24
+
+
+def resolve_type_name(item: object, info: Any, abstract: Any) -> str | None:
+    """The name of the object type graphql-core will resolve `item` to.
+
+    Uses the interface's or union's `resolve_type` (Strawberry sets one), else
+    graphql-core's default (each possible type's `is_type_of`, then a
+    `__typename`). None when that needs awaiting or fails.
+    """
+    resolver = abstract.resolve_type or default_type_resolver
+    try:
+        found = resolver(item, info, abstract)
+    except Exception:
+        return None
+    if inspect.isawaitable(found):
+        close = getattr(found, "close", None)
+        if close is not None:
+            close()
+        return None
+    if isinstance(found, str):
+        return found
+    return getattr(found, "name", None)
 
 
 # -- mutations ----------------------------------------------------------------------

@@ -143,6 +143,7 @@ class Batches:
         "_queued",
         "_running",
         "collecting",
+        "immediate",
         "observer",
         "results",
         "sync",
@@ -161,6 +162,9 @@ class Batches:
         self.timeout = timeout
         self.sync = sync
         self.observer = observer
+        # Set while a sync inline check (`check_sync`) evaluates: it cannot
+        # wait for a batch, so each value is asked at once.
+        self.immediate = False
         self.collecting = False
         self._queued: dict[str, tuple[BatchScope, list[_Entry], set[Hashable]]] = {}
         self._running: set[asyncio.Future[Any]] = set()
@@ -174,7 +178,7 @@ class Batches:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 loop = None
-        if loop is None and not self.collecting:
+        if self.immediate or (loop is None and not self.collecting):
             return self._answers(name, scope, [value])[0]
         queue = self._queued.get(name)
         if queue is None:
@@ -274,6 +278,13 @@ def _chunks(entries: list[_Entry], size: int) -> list[list[_Entry]]:
 
 def _read_answers(name: str, values: list[object], answered: object) -> list[Outcome]:
     """One outcome per value; a malformed answer denies the whole chunk."""
+    try:
+        return _answers_of(name, values, answered)
+    except Exception as error:  # an answer that breaks when read
+        return [_chunk_failed(name, error)] * len(values)
+
+
+def _answers_of(name: str, values: list[object], answered: object) -> list[Outcome]:
     if not isinstance(answered, Sequence) or isinstance(answered, (str, bytes)):
         return [
             misconfigured(

@@ -16,7 +16,7 @@ from inspect import isawaitable
 from time import perf_counter
 from typing import Any
 
-from graphql import default_field_resolver
+from graphql import GraphQLError, default_field_resolver
 
 from .decisions import (
     AllowedCounter,
@@ -155,12 +155,22 @@ class FieldGuard:
             return deny(call, outcome, plan, self.settings)
         return self._check_objects(call)
 
+    @property
+    def _denying(self) -> tuple[FieldPlan, GuardSettings]:
+        return self.plan, self.settings
+
     def _check_objects(self, call: FieldCall) -> Any:
         """Apply the object rules of what the field returned (`on_object`)."""
         check = self.plan.object_check
         if check is None:
             return self._complete(call)
-        checked = check_objects(call, check, self.plan, self.settings)
+        try:
+            checked = check_objects(call, check, self.plan, self.settings)
+        except GraphQLError:
+            raise  # the denial of a returned object, as the client sees it
+        except Exception as error:
+            where = f"the object rules of {self.plan.coordinate}"
+            return deny(call, denial_from_exception(error, where), *self._denying)
         if isawaitable(checked):
             return self._complete_after(call, checked)
         call.result = checked
@@ -207,7 +217,11 @@ class FieldGuard:
         warmer = self.plan.warmer
         if warmer is None or not result:
             return result
-        warming = warmer.warm(call)
+        try:
+            warming = warmer.warm(call)
+        except Exception as error:
+            where = f"deciding the items of {self.plan.coordinate}"
+            return deny(call, denial_from_exception(error, where), *self._denying)
         if warming is None:
             return result
         return _when_done(warming, result)

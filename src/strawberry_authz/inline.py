@@ -9,7 +9,6 @@ found from the resolver's caller).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextvars import ContextVar
 from typing import Any, cast
@@ -22,6 +21,7 @@ from .outcomes import (
     Outcome,
     decided,
     denial_from_exception,
+    discard,
     misconfigured,
     settle,
 )
@@ -143,12 +143,19 @@ class InlineCheckMethods:
             raise self._inline.error(info, outcome)
 
     def _settled_sync(self, info: object, rules: object) -> Outcome:
-        outcome = self._inline.outcome(info, rules)
+        state = self._inline.var.get()
+        batches = None if state is None else state.scopes.batches
+        if batches is not None:
+            batches.immediate = True
+        try:
+            outcome = self._inline.outcome(info, rules)
+        finally:
+            if batches is not None:
+                batches.immediate = False
         if decided(outcome):
             return outcome  # type: ignore[return-value]
-        if asyncio.iscoroutine(outcome):
-            outcome.close()
-        raise RuntimeError(
+        discard(outcome)
+        return misconfigured(
             "authz.check_sync / require_sync: these rules need an async scope "
             "loader; use `await authz.check(...)` / `await authz.require(...)`"
         )

@@ -283,7 +283,8 @@ class _Planner:
     ) -> FieldPlan:
         """The plan of a field; fields without rules of their own share one."""
         plain = not gtype.interfaces and not _field_policies(self.policy, gfield)
-        key = (gtype.name, bool(gfield.args), _named(gfield.type))
+        # The full type (list levels included): its object checks depend on it.
+        key = (gtype.name, bool(gfield.args), str(gfield.type))
         template = self._templates.get(key) if plain else None
         if template is not None:
             site = FieldSite(*site_args, type_grants=template.site.type_grants)
@@ -354,6 +355,7 @@ class _Planner:
             pre_parts=() if drop else tuple(per_event),
             post=None if drop else event_post,
             post_parts=() if drop else tuple(field.post_parts),
+            object_check=self.nodes.object_check(gfield),
             grants=field.grants,
             on_error=field.on_error,
             on_denied=field.on_denied,
@@ -422,24 +424,30 @@ class _SharedNodes:
     def object_check(self, gfield: GraphQLField) -> ObjectCheck | None:
         """The object rules (`on_object=True`) of what `gfield` returns."""
         named = gfield.type
+        lists = 0
         while isinstance(named, (GraphQLNonNull, GraphQLList)):
+            lists += isinstance(named, GraphQLList)
             named = named.of_type
-        name = getattr(named, "name", "")
-        if name not in self._object_checks:
-            self._object_checks[name] = self._object_check_of(named)
-        return self._object_checks[name]
+        key = f"{getattr(named, 'name', '')}/{lists}"
+        if key not in self._object_checks:
+            self._object_checks[key] = self._object_check_of(named, lists)
+        return self._object_checks[key]
 
-    def _object_check_of(self, named: Any) -> ObjectCheck | None:
+    def _object_check_of(self, named: Any, lists: int) -> ObjectCheck | None:
         if isinstance(named, GraphQLObjectType):
             found = self._object_rules(named)
-            return None if found is None else ObjectCheck(concrete=found[1:])
+            if found is None:
+                return None
+            return ObjectCheck(concrete=found[1:], lists=lists)
         if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
-            by_class = tuple(
-                found
+            by_type = tuple(
+                (possible.name, None if found is None else found[1:])
                 for possible in self.gschema.get_possible_types(named)
-                if (found := self._object_rules(possible)) is not None
+                for found in (self._object_rules(possible),)
             )
-            return ObjectCheck(by_class=by_class) if by_class else None
+            if all(rules is None for _, rules in by_type):
+                return None
+            return ObjectCheck(by_type=by_type, abstract=named, lists=lists)
         return None
 
     def _object_rules(
@@ -634,12 +642,6 @@ def _enforces(plan: FieldPlan) -> bool:
         or plan.on_denied is not NO_FALLBACK
         or plan.object_check is not None
     )
-
-
-def _named(field_type: Any) -> str:
-    while isinstance(field_type, (GraphQLNonNull, GraphQLList)):
-        field_type = field_type.of_type
-    return str(getattr(field_type, "name", ""))
 
 
 def _marked(gfield: GraphQLField) -> bool:

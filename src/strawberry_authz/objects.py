@@ -9,7 +9,7 @@ that item's error, or, with `drop_denied=True`, is left out of the list.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .denials import client_error
@@ -27,17 +27,21 @@ def check_objects(
 ) -> Any:
     """`call.result` with its denied objects handled; or an awaitable of it.
 
-    Raises the client's error when a single returned object is denied.
+    Raises the client's error when a single returned object is denied. Lists
+    (of any iterable kind, nested to the field's depth) are checked item by
+    item; an item whose type cannot be told is denied.
     """
     result = call.result
     if result is None:
         return result
-    if isinstance(result, (list, tuple)):
-        return _check_list(call, check, plan, settings, list(result))
-    found = check.rules_for(result)
+    if check.lists:
+        return _check_list(call, check, plan, settings, result)
+    found = check.rules_for(result, call.info)
     if found is None:
         return result
     node, _ = found
+    if node is None:  # the type of the object cannot be told: fail closed
+        raise client_error(_unknown(plan), plan, settings, call.info.path.as_list())
     at = call.info.path
     outcome = node.decide(
         call.state, object_key(at, node), at.prev, call.for_object(result)
@@ -64,72 +68,139 @@ async def _single_later(
     return _single(call, await settle(pending), plan, settings)
 
 
+Position = tuple[int, ...]
+"""Where an item is in a (nested) list: one index per level."""
+
+
 def _check_list(
     call: FieldCall,
     check: ObjectCheck,
     plan: FieldPlan,
     settings: GuardSettings,
-    items: list[Any],
+    result: Any,
 ) -> Any:
     path = call.info.path
+    tree = _as_lists(result, check.lists)
     todo: list[ObjectTodo] = []
-    drops: dict[int, bool] = {}
-    for index, item in enumerate(items):
-        found = None if item is None else check.rules_for(item)
+    found_at: dict[Position, tuple[Any, bool]] = {}
+    for position, item in _items(tree, check.lists):
+        found = check.rules_for(item, call.info)
         if found is None:
             continue
-        node, drops[index] = found
+        node, drop = found
+        found_at[position] = (node, drop)
+        if node is None:
+            continue
+        index: Any = position[0] if len(position) == 1 else position
         todo.append((node, object_key_at(path, index, node), call.for_object(item)))
     pending = decide_objects(call.state, path, todo)
     if pending:
-        return _filter_later(call, plan, settings, items, todo, drops, pending)
-    return _filter(call, plan, settings, items, todo, drops)
+        return _filter_later(call, plan, settings, tree, found_at, pending)
+    return _filter(call, plan, settings, tree, found_at)
 
 
 async def _filter_later(
     call: FieldCall,
     plan: FieldPlan,
     settings: GuardSettings,
-    items: list[Any],
-    todo: list[ObjectTodo],
-    drops: dict[int, bool],
+    tree: list[Any],
+    found_at: dict[Position, tuple[Any, bool]],
     pending: list[Any],
 ) -> Any:
     for item in pending:
         await settle(item)
-    return _filter(call, plan, settings, items, todo, drops)
+    return _filter(call, plan, settings, tree, found_at)
 
 
 def _filter(
     call: FieldCall,
     plan: FieldPlan,
     settings: GuardSettings,
-    items: list[Any],
-    todo: list[ObjectTodo],
-    drops: dict[int, bool],
+    tree: list[Any],
+    found_at: dict[Position, tuple[Any, bool]],
 ) -> list[Any]:
     per_object = call.state.per_object
-    path = call.info.path.as_list()
-    dropped: set[int] = set()
-    for _, key, _ in todo:
-        index = key[1]
-        outcome = per_object.get(key, (None, None))[1]
-        if isinstance(outcome, asyncio.Future) and outcome.done():
-            # Settled; its done-callback may not have replaced it yet.
-            failed = outcome.cancelled() or outcome.exception() is not None
-            outcome = None if failed else outcome.result()
-        if outcome is True:
-            continue
-        if not isinstance(outcome, Denial):
-            # Still undecided after the pre-decision: fail closed.
-            outcome = misconfigured(
-                f"the object rule of item {index} of {plan.coordinate} "
-                "could not be decided"
-            )
-        if drops[index]:
-            dropped.add(index)
+    path_id = id(call.info.path)
+    base = call.info.path.as_list()
+    denied: dict[Position, Exception | None] = {}
+    for position, (node, drop) in found_at.items():
+        if node is None:
+            outcome: Any = _unknown(plan)
         else:
-            items[index] = client_error(outcome, plan, settings, [*path, index])
-    if dropped:
-        return [item for index, item in enumerate(items) if index not in dropped]
-    return items
+            index: Any = position[0] if len(position) == 1 else position
+            outcome = _settled(per_object.get((path_id, index, node), _NONE)[1])
+            if outcome is True:
+                continue
+            if not isinstance(outcome, Denial):
+                # Still undecided after the pre-decision: fail closed.
+                outcome = misconfigured(
+                    f"the object rule of item {list(position)} of "
+                    f"{plan.coordinate} could not be decided"
+                )
+        denied[position] = (
+            None if drop else client_error(outcome, plan, settings, [*base, *position])
+        )
+    if not denied:
+        return tree
+    return _rebuild(tree, (), denied)
+
+
+_NONE = (None, None)
+
+
+def _settled(outcome: Any) -> Any:
+    if isinstance(outcome, asyncio.Future) and outcome.done():
+        # Settled; its done-callback may not have replaced it yet.
+        failed = outcome.cancelled() or outcome.exception() is not None
+        return None if failed else outcome.result()
+    return outcome
+
+
+def _unknown(plan: FieldPlan) -> Denial:
+    return misconfigured(
+        f"an object returned by {plan.coordinate} is of a type that cannot be "
+        "told, so its object rules cannot be checked"
+    )
+
+
+def _as_lists(value: Any, depth: int) -> Any:
+    """`value` with its `depth` levels of iterables made lists (None kept)."""
+    if value is None or depth == 0:
+        return value
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        return value  # graphql-core reports it; nothing to serve from it
+    return [_as_lists(item, depth - 1) for item in value]
+
+
+def _items(tree: Any, depth: int, at: Position = ()) -> Iterator[tuple[Position, Any]]:
+    if not isinstance(tree, list):
+        return
+    for index, item in enumerate(tree):
+        if item is None:
+            continue
+        if depth > 1 and isinstance(item, list):
+            yield from _items(item, depth - 1, (*at, index))
+        else:
+            # An item where a list was due is checked as an object too:
+            # nothing goes out unchecked.
+            yield (*at, index), item
+
+
+def _rebuild(
+    tree: list[Any], at: Position, denied: dict[Position, Exception | None]
+) -> list[Any]:
+    """`tree` with denied items replaced by their errors, dropped ones left out."""
+    kept: list[Any] = []
+    for index, item in enumerate(tree):
+        position = (*at, index)
+        if position in denied:
+            error = denied[position]
+            if error is not None:
+                kept.append(error)
+        elif isinstance(item, list) and any(
+            p[: len(position)] == position for p in denied
+        ):
+            kept.append(_rebuild(item, position, denied))
+        else:
+            kept.append(item)
+    return kept

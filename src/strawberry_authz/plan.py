@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ._compat import resolve_type_name
 from .decisions import DecisionHook, DecisionPhase, DecisionSource
 from .grants import GrantSpec
 from .params import FieldSite
@@ -21,6 +22,7 @@ from .warmup import Warmer
 
 __all__ = [
     "NO_FALLBACK",
+    "UNKNOWN_TYPE",
     "ErrorHook",
     "FieldPlan",
     "GuardSettings",
@@ -50,20 +52,37 @@ class ObjectCheck:
     """The object rules of what one field returns.
 
     `concrete` for a field returning one object type (its rules, and whether
-    denied items are dropped); `by_class` for an interface or union: each
-    possible type's Python class with its rules.
+    denied items are dropped); for an interface or union, `by_type` maps each
+    possible type's name to its rules (None: it has none) and `abstract` is
+    that interface or union. `lists` is how many list levels wrap the type.
     """
 
     concrete: tuple[PerObject, bool] | None = None
-    by_class: tuple[tuple[type, PerObject, bool], ...] = ()
+    by_type: tuple[tuple[str, tuple[PerObject, bool] | None], ...] = ()
+    abstract: Any = None
+    lists: int = 0
 
-    def rules_for(self, item: object) -> tuple[PerObject, bool] | None:
+    def rules_for(
+        self, item: object, info: Any
+    ) -> tuple[PerObject | None, bool] | None:
+        """The rules of `item`'s GraphQL type; `UNKNOWN_TYPE` when unresolvable.
+
+        For an interface or union the type is resolved as graphql-core will
+        resolve it (the abstract type's `resolve_type`, else each possible
+        type's `is_type_of`), so a subclass or a plain dict row gets the rules
+        of the type it is served as.
+        """
         if self.concrete is not None:
             return self.concrete
-        for cls, node, drop in self.by_class:
-            if isinstance(item, cls):
-                return node, drop
-        return None
+        name = resolve_type_name(item, info, self.abstract)
+        for type_name, rules in self.by_type:
+            if type_name == name:
+                return rules
+        return UNKNOWN_TYPE
+
+
+UNKNOWN_TYPE: tuple[None, bool] = (None, False)
+"""`ObjectCheck.rules_for` of an object whose type cannot be told: denied."""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,17 @@
 
 from typing import Any
 
+import pytest
 import strawberry
 from authzkit import codes
 from strawberry import relay
 
 from strawberry_authz import AuthExtension
+
+# Strawberry's own relay code matches `info` by name on older releases.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Argument name-based matching of 'info':DeprecationWarning"
+)
 
 
 def build(member: bool):
@@ -20,7 +26,7 @@ def build(member: bool):
 
         @classmethod
         def resolve_nodes(
-            cls, *, info: Any, node_ids: Any, required: bool = False
+            cls, *, info: strawberry.Info, node_ids: Any, required: bool = False
         ) -> list["Fruit"]:
             return [Fruit(code=int(i), name=f"fruit {i}") for i in node_ids]
 
