@@ -29,7 +29,7 @@ from .engine import Engine, open_engine
 from .events import NoteEvents
 from .logs import drop_query_strings_from_uvicorn_logs
 from .roles import VIEWER_CHECKS
-from .schema import authz, context_for, schema
+from .schema import audit_file, authz, context_for, schema
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -96,6 +96,7 @@ def create_app(db_path: str, engine: str = "sqlite") -> Starlette:
     `engine.py`.
     """
     drop_query_strings_from_uvicorn_logs()
+    audit_file.path = f"{db_path}.audit.jsonl"
     db = Database(db_path)
     db.seed_if_empty()
     checks = open_engine(engine, db)

@@ -24,7 +24,9 @@ The policy uses every capability of strawberry-authz:
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
@@ -32,6 +34,7 @@ import strawberry
 from graphql import GraphQLError
 
 from strawberry_authz import AuthExtension, AuthParams, Decision, Permission
+from strawberry_authz.audit import AuditLog
 
 from .auth import Scopes, load_scopes
 from .db import Database, NoteRow, UserRow
@@ -54,6 +57,31 @@ def log_decision(decision: Decision) -> None:
     )
 
 
+class AuditFile:
+    """Audit records as JSON lines, appended to a file chosen at start.
+
+    `create_app` points it at `<database>.audit.jsonl`, next to the database;
+    until then (a schema used in tests without the app) nothing is written.
+    """
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        line = json.dumps(record) + "\n"
+        with self._lock, open(self.path, "a", encoding="utf-8") as file:
+            file.write(line)
+
+
+audit_file = AuditFile()
+audit = AuditLog(
+    audit_file, principal=lambda context: getattr(context.get("user"), "name", None)
+)
+
+
 authz = AuthExtension(
     load_scopes,
     scopes=Scopes,
@@ -63,7 +91,7 @@ authz = AuthExtension(
         "Mutation": {"is_logged_in": True},
         "Subscription": {"subscribe": {"is_logged_in": True}},
     },
-    on_decision=log_decision,
+    on_decision=[log_decision, audit],
 )
 
 

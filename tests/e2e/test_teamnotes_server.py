@@ -633,3 +633,22 @@ def test_only_the_author_publishes_a_draft_and_then_the_team_reads_it(
     # Publishing again changes nothing.
     again = server.query(PUBLISH, "carol", id=note_id)
     assert again["data"]["publishNote"]["draft"] is False
+
+
+def test_every_decision_is_appended_to_the_audit_file_next_to_the_database(
+    server: Server,
+) -> None:
+    audit = Path(f"{server.db_path}.audit.jsonl")
+    before = len(audit.read_text().splitlines()) if audit.exists() else 0
+    assert server.query("{ me { name } }", user="carol")["data"] == {
+        "me": {"name": "carol"}
+    }
+    anonymous = server.query("{ me { name } }")
+    assert codes(anonymous) == ["UNAUTHENTICATED"]
+    records = [json.loads(line) for line in audit.read_text().splitlines()[before:]]
+    me = [r for r in records if r["field"] == "Query.me"]
+    assert {(r["principal"], r["effect"], r["code"], r["source"]) for r in me} == {
+        ("carol", "allow", None, "field"),
+        (None, "deny", "UNAUTHENTICATED", "default"),
+    }
+    assert all(r["operation_type"] == "query" and r["phase"] == "before" for r in me)
