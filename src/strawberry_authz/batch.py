@@ -34,7 +34,7 @@ from .outcomes import (
     within,
 )
 
-__all__ = ["QUEUED", "BatchLoadFn", "BatchObserver", "BatchScope", "Batches"]
+__all__ = ["BatchLoadFn", "BatchObserver", "BatchScope", "Batches", "Queued"]
 
 logger = logging.getLogger("strawberry_authz")
 
@@ -104,14 +104,18 @@ async def _first_async(answered: Awaitable[object]) -> object:
     return _first(await answered)
 
 
-class _Queued:
+class Queued:
     """The answer of a value queued for the next batch (sync pre-decision only).
 
-    It is never awaited: the round that queued it is discarded and evaluated
-    again once the batch has answered.
+    It is never awaited: once the batch has answered, the answer is in the
+    scope cache under `key` (a round that only waited for it reads it there;
+    any other is evaluated again).
     """
 
-    __slots__ = ()
+    __slots__ = ("key",)
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
 
     def __await__(self) -> Generator[Any, None, Any]:
         raise RuntimeError("a queued batch value is not awaitable")
@@ -120,8 +124,6 @@ class _Queued:
     def __repr__(self) -> str:
         return "<queued for a batch>"
 
-
-QUEUED: Awaitable[Any] = _Queued()
 
 _Entry = tuple[object, Hashable, "asyncio.Future[Any] | None"]
 """A queued value: the value, its cache key, and its future (None when sync)."""
@@ -189,7 +191,7 @@ class Batches:
             if key not in queue[2]:
                 queue[2].add(key)
                 queue[1].append((value, key, None))
-            return QUEUED
+            return Queued(key)
         future: asyncio.Future[Any] = loop.create_future()
         queue[1].append((value, key, future))
         return future

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from inspect import isawaitable
 from typing import Any
 
-from .batch import QUEUED
+from .batch import Queued
 from .grants import GrantDeclaration
 from .keys import rule_set_key, scope_value_key
 from .outcomes import (
@@ -291,7 +291,11 @@ class PerObject(Node):
         if outcome is True or isinstance(outcome, Denial):
             table[key] = (keep, outcome)
             return outcome
-        if outcome is QUEUED or state.scopes.batches.collecting or state.scopes.sync:
+        if (
+            type(outcome) is Queued
+            or state.scopes.batches.collecting
+            or state.scopes.sync
+        ):
             # Evaluated again once its batch answered (or it cannot be shared
             # without an event loop): nothing to remember yet.
             return outcome

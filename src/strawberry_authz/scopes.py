@@ -21,7 +21,7 @@ from typing import Any, Union, get_args, get_origin
 
 import pydantic
 
-from .batch import QUEUED, Batches, BatchObserver, BatchScope
+from .batch import Batches, BatchObserver, BatchScope, Queued
 from .outcomes import (
     ALLOW,
     Denial,
@@ -164,7 +164,7 @@ class ScopeCache:
             outcome = self._share(key, self._after_scopes(scopes, name, value, key))
         else:
             outcome = self._run_loader(dict(scopes), name, value, key)
-        if outcome is not QUEUED:  # asked again once its batch has answered
+        if type(outcome) is not Queued:  # asked again once its batch answered
             self.results[key] = outcome
         return outcome
 

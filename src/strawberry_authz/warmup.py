@@ -23,6 +23,7 @@ from graphql import (
 )
 
 from ._compat import ResolveInfo
+from .batch import Queued
 from .outcomes import Outcome, decided, discard, settle
 from .params import FieldCall
 from .request import RequestState
@@ -176,19 +177,29 @@ def _decide_objects(
         batches.collecting = True
         try:
             waiting = []
+            queued: list[tuple[Any, Queued]] = []
             for node, key, item_call in todo:
                 if key in state.per_object:
                     continue
                 outcome = node.decide(state, key, keep, item_call)
-                if not decided(outcome):
+                if type(outcome) is Queued:
+                    # The rule is that one batch value: its answer is the
+                    # object's, no need to evaluate the rule again.
+                    queued.append((key, outcome))
+                elif not decided(outcome):
                     discard(outcome)
                     waiting.append((node, key, item_call))
         finally:
             batches.collecting = False
-        if not waiting or not batches.queued:
+        if not (waiting or queued) or not batches.queued:
             break
         batches.flush()
-        todo = waiting
+        results = state.scopes.results
+        for key, wait in queued:
+            answer = results.get(wait.key)
+            if decided(answer):
+                state.per_object[key] = (keep, answer)
+        todo = [entry for entry in todo if entry[1] not in state.per_object]
     return []
 
 
