@@ -46,12 +46,12 @@ class Subscription:
 schema = strawberry.Schema(query=Query, subscription=Subscription, extensions=[authz])
 
 
-def test_union_generator_leaks_despite_fallback_false():
+def test_union_items_returned_as_a_generator_are_checked_under_deny_by_default():
     r = schema.execute_sync("{ mixed { ... on Secret { text } } }")
     assert "LEAK" not in repr(r.data), r.data
 
 
-def test_subscription_event_leaks_despite_fallback_false():
+def test_subscription_events_are_object_checked_under_deny_by_default():
     async def main():
         stream = await schema.subscribe("subscription { secrets { text } }")
         return [x.data async for x in stream]
