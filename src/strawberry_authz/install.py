@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
@@ -61,8 +62,7 @@ class _TypeRules:
     skip_interfaces: bool
 
 
-@dataclasses.dataclass(frozen=True)
-class _Planned:
+class _Planned(NamedTuple):
     """A plan and the graphql-core field whose resolver it guards."""
 
     gfield: GraphQLField
@@ -205,6 +205,8 @@ def _install(
         original = installed.original
     original = _without_markers(schema, entry, original, active)
     guard = FieldGuard(plan, settings, original)
+    if isinstance(original, _FirstCall):
+        original.guard = guard
     setattr(entry.gfield, plan.attribute, guard.build())
 
 
@@ -730,7 +732,41 @@ def _without_markers(
     if field.is_subscription and entry.plan.attribute == "resolve":
         return original
     kept = [ext for ext in extensions if not any(ext is o for o in ours)]
-    return rebuild_resolver(schema, field, kept)
+    return _FirstCall(schema, field, kept, entry)
+
+
+class _FirstCall:
+    """A field's marker-free resolver, built when the field is first resolved.
+
+    Building Strawberry's resolver is the largest part of installing a guard;
+    most fields of a large schema are never asked for. The first call builds
+    it, puts a guard with it in place (later calls never come here) and
+    resolves with it.
+    """
+
+    __slots__ = ("entry", "field", "guard", "kept", "schema")
+
+    def __init__(
+        self, schema: Schema, field: Any, kept: list[Any], entry: _Planned
+    ) -> None:
+        self.schema = schema
+        self.field = field
+        self.kept = kept
+        self.entry = entry
+        self.guard: FieldGuard | None = None
+
+    def __call__(self, root: Any, info: Any, **args: Any) -> Any:
+        with _BUILDING:
+            built = rebuild_resolver(self.schema, self.field, self.kept)
+        guard = self.guard
+        if guard is not None and guard.original is self:
+            guard.original = built
+            setattr(self.entry.gfield, self.entry.plan.attribute, guard.build())
+        return built(root, info, **args)
+
+
+# Building a resolver briefly shadows the `apply` of shared field extensions.
+_BUILDING = threading.Lock()
 
 
 def _object_types(gschema: GraphQLSchema) -> Iterator[GraphQLObjectType]:
@@ -803,11 +839,17 @@ def _check_grants_reachable(
     for entry in planned:
         if entry.plan.site.type_grants:
             given[entry.plan.site.type_name] = None
+    needed: dict[int, tuple[str, ...]] = {}  # nodes are shared across fields
     for entry in planned:
         plan = entry.plan
         parent = plan.site.type_name
         for node in (plan.pre, plan.post):
-            for name in _granted_names(node):
+            if node is None:
+                continue
+            names_needed = needed.get(id(node))
+            if names_needed is None:
+                names_needed = needed[id(node)] = tuple(_granted_names(node))
+            for name in names_needed:
                 names = given.get(parent, set())
                 if names is not None and name not in names:
                     problems.append(

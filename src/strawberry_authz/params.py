@@ -38,7 +38,7 @@ _NO_ARGS: dict[str, Any] = {}
 _NONE: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class FieldSite:
     """A field of an installed schema, as rule functions and grants need it.
 
