@@ -2,8 +2,9 @@
 
 A list of N documents under a per-object type rule costs
 ceil(N / max_batch_size) `CheckBulkPermissions` calls, however many fields
-each document selects. Needs the engine's batching of `BatchScope` values
-(until then a `BatchScope` answers a batch of one per value).
+each document selects: the engine batches the `BatchScope` values a list
+needs (one loop tick with `execute`, rounds of the pre-decision with
+`execute_sync`).
 """
 
 import math
