@@ -265,10 +265,6 @@ class ScopeCache:
             return denial_from_exception(
                 error, f"scope {name!r} loader({safe_repr(value)})"
             )
-        if result is True:
-            return ALLOW
-        if result is False:
-            return forbidden(f"scope {name!r} denied {safe_repr(value)}")
         if isawaitable(result):
             if self.sync or not _has_running_loop():
                 discard(result)
@@ -277,10 +273,7 @@ class ScopeCache:
                     "synchronously (execute_sync); use schema.execute"
                 )
             return self._share(key, _await_loader(result, name, value, self.timeout))
-        return misconfigured(
-            f"scope {name!r} loader({safe_repr(value)}) returned "
-            f"{safe_repr(result)}, expected a bool"
-        )
+        return _answer(name, value, result)
 
     def _share(
         self, key: Hashable, computing: Awaitable[Outcome]
@@ -329,13 +322,18 @@ async def _await_loader(
         return denial_from_exception(
             error, f"scope {name!r} loader({safe_repr(value)})"
         )
-    if resolved is True:
+    return _answer(name, value, resolved)
+
+
+def _answer(name: str, value: object, result: object) -> Outcome:
+    """What a loader's (awaited) result means: only `True` and `False` count."""
+    if result is True:
         return ALLOW
-    if resolved is False:
+    if result is False:
         return forbidden(f"scope {name!r} denied {safe_repr(value)}")
     return misconfigured(
         f"scope {name!r} loader({safe_repr(value)}) returned "
-        f"{safe_repr(resolved)}, expected a bool"
+        f"{safe_repr(result)}, expected a bool"
     )
 
 
