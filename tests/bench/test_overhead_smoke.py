@@ -7,44 +7,17 @@ the authorized variants really check: these tests pin both.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchkit import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "overhead.py"
 OBJECTS = 50
-
-
-def _load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_authz_bench_overhead", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look the module up in sys.modules while building the class.
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _load_benchmark()
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    try:
-        yield loop
-    finally:
-        loop.close()
+    return load_benchmark("overhead")
 
 
 def test_every_variant_returns_the_same_data(
