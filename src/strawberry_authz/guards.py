@@ -349,6 +349,7 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
         if state is not None:
             at = info.path.prev
             if at is not None:
+                # `rules.object_key(at, node)`, inlined: this runs per field.
                 known = state.per_object.get((id(at.prev), at.key, node))
                 if known is not None and known[1] is True:
                     return original(root, info, **args)

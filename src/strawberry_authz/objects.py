@@ -16,8 +16,8 @@ from .denials import client_error
 from .outcomes import Denial, Outcome, decided, misconfigured, settle
 from .params import FieldCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
-from .rules import object_key
-from .warmup import ObjectTodo, decide_objects, object_key_at
+from .rules import object_key, object_key_at
+from .warmup import ObjectTodo, decide_objects
 
 __all__ = ["check_objects"]
 
@@ -120,15 +120,17 @@ def _filter(
     found_at: dict[Position, tuple[Any, bool]],
 ) -> list[Any]:
     per_object = call.state.per_object
-    path_id = id(call.info.path)
-    base = call.info.path.as_list()
+    path = call.info.path
+    base = path.as_list()
     denied: dict[Position, Exception | None] = {}
     for position, (node, drop) in found_at.items():
         if node is None:
             outcome: Any = _unknown(plan)
         else:
             index: Any = position[0] if len(position) == 1 else position
-            outcome = _settled(per_object.get((path_id, index, node), _NONE)[1])
+            outcome = _settled(
+                per_object.get(object_key_at(path, index, node), _NONE)[1]
+            )
             if outcome is True:
                 continue
             if not isinstance(outcome, Denial):

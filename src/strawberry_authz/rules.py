@@ -324,7 +324,12 @@ def object_key(at: Any, node: Node) -> Hashable:
     """
     if at is None:
         return (0, None, node)
-    return (id(at.prev), at.key, node)
+    return object_key_at(at.prev, at.key, node)
+
+
+def object_key_at(parent: object, key: object, node: Node) -> Hashable:
+    """`object_key` of the object at `key` (an index) below the path `parent`."""
+    return (id(parent), key, node)
 
 
 class Not(Node):

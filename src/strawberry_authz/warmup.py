@@ -27,13 +27,12 @@ from .batch import Queued
 from .outcomes import Outcome, decided, discard, settle
 from .params import FieldCall
 from .request import RequestState
-from .rules import Node, PerObject
+from .rules import Node, PerObject, object_key_at
 
 __all__ = [
     "ObjectTodo",
     "Warmer",
     "decide_objects",
-    "object_key_at",
     "returns_list_of",
     "selected_field_names",
 ]
@@ -206,11 +205,6 @@ def _decide_objects(
 _MAX_ROUNDS = 8
 """Rounds of batches a list decides ahead (a `$chain` of batch scopes needs one
 per step); what is still undecided is then decided field by field."""
-
-
-def object_key_at(path: Any, index: int, node: PerObject) -> Any:
-    """The `object_key` of the item at `index` of the list at `path`."""
-    return (id(path), index, node)
 
 
 def _has_loop() -> bool:
