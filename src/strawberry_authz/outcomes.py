@@ -32,6 +32,7 @@ __all__ = [
     "denial_from_exception",
     "discard",
     "forbidden",
+    "has_running_loop",
     "misconfigured",
     "really_cancelled",
     "safe_repr",
@@ -296,6 +297,15 @@ def shared(
 
     future.add_done_callback(done)
     return future
+
+
+def has_running_loop() -> bool:
+    """Whether an event loop runs in this thread (awaitables can be shared)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def decided(outcome: object) -> bool:

@@ -30,6 +30,7 @@ from .outcomes import (
     denial_from_exception,
     discard,
     forbidden,
+    has_running_loop,
     misconfigured,
     really_cancelled,
     safe_repr,
@@ -175,7 +176,7 @@ class ScopeCache:
             self._scopes = denial_from_exception(error, "load_scopes")
             return self._scopes
         if isawaitable(loaded):
-            if self.sync or not _has_running_loop():
+            if self.sync or not has_running_loop():
                 discard(loaded)
                 self._scopes = misconfigured(
                     "load_scopes is async but the operation runs synchronously "
@@ -266,7 +267,7 @@ class ScopeCache:
                 error, f"scope {name!r} loader({safe_repr(value)})"
             )
         if isawaitable(result):
-            if self.sync or not _has_running_loop():
+            if self.sync or not has_running_loop():
                 discard(result)
                 return misconfigured(
                     f"scope {name!r} loader is async but the operation runs "
@@ -346,11 +347,3 @@ def _accept_scopes(loaded: object) -> dict[str, object] | Denial:
     return misconfigured(
         f"load_scopes returned {safe_repr(loaded)}, expected a mapping"
     )
-
-
-def _has_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

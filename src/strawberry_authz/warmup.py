@@ -24,7 +24,7 @@ from graphql import (
 
 from ._compat import ResolveInfo
 from .batch import Queued
-from .outcomes import Outcome, decided, discard, settle
+from .outcomes import Outcome, decided, discard, has_running_loop, settle
 from .params import FieldCall
 from .request import RequestState
 from .rules import Node, PerObject, object_key_at
@@ -162,7 +162,7 @@ def _decide_objects(
     state: RequestState, keep: object, todo: list[ObjectTodo]
 ) -> list[Any]:
     batches = state.scopes.batches
-    if not state.scopes.sync and _has_loop():
+    if not state.scopes.sync and has_running_loop():
         return [
             outcome
             for node, key, item_call in todo
@@ -205,14 +205,6 @@ def _decide_objects(
 _MAX_ROUNDS = 8
 """Rounds of batches a list decides ahead (a `$chain` of batch scopes needs one
 per step); what is still undecided is then decided field by field."""
-
-
-def _has_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 async def _settle_all(pending: list[Any]) -> Outcome:
