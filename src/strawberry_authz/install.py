@@ -16,7 +16,7 @@ import dataclasses
 import gc
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from graphql import (
     GraphQLField,
@@ -45,7 +45,12 @@ from .params import FieldSite
 from .plan import NO_FALLBACK, FieldPlan, GuardSettings, ObjectCheck, Part
 from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, PerObject, SourceTag, all_of
-from .warmup import Warmer, returns_list_of
+from .warmup import Warmer
+
+if TYPE_CHECKING:
+    from strawberry.types.field import StrawberryField
+
+    from .capabilities import Capability
 
 __all__ = ["PlannedField", "install_guards", "plan_schema"]
 
@@ -62,11 +67,39 @@ class _TypeRules:
     skip_interfaces: bool
 
 
+class _OutputField(NamedTuple):
+    """One output field of the schema, read once for planning.
+
+    `named` is its type behind every list and non-null wrapper, `lists` how
+    many list levels wrap it; `field` is the Strawberry field behind it,
+    `policies` this policy's rules on it and `marked` whether it carries any
+    marker (ours or another AuthExtension's).
+    """
+
+    gtype: GraphQLObjectType
+    name: str
+    gfield: GraphQLField
+    named: Any
+    lists: int
+    field: StrawberryField | None
+    policies: list[FieldPolicy]
+    marked: bool
+
+    @property
+    def plain(self) -> bool:
+        """No rule of its own and no interface: its type decides its plan."""
+        return not self.policies and not self.gtype.interfaces
+
+
 class _Planned(NamedTuple):
-    """A plan and the graphql-core field whose resolver it guards."""
+    """A plan, the graphql-core field whose resolver it guards, and what
+    installing needs to know of that field (read once, while planning)."""
 
     gfield: GraphQLField
     plan: FieldPlan
+    field: StrawberryField | None = None
+    marked: bool = False
+    capability: Capability | None = None
 
 
 def install_guards(
@@ -99,17 +132,17 @@ def _install_all(
     schema: Schema,
     active: tuple[Policy, ...],
 ) -> list[str]:
-    planner, _, planned, problems = _plan_fields(policy, schema)
+    planner, fields, planned, problems = _plan_fields(policy, schema)
     if problems:
         return problems
-    planned = _with_warmers(planner, planner.gschema, planned)
+    planned = _with_warmers(planner, fields, planned)
     for entry in planned:
         _install(policy, schema, settings, entry, active)
     serial_mutations(schema)
     return problems
 
 
-_FieldsPlanned = list[tuple[GraphQLObjectType, str, GraphQLField, list[_Planned]]]
+_FieldsPlanned = list[tuple[_OutputField, list[_Planned]]]
 
 
 def _plan_fields(
@@ -128,8 +161,9 @@ def _plan_fields(
     for gtype in _object_types(gschema):
         rules = planner.type_rules(gtype)
         for field_name, gfield in gtype.fields.items():
-            found = planner.plan(gtype, rules, field_name, gfield, problems)
-            fields.append((gtype, field_name, gfield, found))
+            field = _read_field(policy, gtype, field_name, gfield)
+            found = planner.plan(field, rules, problems)
+            fields.append((field, found))
             planned.extend(found)
     _check_input_types(policy, gschema, problems)
     _check_grants_reachable(planner, gschema, planned, problems)
@@ -164,15 +198,16 @@ def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], lis
     planner, fields, _, problems = _plan_fields(policy, schema)
     objects: dict[str, tuple[Part, ...]] = {}
     result: list[PlannedField] = []
-    for gtype, field_name, gfield, found in fields:
+    for field, found in fields:
+        gtype = field.gtype
         if gtype.name not in objects:
             objects[gtype.name] = _object_parts(planner.type_rules(gtype))
         result.append(
             PlannedField(
                 gtype,
-                field_name,
+                field.name,
                 tuple(entry.plan for entry in found),
-                capability_of(policy, gfield) is not None,
+                capability_of(policy, field.gfield) is not None,
                 objects[gtype.name],
             )
         )
@@ -195,7 +230,7 @@ def _install(
     active: tuple[Policy, ...],
 ) -> None:
     plan = entry.plan
-    capability = capability_of(policy, entry.gfield)
+    capability = entry.capability
     if capability is not None:
         setattr(entry.gfield, plan.attribute, capability.resolver(plan, settings))
         return
@@ -228,9 +263,16 @@ class _Planner:
         }
         self.nodes = _SharedNodes(gschema, self.type_rules)
         self._plain: dict[str, _FieldRules] = {}
-        self._templates: dict[tuple[str, bool, str], FieldPlan] = {}
+        self._templates: dict[tuple[str, bool, str, int], FieldPlan] = {}
+        self._type_rules: dict[str, _TypeRules] = {}
 
     def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
+        found = self._type_rules.get(gtype.name)
+        if found is None:
+            found = self._type_rules[gtype.name] = self._type_rules_of(gtype)
+        return found
+
+    def _type_rules_of(self, gtype: GraphQLObjectType) -> _TypeRules:
         own: list[TypePolicy] = []
         interfaces: list[TypePolicy] = []
         origin = getattr(strawberry_definition_of(gtype), "origin", None)
@@ -250,50 +292,51 @@ class _Planner:
         )
 
     def plan(
-        self,
-        gtype: GraphQLObjectType,
-        rules: _TypeRules,
-        field_name: str,
-        gfield: GraphQLField,
-        problems: list[str],
+        self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> list[_Planned]:
-        sfield = strawberry_field_of(gfield)
-        extensions = getattr(sfield, "extensions", ())
-        site_args = (gtype.name, field_name, self.schema, sfield)
-        if capability_of(self.policy, gfield) is not None:
+        gfield = field.gfield
+        site_args = (field.gtype.name, field.name, self.schema, field.field)
+        capability = capability_of(self.policy, gfield)
+        if capability is not None:
             # Its answer is itself an authorization answer (a boolean about the
             # viewer): no default scope, type or interface rule applies to it.
-            return [
-                _Planned(gfield, self._capability_plan(FieldSite(*site_args), gfield))
-            ]
-        marked = any(is_marker(ext) for ext in extensions)
+            plan = self._capability_plan(FieldSite(*site_args), capability)
+            return [_Planned(gfield, plan, field.field, field.marked, capability)]
         if rules.operation == "Subscription" and gfield.subscribe is not None:
-            field = self._field_rules(gtype, rules, field_name, gfield, problems)
-            site = FieldSite(*site_args, type_grants=field.type_grants)
-            found = self._subscription_plans(site, field, gfield)
+            found_rules = self._field_rules(field, rules, problems)
+            site = FieldSite(*site_args, type_grants=found_rules.type_grants)
+            found = self._subscription_plans(site, found_rules, field)
         else:
-            found = [self._plain_or_own_plan(gtype, rules, site_args, gfield, problems)]
-        return [_Planned(gfield, plan) for plan in found if marked or _enforces(plan)]
+            found = [self._plain_or_own_plan(field, rules, site_args, problems)]
+        return [
+            _Planned(gfield, plan, field.field, field.marked)
+            for plan in found
+            if field.marked or _enforces(plan)
+        ]
 
     def _plain_or_own_plan(
         self,
-        gtype: GraphQLObjectType,
+        field: _OutputField,
         rules: _TypeRules,
         site_args: tuple[str, str, Schema, Any],
-        gfield: GraphQLField,
         problems: list[str],
     ) -> FieldPlan:
         """The plan of a field; fields without rules of their own share one."""
-        plain = not gtype.interfaces and not _field_policies(self.policy, gfield)
-        # The full type (list levels included): its object checks depend on it.
-        key = (gtype.name, bool(gfield.args), str(gfield.type))
+        plain = field.plain
+        # What it returns, list levels included: its object checks depend on it.
+        key = (
+            field.gtype.name,
+            bool(field.gfield.args),
+            getattr(field.named, "name", ""),
+            field.lists,
+        )
         template = self._templates.get(key) if plain else None
         if template is not None:
             site = FieldSite(*site_args, type_grants=template.site.type_grants)
             return template.at(site)
-        field = self._field_rules(gtype, rules, site_args[1], gfield, problems)
-        site = FieldSite(*site_args, type_grants=field.type_grants)
-        plan = self._field_plan(site, field, rules.operation, gfield)
+        found = self._field_rules(field, rules, problems)
+        site = FieldSite(*site_args, type_grants=found.type_grants)
+        plan = self._field_plan(site, found, rules.operation, field)
         if plain:
             self._templates[key] = plan
         return plan
@@ -303,7 +346,7 @@ class _Planner:
         site: FieldSite,
         field: _FieldRules,
         operation: str | None,
-        gfield: GraphQLField,
+        output: _OutputField,
     ) -> FieldPlan:
         defaults = None
         if operation is not None and not field.skip_defaults:
@@ -320,12 +363,12 @@ class _Planner:
             grants=field.grants,
             on_error=field.on_error,
             on_denied=field.on_denied,
-            object_check=self.nodes.object_check(gfield),
-            has_arguments=bool(gfield.args),
+            object_check=self.nodes.object_check(output.named, output.lists),
+            has_arguments=bool(output.gfield.args),
         )
 
     def _subscription_plans(
-        self, site: FieldSite, field: _FieldRules, gfield: GraphQLField
+        self, site: FieldSite, field: _FieldRules, output: _OutputField
     ) -> list[FieldPlan]:
         defaults = {} if field.skip_defaults else self.policy.defaults
         at_start = [
@@ -357,7 +400,7 @@ class _Planner:
             pre_parts=() if drop else tuple(per_event),
             post=None if drop else event_post,
             post_parts=() if drop else tuple(field.post_parts),
-            object_check=self.nodes.object_check(gfield),
+            object_check=self.nodes.object_check(output.named, output.lists),
             grants=field.grants,
             on_error=field.on_error,
             on_denied=field.on_denied,
@@ -366,39 +409,27 @@ class _Planner:
         )
         return [subscribe, resolve]
 
-    def _capability_plan(self, site: FieldSite, gfield: GraphQLField) -> FieldPlan:
-        capability = capability_of(self.policy, gfield)
-        assert capability is not None
+    def _capability_plan(self, site: FieldSite, capability: Capability) -> FieldPlan:
         # `pre` only lets a list of its objects decide a static answer first.
         return FieldPlan(site=site, pre=capability.warm_node, has_arguments=False)
 
     def _field_rules(
-        self,
-        gtype: GraphQLObjectType,
-        rules: _TypeRules,
-        field_name: str,
-        gfield: GraphQLField,
-        problems: list[str],
+        self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> _FieldRules:
         """The rules of one field; shared by the fields without rules of their own.
 
         Most fields of a type carry no rule of their own: what applies to
         them depends on the type alone, computed once per type.
         """
-        plain = not gtype.interfaces and not _field_policies(self.policy, gfield)
-        if plain and gtype.name in self._plain:
-            return self._plain[gtype.name]
+        plain = field.plain
+        type_name = field.gtype.name
+        if plain and type_name in self._plain:
+            return self._plain[type_name]
         found = _FieldRules.of(
-            self.policy,
-            gtype,
-            rules,
-            field_name,
-            gfield,
-            problems,
-            self.nodes.per_object,
+            self.policy, field, rules, problems, self.nodes.per_object
         )
         if plain:
-            self._plain[gtype.name] = found
+            self._plain[type_name] = found
         return found
 
 
@@ -421,16 +452,15 @@ class _SharedNodes:
         self._tags: dict[tuple[str, int], Node] = {}
         self._combined: dict[tuple[int, ...], Node | None] = {}
         self._objects: dict[int, PerObject] = {}
-        self._object_checks: dict[str, ObjectCheck | None] = {}
+        self._object_checks: dict[tuple[str, int], ObjectCheck | None] = {}
 
-    def object_check(self, gfield: GraphQLField) -> ObjectCheck | None:
-        """The object rules (`on_object=True`) of what `gfield` returns."""
-        named = gfield.type
-        lists = 0
-        while isinstance(named, (GraphQLNonNull, GraphQLList)):
-            lists += isinstance(named, GraphQLList)
-            named = named.of_type
-        key = f"{getattr(named, 'name', '')}/{lists}"
+    def object_check(self, named: Any, lists: int) -> ObjectCheck | None:
+        """The object rules (`on_object=True`) of what a field returns.
+
+        `named` is the field's type behind its wrappers, `lists` how many
+        list levels wrap it.
+        """
+        key = (getattr(named, "name", ""), lists)
         if key not in self._object_checks:
             self._object_checks[key] = self._object_check_of(named, lists)
         return self._object_checks[key]
@@ -514,13 +544,12 @@ class _FieldRules:
     def of(
         cls,
         policy: Policy,
-        gtype: GraphQLObjectType,
+        field: _OutputField,
         rules: _TypeRules,
-        field_name: str,
-        gfield: GraphQLField,
         problems: list[str],
         per_object: Callable[[Node], Node],
     ) -> _FieldRules:
+        gtype, field_name, gfield = field.gtype, field.name, field.gfield
         coordinate = f"{gtype.name}.{field_name}"
         inherited: list[FieldPolicy] = []
         for interface in gtype.interfaces:
@@ -529,7 +558,7 @@ class _FieldRules:
                     inherited.append(found)
         # A field an implementer does not redeclare is a copy of the
         # interface's, carrying the same policy objects: they count once.
-        own = [p for p in _field_policies(policy, gfield) if p not in inherited]
+        own = [p for p in field.policies if p not in inherited]
         skip_interfaces = rules.skip_interfaces or any(
             p.skip_interface_rules for p in own
         )
@@ -646,9 +675,23 @@ def _enforces(plan: FieldPlan) -> bool:
     )
 
 
-def _marked(gfield: GraphQLField) -> bool:
+def _read_field(
+    policy: Policy, gtype: GraphQLObjectType, name: str, gfield: GraphQLField
+) -> _OutputField:
+    named = gfield.type
+    lists = 0
+    while isinstance(named, (GraphQLNonNull, GraphQLList)):
+        lists += isinstance(named, GraphQLList)
+        named = named.of_type
     field = strawberry_field_of(gfield)
-    return any(is_marker(ext) for ext in getattr(field, "extensions", ()))
+    policies: list[FieldPolicy] = []
+    marked = False
+    for ext in () if field is None else field.extensions:
+        if is_marker(ext):
+            marked = True
+            if isinstance(ext, FieldPolicy) and ext.policy is policy:
+                policies.append(ext)
+    return _OutputField(gtype, name, gfield, named, lists, field, policies, marked)
 
 
 def _field_policies(policy: Policy, gfield: GraphQLField | None) -> list[FieldPolicy]:
@@ -661,7 +704,7 @@ def _field_policies(policy: Policy, gfield: GraphQLField | None) -> list[FieldPo
 
 
 def _with_warmers(
-    planner: _Planner, gschema: GraphQLSchema, planned: list[_Planned]
+    planner: _Planner, fields: _FieldsPlanned, planned: list[_Planned]
 ) -> list[_Planned]:
     """Give each list field whose items have static rules a `Warmer`."""
     statics: dict[str, dict[str, Node]] = {}
@@ -683,32 +726,30 @@ def _with_warmers(
         name: Warmer(statics.get(name, {}), objects.get(name, {}))
         for name in {*statics, *objects}
     }
+    if not warmers:
+        return planned
     by_field = {
         id(entry.gfield): index
         for index, entry in enumerate(planned)
         if entry.plan.attribute == "resolve"
     }
-    for gtype in _object_types(gschema):
-        for field_name, gfield in gtype.fields.items():
-            item_type = returns_list_of(gfield.type)
-            warmer = None if item_type is None else warmers.get(item_type.name)
-            if warmer is None:
-                continue
-            index = by_field.get(id(gfield))
-            if index is None:
-                site = FieldSite(
-                    gtype.name, field_name, planner.schema, strawberry_field_of(gfield)
-                )
-                plan = FieldPlan(
-                    site=site, warmer=warmer, has_arguments=bool(gfield.args)
-                )
-                planned.append(_Planned(gfield, plan))
-            else:
-                entry = planned[index]
-                if capability_of(planner.policy, gfield) is None:
-                    planned[index] = _Planned(
-                        gfield, dataclasses.replace(entry.plan, warmer=warmer)
-                    )
+    for field, _ in fields:
+        if not field.lists or not isinstance(field.named, GraphQLObjectType):
+            continue
+        warmer = warmers.get(field.named.name)
+        if warmer is None:
+            continue
+        index = by_field.get(id(field.gfield))
+        if index is None:
+            site = FieldSite(field.gtype.name, field.name, planner.schema, field.field)
+            plan = FieldPlan(
+                site=site, warmer=warmer, has_arguments=bool(field.gfield.args)
+            )
+            planned.append(_Planned(field.gfield, plan, field.field, field.marked))
+        elif (entry := planned[index]).capability is None:
+            planned[index] = entry._replace(
+                plan=dataclasses.replace(entry.plan, warmer=warmer)
+            )
     return planned
 
 
@@ -722,10 +763,10 @@ def _without_markers(
     go, and with them the chain's per-call cost. Markers of an AuthExtension
     the schema does not use stay, and keep denying.
     """
-    field = strawberry_field_of(entry.gfield)
-    extensions = getattr(field, "extensions", None)
-    if field is None or not extensions:
+    field = entry.field
+    if field is None or not entry.marked:
         return original
+    extensions = field.extensions
     ours = [ext for ext in extensions if is_marker(ext) and ext.policy in active]
     if not ours:
         return original

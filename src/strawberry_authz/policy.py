@@ -19,7 +19,7 @@ import sys
 import typing
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeGuard, TypeVar, cast
 
 from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
@@ -213,7 +213,7 @@ class TypePolicy:
         self.where = where
 
 
-def is_marker(extension: object) -> bool:
+def is_marker(extension: object) -> TypeGuard[_Marker]:
     return isinstance(extension, _Marker)
 
 
