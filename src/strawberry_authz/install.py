@@ -263,7 +263,7 @@ class _Planner:
         }
         self.nodes = _SharedNodes(gschema, self.type_rules)
         self._plain: dict[str, _FieldRules] = {}
-        self._templates: dict[tuple[str, bool, str, int], FieldPlan] = {}
+        self._templates: dict[tuple[str, bool, int], FieldPlan] = {}
         self._type_rules: dict[str, _TypeRules] = {}
 
     def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
@@ -323,20 +323,16 @@ class _Planner:
     ) -> FieldPlan:
         """The plan of a field; fields without rules of their own share one."""
         plain = field.plain
-        # What it returns, list levels included: its object checks depend on it.
-        key = (
-            field.gtype.name,
-            bool(field.gfield.args),
-            getattr(field.named, "name", ""),
-            field.lists,
-        )
+        object_check = self.nodes.object_check(field.named, field.lists)
+        # Object checks are shared, one per returned type and list depth.
+        key = (field.gtype.name, bool(field.gfield.args), id(object_check))
         template = self._templates.get(key) if plain else None
         if template is not None:
             site = FieldSite(*site_args, type_grants=template.site.type_grants)
             return template.at(site)
         found = self._field_rules(field, rules, problems)
         site = FieldSite(*site_args, type_grants=found.type_grants)
-        plan = self._field_plan(site, found, rules.operation, field)
+        plan = self._field_plan(site, found, rules.operation, field, object_check)
         if plain:
             self._templates[key] = plan
         return plan
@@ -347,6 +343,7 @@ class _Planner:
         field: _FieldRules,
         operation: str | None,
         output: _OutputField,
+        object_check: ObjectCheck | None,
     ) -> FieldPlan:
         defaults = None
         if operation is not None and not field.skip_defaults:
@@ -363,7 +360,7 @@ class _Planner:
             grants=field.grants,
             on_error=field.on_error,
             on_denied=field.on_denied,
-            object_check=self.nodes.object_check(output.named, output.lists),
+            object_check=object_check,
             has_arguments=bool(output.gfield.args),
         )
 
@@ -709,6 +706,7 @@ def _with_warmers(
     """Give each list field whose items have static rules a `Warmer`."""
     statics: dict[str, dict[str, Node]] = {}
     objects: dict[str, dict[str, tuple[PerObject, ...]]] = {}
+    per_object: dict[int, tuple[PerObject, ...]] = {}  # parts are shared by plans
     for entry in planned:
         plan = entry.plan
         pre = plan.pre
@@ -719,7 +717,11 @@ def _with_warmers(
             continue
         if pre.static:
             statics.setdefault(type_name, {})[plan.site.field_name] = pre
-        found = tuple(part for _, part in plan.pre_parts if isinstance(part, PerObject))
+        found = per_object.get(id(plan.pre_parts))
+        if found is None:
+            found = per_object[id(plan.pre_parts)] = tuple(
+                part for _, part in plan.pre_parts if isinstance(part, PerObject)
+            )
         if found:
             objects.setdefault(type_name, {})[plan.site.field_name] = found
     warmers = {
@@ -767,12 +769,11 @@ def _without_markers(
     if field is None or not entry.marked:
         return original
     extensions = field.extensions
-    ours = [ext for ext in extensions if is_marker(ext) and ext.policy in active]
-    if not ours:
+    kept = [ext for ext in extensions if not (is_marker(ext) and ext.policy in active)]
+    if len(kept) == len(extensions):
         return original
     if field.is_subscription and entry.plan.attribute == "resolve":
         return original
-    kept = [ext for ext in extensions if not any(ext is o for o in ours)]
     return _FirstCall(schema, field, kept, entry)
 
 
@@ -867,8 +868,12 @@ def _check_grants_reachable(
     silently. Grants computed by a function count as giving anything.
     """
     given: dict[str, set[str] | None] = {}
+    functions: set[str] = set()  # types whose grants a function computes
     for entry in planned:
-        spec = entry.plan.grants
+        plan = entry.plan
+        if plan.site.type_grants:
+            functions.add(plan.site.type_name)
+        spec = plan.grants
         if spec is None:
             continue
         for target in _possible_object_types(gschema, entry.gfield.type):
@@ -877,9 +882,7 @@ def _check_grants_reachable(
                 given[target] = None
             elif names is not None:
                 names.update(spec)
-    for entry in planned:
-        if entry.plan.site.type_grants:
-            given[entry.plan.site.type_name] = None
+    given.update(dict.fromkeys(functions))
     needed: dict[int, tuple[str, ...]] = {}  # nodes are shared across fields
     for entry in planned:
         plan = entry.plan
