@@ -132,12 +132,13 @@ def _install_all(
     schema: Schema,
     active: tuple[Policy, ...],
 ) -> list[str]:
-    planner, fields, planned, problems = _plan_fields(policy, schema)
+    planner, fields, _, problems = _plan_fields(policy, schema)
     if problems:
         return problems
-    planned = _with_warmers(planner, fields, planned)
-    for entry in planned:
-        _install(policy, schema, settings, entry, active)
+    _add_warmers(planner, fields)
+    for _, found in fields:
+        for entry in found:
+            _install(policy, schema, settings, entry, active)
     serial_mutations(schema)
     return problems
 
@@ -308,6 +309,11 @@ class _Planner:
             found = self._subscription_plans(site, found_rules, field)
         else:
             found = [self._plain_or_own_plan(field, rules, site_args, problems)]
+        if len(found) == 1:  # the common case, without a loop
+            plan = found[0]
+            if field.marked or _enforces(plan):
+                return [_Planned(gfield, plan, field.field, field.marked)]
+            return []
         return [
             _Planned(gfield, plan, field.field, field.marked)
             for plan in found
@@ -700,59 +706,58 @@ def _field_policies(policy: Policy, gfield: GraphQLField | None) -> list[FieldPo
     ]
 
 
-def _with_warmers(
-    planner: _Planner, fields: _FieldsPlanned, planned: list[_Planned]
-) -> list[_Planned]:
-    """Give each list field whose items have static rules a `Warmer`."""
+def _add_warmers(planner: _Planner, fields: _FieldsPlanned) -> None:
+    """Give each list field whose items have static rules a `Warmer`.
+
+    The plans in `fields` are replaced (or added, for a list field with
+    nothing of its own to enforce) in place.
+    """
     statics: dict[str, dict[str, Node]] = {}
     objects: dict[str, dict[str, tuple[PerObject, ...]]] = {}
     per_object: dict[int, tuple[PerObject, ...]] = {}  # parts are shared by plans
-    for entry in planned:
-        plan = entry.plan
-        pre = plan.pre
-        type_name = plan.site.type_name
-        if plan.attribute != "resolve" or pre is None:
+    for field, found in fields:
+        if planner.operations.get(field.gtype.name) is not None:
             continue
-        if planner.operations.get(type_name) is not None:
-            continue
-        if pre.static:
-            statics.setdefault(type_name, {})[plan.site.field_name] = pre
-        found = per_object.get(id(plan.pre_parts))
-        if found is None:
-            found = per_object[id(plan.pre_parts)] = tuple(
-                part for _, part in plan.pre_parts if isinstance(part, PerObject)
-            )
-        if found:
-            objects.setdefault(type_name, {})[plan.site.field_name] = found
+        for entry in found:
+            plan = entry.plan
+            pre = plan.pre
+            if plan.attribute != "resolve" or pre is None:
+                continue
+            if pre.static:
+                statics.setdefault(field.gtype.name, {})[field.name] = pre
+            parts = per_object.get(id(plan.pre_parts))
+            if parts is None:
+                parts = per_object[id(plan.pre_parts)] = tuple(
+                    part for _, part in plan.pre_parts if isinstance(part, PerObject)
+                )
+            if parts:
+                objects.setdefault(field.gtype.name, {})[field.name] = parts
     warmers = {
         name: Warmer(statics.get(name, {}), objects.get(name, {}))
         for name in {*statics, *objects}
     }
     if not warmers:
-        return planned
-    by_field = {
-        id(entry.gfield): index
-        for index, entry in enumerate(planned)
-        if entry.plan.attribute == "resolve"
-    }
-    for field, _ in fields:
+        return
+    for field, found in fields:
         if not field.lists or not isinstance(field.named, GraphQLObjectType):
             continue
         warmer = warmers.get(field.named.name)
         if warmer is None:
             continue
-        index = by_field.get(id(field.gfield))
+        index = next(
+            (i for i, entry in enumerate(found) if entry.plan.attribute == "resolve"),
+            None,
+        )
         if index is None:
             site = FieldSite(field.gtype.name, field.name, planner.schema, field.field)
             plan = FieldPlan(
                 site=site, warmer=warmer, has_arguments=bool(field.gfield.args)
             )
-            planned.append(_Planned(field.gfield, plan, field.field, field.marked))
-        elif (entry := planned[index]).capability is None:
-            planned[index] = entry._replace(
+            found.append(_Planned(field.gfield, plan, field.field, field.marked))
+        elif (entry := found[index]).capability is None:
+            found[index] = entry._replace(
                 plan=dataclasses.replace(entry.plan, warmer=warmer)
             )
-    return planned
 
 
 def _without_markers(

@@ -38,12 +38,14 @@ _NO_ARGS: dict[str, Any] = {}
 _NONE: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(eq=False, slots=True)
 class FieldSite:
     """A field of an installed schema, as rule functions and grants need it.
 
     `type_grants` are the `grants=` functions of the type rules that apply to
-    this field's object, computed once per object.
+    this field's object, computed once per object. Nothing changes a site
+    once it is made; it is not frozen only because installing makes one per
+    field, and a frozen dataclass takes four times as long to build.
     """
 
     type_name: str
