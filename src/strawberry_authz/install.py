@@ -266,6 +266,7 @@ class _Planner:
         self._plain: dict[str, _FieldRules] = {}
         self._templates: dict[tuple[str, bool, int], FieldPlan] = {}
         self._type_rules: dict[str, _TypeRules] = {}
+        self._parts: dict[tuple[int, bool, bool], _TypeParts] = {}
 
     def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
         found = self._type_rules.get(gtype.name)
@@ -416,6 +417,17 @@ class _Planner:
         # `pre` only lets a list of its objects decide a static answer first.
         return FieldPlan(site=site, pre=capability.warm_node, has_arguments=False)
 
+    def _type_parts(
+        self, rules: _TypeRules, skip_types: bool, skip_interfaces: bool
+    ) -> _TypeParts:
+        key = (id(rules), skip_types, skip_interfaces)  # rules are kept per type
+        found = self._parts.get(key)
+        if found is None:
+            found = self._parts[key] = _TypeParts.of(
+                rules, skip_types, skip_interfaces, self.nodes.per_object
+            )
+        return found
+
     def _field_rules(
         self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> _FieldRules:
@@ -428,9 +440,7 @@ class _Planner:
         type_name = field.gtype.name
         if plain and type_name in self._plain:
             return self._plain[type_name]
-        found = _FieldRules.of(
-            self.policy, field, rules, problems, self.nodes.per_object
-        )
+        found = _FieldRules.of(self.policy, field, rules, problems, self._type_parts)
         if plain:
             self._plain[type_name] = found
         return found
@@ -550,10 +560,9 @@ class _FieldRules:
         field: _OutputField,
         rules: _TypeRules,
         problems: list[str],
-        per_object: Callable[[Node], Node],
+        type_parts: Callable[[_TypeRules, bool, bool], _TypeParts],
     ) -> _FieldRules:
-        gtype, field_name, gfield = field.gtype, field.name, field.gfield
-        coordinate = f"{gtype.name}.{field_name}"
+        gtype, field_name = field.gtype, field.name
         inherited: list[FieldPolicy] = []
         for interface in gtype.interfaces:
             for found in _field_policies(policy, interface.fields.get(field_name)):
@@ -567,43 +576,47 @@ class _FieldRules:
         )
         if skip_interfaces:
             inherited = []
-        interface_types = () if skip_interfaces else rules.interfaces
-        _check_field(coordinate, own, inherited, gfield, problems)
         # Only a rule on this type's own field skips this type's type rules;
         # interface type rules go only with skip_interface_rules.
-        own_types = () if any(p.skip_type_rules for p in own) else rules.own
-        type_pre = [
-            (source, per_object(node))
-            for source, node in (
-                *_policy_parts("type", _on_fields(own_types), post=False),
-                *_policy_parts("interface", _on_fields(interface_types), post=False),
+        types = type_parts(rules, any(p.skip_type_rules for p in own), skip_interfaces)
+        if not own and not inherited:
+            return cls(
+                type_pre_parts=types.pre,
+                pre_parts=types.pre,
+                post_parts=types.post,
+                subscribe_parts=[],
+                event_parts=[],
+                type_grants=types.grants,
+                grants=None,
+                on_error=types.on_error,
+                on_denied=NO_FALLBACK,
+                skip_defaults=False,
+                drop_denied=False,
+                object_rules=types.object_rules,
             )
-        ]
-        field_pre = [
-            *_policy_parts("interface", inherited, post=False),
-            *_policy_parts("field", own, post=False),
-        ]
+        coordinate = f"{gtype.name}.{field_name}"
+        _check_field(coordinate, own, inherited, field.gfield, problems)
         all_field = [*own, *inherited]
         granting = [p.grants for p in own if p.grants is not None]
-        type_policies = (*rules.own, *interface_types)
         return cls(
-            type_pre_parts=type_pre,
-            pre_parts=[*type_pre, *field_pre],
-            post_parts=[
-                *_policy_parts("post", (*own_types, *interface_types), post=True),
-                *_policy_parts("post", all_field, post=True),
+            type_pre_parts=types.pre,
+            pre_parts=[
+                *types.pre,
+                *_policy_parts("interface", inherited, post=False),
+                *_policy_parts("field", own, post=False),
             ],
+            post_parts=[*types.post, *_policy_parts("post", all_field, post=True)],
             subscribe_parts=_policy_parts(
                 "field", [p for p in all_field if p.phase == "subscribe"], post=False
             ),
             event_parts=_policy_parts(
                 "field", [p for p in all_field if p.phase == "resolve"], post=False
             ),
-            type_grants=tuple(p.grants for p in type_policies if p.grants is not None),
+            type_grants=types.grants,
             grants=granting[0] if granting else None,
             on_error=next(
                 (p.on_error for p in all_field if p.on_error is not None),
-                next((p.on_error for p in type_policies if p.on_error), None),
+                types.on_error,
             ),
             on_denied=next(
                 (p.on_denied for p in all_field if p.on_denied is not NO_FALLBACK),
@@ -611,6 +624,49 @@ class _FieldRules:
             ),
             skip_defaults=any(p.skip_defaults for p in (own or inherited)),
             drop_denied=any(p.drop_denied for p in all_field),
+            object_rules=types.object_rules,
+        )
+
+
+class _TypeParts(NamedTuple):
+    """What the type rules that apply to a field add to its plan.
+
+    The same for every field of a type that skips the same rules: computed
+    once per type and skip options. `pre` are checked once per object.
+    """
+
+    pre: list[Part]
+    post: list[Part]
+    grants: tuple[Any, ...]
+    on_error: Any
+    object_rules: bool
+
+    @classmethod
+    def of(
+        cls,
+        rules: _TypeRules,
+        skip_types: bool,
+        skip_interfaces: bool,
+        per_object: Callable[[Node], Node],
+    ) -> _TypeParts:
+        own_types = () if skip_types else rules.own
+        interface_types = () if skip_interfaces else rules.interfaces
+        # grants, on_error and object rules of the type's own rules stay even
+        # when a field skips them: they are about the object, not the field.
+        type_policies = (*rules.own, *interface_types)
+        return cls(
+            pre=[
+                (source, per_object(node))
+                for source, node in (
+                    *_policy_parts("type", _on_fields(own_types), post=False),
+                    *_policy_parts(
+                        "interface", _on_fields(interface_types), post=False
+                    ),
+                )
+            ],
+            post=_policy_parts("post", (*own_types, *interface_types), post=True),
+            grants=tuple(p.grants for p in type_policies if p.grants is not None),
+            on_error=next((p.on_error for p in type_policies if p.on_error), None),
             object_rules=any(p.on_object for p in type_policies),
         )
 
