@@ -259,7 +259,6 @@ def _closure(guard: FieldGuard) -> Resolver:
     var = guard.settings.var
     original = guard.original
     pre = guard.plan.pre
-    resolve = guard.resolve
     hook = guard.settings.on_decision
     count = allowed_counter(hook)
     resolver: Resolver
@@ -272,7 +271,7 @@ def _closure(guard: FieldGuard) -> Resolver:
                 state = var.get()
                 if state is not None and state.decisions.get(pre) is True:
                     return original(root, info, **args)
-                return resolve(state, root, info, args)
+                return guard.resolve(state, root, info, args)
 
             resolver = resolve_static
         else:
@@ -281,7 +280,7 @@ def _closure(guard: FieldGuard) -> Resolver:
                 state = var.get()
                 if state is not None and state.decisions.get(pre) is True:
                     return original(root, info)
-                return resolve(state, root, info, {})
+                return guard.resolve(state, root, info, {})
 
             resolver = resolve_static_no_args
     elif (
@@ -291,12 +290,12 @@ def _closure(guard: FieldGuard) -> Resolver:
     ):
         resolver = _per_object_closure(guard, per_object)
     else:
+        resolve = guard.resolve
 
         def resolve_guarded(root: Any, info: Any, **args: Any) -> Any:
             return resolve(var.get(), root, info, args)
 
         resolver = resolve_guarded
-    resolver.original = original  # type: ignore[attr-defined]
     resolver.guard = guard  # type: ignore[attr-defined]
     return resolver
 

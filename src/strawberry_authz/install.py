@@ -829,13 +829,15 @@ def _without_markers(
     field = entry.field
     if field is None or not entry.marked:
         return original
-    extensions = field.extensions
-    kept = [ext for ext in extensions if not (is_marker(ext) and ext.policy in active)]
-    if len(kept) == len(extensions):
+    if not any(_removable(ext, active) for ext in field.extensions):
         return original
     if field.is_subscription and entry.plan.attribute == "resolve":
         return original
-    return _FirstCall(schema, field, kept, entry)
+    return _FirstCall(schema, field, active, entry.gfield, entry.plan.attribute)
+
+
+def _removable(extension: object, active: tuple[Policy, ...]) -> bool:
+    return is_marker(extension) and extension.policy in active
 
 
 class _FirstCall:
@@ -847,24 +849,31 @@ class _FirstCall:
     resolves with it.
     """
 
-    __slots__ = ("entry", "field", "guard", "kept", "schema")
+    __slots__ = ("active", "attribute", "field", "gfield", "guard", "schema")
 
     def __init__(
-        self, schema: Schema, field: Any, kept: list[Any], entry: _Planned
+        self,
+        schema: Schema,
+        field: Any,
+        active: tuple[Policy, ...],
+        gfield: GraphQLField,
+        attribute: str,
     ) -> None:
         self.schema = schema
         self.field = field
-        self.kept = kept
-        self.entry = entry
+        self.active = active
+        self.gfield = gfield
+        self.attribute = attribute
         self.guard: FieldGuard | None = None
 
     def __call__(self, root: Any, info: Any, **args: Any) -> Any:
+        kept = [e for e in self.field.extensions if not _removable(e, self.active)]
         with _BUILDING:
-            built = rebuild_resolver(self.schema, self.field, self.kept)
+            built = rebuild_resolver(self.schema, self.field, kept)
         guard = self.guard
         if guard is not None and guard.original is self:
             guard.original = built
-            setattr(self.entry.gfield, self.entry.plan.attribute, guard.build())
+            setattr(self.gfield, self.attribute, guard.build())
         return built(root, info, **args)
 
 
