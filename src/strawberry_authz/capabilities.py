@@ -43,6 +43,7 @@ __all__ = [
     "Permission",
     "can_field",
     "capability_of",
+    "declares_capabilities",
     "dehydrate",
     "permissions_field",
 ]
@@ -136,6 +137,11 @@ class Capability:
             return answer(state, node, FieldCall(site, state, root, info), where)
 
         return resolve_per_object
+
+
+def declares_capabilities(owner: object) -> bool:
+    """Whether any capability field was ever declared for `owner` (a policy)."""
+    return owner in _OWNERS
 
 
 def capability_of(owner: object, gfield: GraphQLField) -> Capability | None:

@@ -38,7 +38,7 @@ from ._compat import (
     strawberry_definition_of,
     strawberry_field_of,
 )
-from .capabilities import capability_of
+from .capabilities import capability_of, declares_capabilities
 from .decisions import DecisionSource
 from .guards import FieldGuard
 from .params import FieldSite
@@ -266,6 +266,7 @@ class _Planner:
         self._plain: dict[str, _FieldRules] = {}
         self._templates: dict[tuple[str, bool, int], FieldPlan] = {}
         self._type_rules: dict[str, _TypeRules] = {}
+        self.capabilities = declares_capabilities(policy)
         self._parts: dict[tuple[int, bool, bool], _TypeParts] = {}
 
     def type_rules(self, gtype: GraphQLObjectType) -> _TypeRules:
@@ -297,36 +298,33 @@ class _Planner:
         self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> list[_Planned]:
         gfield = field.gfield
-        site_args = (field.gtype.name, field.name, self.schema, field.field)
-        capability = capability_of(self.policy, gfield)
+        capability = capability_of(self.policy, gfield) if self.capabilities else None
         if capability is not None:
             # Its answer is itself an authorization answer (a boolean about the
             # viewer): no default scope, type or interface rule applies to it.
-            plan = self._capability_plan(FieldSite(*site_args), capability)
+            site = FieldSite(field.gtype.name, field.name, self.schema, field.field)
+            plan = self._capability_plan(site, capability)
             return [_Planned(gfield, plan, field.field, field.marked, capability)]
         if rules.operation == "Subscription" and gfield.subscribe is not None:
             found_rules = self._field_rules(field, rules, problems)
-            site = FieldSite(*site_args, type_grants=found_rules.type_grants)
-            found = self._subscription_plans(site, found_rules, field)
-        else:
-            found = [self._plain_or_own_plan(field, rules, site_args, problems)]
-        if len(found) == 1:  # the common case, without a loop
-            plan = found[0]
-            if field.marked or _enforces(plan):
-                return [_Planned(gfield, plan, field.field, field.marked)]
-            return []
-        return [
-            _Planned(gfield, plan, field.field, field.marked)
-            for plan in found
-            if field.marked or _enforces(plan)
-        ]
+            site = self._site(field, found_rules.type_grants)
+            return [
+                _Planned(gfield, plan, field.field, field.marked)
+                for plan in self._subscription_plans(site, found_rules, field)
+                if field.marked or _enforces(plan)
+            ]
+        plan = self._plain_or_own_plan(field, rules, problems)
+        if field.marked or _enforces(plan):
+            return [_Planned(gfield, plan, field.field, field.marked)]
+        return []
+
+    def _site(self, field: _OutputField, type_grants: tuple[Any, ...]) -> FieldSite:
+        return FieldSite(
+            field.gtype.name, field.name, self.schema, field.field, type_grants
+        )
 
     def _plain_or_own_plan(
-        self,
-        field: _OutputField,
-        rules: _TypeRules,
-        site_args: tuple[str, str, Schema, Any],
-        problems: list[str],
+        self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> FieldPlan:
         """The plan of a field; fields without rules of their own share one."""
         plain = field.plain
@@ -335,10 +333,9 @@ class _Planner:
         key = (field.gtype.name, bool(field.gfield.args), id(object_check))
         template = self._templates.get(key) if plain else None
         if template is not None:
-            site = FieldSite(*site_args, type_grants=template.site.type_grants)
-            return template.at(site)
+            return template.at(self._site(field, template.site.type_grants))
         found = self._field_rules(field, rules, problems)
-        site = FieldSite(*site_args, type_grants=found.type_grants)
+        site = self._site(field, found.type_grants)
         plan = self._field_plan(site, found, rules.operation, field, object_check)
         if plain:
             self._templates[key] = plan
