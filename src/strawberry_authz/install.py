@@ -768,23 +768,25 @@ def _add_warmers(planner: _Planner, fields: _FieldsPlanned) -> None:
     statics: dict[str, dict[str, Node]] = {}
     objects: dict[str, dict[str, tuple[PerObject, ...]]] = {}
     per_object: dict[int, tuple[PerObject, ...]] = {}  # parts are shared by plans
+    operations = planner.operations
     for field, found in fields:
-        if planner.operations.get(field.gtype.name) is not None:
+        type_name = field.gtype.name
+        if type_name in operations:
             continue
         for entry in found:
             plan = entry.plan
             pre = plan.pre
-            if plan.attribute != "resolve" or pre is None:
+            if pre is None or plan.attribute != "resolve":
                 continue
             if pre.static:
-                statics.setdefault(field.gtype.name, {})[field.name] = pre
+                _add(statics, type_name, field.name, pre)
             parts = per_object.get(id(plan.pre_parts))
             if parts is None:
                 parts = per_object[id(plan.pre_parts)] = tuple(
                     part for _, part in plan.pre_parts if isinstance(part, PerObject)
                 )
             if parts:
-                objects.setdefault(field.gtype.name, {})[field.name] = parts
+                _add(objects, type_name, field.name, parts)
     warmers = {
         name: Warmer(statics.get(name, {}), objects.get(name, {}))
         for name in {*statics, *objects}
@@ -813,6 +815,13 @@ def _add_warmers(planner: _Planner, fields: _FieldsPlanned) -> None:
             )
 
 
+def _add(to: dict[str, dict[str, Any]], type_name: str, name: str, value: Any) -> None:
+    by_name = to.get(type_name)
+    if by_name is None:
+        by_name = to[type_name] = {}
+    by_name[name] = value
+
+
 def _without_markers(
     schema: Schema, entry: _Planned, original: Any, active: tuple[Policy, ...]
 ) -> Any:
@@ -826,7 +835,10 @@ def _without_markers(
     field = entry.field
     if field is None or not entry.marked:
         return original
-    if not any(_removable(ext, active) for ext in field.extensions):
+    for extension in field.extensions:
+        if _removable(extension, active):
+            break
+    else:
         return original
     if field.is_subscription and entry.plan.attribute == "resolve":
         return original
