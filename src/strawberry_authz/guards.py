@@ -53,7 +53,7 @@ Resolver = Callable[..., Any]
 class FieldGuard:
     """Everything enforced on one resolver, and the resolver it guards."""
 
-    __slots__ = ("original", "plan", "settings")
+    __slots__ = ("_built", "original", "plan", "settings")
 
     def __init__(
         self, plan: FieldPlan, settings: GuardSettings, original: Resolver | None
@@ -61,10 +61,17 @@ class FieldGuard:
         self.plan = plan
         self.settings = settings
         self.original: Resolver = original or default_field_resolver
+        self._built: Resolver | None = None
 
     def build(self) -> Resolver:
-        """The resolver to install: the fastest closure that enforces the plan."""
-        return _closure(self)
+        """The resolver to install: the fastest closure that enforces the plan.
+
+        Made on the first call; later calls return the same one.
+        """
+        built = self._built
+        if built is None:
+            built = self._built = _closure(self)
+        return built
 
     # -- the request path -------------------------------------------------------
 

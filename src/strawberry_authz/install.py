@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from graphql import (
+    GraphQLError,
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
     from .capabilities import Capability
 
 __all__ = ["PlannedField", "install_guards", "plan_schema"]
+
+logger = logging.getLogger("strawberry_authz")
 
 OPERATIONS = ("Query", "Mutation", "Subscription")
 
@@ -136,9 +140,10 @@ def _install_all(
     if problems:
         return problems
     _add_warmers(planner, fields)
+    build = _Build(schema, settings, active)
     for _, found in fields:
         for entry in found:
-            _install(policy, schema, settings, entry, active)
+            _install(build, entry)
     serial_mutations(schema)
     return problems
 
@@ -223,27 +228,21 @@ def _object_parts(rules: _TypeRules) -> tuple[Part, ...]:
     )
 
 
-def _install(
-    policy: Policy,
-    schema: Schema,
-    settings: GuardSettings,
-    entry: _Planned,
-    active: tuple[Policy, ...],
-) -> None:
+def _install(build: _Build, entry: _Planned) -> None:
     plan = entry.plan
+    settings = build.settings
     capability = entry.capability
     if capability is not None:
         setattr(entry.gfield, plan.attribute, capability.resolver(plan, settings))
         return
-    original = getattr(entry.gfield, plan.attribute)
-    installed = getattr(original, "guard", None)
-    if isinstance(installed, FieldGuard) and installed.settings.var is settings.var:
-        original = installed.original
-    original = _without_markers(schema, entry, original, active)
-    guard = FieldGuard(plan, settings, original)
-    if isinstance(original, _FirstCall):
-        original.guard = guard
-    setattr(entry.gfield, plan.attribute, guard.build())
+    current = getattr(entry.gfield, plan.attribute)
+    if isinstance(current, _Unbuilt) and current.settings.var is settings.var:
+        current = current.original  # installing again replaces, never stacks
+    else:
+        installed = getattr(current, "guard", None)
+        if isinstance(installed, FieldGuard) and installed.settings.var is settings.var:
+            current = installed.original
+    setattr(entry.gfield, plan.attribute, _Unbuilt(build, entry, current))
 
 
 class _Planner:
@@ -822,68 +821,100 @@ def _add(to: dict[str, dict[str, Any]], type_name: str, name: str, value: Any) -
     by_name[name] = value
 
 
-def _without_markers(
-    schema: Schema, entry: _Planned, original: Any, active: tuple[Policy, ...]
-) -> Any:
+class _Build(NamedTuple):
+    """What building the guards of one schema needs (shared by its fields)."""
+
+    schema: Schema
+    settings: GuardSettings
+    active: tuple[Policy, ...]
+
+
+class _Unbuilt:
+    """A field's guard, built when the field is first resolved.
+
+    Most fields of a large schema are never asked for, and building a guard
+    (its closure, and Strawberry's resolver without our markers) is most of
+    installing one. Until then this stands in the field's resolver: its first
+    call, or the first look at its `guard`, builds the guard, puts it in the
+    field's place and resolves through it, so that call is guarded too.
+    `original` is what the guard will guard.
+    """
+
+    __slots__ = ("_build", "_guard", "entry", "original")
+
+    def __init__(self, build: _Build, entry: _Planned, original: Any) -> None:
+        self._build = build
+        self.entry = entry
+        self.original = original
+        self._guard: FieldGuard | None = None
+
+    @property
+    def settings(self) -> GuardSettings:
+        return self._build.settings
+
+    @property
+    def guard(self) -> FieldGuard:
+        guard = self._guard
+        if guard is None:
+            guard = self._guard = self._built()
+        return guard
+
+    def __call__(self, root: Any, info: Any, **args: Any) -> Any:
+        return self.guard.build()(root, info, **args)
+
+    def _built(self) -> FieldGuard:
+        build = self._build
+        entry = self.entry
+        try:
+            original = _without_markers(build, entry, self.original)
+            guard = FieldGuard(entry.plan, build.settings, original)
+            resolver = guard.build()
+        except Exception:
+            logger.exception(
+                "strawberry-authz: building the guard of %s failed; denying it",
+                entry.plan.coordinate,
+            )
+            raise GraphQLError(
+                "Authorization is misconfigured on this server; access denied.",
+                extensions={"code": "FORBIDDEN"},
+            ) from None
+        # Another AuthExtension of the schema may have wrapped this one since:
+        # its guard must stay in front.
+        if getattr(entry.gfield, entry.plan.attribute) is self:
+            setattr(entry.gfield, entry.plan.attribute, resolver)
+        return guard
+
+
+def _without_markers(build: _Build, entry: _Planned, original: Any) -> Any:
     """Strawberry's resolver for the field, rebuilt without our markers.
 
     The markers deny in Strawberry's extension chain (so a schema without the
     extension fails closed); once the guard enforces the policy they must
     go, and with them the chain's per-call cost. Markers of an AuthExtension
-    the schema does not use stay, and keep denying.
+    the schema does not use stay, and keep denying. When `original` is the
+    guard of another AuthExtension of the schema, it is kept as it is: that
+    guard enforces its policy and already left the markers out.
     """
     field = entry.field
-    if field is None or not entry.marked:
-        return original
-    for extension in field.extensions:
-        if _removable(extension, active):
-            break
-    else:
+    if field is None or not entry.marked or _is_guard(original):
         return original
     if field.is_subscription and entry.plan.attribute == "resolve":
         return original
-    return _FirstCall(schema, field, active, entry.gfield, entry.plan.attribute)
+    kept = [ext for ext in field.extensions if not _removable(ext, build.active)]
+    if len(kept) == len(field.extensions):
+        return original
+    with _BUILDING:
+        return rebuild_resolver(build.schema, field, kept)
+
+
+def _is_guard(resolver: Any) -> bool:
+    return isinstance(resolver, _Unbuilt) or isinstance(
+        getattr(resolver, "guard", None), FieldGuard
+    )
 
 
 def _removable(extension: object, active: tuple[Policy, ...]) -> bool:
     return is_marker(extension) and extension.policy in active
-
-
-class _FirstCall:
-    """A field's marker-free resolver, built when the field is first resolved.
-
-    Building Strawberry's resolver is the largest part of installing a guard;
-    most fields of a large schema are never asked for. The first call builds
-    it, puts a guard with it in place (later calls never come here) and
-    resolves with it.
-    """
-
-    __slots__ = ("active", "attribute", "field", "gfield", "guard", "schema")
-
-    def __init__(
-        self,
-        schema: Schema,
-        field: Any,
-        active: tuple[Policy, ...],
-        gfield: GraphQLField,
-        attribute: str,
-    ) -> None:
-        self.schema = schema
-        self.field = field
-        self.active = active
-        self.gfield = gfield
-        self.attribute = attribute
-        self.guard: FieldGuard | None = None
-
-    def __call__(self, root: Any, info: Any, **args: Any) -> Any:
-        kept = [e for e in self.field.extensions if not _removable(e, self.active)]
-        with _BUILDING:
-            built = rebuild_resolver(self.schema, self.field, kept)
-        guard = self.guard
-        if guard is not None and guard.original is self:
-            guard.original = built
-            setattr(self.gfield, self.attribute, guard.build())
-        return built(root, info, **args)
 
 
 # Building a resolver briefly shadows the `apply` of shared field extensions.
