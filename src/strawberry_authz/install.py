@@ -235,14 +235,22 @@ def _install(build: _Build, entry: _Planned) -> None:
     if capability is not None:
         setattr(entry.gfield, plan.attribute, capability.resolver(plan, settings))
         return
-    current = getattr(entry.gfield, plan.attribute)
-    if isinstance(current, _Unbuilt) and current.settings.var is settings.var:
-        current = current.original  # installing again replaces, never stacks
-    else:
-        installed = getattr(current, "guard", None)
-        if isinstance(installed, FieldGuard) and installed.settings.var is settings.var:
-            current = installed.original
+    current = _unguarded(getattr(entry.gfield, plan.attribute), settings)
     setattr(entry.gfield, plan.attribute, _Unbuilt(build, entry, current))
+
+
+def _unguarded(current: Any, settings: GuardSettings) -> Any:
+    """What an earlier guard of `settings` guards; anything else as it is.
+
+    Installing again replaces our guard, never stacks it. Another
+    AuthExtension's guard stays (and is not built by looking at it).
+    """
+    if isinstance(current, _Unbuilt):
+        return current.original if current.settings.var is settings.var else current
+    installed = getattr(current, "guard", None)
+    if isinstance(installed, FieldGuard) and installed.settings.var is settings.var:
+        return installed.original
+    return current
 
 
 class _Planner:
