@@ -86,7 +86,7 @@ class _OutputField(NamedTuple):
     named: Any
     lists: int
     field: StrawberryField | None
-    policies: list[FieldPolicy]
+    policies: tuple[FieldPolicy, ...]
     marked: bool
 
     @property
@@ -96,14 +96,41 @@ class _OutputField(NamedTuple):
 
 
 class _Planned(NamedTuple):
-    """A plan, the graphql-core field whose resolver it guards, and what
-    installing needs to know of that field (read once, while planning)."""
+    """What is enforced on one resolver of `output`.
 
-    gfield: GraphQLField
+    `plan` holds the checks. When `shared`, it is the plan of another field
+    of the same type with the same checks (most fields of a type have no
+    rule of their own); `field_plan()` gives this field's own copy, made
+    only when its guard is built.
+    """
+
+    output: _OutputField
     plan: FieldPlan
-    field: StrawberryField | None = None
-    marked: bool = False
+    shared: bool = False
     capability: Capability | None = None
+
+    @property
+    def gfield(self) -> GraphQLField:
+        return self.output.gfield
+
+    @property
+    def coordinate(self) -> str:
+        return f"{self.output.gtype.name}.{self.output.name}"
+
+    def field_plan(self) -> FieldPlan:
+        """The plan of this field, its own site included."""
+        plan = self.plan
+        if not self.shared:
+            return plan
+        output = self.output
+        site = FieldSite(
+            output.gtype.name,
+            output.name,
+            plan.site.schema,
+            output.field,
+            plan.site.type_grants,
+        )
+        return plan.at(site)
 
 
 def install_guards(
@@ -212,7 +239,7 @@ def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], lis
             PlannedField(
                 gtype,
                 field.name,
-                tuple(entry.plan for entry in found),
+                tuple(entry.field_plan() for entry in found),
                 capability_of(policy, field.gfield) is not None,
                 objects[gtype.name],
             )
@@ -311,18 +338,18 @@ class _Planner:
             # viewer): no default scope, type or interface rule applies to it.
             site = FieldSite(field.gtype.name, field.name, self.schema, field.field)
             plan = self._capability_plan(site, capability)
-            return [_Planned(gfield, plan, field.field, field.marked, capability)]
+            return [_Planned(field, plan, capability=capability)]
         if rules.operation == "Subscription" and gfield.subscribe is not None:
             found_rules = self._field_rules(field, rules, problems)
             site = self._site(field, found_rules.type_grants)
             return [
-                _Planned(gfield, plan, field.field, field.marked)
+                _Planned(field, plan)
                 for plan in self._subscription_plans(site, found_rules, field)
                 if field.marked or _enforces(plan)
             ]
-        plan = self._plain_or_own_plan(field, rules, problems)
-        if field.marked or _enforces(plan):
-            return [_Planned(gfield, plan, field.field, field.marked)]
+        planned = self._plain_or_own_plan(field, rules, problems)
+        if field.marked or _enforces(planned.plan):
+            return [planned]
         return []
 
     def _site(self, field: _OutputField, type_grants: tuple[Any, ...]) -> FieldSite:
@@ -332,7 +359,7 @@ class _Planner:
 
     def _plain_or_own_plan(
         self, field: _OutputField, rules: _TypeRules, problems: list[str]
-    ) -> FieldPlan:
+    ) -> _Planned:
         """The plan of a field; fields without rules of their own share one."""
         plain = field.plain
         object_check = self.nodes.object_check(field.named, field.lists)
@@ -340,13 +367,13 @@ class _Planner:
         key = (field.gtype.name, bool(field.gfield.args), id(object_check))
         template = self._templates.get(key) if plain else None
         if template is not None:
-            return template.at(self._site(field, template.site.type_grants))
+            return _Planned(field, template, shared=True)
         found = self._field_rules(field, rules, problems)
         site = self._site(field, found.type_grants)
         plan = self._field_plan(site, found, rules.operation, field, object_check)
         if plain:
             self._templates[key] = plan
-        return plan
+        return _Planned(field, plan)
 
     def _field_plan(
         self,
@@ -747,13 +774,13 @@ def _read_field(
         lists += isinstance(named, GraphQLList)
         named = named.of_type
     field = strawberry_field_of(gfield)
-    policies: list[FieldPolicy] = []
+    policies: tuple[FieldPolicy, ...] = ()
     marked = False
     for ext in () if field is None else field.extensions:
         if is_marker(ext):
             marked = True
             if isinstance(ext, FieldPolicy) and ext.policy is policy:
-                policies.append(ext)
+                policies = (*policies, ext)
     return _OutputField(gtype, name, gfield, named, lists, field, policies, marked)
 
 
@@ -815,7 +842,7 @@ def _add_warmers(planner: _Planner, fields: _FieldsPlanned) -> None:
             plan = FieldPlan(
                 site=site, warmer=warmer, has_arguments=bool(field.gfield.args)
             )
-            found.append(_Planned(field.gfield, plan, field.field, field.marked))
+            found.append(_Planned(field, plan))
         elif (entry := found[index]).capability is None:
             found[index] = entry._replace(
                 plan=dataclasses.replace(entry.plan, warmer=warmer)
@@ -875,12 +902,12 @@ class _Unbuilt:
         entry = self.entry
         try:
             original = _without_markers(build, entry, self.original)
-            guard = FieldGuard(entry.plan, build.settings, original)
+            guard = FieldGuard(entry.field_plan(), build.settings, original)
             resolver = guard.build()
         except Exception:
             logger.exception(
                 "strawberry-authz: building the guard of %s failed; denying it",
-                entry.plan.coordinate,
+                entry.coordinate,
             )
             raise GraphQLError(
                 "Authorization is misconfigured on this server; access denied.",
@@ -903,8 +930,8 @@ def _without_markers(build: _Build, entry: _Planned, original: Any) -> Any:
     guard of another AuthExtension of the schema, it is kept as it is: that
     guard enforces its policy and already left the markers out.
     """
-    field = entry.field
-    if field is None or not entry.marked or _is_guard(original):
+    field = entry.output.field
+    if field is None or not entry.output.marked or _is_guard(original):
         return original
     if field.is_subscription and entry.plan.attribute == "resolve":
         return original
@@ -990,7 +1017,7 @@ def _check_grants_reachable(
     for entry in planned:
         plan = entry.plan
         if plan.site.type_grants:
-            functions.add(plan.site.type_name)
+            functions.add(entry.output.gtype.name)
         spec = plan.grants
         if spec is None:
             continue
@@ -1004,7 +1031,7 @@ def _check_grants_reachable(
     needed: dict[int, tuple[str, ...]] = {}  # nodes are shared across fields
     for entry in planned:
         plan = entry.plan
-        parent = plan.site.type_name
+        parent = entry.output.gtype.name
         for node in (plan.pre, plan.post):
             if node is None:
                 continue
@@ -1015,7 +1042,7 @@ def _check_grants_reachable(
                 names = given.get(parent, set())
                 if names is not None and name not in names:
                     problems.append(
-                        f"{plan.coordinate}: key '$granted': grant {name!r} is "
+                        f"{entry.coordinate}: key '$granted': grant {name!r} is "
                         f"given by no field returning {parent} and by no "
                         "type grants of it, so this rule can never pass"
                     )
