@@ -173,7 +173,7 @@ class ScopeCache:
         try:
             loaded = self._load_scopes(self.context)
         except (Exception, asyncio.CancelledError) as error:
-            self._scopes = denial_from_exception(error, "load_scopes")
+            self._scopes = _no_scopes(error, "load_scopes")
             return self._scopes
         if isawaitable(loaded):
             if self.sync or not has_running_loop():
@@ -197,13 +197,11 @@ class ScopeCache:
         except asyncio.CancelledError as error:
             if really_cancelled():
                 raise
-            result: dict[str, object] | Denial = denial_from_exception(
-                error, "load_scopes"
-            )
+            result: dict[str, object] | Denial = _no_scopes(error, "load_scopes")
         except asyncio.TimeoutError:
             result = timed_out("load_scopes", self.timeout)
         except Exception as error:
-            result = denial_from_exception(error, "load_scopes")
+            result = _no_scopes(error, "load_scopes")
         else:
             result = _accept_scopes(loaded)
         # This task is `self._scopes` unless `clear` dropped it meanwhile.
@@ -338,12 +336,23 @@ def _answer(name: str, value: object, result: object) -> Outcome:
     )
 
 
+def _no_scopes(error: BaseException, during: str) -> Denial:
+    """The denial of every scope when `load_scopes` raised.
+
+    Its `GraphQLError` is still what the client sees, but it is a failure,
+    not a scope saying no: no scope could be known, so `$not` must not turn
+    it into a pass (an unauthenticated request is not "not banned").
+    """
+    denial = denial_from_exception(error, during)
+    return Denial(denial.error, denial.reason, failed=True)
+
+
 def _accept_scopes(loaded: object) -> dict[str, object] | Denial:
     if isinstance(loaded, Mapping):
         try:
             return dict(loaded)
         except Exception as error:
-            return denial_from_exception(error, "reading the mapping of load_scopes")
+            return _no_scopes(error, "reading the mapping of load_scopes")
     return misconfigured(
         f"load_scopes returned {safe_repr(loaded)}, expected a mapping"
     )

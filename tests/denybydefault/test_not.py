@@ -73,6 +73,36 @@ def test_an_unexpected_exception_inside_not_stays_a_denial(caplog):
     assert "broken" in authz_logs(caplog)
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_not_denies_when_load_scopes_itself_refuses_the_request(mode):
+    # An unauthenticated request is not "not banned": no scope could be known.
+    authz = AuthExtension(
+        raise_(UnauthenticatedError("Log in first."))
+        if mode == "sync"
+        else _async_raise(UnauthenticatedError("Log in first."))
+    )
+
+    @strawberry.type
+    class Query:
+        @authz.rule({"$not": {"banned": True}})
+        @strawberry.field
+        def field(self) -> str | None:
+            return "data"
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = asyncio.run(schema.execute("{ field }"))
+    assert result.data == {"field": None}
+    assert codes(result) == ["UNAUTHENTICATED"]
+    assert [error.message for error in result.errors] == ["Log in first."]
+
+
+def _async_raise(error: BaseException):
+    async def load_scopes(_: Any) -> Any:
+        raise error
+
+    return load_scopes
+
+
 def test_not_of_an_or_with_a_failing_branch_stays_a_denial():
     result = run({"$not": {"$or": [{"no": True}, {"broken": True}]}})
     assert codes(result) == ["FORBIDDEN"]
