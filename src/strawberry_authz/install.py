@@ -7,7 +7,8 @@ interfaces (type rules and the same-named interface field's rule, unless
 `skip_interface_rules`) and its own rule. The planner computes that
 combination once per field, in time linear in the schema (what depends on a
 type alone is computed once per type), checks the policy against the schema,
-and puts a `FieldGuard` in front of each resolver that needs one.
+and puts a guard in front of each resolver that needs one: a small stand-in
+that builds the field's `FieldGuard` on its first call.
 """
 
 from __future__ import annotations
