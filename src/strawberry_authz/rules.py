@@ -424,10 +424,17 @@ class RuleFunction(Node):
         except (Exception, asyncio.CancelledError) as error:
             # Raised synchronously, a CancelledError is the function's own error.
             return denial_from_exception(error, f"rule function of {self.where}")
-        if returned is not None and not isawaitable(decided):
-            returned[self] = decided
-        if isawaitable(decided):
+        # The common answers (a bool, a dict) are told apart before the
+        # costlier awaitable check: this runs once per object of a list.
+        if (
+            decided is not True
+            and decided is not False
+            and type(decided) is not dict
+            and isawaitable(decided)
+        ):
             return Later(self._await, decided, state, call, owned=(decided,))
+        if returned is not None:
+            returned[self] = decided
         return self._interpret(decided, state, call)
 
     async def _await(
@@ -455,6 +462,18 @@ class RuleFunction(Node):
             return ALLOW
         if decided is False:
             return forbidden(f"rule function of {self.where} returned False")
+        if type(decided) is dict and len(decided) == 1 and self.compiler.scopes is None:
+            # `{"scope": value}`, a value of its own per object: asked as it
+            # is, without a node per object (nothing could cache one).
+            for name, value in decided.items():
+                if type(name) is str and name and name[0] != "$":
+                    try:
+                        key = (name, scope_value_key(value))
+                    except Exception as error:
+                        return denial_from_exception(
+                            error, f"compiling the rule returned by {self.where}"
+                        )
+                    return state.scopes.answer(name, value, key)
         if isinstance(decided, Node):  # compiled in an earlier round (see `returned`)
             return decided.evaluate(state, call)
         if isinstance(decided, (Mapping, list)):
