@@ -350,11 +350,12 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
             state = var.get()
             if state is not None:
                 at = info.path.prev
-                if at is not None:
-                    # `rules.object_key(at, node)`, inlined: this runs per field.
-                    known = state.per_object.get((id(at.prev), at.key, node))
-                    if known is not None and known[1] is True:
-                        return original(root, info)
+                # `rules.object_key(at, node)`, inlined: this runs per field.
+                if (
+                    at is not None
+                    and state.per_object.get((id(at.prev), at.key, node)) is True
+                ):
+                    return original(root, info)
             return resolve(state, root, info, {})
 
         return resolve_per_object_no_args
@@ -363,11 +364,12 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
         state = var.get()
         if state is not None:
             at = info.path.prev
-            if at is not None:
-                # `rules.object_key(at, node)`, inlined: this runs per field.
-                known = state.per_object.get((id(at.prev), at.key, node))
-                if known is not None and known[1] is True:
-                    return original(root, info, **args)
+            # `rules.object_key(at, node)`, inlined: this runs per field.
+            if (
+                at is not None
+                and state.per_object.get((id(at.prev), at.key, node)) is True
+            ):
+                return original(root, info, **args)
         return resolve(state, root, info, args)
 
     return resolve_per_object

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_KEY_DEPTH",
     "UnkeyableValueError",
     "rule_set_key",
+    "scope_key",
     "scope_value_key",
 ]
 
@@ -84,6 +85,25 @@ def scope_value_key(value: object) -> Hashable:
         if flat is not None:
             return flat
     return _canonical(value, 0)
+
+
+def scope_key(name: str, value: object) -> Hashable:
+    """The key of scope `name`'s answer for `value` (see `scope_value_key`).
+
+    `(name, "seq", kind, members)` for a flat list or tuple (one tuple less
+    per value than the general `(name, scope_value_key(value))`, a shape it
+    can never equal: thousands are kept per list of objects).
+    """
+    kind = type(value)
+    if kind is list or kind is tuple:
+        members: tuple[object, ...] = tuple(value)  # type: ignore[arg-type]
+        for item in members:
+            item_kind = type(item)
+            if item_kind is not str and item_kind is not int:
+                break
+        else:
+            return (name, "seq", kind, members)
+    return (name, scope_value_key(value))
 
 
 def _flat(value: Any, kind: type) -> Hashable | None:

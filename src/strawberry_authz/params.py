@@ -83,11 +83,17 @@ class AuthParams:
     # (thousands of them for a list), left for the collector to find.
     __slots__ = ("_args", "_info", "_raw", "_raw_args", "_root", "_site")
 
-    def __init__(self, call: FieldCall) -> None:
-        self._site = call.site
-        self._raw = call.info
-        self._root = call.root
-        self._raw_args = call.args
+    def __init__(
+        self,
+        site: FieldSite,
+        info: ResolveInfo,
+        root: Any,
+        args: dict[str, Any] = _NO_ARGS,
+    ) -> None:
+        self._site = site
+        self._raw = info
+        self._root = root
+        self._raw_args = args
         self._args: dict[str, Any] = _UNSET
         self._info: Info = _UNSET
 
@@ -169,7 +175,7 @@ class FieldCall:
     @property
     def params(self) -> AuthParams:
         if self._params is None:
-            self._params = AuthParams(self)
+            self._params = AuthParams(self.site, self.info, self.root, self.args)
         return self._params
 
     def parent_grants(self) -> frozenset[str]:

@@ -266,6 +266,8 @@ class ScopeCache:
             return denial_from_exception(
                 error, f"scope {name!r} loader({safe_repr(value)})"
             )
+        if result is True:  # the common answer, before the costlier checks
+            return ALLOW
         if isawaitable(result):
             if self.sync or not has_running_loop():
                 discard(result)
