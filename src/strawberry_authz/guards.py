@@ -343,6 +343,7 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
     var = guard.settings.var
     original = guard.original
     resolve = guard.resolve
+    node_id = id(node)
 
     if not guard.plan.has_arguments:
         # The usual object field: no `**args` dict to pack and unpack.
@@ -353,7 +354,7 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
                 # `rules.object_key(at, node)`, inlined: this runs per field.
                 if (
                     at is not None
-                    and state.per_object.get((id(at.prev), at.key, node)) is True
+                    and state.per_object.get((id(at.prev), at.key, node_id)) is True
                 ):
                     return original(root, info)
             return resolve(state, root, info, {})
@@ -367,7 +368,7 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
             # `rules.object_key(at, node)`, inlined: this runs per field.
             if (
                 at is not None
-                and state.per_object.get((id(at.prev), at.key, node)) is True
+                and state.per_object.get((id(at.prev), at.key, node_id)) is True
             ):
                 return original(root, info, **args)
         return resolve(state, root, info, args)

@@ -90,9 +90,11 @@ def scope_value_key(value: object) -> Hashable:
 def scope_key(name: str, value: object) -> Hashable:
     """The key of scope `name`'s answer for `value` (see `scope_value_key`).
 
-    `(name, "seq", kind, members)` for a flat list or tuple (one tuple less
-    per value than the general `(name, scope_value_key(value))`, a shape it
-    can never equal: thousands are kept per list of objects).
+    `(name, "list" or "tuple", members)` for a flat list or tuple: one
+    tuple less per value than the general `(name, scope_value_key(value))`,
+    a shape it can never equal, and only strings and ints in it, so the
+    collector stops scanning it once it has seen it (thousands are kept per
+    list of objects).
     """
     kind = type(value)
     if kind is list or kind is tuple:
@@ -102,7 +104,7 @@ def scope_key(name: str, value: object) -> Hashable:
             if item_kind is not str and item_kind is not int:
                 break
         else:
-            return (name, "seq", kind, members)
+            return (name, "list" if kind is list else "tuple", members)
     return (name, scope_value_key(value))
 
 

@@ -330,16 +330,18 @@ def object_key(at: Any, node: Node) -> Hashable:
 
     Made of the parent path object's identity and `at`'s key (a list index or
     a response name), so a list can compute it for its items before
-    graphql-core creates their paths.
+    graphql-core creates their paths. The node is there by identity too: it
+    lives as long as the schema, and a key of ints and strings only is one
+    the collector stops scanning once seen (a list keeps thousands).
     """
     if at is None:
-        return (0, None, node)
+        return (0, None, id(node))
     return object_key_at(at.prev, at.key, node)
 
 
 def object_key_at(parent: object, key: object, node: Node) -> Hashable:
     """`object_key` of the object at `key` (an index) below the path `parent`."""
-    return (id(parent), key, node)
+    return (id(parent), key, id(node))
 
 
 class Not(Node):

@@ -25,7 +25,7 @@ from graphql import (
 
 from ._compat import ResolveInfo
 from .batch import Queued
-from .outcomes import Outcome, decided, discard, has_running_loop, settle
+from .outcomes import Denial, Outcome, decided, discard, has_running_loop, settle
 from .params import AuthParams, FieldCall
 from .request import RequestState
 from .rules import Node, PerObject
@@ -118,13 +118,14 @@ class Warmer:
             return []
         path = call.info.path
         parent = id(path)
+        ids = [(node, id(node)) for node in nodes]
         with collector_paused(len(items)):
             # `object_key_at(path, index, node)`, inlined: this runs per item.
             todo = [
-                (node, (parent, index, node), item)
+                (node, (parent, index, node_id), item)
                 for index, item in enumerate(items)
                 if item is not None
-                for node in nodes
+                for node, node_id in ids
             ]
             return decide_objects(call, path, todo)
 
@@ -218,6 +219,14 @@ def _decide_objects(call: FieldCall, keep: object, todo: list[ObjectTodo]) -> li
             else:
                 returned = function.run(AuthParams(site, info, root))
                 plain = function.plain(returned, state)
+                # The common answers, without `node.remember`: allowed, or
+                # one batch value (whose answer will be the object's).
+                if plain is True:
+                    per_object[key] = plain
+                    continue
+                if type(plain) is Queued:
+                    queued.append((key, plain))
+                    continue
                 if plain is None:
                     item_call = FieldCall(site, state, root, info)
                     item_call.returned = {}
@@ -244,7 +253,7 @@ def _decide_objects(call: FieldCall, keep: object, todo: list[ObjectTodo]) -> li
         results = state.scopes.results
         for key, wait in queued:
             answer = results.get(wait.key)
-            if decided(answer):
+            if answer is True or isinstance(answer, Denial):
                 per_object[key] = answer
         if round_ == _MAX_ROUNDS:
             break
