@@ -90,21 +90,20 @@ def scope_value_key(value: object) -> Hashable:
 def scope_key(name: str, value: object) -> Hashable:
     """The key of scope `name`'s answer for `value` (see `scope_value_key`).
 
-    `(name, "list" or "tuple", members)` for a flat list or tuple: one
-    tuple less per value than the general `(name, scope_value_key(value))`,
-    a shape it can never equal, and only strings and ints in it, so the
-    collector stops scanning it once it has seen it (thousands are kept per
-    list of objects).
+    `(name, "list" or "tuple", *members)` for a flat list or tuple: one
+    tuple, where the general form is `(name, scope_value_key(value))` (two
+    members, the second never a string: the shapes never meet), and only
+    strings and ints in it, so the collector stops scanning it once it has
+    seen it (thousands are kept per list of objects).
     """
     kind = type(value)
     if kind is list or kind is tuple:
-        members: tuple[object, ...] = tuple(value)  # type: ignore[arg-type]
-        for item in members:
+        for item in value:  # type: ignore[attr-defined]
             item_kind = type(item)
             if item_kind is not str and item_kind is not int:
                 break
         else:
-            return (name, "list" if kind is list else "tuple", members)
+            return (name, "list" if kind is list else "tuple", *value)  # type: ignore[misc]
     return (name, scope_value_key(value))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -121,12 +121,13 @@ class Warmer:
         ids = [(node, id(node)) for node in nodes]
         with collector_paused(len(items)):
             # `object_key_at(path, index, node)`, inlined: this runs per item.
-            todo = [
+            # A generator: no list of them all is kept while they are decided.
+            todo = (
                 (node, (parent, index, node_id), item)
                 for index, item in enumerate(items)
                 if item is not None
                 for node, node_id in ids
-            ]
+            )
             return decide_objects(call, path, todo)
 
 
@@ -134,7 +135,9 @@ ObjectTodo = tuple[PerObject, Any, Any]
 """A per-object rule, the key of its answer, and the object."""
 
 
-def decide_objects(call: FieldCall, keep: object, todo: list[ObjectTodo]) -> list[Any]:
+def decide_objects(
+    call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
+) -> list[Any]:
     """Decide many objects' per-object rules at once; the answers still pending.
 
     `call` is the field that returned the objects: each object's rule is
@@ -173,7 +176,9 @@ def collector_paused(size: int) -> Iterator[None]:
 _QUIET_FROM = 256
 
 
-def _decide_objects(call: FieldCall, keep: object, todo: list[ObjectTodo]) -> list[Any]:
+def _decide_objects(
+    call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
+) -> list[Any]:
     state = call.state
     site, info = call.site, call.info
     per_object = state.per_object
