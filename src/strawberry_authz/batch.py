@@ -301,16 +301,18 @@ def _answers_of(name: str, values: list[object], answered: object) -> list[Outco
                 f"for {len(values)} asked"
             )
         ] * len(values)
-    if not all(
-        answer is True or answer is False or isinstance(answer, BaseException)
-        for answer in answered
-    ):
-        return [
-            misconfigured(
-                f"BatchScope {name!r}: load_fn answered something else than a "
-                "bool or an exception"
-            )
-        ] * len(values)
+    for answer in answered:  # all checked before any is read (and logged)
+        if (
+            answer is not True
+            and answer is not False
+            and not isinstance(answer, BaseException)
+        ):
+            return [
+                misconfigured(
+                    f"BatchScope {name!r}: load_fn answered something else "
+                    "than a bool or an exception"
+                )
+            ] * len(values)
     outcomes: list[Outcome] = []
     for value, answer in zip(values, answered, strict=True):
         if answer is True:

@@ -349,16 +349,34 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
     var = guard.settings.var
     original = guard.original
     resolve = guard.resolve
+    node_id = id(node)
+
+    if not guard.plan.has_arguments:
+        # The usual object field: no `**args` dict to pack and unpack.
+        def resolve_per_object_no_args(root: Any, info: Any) -> Any:
+            state = var.get()
+            if state is not None:
+                at = info.path.prev
+                # `rules.object_key(at, node)`, inlined: this runs per field.
+                if (
+                    at is not None
+                    and state.per_object.get((id(at.prev), at.key, node_id)) is True
+                ):
+                    return original(root, info)
+            return resolve(state, root, info, {})
+
+        return resolve_per_object_no_args
 
     def resolve_per_object(root: Any, info: Any, **args: Any) -> Any:
         state = var.get()
         if state is not None:
             at = info.path.prev
-            if at is not None:
-                # `rules.object_key(at, node)`, inlined: this runs per field.
-                known = state.per_object.get((id(at.prev), at.key, node))
-                if known is not None and known[1] is True:
-                    return original(root, info, **args)
+            # `rules.object_key(at, node)`, inlined: this runs per field.
+            if (
+                at is not None
+                and state.per_object.get((id(at.prev), at.key, node_id)) is True
+            ):
+                return original(root, info, **args)
         return resolve(state, root, info, args)
 
     return resolve_per_object

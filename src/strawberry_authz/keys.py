@@ -13,6 +13,7 @@ import decimal
 import enum
 import uuid
 from collections.abc import Hashable, Mapping
+from typing import Any
 
 import pydantic
 
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_KEY_DEPTH",
     "UnkeyableValueError",
     "rule_set_key",
+    "scope_key",
     "scope_value_key",
 ]
 
@@ -78,7 +80,47 @@ def scope_value_key(value: object) -> Hashable:
     kind = type(value)
     if kind is str or kind is bool or kind is int or value is None:
         return (kind, value)
+    if kind is list or kind is tuple:
+        flat = _flat(value, kind)
+        if flat is not None:
+            return flat
     return _canonical(value, 0)
+
+
+def scope_key(name: str, value: object) -> Hashable:
+    """The key of scope `name`'s answer for `value` (see `scope_value_key`).
+
+    `(name, "list" or "tuple", *members)` for a flat list or tuple: one
+    tuple, where the general form is `(name, scope_value_key(value))` (two
+    members, the second never a string: the shapes never meet), and only
+    strings and ints in it, so the collector stops scanning it once it has
+    seen it (thousands are kept per list of objects).
+    """
+    kind = type(value)
+    if kind is list or kind is tuple:
+        for item in value:  # type: ignore[attr-defined]
+            item_kind = type(item)
+            if item_kind is not str and item_kind is not int:
+                break
+        else:
+            return (name, "list" if kind is list else "tuple", *value)  # type: ignore[misc]
+    return (name, scope_value_key(value))
+
+
+def _flat(value: Any, kind: type) -> Hashable | None:
+    """The key of a list or tuple of exactly `str` and `int` members, else None.
+
+    The common per-object value, `["document", id, "view"]`. Its members need
+    no type of their own in the key: a `str` never equals an `int`, and no
+    other type (`bool`, `float`, a subclass) gets this form. The `"seq"` tag
+    keeps it apart from every other form.
+    """
+    members = tuple(value)
+    for item in members:
+        item_kind = type(item)
+        if item_kind is not str and item_kind is not int:
+            return None
+    return ("seq", kind, members)
 
 
 def _canonical(value: object, depth: int) -> Hashable:
@@ -95,8 +137,10 @@ def _canonical(value: object, depth: int) -> Hashable:
         or kind is tuple
         or (not isinstance(value, enum.Enum) and isinstance(value, (list, tuple)))
     ):
-        # The common per-object value, ["document", id, "view"], first and
-        # with its plain members keyed inline: the checks below cost more.
+        flat = _flat(value, kind) if kind is list or kind is tuple else None
+        if flat is not None:
+            return flat
+        # Plain members keyed inline: the checks below cost more.
         members: list[Hashable] = []
         for item in value:  # type: ignore[attr-defined]
             item_kind = type(item)

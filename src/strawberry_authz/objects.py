@@ -17,7 +17,7 @@ from .outcomes import Denial, Outcome, decided, misconfigured, settle
 from .params import FieldCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
 from .rules import object_key, object_key_at
-from .warmup import ObjectTodo, decide_objects
+from .warmup import ObjectTodo, collector_paused, decide_objects
 
 __all__ = ["check_objects"]
 
@@ -83,17 +83,18 @@ def _check_list(
     tree = _as_lists(result, check.lists)
     todo: list[ObjectTodo] = []
     found_at: dict[Position, tuple[Any, bool]] = {}
-    for position, item in _items(tree, check.lists):
-        found = check.rules_for(item, call.info)
-        if found is None:
-            continue
-        node, drop = found
-        found_at[position] = (node, drop)
-        if node is None:
-            continue
-        index: Any = position[0] if len(position) == 1 else position
-        todo.append((node, object_key_at(path, index, node), call.for_object(item)))
-    pending = decide_objects(call.state, path, todo)
+    with collector_paused(len(tree) if isinstance(tree, list) else 0):
+        for position, item in _items(tree, check.lists):
+            found = check.rules_for(item, call.info)
+            if found is None:
+                continue
+            node, drop = found
+            found_at[position] = (node, drop)
+            if node is None:
+                continue
+            index: Any = position[0] if len(position) == 1 else position
+            todo.append((node, object_key_at(path, index, node), item))
+        pending = decide_objects(call, path, todo)
     if pending:
         return _filter_later(call, plan, settings, tree, found_at, pending)
     return _filter(call, plan, settings, tree, found_at)
@@ -128,9 +129,7 @@ def _filter(
             outcome: Any = _unknown(plan)
         else:
             index: Any = position[0] if len(position) == 1 else position
-            outcome = _settled(
-                per_object.get(object_key_at(path, index, node), _NONE)[1]
-            )
+            outcome = _settled(per_object.get(object_key_at(path, index, node)))
             if outcome is True:
                 continue
             if not isinstance(outcome, Denial):
@@ -145,9 +144,6 @@ def _filter(
     if not denied:
         return tree
     return _rebuild(tree, (), denied)
-
-
-_NONE = (None, None)
 
 
 def _settled(outcome: Any) -> Any:

@@ -78,40 +78,54 @@ class AuthParams:
     first access only.
     """
 
-    __slots__ = ("_args", "_call", "_info")
+    # It holds what it reads of the call, not the call: the call caches its
+    # params, and a reference back would make a cycle per checked object
+    # (thousands of them for a list), left for the collector to find.
+    __slots__ = ("_args", "_info", "_raw", "_raw_args", "_root", "_site")
 
-    def __init__(self, call: FieldCall) -> None:
-        self._call = call
+    def __init__(
+        self,
+        site: FieldSite,
+        info: ResolveInfo,
+        root: Any,
+        args: dict[str, Any] = _NO_ARGS,
+    ) -> None:
+        self._site = site
+        self._raw = info
+        self._root = root
+        self._raw_args = args
         self._args: dict[str, Any] = _UNSET
         self._info: Info = _UNSET
 
     @property
     def root(self) -> Any:
-        return self._call.root
+        return self._root
 
     @property
     def context(self) -> Any:
-        return self._call.info.context
+        return self._raw.context
 
     @property
     def info(self) -> Info:
         if self._info is _UNSET:
-            self._info = self._call.site.strawberry_info(self._call.info)
+            self._info = self._site.strawberry_info(self._raw)
         return self._info
 
     @property
     def args(self) -> dict[str, Any]:
         if self._args is _UNSET:
-            self._args = self._call.site.convert_arguments(self._call.args, self.info)
+            raw = self._raw_args
+            # No arguments (every per-object rule): no `Info` to build for them.
+            self._args = self._site.convert_arguments(raw, self.info) if raw else {}
         return self._args
 
     @property
     def path(self) -> list[str | int]:
         """The response path of the field, aliases and list indices included."""
-        return self._call.info.path.as_list()
+        return self._raw.path.as_list()
 
     def __repr__(self) -> str:
-        coordinate = self._call.site.coordinate
+        coordinate = self._site.coordinate
         return f"AuthParams(field={coordinate!r}, path={self.path!r})"
 
 
@@ -161,7 +175,7 @@ class FieldCall:
     @property
     def params(self) -> AuthParams:
         if self._params is None:
-            self._params = AuthParams(self)
+            self._params = AuthParams(self.site, self.info, self.root, self.args)
         return self._params
 
     def parent_grants(self) -> frozenset[str]:

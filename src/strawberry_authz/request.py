@@ -34,6 +34,7 @@ class RequestState:
         "context",
         "decisions",
         "grants",
+        "kept",
         "objects",
         "per_object",
         "scopes",
@@ -58,8 +59,11 @@ class RequestState:
         # The object at each object path, for inline checks whose caller
         # cannot be found (`authz.check` from a task of its own).
         self.objects: dict[int, tuple[object, Any]] = {}
-        # Outcomes of per-object type rules, by object (see `rules.PerObject`).
-        self.per_object: dict[Hashable, tuple[object, Any]] = {}
+        # Outcomes of per-object type rules, by object (see `rules.PerObject`),
+        # and the path objects whose ids their keys hold, kept alive so no id
+        # is reused while the operation runs.
+        self.per_object: dict[Hashable, Any] = {}
+        self.kept: list[object] = []
         self.warmed: dict[Hashable, asyncio.Future[Any] | None] = {}
         self._events = 0
         self._event_base: tuple[int, int] | None = None
@@ -92,6 +96,7 @@ class RequestState:
         self.scopes.clear(scope)
         self.decisions.clear()
         self.per_object.clear()
+        self.kept.clear()
         self.warmed.clear()
         self._events = 0
         self._event_base = None
@@ -108,6 +113,7 @@ class RequestState:
         self.grants.clear()
         self.objects.clear()
         self.per_object.clear()
+        self.kept.clear()
         self._events += 1
         base = self._event_base
         if base is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .batch import Queued
 from .grants import GrantDeclaration
-from .keys import rule_set_key, scope_value_key
+from .keys import rule_set_key, scope_key
 from .outcomes import (
     ALLOW,
     Denial,
@@ -34,7 +34,7 @@ from .outcomes import (
     timed_out,
     within,
 )
-from .params import FieldCall
+from .params import AuthParams, FieldCall
 from .request import RequestState
 from .scopes import ScopeDeclaration
 
@@ -67,7 +67,7 @@ class ScopeCheck(Node):
         super().__init__(static=True)
         self.name = name
         self.value = value
-        self.key: Hashable = (name, scope_value_key(value))
+        self.key: Hashable = scope_key(name, value)
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
         return state.scopes.answer(self.name, self.value, self.key)
@@ -261,11 +261,16 @@ class PerObject(Node):
     `params.args` empty; a list pre-decides it for all its items at once.
     """
 
-    __slots__ = ("child",)
+    __slots__ = ("child", "function")
 
     def __init__(self, child: Node) -> None:
         super().__init__(static=False)
         self.child = child
+        # A type rule that is one rule function (the common case): a list
+        # pre-decision calls it directly, see `warmup.decide_objects`.
+        self.function: RuleFunction | None = (
+            child if type(child) is RuleFunction and not child.post else None
+        )
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
         if call is None:
@@ -274,7 +279,7 @@ class PerObject(Node):
         key = object_key(at, self)
         known = state.per_object.get(key)
         if known is not None:
-            return known[1]  # type: ignore[no-any-return]
+            return known  # type: ignore[no-any-return]
         keep = None if at is None else at.prev
         return self.decide(state, key, keep, call.for_object())
 
@@ -283,13 +288,21 @@ class PerObject(Node):
     ) -> MaybeOutcome:
         """Evaluate for the object of `call` and remember it under `key`.
 
-        `keep` is kept alive with the answer: the path object whose id the
-        key holds, so the id is not reused while the operation runs.
+        `keep` is kept alive for the operation (`state.kept`): the path object
+        whose id the key holds, so the id is not reused while the operation
+        runs. None when the caller keeps it (a list keeps it once).
         """
-        outcome = self.child.evaluate(state, call)
+        if keep is not None:
+            state.kept.append(keep)
+        return self.remember(state, key, self.child.evaluate(state, call))
+
+    def remember(
+        self, state: RequestState, key: Hashable, outcome: MaybeOutcome
+    ) -> MaybeOutcome:
+        """Keep `outcome` (this rule's for one object) under `key`, as `decide`."""
         table = state.per_object
         if outcome is True or isinstance(outcome, Denial):
-            table[key] = (keep, outcome)
+            table[key] = outcome
             return outcome
         if (
             type(outcome) is Queued
@@ -300,19 +313,16 @@ class PerObject(Node):
             # without an event loop): nothing to remember yet.
             return outcome
 
-        def remember(decided: Outcome) -> None:
-            if table.get(key, _NOTHING)[1] is future:
-                table[key] = (keep, decided)
+        def store(decided: Outcome) -> None:
+            if table.get(key) is future:
+                table[key] = decided
 
-        future = shared(outcome, remember)
-        table[key] = (keep, future)
+        future = shared(outcome, store)
+        table[key] = future
         return future
 
     def describe(self) -> object:
         return self.child.describe()
-
-
-_NOTHING = (None, None)
 
 
 def object_key(at: Any, node: Node) -> Hashable:
@@ -320,16 +330,18 @@ def object_key(at: Any, node: Node) -> Hashable:
 
     Made of the parent path object's identity and `at`'s key (a list index or
     a response name), so a list can compute it for its items before
-    graphql-core creates their paths.
+    graphql-core creates their paths. The node is there by identity too: it
+    lives as long as the schema, and a key of ints and strings only is one
+    the collector stops scanning once seen (a list keeps thousands).
     """
     if at is None:
-        return (0, None, node)
+        return (0, None, id(node))
     return object_key_at(at.prev, at.key, node)
 
 
 def object_key_at(parent: object, key: object, node: Node) -> Hashable:
     """`object_key` of the object at `key` (an index) below the path `parent`."""
-    return (id(parent), key, node)
+    return (id(parent), key, id(node))
 
 
 class Not(Node):
@@ -416,19 +428,63 @@ class RuleFunction(Node):
         returned = call.returned
         if returned is not None and self in returned:
             return self._interpret(returned[self], state, call)
+        return self.then(self.run(call.params, call.result), state, call)
+
+    def run(self, params: AuthParams, result: Any = None) -> object:
+        """What the function returns for `params`, or the denial of its raising."""
         try:
             if self.post:
-                decided = self.fn(call.params, call.result)
-            else:
-                decided = self.fn(call.params)
+                return self.fn(params, result)
+            return self.fn(params)
         except (Exception, asyncio.CancelledError) as error:
             # Raised synchronously, a CancelledError is the function's own error.
             return denial_from_exception(error, f"rule function of {self.where}")
-        if returned is not None and not isawaitable(decided):
-            returned[self] = decided
-        if isawaitable(decided):
+
+    def then(
+        self, decided: object, state: RequestState, call: FieldCall
+    ) -> MaybeOutcome:
+        """The outcome of what `run` gave for `call`."""
+        # The common answers (a bool, a dict) are told apart before the
+        # costlier awaitable check: this runs once per object of a list.
+        if (
+            decided is not True
+            and decided is not False
+            and type(decided) is not dict
+            and isawaitable(decided)
+        ):
             return Later(self._await, decided, state, call, owned=(decided,))
+        if call.returned is not None:
+            call.returned[self] = decided
         return self._interpret(decided, state, call)
+
+    def plain(self, decided: object, state: RequestState) -> MaybeOutcome | None:
+        """The outcome of what `run` gave, if it needs no call; else None.
+
+        `True`, `False`, a denial, and `{"scope": value}` (a value of its own
+        per object, asked as it is: no node per object, nothing could cache
+        one) are answered here; a list pre-decision then needs no `FieldCall`
+        for the object.
+        """
+        if decided is True:
+            return ALLOW
+        if decided is False:
+            return forbidden(f"rule function of {self.where} returned False")
+        kind = type(decided)
+        if kind is dict:
+            if len(decided) == 1 and self.compiler.scopes is None:  # type: ignore[arg-type]
+                ((name, value),) = decided.items()  # type: ignore[attr-defined]
+                if type(name) is str and name and name[0] != "$":
+                    try:
+                        key = scope_key(name, value)
+                    except Exception as error:
+                        return denial_from_exception(
+                            error, f"compiling the rule returned by {self.where}"
+                        )
+                    return state.scopes.answer(name, value, key)
+            return None
+        if kind is Denial:
+            return decided  # type: ignore[return-value]
+        return None
 
     async def _await(
         self, decided: Awaitable[object], state: RequestState, call: FieldCall
@@ -451,10 +507,9 @@ class RuleFunction(Node):
     def _interpret(
         self, decided: object, state: RequestState, call: FieldCall
     ) -> MaybeOutcome:
-        if decided is True:
-            return ALLOW
-        if decided is False:
-            return forbidden(f"rule function of {self.where} returned False")
+        plain = self.plain(decided, state)
+        if plain is not None:
+            return plain
         if isinstance(decided, Node):  # compiled in an earlier round (see `returned`)
             return decided.evaluate(state, call)
         if isinstance(decided, (Mapping, list)):

@@ -158,7 +158,10 @@ class ScopeCache:
             scopes = self._start_loading()
         outcome: MaybeOutcome
         if type(scopes) is dict:
-            outcome = self._run_loader(scopes, name, value, key)
+            try:  # `_run_loader`, inlined: this runs once per value
+                outcome = self._call_loader(scopes, name, value, key)
+            except (Exception, asyncio.CancelledError) as error:
+                outcome = denial_from_exception(error, f"scope {name!r}")
         elif isinstance(scopes, Denial):
             outcome = scopes
         elif isinstance(scopes, asyncio.Future):
@@ -264,6 +267,8 @@ class ScopeCache:
             return denial_from_exception(
                 error, f"scope {name!r} loader({safe_repr(value)})"
             )
+        if result is True:  # the common answer, before the costlier checks
+            return ALLOW
         if isawaitable(result):
             if self.sync or not has_running_loop():
                 discard(result)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from graphql import (
@@ -24,14 +25,15 @@ from graphql import (
 
 from ._compat import ResolveInfo
 from .batch import Queued
-from .outcomes import Outcome, decided, discard, has_running_loop, settle
-from .params import FieldCall
+from .outcomes import Denial, Outcome, decided, discard, has_running_loop, settle
+from .params import AuthParams, FieldCall
 from .request import RequestState
-from .rules import Node, PerObject, object_key_at
+from .rules import Node, PerObject
 
 __all__ = [
     "ObjectTodo",
     "Warmer",
+    "collector_paused",
     "decide_objects",
     "returns_list_of",
     "selected_field_names",
@@ -115,90 +117,166 @@ class Warmer:
         if not nodes:
             return []
         path = call.info.path
-        todo = [
-            (node, object_key_at(path, index, node), call.for_object(item))
-            for index, item in enumerate(items)
-            if item is not None
-            for node in nodes
-        ]
-        return decide_objects(call.state, path, todo)
+        parent = id(path)
+        ids = [(node, id(node)) for node in nodes]
+        with collector_paused(len(items)):
+            # `object_key_at(path, index, node)`, inlined: this runs per item.
+            # A generator: no list of them all is kept while they are decided.
+            todo = (
+                (node, (parent, index, node_id), item)
+                for index, item in enumerate(items)
+                if item is not None
+                for node, node_id in ids
+            )
+            return decide_objects(call, path, todo)
 
 
-ObjectTodo = tuple[PerObject, Any, FieldCall]
-"""A per-object rule, the key of its answer, and the call about the object."""
+ObjectTodo = tuple[PerObject, Any, Any]
+"""A per-object rule, the key of its answer, and the object."""
 
 
 def decide_objects(
-    state: RequestState, keep: object, todo: list[ObjectTodo]
+    call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
 ) -> list[Any]:
     """Decide many objects' per-object rules at once; the answers still pending.
 
+    `call` is the field that returned the objects: each object's rule is
+    evaluated at its place, with `params.root` the object and no arguments.
     With an event loop, every rule starts now (batch scopes gather their
     values for one call per chunk) and the pending answers are returned to
     be awaited together. Without one, batch scopes are asked in rounds: a
     round queues every value it needs, one batch per scope answers them,
     and the objects still undecided are evaluated again (a rule function is
     not called again: its return value is kept per object). Answers land in
-    `state.per_object`; `keep` is kept alive with them.
+    `state.per_object`; `keep` is kept alive with them. Callers build
+    `todo` and decide it within `collector_paused`.
     """
-    if len(todo) < _QUIET_FROM:
-        return _decide_objects(state, keep, todo)
-    # Thousands of small objects are made here and kept till the end of the
-    # request: the collector would rescan the whole heap again and again
-    # meanwhile. The pass is bounded; garbage waits for its next round.
-    collecting = gc.isenabled()
+    return _decide_objects(call, keep, todo)
+
+
+@contextmanager
+def collector_paused(size: int) -> Iterator[None]:
+    """No garbage collection while a list of `size` objects is decided.
+
+    Thousands of small objects are made then (the list of what to decide,
+    the keys and answers) and most are kept till the end of the request:
+    the collector would scan them again and again meanwhile. The pass is
+    bounded; garbage waits for the collector's next round.
+    """
+    if size < _QUIET_FROM or not gc.isenabled():
+        yield
+        return
     gc.disable()
     try:
-        return _decide_objects(state, keep, todo)
+        yield
     finally:
-        if collecting:
-            gc.enable()
+        gc.enable()
 
 
 _QUIET_FROM = 256
 
 
 def _decide_objects(
-    state: RequestState, keep: object, todo: list[ObjectTodo]
+    call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
 ) -> list[Any]:
+    state = call.state
+    site, info = call.site, call.info
+    per_object = state.per_object
     batches = state.scopes.batches
+    state.kept.append(keep)  # once for every key below
     if not state.scopes.sync and has_running_loop():
-        return [
-            outcome
-            for node, key, item_call in todo
-            if key not in state.per_object
-            for outcome in (node.decide(state, key, keep, item_call),)
-            if not decided(outcome)
-        ]
-    for item_call in {id(c): c for _, _, c in todo}.values():
-        item_call.returned = {}
-    for _ in range(_MAX_ROUNDS):
-        batches.collecting = True
-        try:
-            waiting = []
-            queued: list[tuple[Any, Queued]] = []
-            for node, key, item_call in todo:
-                if key in state.per_object:
+        pending = []
+        for node, key, root in todo:
+            if key in per_object:
+                continue
+            function = node.function
+            if function is None:
+                outcome = node.decide(
+                    state, key, None, FieldCall(site, state, root, info)
+                )
+            else:
+                # A rule function alone: called directly, and a `FieldCall`
+                # made only if its answer needs one.
+                returned = function.run(AuthParams(site, info, root))
+                plain = function.plain(returned, state)
+                if plain is None:
+                    plain = function.then(
+                        returned, state, FieldCall(site, state, root, info)
+                    )
+                outcome = node.remember(state, key, plain)
+            if not decided(outcome):
+                pending.append(outcome)
+        return pending
+    # The first round, with each object's call made only if needed.
+    waiting: list[tuple[PerObject, Any, FieldCall]] = []
+    queued: list[tuple[Any, Queued]] = []
+    batches.collecting = True
+    try:
+        for node, key, root in todo:
+            if key in per_object:
+                continue
+            function = node.function
+            item_call: FieldCall | None = None
+            if function is None:
+                item_call = FieldCall(site, state, root, info)
+                item_call.returned = {}
+                outcome = node.decide(state, key, None, item_call)
+            else:
+                returned = function.run(AuthParams(site, info, root))
+                plain = function.plain(returned, state)
+                # The common answers, without `node.remember`: allowed, or
+                # one batch value (whose answer will be the object's).
+                if plain is True:
+                    per_object[key] = plain
                     continue
-                outcome = node.decide(state, key, keep, item_call)
-                if type(outcome) is Queued:
-                    # The rule is that one batch value: its answer is the
-                    # object's, no need to evaluate the rule again.
-                    queued.append((key, outcome))
-                elif not decided(outcome):
-                    discard(outcome)
-                    waiting.append((node, key, item_call))
-        finally:
-            batches.collecting = False
+                if type(plain) is Queued:
+                    queued.append((key, plain))
+                    continue
+                if plain is None:
+                    item_call = FieldCall(site, state, root, info)
+                    item_call.returned = {}
+                    plain = function.then(returned, state, item_call)
+                outcome = node.remember(state, key, plain)
+            if type(outcome) is Queued:
+                # The rule is that one batch value: its answer is the
+                # object's, no need to evaluate the rule again.
+                queued.append((key, outcome))
+            elif not decided(outcome):
+                discard(outcome)
+                if item_call is None:  # what the function returned is kept
+                    item_call = FieldCall(site, state, root, info)
+                    item_call.returned = {function: returned}
+                waiting.append((node, key, item_call))
+    finally:
+        batches.collecting = False
+    # The next rounds, as long as a round queued batch values: each asks
+    # them, and evaluates again the objects still undecided.
+    for round_ in range(1, _MAX_ROUNDS + 1):
         if not (waiting or queued) or not batches.queued:
             break
         batches.flush()
         results = state.scopes.results
         for key, wait in queued:
             answer = results.get(wait.key)
-            if decided(answer):
-                state.per_object[key] = (keep, answer)
-        todo = [entry for entry in todo if entry[1] not in state.per_object]
+            if answer is True or isinstance(answer, Denial):
+                per_object[key] = answer
+        if round_ == _MAX_ROUNDS:
+            break
+        todo_calls = [entry for entry in waiting if entry[1] not in per_object]
+        waiting, queued = [], []
+        batches.collecting = True
+        try:
+            for node, key, item_call in todo_calls:
+                if key in per_object:
+                    continue
+                outcome = node.decide(state, key, None, item_call)
+                if type(outcome) is Queued:
+                    queued.append((key, outcome))
+                elif not decided(outcome):
+                    discard(outcome)
+                    waiting.append((node, key, item_call))
+        finally:
+            batches.collecting = False
     return []
 
 

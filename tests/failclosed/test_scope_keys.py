@@ -93,6 +93,33 @@ def test_dataclasses_and_enums_are_keyed_by_type_and_value():
     assert len(calls) == 6
 
 
+def test_lists_of_strings_and_ints_are_keyed_by_member_types_and_kind():
+    """The per-object value `["doc", id]`: equal lists share one answer; a
+    `True` or `1.0` in place of `1`, a tuple in place of a list, or a string
+    subclass never shares it."""
+
+    class Name(str):
+        pass
+
+    values = [
+        ["doc", 1],
+        ["doc", True],
+        ["doc", 1.0],
+        ("doc", 1),
+        [Name("doc"), 1],
+        ["doc", 1],
+        ["doc", "1"],
+    ]
+    schema, calls = schema_checking(
+        values,
+        lambda v: type(v) is list and [type(m) for m in v] == [str, int] and v[1] == 1,
+    )
+    result = schema.execute_sync("{ items { index } }")
+    indexes = [item and item["index"] for item in result.data["items"]]
+    assert indexes == [0, None, None, None, None, 5, None]
+    assert len(calls) == 6  # the two equal lists share one answer
+
+
 def test_a_value_nested_600_levels_denies_that_field_with_forbidden_only(caplog):
     deep: Any = "x"
     for _ in range(600):

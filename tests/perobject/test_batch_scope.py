@@ -194,3 +194,57 @@ def test_a_batch_scope_outside_a_list_is_asked_alone():
 def test_max_batch_size_must_be_a_positive_int(size):
     with pytest.raises(TypeError):
         BatchScope(even_ids, max_batch_size=size)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_a_chain_of_batch_scopes_per_object_asks_one_batch_per_step(is_async):
+    """A type rule function returning `$chain` of two batch scopes: the list
+    asks each scope once, and the function still runs once per object."""
+    seen: list[int] = []
+    asked: dict[str, list[list[Any]]] = {"team": [], "can": []}
+
+    def answering(name: str, answer: Any) -> Any:
+        def check(values: list[Any]) -> list[bool]:
+            asked[name].append(list(values))
+            return [answer(value) for value in values]
+
+        async def check_async(values: list[Any]) -> list[bool]:
+            await asyncio.sleep(0)
+            return check(values)
+
+        return BatchScope(check_async if is_async else check)
+
+    scopes = {
+        "team": answering("team", lambda value: value != 3),
+        "can": answering("can", lambda value: value[1] % 2 == 0),
+    }
+    authz = AuthExtension(lambda _: scopes)
+
+    def rule(params: Any) -> Any:
+        seen.append(params.root.id)
+        return {
+            "$chain": [{"team": params.root.id % 4}, {"can": ["doc", params.root.id]}]
+        }
+
+    @authz.type_rule(rule)
+    @strawberry.type
+    class Doc:
+        id: int
+        title: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return [Doc(id=i, title=f"t{i}") for i in range(12)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    query = "{ docs { id title } }"
+    result = await schema.execute(query) if is_async else schema.execute_sync(query)
+    allowed = [doc["id"] for doc in result.data["docs"] if doc is not None]
+    assert allowed == [0, 2, 4, 6, 8, 10]  # 3 % 4 == 3 never passes `team`
+    assert codes(result) == ["FORBIDDEN"] * 6
+    assert sorted(seen) == list(range(12))
+    assert len(asked["team"]) == 1 and sorted(asked["team"][0]) == [0, 1, 2, 3]
+    assert len(asked["can"]) == 1
+    assert sorted(v[1] for v in asked["can"][0]) == [0, 1, 2, 4, 5, 6, 8, 9, 10]
