@@ -194,6 +194,8 @@ def _plan_fields(
     planned: list[_Planned] = []
     for gtype in _object_types(gschema):
         rules = planner.type_rules(gtype)
+        if rules.operation is not None:
+            _check_root_type_rules(gtype, rules, problems)
         for field_name, gfield in gtype.fields.items():
             field = _read_field(policy, gtype, field_name, gfield)
             found = planner.plan(field, rules, problems)
@@ -249,6 +251,8 @@ def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], lis
 
 
 def _object_parts(rules: _TypeRules) -> tuple[Part, ...]:
+    if rules.operation is not None:
+        return ()  # a root type's object rules are checked on its fields
     own: list[Part] = [("type", p.node) for p in rules.own if p.on_object and p.node]
     return (
         *own,
@@ -686,20 +690,24 @@ class _TypeParts(NamedTuple):
         # grants, on_error and object rules of the type's own rules stay even
         # when a field skips them: they are about the object, not the field.
         type_policies = (*rules.own, *interface_types)
+        root = rules.operation is not None
         return cls(
             pre=[
                 (source, per_object(node))
                 for source, node in (
-                    *_policy_parts("type", _on_fields(own_types), post=False),
+                    *_policy_parts("type", _on_fields(own_types, root), post=False),
                     *_policy_parts(
-                        "interface", _on_fields(interface_types), post=False
+                        "interface", _on_fields(interface_types, root), post=False
                     ),
                 )
             ],
             post=_policy_parts("post", (*own_types, *interface_types), post=True),
             grants=tuple(p.grants for p in type_policies if p.grants is not None),
             on_error=next((p.on_error for p in type_policies if p.on_error), None),
-            object_rules=any(p.on_object for p in type_policies),
+            # Only a declaration holding a rule decides anything: one with only
+            # grants= or skip_interface_rules leaves the fallback in charge.
+            object_rules=not root
+            and any(p.on_object and p.node is not None for p in type_policies),
         )
 
 
@@ -742,9 +750,15 @@ def _policy_parts(source: DecisionSource, found: Any, *, post: bool) -> list[Par
     return [(source, p.node) for p in found if p.post is post and p.node is not None]
 
 
-def _on_fields(policies: tuple[TypePolicy, ...]) -> tuple[TypePolicy, ...]:
-    """The type rules checked on each field (not `on_object` ones)."""
-    return tuple(p for p in policies if not p.on_object)
+def _on_fields(
+    policies: tuple[TypePolicy, ...], root: bool
+) -> tuple[TypePolicy, ...]:
+    """The type rules checked on each field (not `on_object` ones).
+
+    On a root type `on_object` ones too: no field returns the root object,
+    so checking each root field before its resolver is where they hold.
+    """
+    return tuple(p for p in policies if root or not p.on_object)
 
 
 def _parts(source: DecisionSource, node: Node | None) -> list[Part]:
@@ -966,6 +980,24 @@ def _object_types(gschema: GraphQLSchema) -> Iterator[GraphQLObjectType]:
 def _is_interface(klass: type) -> bool:
     definition = object_definition(klass)
     return bool(getattr(definition, "is_interface", False))
+
+
+def _check_root_type_rules(
+    gtype: GraphQLObjectType, rules: _TypeRules, problems: list[str]
+) -> None:
+    """`drop_denied=True` on a root type has nothing to drop: reported.
+
+    Its object rule is checked on each root field (no field returns the
+    root object), and a denied root field gets `null` and the error.
+    """
+    for found in (*rules.own, *rules.interfaces):
+        if found.drop_denied:
+            problems.append(
+                f"{gtype.name}: {found.where} has drop_denied=True, but "
+                f"{gtype.name} is the {rules.operation} root type: no list "
+                "returns it, so nothing would be dropped (its object rule is "
+                "checked on each of its fields); remove drop_denied=True"
+            )
 
 
 def _check_input_types(
