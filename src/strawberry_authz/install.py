@@ -31,7 +31,7 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
 )
-from strawberry import Schema
+from strawberry import Schema, relay
 
 from ._compat import (
     graphql_schema,
@@ -41,7 +41,7 @@ from ._compat import (
     strawberry_definition_of,
     strawberry_field_of,
 )
-from .capabilities import capability_of, declares_capabilities
+from .capabilities import Permission, capability_of, declares_capabilities
 from .decisions import DecisionSource
 from .guards import FieldGuard
 from .params import FieldSite
@@ -55,11 +55,24 @@ if TYPE_CHECKING:
 
     from .capabilities import Capability
 
-__all__ = ["PlannedField", "install_guards", "plan_schema"]
+__all__ = ["PlannedField", "install_guards", "plan_schema", "possible_object_types"]
 
 logger = logging.getLogger("strawberry_authz")
 
 OPERATIONS = ("Query", "Mutation", "Subscription")
+
+# Types that hold no data of their own: what their fields show, the field that
+# returned them already decided (relay's structure around the nodes of a
+# connection; the answers of a capability field). The fallback rule does not
+# apply to the fields these classes declare; a field a subclass adds, and the
+# objects inside (`Edge.node`'s), keep their own rules.
+FOLLOWS_PARENT: dict[type, str] = {
+    relay.Connection: "relay",
+    relay.ListConnection: "relay",
+    relay.Edge: "relay",
+    relay.PageInfo: "relay",
+    Permission: "library",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +91,9 @@ class _OutputField(NamedTuple):
     `named` is its type behind every list and non-null wrapper, `lists` how
     many list levels wrap it; `field` is the Strawberry field behind it,
     `policies` this policy's rules on it and `marked` whether it carries any
-    marker (ours or another AuthExtension's).
+    marker (ours or another AuthExtension's); `follows` why the field that
+    returned its object decides for it (`"relay"`, `"library"`, see
+    `FOLLOWS_PARENT`), None for a field that holds data.
     """
 
     gtype: GraphQLObjectType
@@ -89,6 +104,7 @@ class _OutputField(NamedTuple):
     field: StrawberryField | None
     policies: tuple[FieldPolicy, ...]
     marked: bool
+    follows: str | None
 
     @property
     def plain(self) -> bool:
@@ -214,6 +230,8 @@ class PlannedField:
     subscription's `subscribe` and `resolve` plans. `object_parts` are the
     `on_object` type rules of its type, checked once per object when a
     field returns the object. A capability field answers for itself.
+    `follows` says why the field that returned the object decides for this
+    field when nothing else applies (`"relay"`, `"library"`), else None.
     """
 
     gtype: GraphQLObjectType
@@ -221,6 +239,7 @@ class PlannedField:
     plans: tuple[FieldPlan, ...]
     capability: bool
     object_parts: tuple[Part, ...]
+    follows: str | None = None
 
 
 def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], list[str]]:
@@ -245,6 +264,7 @@ def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], lis
                 tuple(entry.field_plan() for entry in found),
                 capability_of(policy, field.gfield) is not None,
                 objects[gtype.name],
+                field.follows,
             )
         )
     return result, problems
@@ -303,7 +323,7 @@ class _Planner:
         }
         self.nodes = _SharedNodes(gschema, self.type_rules)
         self._plain: dict[str, _FieldRules] = {}
-        self._templates: dict[tuple[str, bool, int], FieldPlan] = {}
+        self._templates: dict[tuple[str, bool, int, str | None], FieldPlan] = {}
         self._type_rules: dict[str, _TypeRules] = {}
         self.capabilities = declares_capabilities(policy)
         self._parts: dict[tuple[int, bool, bool], _TypeParts] = {}
@@ -369,7 +389,12 @@ class _Planner:
         plain = field.plain
         object_check = self.nodes.object_check(field.named, field.lists)
         # Object checks are shared, one per returned type and list depth.
-        key = (field.gtype.name, bool(field.gfield.args), id(object_check))
+        key = (
+            field.gtype.name,
+            bool(field.gfield.args),
+            id(object_check),
+            field.follows,
+        )
         template = self._templates.get(key) if plain else None
         if template is not None:
             return _Planned(field, template, shared=True)
@@ -392,7 +417,7 @@ class _Planner:
         if operation is not None and not field.skip_defaults:
             defaults = self.policy.defaults.get(operation)
         parts = [*_parts("default", defaults), *field.pre_parts]
-        if not parts and not field.post_parts and not field.object_rules:
+        if not (parts or field.post_parts or field.object_rules or output.follows):
             parts = _parts("fallback", self.policy.fallback)
         return FieldPlan(
             site=site,
@@ -750,9 +775,7 @@ def _policy_parts(source: DecisionSource, found: Any, *, post: bool) -> list[Par
     return [(source, p.node) for p in found if p.post is post and p.node is not None]
 
 
-def _on_fields(
-    policies: tuple[TypePolicy, ...], root: bool
-) -> tuple[TypePolicy, ...]:
+def _on_fields(policies: tuple[TypePolicy, ...], root: bool) -> tuple[TypePolicy, ...]:
     """The type rules checked on each field (not `on_object` ones).
 
     On a root type `on_object` ones too: no field returns the root object,
@@ -796,7 +819,10 @@ def _read_field(
             marked = True
             if isinstance(ext, FieldPolicy) and ext.policy is policy:
                 policies = (*policies, ext)
-    return _OutputField(gtype, name, gfield, named, lists, field, policies, marked)
+    follows = FOLLOWS_PARENT.get(getattr(field, "origin", None))  # type: ignore[arg-type]
+    return _OutputField(
+        gtype, name, gfield, named, lists, field, policies, marked, follows
+    )
 
 
 def _field_policies(policy: Policy, gfield: GraphQLField | None) -> list[FieldPolicy]:
@@ -1054,7 +1080,7 @@ def _check_grants_reachable(
         spec = plan.grants
         if spec is None:
             continue
-        for target in _possible_object_types(gschema, entry.gfield.type):
+        for target in possible_object_types(gschema, entry.gfield.type):
             names = given.setdefault(target, set())
             if callable(spec):
                 given[target] = None
@@ -1081,7 +1107,7 @@ def _check_grants_reachable(
                     )
 
 
-def _possible_object_types(gschema: GraphQLSchema, field_type: Any) -> list[str]:
+def possible_object_types(gschema: GraphQLSchema, field_type: Any) -> list[str]:
     while isinstance(field_type, (GraphQLNonNull, GraphQLList)):
         field_type = field_type.of_type
     if isinstance(field_type, GraphQLObjectType):

@@ -113,7 +113,9 @@ def test_python_dash_m_runs_as_a_real_process():
     assert done.stderr == "strawberry-authz: 1 unprotected field(s): Plain.label\n"
     assert json.loads(done.stdout)["summary"] == {
         "fields": 11,
-        "protected": 9,
+        "protected": 8,
+        "public": 1,
+        "follows": 0,
         "capability": 1,
         "open": 1,
     }

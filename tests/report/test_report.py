@@ -88,12 +88,16 @@ def test_grants_given_needed_and_capability_fields_are_shown():
 def test_a_field_nothing_protects_is_marked_open():
     report = build_report(policies.schema)
     assert [row.coordinate for row in report.open] == ["Plain.label"]
-    assert {row.status for row in report.fields if row.checks} == {"protected"}
+    assert {row.status for row in report.fields if row.checks} == {
+        "protected",
+        "public",  # Query.plain: authz.rule(True)
+    }
     text = to_text(report)
     assert "Plain.label         OPEN" in text
     assert text.endswith("Open (nothing protects them):\n  Plain.label\n")
     assert text.startswith(
-        "Policy coverage: 11 fields: 9 protected, 1 capability, 1 open\n"
+        "Policy coverage: 11 fields: 8 protected, 1 public, 0 follows, "
+        "1 capability, 1 open\n"
     )
 
 
@@ -180,7 +184,14 @@ def test_json_round_trips_and_has_the_documented_keys():
     data = json.loads(text)
     assert list(data) == ["version", "summary", "open", "fields"]
     assert data["version"] == 1
-    assert data["summary"] == {"fields": 11, "protected": 9, "capability": 1, "open": 1}
+    assert data["summary"] == {
+        "fields": 11,
+        "protected": 8,
+        "public": 1,
+        "follows": 0,
+        "capability": 1,
+        "open": 1,
+    }
     assert data["open"] == ["Plain.label"]
     account = data["fields"][0]
     assert list(account) == [
@@ -192,6 +203,7 @@ def test_json_round_trips_and_has_the_documented_keys():
         "grants",
         "object_grants",
         "needs_granted",
+        "follows",
     ]
     assert account["checks"][1] == {
         "phase": "before",
