@@ -119,3 +119,50 @@ def test_validate_accepts_it_and_drop_denied_on_a_root_type_is_refused():
         dropping.validate(strawberry.Schema(query=Query, extensions=[dropping]))
     assert "Query" in str(raised.value)
     assert "drop_denied" in str(raised.value)
+
+
+guarded = AuthExtension(lambda context: {"admin": context.get("admin", False)})
+
+
+@guarded.type_rule({"admin": True}, on_object=True)
+@strawberry.interface
+class Audited:
+    @strawberry.field
+    def audit(self) -> str:
+        return "ROOT-INTERFACE-SECRET"
+
+
+@guarded.type_rule({"admin": True}, on_object=True)
+@strawberry.type
+class ViewerQuery(Audited):
+    @strawberry.field
+    def secret(self) -> str:
+        return "ROOT-QUERY-SECRET"
+
+    @guarded.rule(True, skip_type_rules=True, skip_interface_rules=True)
+    @strawberry.field
+    def viewer(self) -> "ViewerQuery | None":
+        return ViewerQuery()
+
+
+viewer_schema = strawberry.Schema(query=ViewerQuery, extensions=[guarded])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ viewer { secret } }",
+        "{ viewer { viewer { audit } } }",
+        "{ audit }",
+        "{ secret }",
+    ],
+)
+def test_the_root_object_returned_by_a_field_or_through_an_interface_stays_denied(
+    query,
+):
+    anonymous = viewer_schema.execute_sync(query, context_value={})
+    assert "SECRET" not in dump(anonymous)
+    assert set(codes(anonymous)) == {"FORBIDDEN"}
+    admin = viewer_schema.execute_sync(query, context_value={"admin": True})
+    assert admin.errors is None
+    assert "SECRET" in dump(admin)
