@@ -11,6 +11,8 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
+from inspect import isawaitable
+from types import GeneratorType
 from typing import Any
 
 from graphql import (
@@ -33,6 +35,7 @@ from .rules import Node, PerObject
 __all__ = [
     "ObjectTodo",
     "Warmer",
+    "awaits",
     "collector_paused",
     "decide_objects",
     "returns_list_of",
@@ -101,9 +104,19 @@ class Warmer:
         return settle(warming)
 
     def _warm_objects(self, call: FieldCall) -> list[Any]:
-        """Pre-decide the per-object type rules of every item of the list."""
+        """Pre-decide the per-object type rules of every item of the list.
+
+        Answers are kept by position: the items are decided on a copy of the
+        list, which becomes `call.result`, so graphql-core serves exactly the
+        items decided, in the order decided, whatever happens meanwhile to
+        the list the resolver returned. An item still to be awaited is left
+        to its fields (graphql-core awaits it first): the rule must see the
+        object, never the awaitable.
+        """
         items = call.result
-        if not isinstance(items, (list, tuple)):
+        if isinstance(items, list):
+            items = call.result = items.copy()
+        elif not isinstance(items, tuple):
             return []
         names = selected_field_names(call.info)
         nodes = tuple(
@@ -125,7 +138,7 @@ class Warmer:
             todo = (
                 (node, (parent, index, node_id), item)
                 for index, item in enumerate(items)
-                if item is not None
+                if item is not None and not awaits(item)
                 for node, node_id in ids
             )
             return decide_objects(call, path, todo)
@@ -289,6 +302,13 @@ async def _settle_all(pending: list[Any]) -> Outcome:
     for item in pending:
         await settle(item)
     return True
+
+
+def awaits(value: object) -> bool:
+    """Whether graphql-core awaits `value` before completing it (its test)."""
+    return hasattr(value, "__await__") or (
+        type(value) is GeneratorType and isawaitable(value)
+    )
 
 
 def selected_field_names(info: ResolveInfo) -> set[str]:
