@@ -114,9 +114,7 @@ class Warmer:
         object, never the awaitable.
         """
         items = call.result
-        if isinstance(items, list):
-            items = call.result = items.copy()
-        elif not isinstance(items, tuple):
+        if not isinstance(items, (list, tuple)):
             return []
         names = selected_field_names(call.info)
         nodes = tuple(
@@ -129,6 +127,8 @@ class Warmer:
         )
         if not nodes:
             return []
+        if isinstance(items, list):
+            items = call.result = items.copy()
         path = call.info.path
         parent = id(path)
         ids = [(node, id(node)) for node in nodes]
@@ -138,7 +138,10 @@ class Warmer:
             todo = (
                 (node, (parent, index, node_id), item)
                 for index, item in enumerate(items)
-                if item is not None and not awaits(item)
+                # `awaits(item)`, inlined (a generator is left to its fields)
+                if item is not None
+                and not hasattr(item, "__await__")
+                and type(item) is not GeneratorType
                 for node, node_id in ids
             )
             return decide_objects(call, path, todo)

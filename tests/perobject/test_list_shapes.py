@@ -209,15 +209,17 @@ async def test_nested_lists_of_every_shape_are_decided_item_by_item(shape):
     assert codes(result) == ["FORBIDDEN"]
 
 
+# graphql-core leaves its own coroutines unawaited when execute_sync meets them.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize(("query", "data", "denied"), CASES)
 @pytest.mark.parametrize("shape", ASYNC_SHAPES)
 def test_an_async_list_shape_under_execute_sync_serves_nothing_undecided(
     shape, query, data, denied
 ):
-    try:
-        result = schema.execute_sync(query % shape)
-    except RuntimeError as error:  # Strawberry: the operation could not finish
-        assert "LEAK" not in str(error)
-        return
+    result = schema.execute_sync(query % shape)
     assert "LEAK" not in dump(result)
-    assert "mine" not in dump(result) or result.data == data
+    assert "mine" not in dump(result)
+    assert result.data is None
+    if query.startswith(("{ secrets", "{ dropped", "{ mixed")):
+        # Object rules: denied by the library (the others fail in graphql-core).
+        assert codes(result) == ["FORBIDDEN"]
