@@ -231,11 +231,7 @@ class FieldGuard:
         # Only a plain list's or tuple's length is read: a lazy result (a
         # Django QuerySet) would be evaluated by it, outside fail-closed
         # handling.
-        if (
-            warmer is None
-            or result is None
-            or (type(result) in _SIZED and not result)
-        ):
+        if warmer is None or result is None or (type(result) in _SIZED and not result):
             return result
         try:
             warming = warmer.warm(call)

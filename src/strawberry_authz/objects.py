@@ -25,7 +25,13 @@ from .outcomes import (
 from .params import FieldCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
 from .rules import object_key, object_key_at
-from .warmup import ObjectTodo, awaits, collector_paused, decide_objects
+from .warmup import (
+    ObjectTodo,
+    awaits,
+    collector_paused,
+    decide_objects,
+    none_awaited,
+)
 
 __all__ = ["check_objects"]
 
@@ -222,7 +228,7 @@ def _unsettled(tree: Any, depth: int) -> bool:
     if not isinstance(tree, list):
         return tree is not None and (awaits(tree) or isinstance(tree, AsyncIterable))
     if depth == 1:
-        return any(map(awaits, tree))
+        return not none_awaited(tree) and any(map(awaits, tree))
     return any(_unsettled(item, depth - 1) for item in tree)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "awaits",
     "collector_paused",
     "decide_objects",
+    "none_awaited",
     "returns_list_of",
     "selected_field_names",
 ]
@@ -129,6 +130,8 @@ class Warmer:
             return []
         if isinstance(items, list):
             items = call.result = items.copy()
+        if not none_awaited(items):
+            items = [None if awaits(item) else item for item in items]
         path = call.info.path
         parent = id(path)
         ids = [(node, id(node)) for node in nodes]
@@ -138,10 +141,7 @@ class Warmer:
             todo = (
                 (node, (parent, index, node_id), item)
                 for index, item in enumerate(items)
-                # `awaits(item)`, inlined (a generator is left to its fields)
                 if item is not None
-                and not hasattr(item, "__await__")
-                and type(item) is not GeneratorType
                 for node, node_id in ids
             )
             return decide_objects(call, path, todo)
@@ -311,6 +311,19 @@ def awaits(value: object) -> bool:
     """Whether graphql-core awaits `value` before completing it (its test)."""
     return hasattr(value, "__await__") or (
         type(value) is GeneratorType and isawaitable(value)
+    )
+
+
+def none_awaited(items: Iterable[object]) -> bool:
+    """Whether no item of `items` can be awaited, told by their types.
+
+    Awaiting looks `__await__` up on the type, so the few distinct types of
+    a list tell it (a generator may be an old-style coroutine): one pass in
+    C instead of a test per item.
+    """
+    return not any(
+        kind is GeneratorType or hasattr(kind, "__await__")
+        for kind in set(map(type, items))
     )
 
 
