@@ -320,6 +320,7 @@ def _answers_of(
                 "expected a list with one bool (or exception) per value"
             )
         ] * len(values)
+    answered = list(answered)  # read once: every check sees the same answers
     if len(answered) != len(values):
         return [
             misconfigured(

@@ -108,9 +108,9 @@ class Warmer:
         """Pre-decide the per-object type rules of every item of the list.
 
         Answers are kept by position: the items are decided on a copy of the
-        list, which becomes `call.result`, so graphql-core serves exactly the
-        items decided, in the order decided, whatever happens meanwhile to
-        the list the resolver returned. An item still to be awaited is left
+        list (iterated once), which becomes `call.result`, so graphql-core
+        serves exactly the items decided, in the order decided, whatever
+        happens meanwhile to the list the resolver returned. An item still to be awaited is left
         to its fields (graphql-core awaits it first): the rule must see the
         object, never the awaitable.
         """
@@ -128,8 +128,8 @@ class Warmer:
         )
         if not nodes:
             return []
-        if isinstance(items, list):
-            items = call.result = items.copy()
+        if type(items) is not tuple:  # a list may change; a subclass iterate anew
+            items = call.result = list(items)
         if not none_awaited(items):
             items = [None if awaits(item) else item for item in items]
         path = call.info.path

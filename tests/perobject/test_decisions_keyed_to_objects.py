@@ -142,3 +142,65 @@ async def test_a_load_fn_that_pops_a_value_denies_its_chunk_and_never_hangs(
     assert result.data == {"docs": [None, None]}
     assert codes(result) == ["FORBIDDEN"] * 2
     assert "answered 1 values for 2 asked" in authz_logs(caplog)
+
+
+class Shifting(tuple):
+    """A tuple that yields its items in another order every time it is iterated."""
+
+    def __iter__(self):
+        self.turns = getattr(self, "turns", 0) + 1
+        items = list(super().__iter__())
+        return iter(items if self.turns % 2 else items[::-1])
+
+
+class ShiftingList(list):
+    def __iter__(self):
+        self.turns = getattr(self, "turns", 0) + 1
+        items = [self[index] for index in range(len(self))]
+        return iter(items if self.turns % 2 else items[::-1])
+
+
+@pytest.mark.parametrize("kind", [Shifting, ShiftingList])
+@pytest.mark.parametrize("on_object", [False, True], ids=["type_rule", "on_object"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["execute_sync", "execute"])
+async def test_a_list_iterating_differently_each_time_serves_the_items_decided(
+    kind, on_object, is_async
+):
+    authz = AuthExtension(lambda _: {"owns": lambda owner: owner == "me"})
+
+    @authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=on_object)
+    @strawberry.type
+    class Doc:
+        owner: strawberry.Private[str]
+        text: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return kind([Doc(owner="me", text="mine"), Doc(owner="x", text="LEAK")])
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    query = "{ docs { text } }"
+    result = await schema.execute(query) if is_async else schema.execute_sync(query)
+    assert "LEAK" not in dump(result)
+    assert codes(result) == ["FORBIDDEN"]
+
+
+class FlippingAnswers(list):
+    """Answers that turn to `True` after being read once."""
+
+    def __iter__(self):
+        self.reads = getattr(self, "reads", 0) + 1
+        return iter(self[:] if self.reads == 1 else [True] * len(self))
+
+
+def flipping(values: list[Any]) -> list[bool]:
+    return FlippingAnswers(value == "b" for value in values)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["execute_sync", "execute"])
+async def test_answers_are_read_once_so_a_second_read_changes_nothing(is_async):
+    result = await run(batch_schema(flipping), is_async)
+    assert "LEAK" not in dump(result)
+    assert result.data == {"docs": [{"text": "allowed"}, None]}
