@@ -122,3 +122,30 @@ async def test_a_lazy_list_failing_while_its_objects_are_decided_denies_plainly(
     assert result.data == {"secrets": None}
     assert codes(result) == ["FORBIDDEN"]
     assert "RAW-QUERY-TEXT" in authz_logs(caplog)
+
+
+async def test_an_async_list_failing_while_its_objects_are_decided_denies_plainly(
+    caplog,
+):
+    authz = AuthExtension(lambda _: {"owns": lambda owner: owner == "me"})
+
+    @authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=True)
+    @strawberry.type
+    class Secret:
+        owner: strawberry.Private[str]
+        text: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def secrets(self) -> list[Secret | None] | None:
+            yield Secret(owner="me", text="mine")
+            raise RuntimeError("RAW-QUERY-TEXT: the cursor broke")
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
+        result = await schema.execute("{ secrets { text } }")
+    assert "RAW-QUERY-TEXT" not in dump(result)
+    assert result.data == {"secrets": None}
+    assert codes(result) == ["FORBIDDEN"]
+    assert "RAW-QUERY-TEXT" in authz_logs(caplog)
