@@ -110,9 +110,9 @@ class Warmer:
         Answers are kept by position: the items are decided on a copy of the
         list (iterated once), which becomes `call.result`, so graphql-core
         serves exactly the items decided, in the order decided, whatever
-        happens meanwhile to the list the resolver returned. An item still to be awaited is left
-        to its fields (graphql-core awaits it first): the rule must see the
-        object, never the awaitable.
+        happens meanwhile to the list the resolver returned. An item still
+        to be awaited is left to its fields (graphql-core awaits it first):
+        the rule must see the object, never the awaitable.
         """
         items = call.result
         if not isinstance(items, (list, tuple)):
