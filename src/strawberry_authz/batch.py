@@ -222,22 +222,28 @@ class Batches:
         values = [value for value, _, _ in chunk]
         try:
             with self._span(name, len(values)):
-                answered = scope.load_fn(values)
+                given = values.copy()  # load_fn's own: it may sort or pop it
+                answered = scope.load_fn(given)
                 if isawaitable(answered):
                     answered = await within(answered, self.timeout)
-            outcomes = _read_answers(name, values, answered)
+            outcomes = _read_answers(name, values, answered, given)
         except asyncio.TimeoutError:
             outcomes = [timed_out(f"BatchScope {name!r}", self.timeout)] * len(chunk)
         except (Exception, asyncio.CancelledError) as error:
             outcomes = [_chunk_failed(name, error)] * len(chunk)
-        self._settle(chunk, outcomes)
+        try:
+            self._settle(chunk, outcomes)
+        except Exception as error:
+            # Never a field left waiting for an answer that will not come.
+            self._settle_rest(chunk, _chunk_failed(name, error))
 
     def _answers(
         self, name: str, scope: BatchScope, values: list[object]
     ) -> list[Outcome]:
+        given = values.copy()  # load_fn's own: it may sort or pop it
         try:
             with self._span(name, len(values)):
-                answered = scope.load_fn(values)
+                answered = scope.load_fn(given)
         except (Exception, asyncio.CancelledError) as error:
             return [_chunk_failed(name, error)] * len(values)
         if isawaitable(answered):
@@ -248,7 +254,7 @@ class Batches:
                     "synchronously (execute_sync); use schema.execute"
                 )
             ] * len(values)
-        return _read_answers(name, values, answered)
+        return _read_answers(name, values, answered, given)
 
     def _span(self, name: str, size: int) -> AbstractContextManager[Any]:
         """The observer's context (a tracing span) around one batch call."""
@@ -273,20 +279,40 @@ class Batches:
                     results[key] = outcome
                 future.set_result(outcome)
 
+    def _settle_rest(self, chunk: list[_Entry], outcome: Outcome) -> None:
+        """`outcome` for every entry of `chunk` still without an answer."""
+        results = self.results
+        for _, key, future in chunk:
+            if future is None:
+                results.setdefault(key, outcome)
+            elif not future.done():
+                if results.get(key) is future:
+                    results[key] = outcome
+                future.set_result(outcome)
+
 
 def _chunks(entries: list[_Entry], size: int) -> list[list[_Entry]]:
     return [entries[start : start + size] for start in range(0, len(entries), size)]
 
 
-def _read_answers(name: str, values: list[object], answered: object) -> list[Outcome]:
-    """One outcome per value; a malformed answer denies the whole chunk."""
+def _read_answers(
+    name: str, values: list[object], answered: object, given: list[object]
+) -> list[Outcome]:
+    """One outcome per value; a malformed answer denies the whole chunk.
+
+    `given` is the copy of `values` load_fn received. Answers are read in the
+    order of `values`: if load_fn re-ordered or changed its copy, which order
+    its answers follow cannot be told, so the chunk is denied.
+    """
     try:
-        return _answers_of(name, values, answered)
+        return _answers_of(name, values, answered, given)
     except Exception as error:  # an answer that breaks when read
         return [_chunk_failed(name, error)] * len(values)
 
 
-def _answers_of(name: str, values: list[object], answered: object) -> list[Outcome]:
+def _answers_of(
+    name: str, values: list[object], answered: object, given: list[object]
+) -> list[Outcome]:
     if not isinstance(answered, Sequence) or isinstance(answered, (str, bytes)):
         return [
             misconfigured(
@@ -294,11 +320,20 @@ def _answers_of(name: str, values: list[object], answered: object) -> list[Outco
                 "expected a list with one bool (or exception) per value"
             )
         ] * len(values)
+    answered = list(answered)  # read once: every check sees the same answers
     if len(answered) != len(values):
         return [
             misconfigured(
                 f"BatchScope {name!r}: load_fn answered {len(answered)} values "
                 f"for {len(values)} asked"
+            )
+        ] * len(values)
+    if given != values:
+        return [
+            misconfigured(
+                f"BatchScope {name!r}: load_fn changed the list of values it was "
+                "given (sorted, popped, replaced), so which value an answer is "
+                "for cannot be told; answer in the order given"
             )
         ] * len(values)
     for answer in answered:  # all checked before any is read (and logged)
