@@ -53,6 +53,15 @@ def _missing(engine: str) -> str | None:
     return None
 
 
+# Without the engine's package, its own test module cannot even be imported:
+# left out (skipped) unless the engine is required.
+collect_ignore = [
+    module
+    for engine, module in (("cerbos", "test_cerbos.py"), ("cedar", "test_cedar.py"))
+    if not REQUIRED[engine] and _missing(engine) is not None
+]
+
+
 def require(engine: str) -> None:
     missing = _missing(engine)
     if missing is None:
@@ -84,5 +93,10 @@ def cerbos_server() -> Iterator[cerboskit.CerbosServer]:
 
 
 @pytest.fixture
-def cedar() -> None:
+def cerbos_installed() -> None:
+    require("cerbos")
+
+
+@pytest.fixture
+def cedar_installed() -> None:
     require("cedar")
