@@ -92,6 +92,17 @@ def cerbos_server() -> Iterator[cerboskit.CerbosServer]:
         server.close()
 
 
+@pytest.fixture(scope="module")
+def shared_cerbos_server() -> Iterator[cerboskit.CerbosServer]:
+    """One server for a module whose tests only read from it."""
+    require("cerbos")
+    server = cerboskit.CerbosServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture
 def cerbos_installed() -> None:
     require("cerbos")
