@@ -176,7 +176,10 @@ class Cedar:
         if principal is None:
             return answers
         principal = _uid(principal)
-        cedar_context = dict(self._context(context)) if self._context else {}
+        # As JSON once: cedarpy would encode a dict again for every request.
+        cedar_context = json.dumps(
+            dict(self._context(context)) if self._context else {}
+        )
         # A Cedar call holds one entity per uid: a second check of the same
         # resource with other attributes goes to the next round's call.
         rounds: list[dict[tuple[str, str], list[int]]] = []

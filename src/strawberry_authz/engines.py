@@ -26,10 +26,11 @@ from __future__ import annotations
 import enum
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
 from .errors import ConfigurationError
+from .keys import register_key, scope_value_key
 
 __all__ = [
     "AttributeSource",
@@ -65,6 +66,29 @@ class ResourceCheck(NamedTuple):
     id: str
     action: str
     attributes: Mapping[str, Any]
+
+
+_SCALARS = (str, int, bool, float, type(None))
+
+
+def _check_key(check: ResourceCheck) -> Hashable:
+    """The cache key of a check: its names and the attribute map, order-free.
+
+    Scalars are keyed with their type (`True` is not `1`); anything else by
+    `scope_value_key`'s canonical form.
+    """
+    attributes = check.attributes
+    items = []
+    for name in sorted(attributes):
+        value = attributes[name]
+        kind = type(value)
+        items.append(
+            (name, (kind, value) if kind in _SCALARS else scope_value_key(value))
+        )
+    return ("resource-check", check.kind, check.id, check.action, tuple(items))
+
+
+register_key(ResourceCheck, _check_key)
 
 
 class Resource:
