@@ -90,9 +90,9 @@ def schema(data: list[Row], scope: Any = None) -> strawberry.Schema:
         status: str
 
     if authz is not None:
-        Document = authz.type_rule(  # noqa: N806
-            lambda p: {"can": DOCUMENTS.check(p.root, "view")}
-        )(Document)
+        Document = authz.type_rule(lambda p: {"can": DOCUMENTS.check(p.root, "view")})(
+            Document
+        )
 
     @strawberry.type
     class Query:
@@ -161,7 +161,13 @@ def cedar_case(n: int, rounds: int, check: bool) -> None:
         return decide(requests, *args, **kwargs)
 
     cedarpy.is_authorized_batch = counting
-    entities = [{"uid": {"type": "user", "id": "alice"}, "attrs": {"id": "alice"}, "parents": []}]
+    entities = [
+        {
+            "uid": {"type": "user", "id": "alice"},
+            "attrs": {"id": "alice"},
+            "parents": [],
+        }
+    ]
     cedar = Cedar(
         CEDAR_POLICIES,
         entities=entities,
@@ -171,7 +177,7 @@ def cedar_case(n: int, rounds: int, check: bool) -> None:
     ratios = []
     for r in range(rounds):
         times = {}
-        for name in (("bare", "ours") if r % 2 else ("ours", "bare")):
+        for name in ("bare", "ours") if r % 2 else ("ours", "bare"):
             target = bare if name == "bare" else ours
             calls.clear()
             started = time.perf_counter()
@@ -197,15 +203,13 @@ async def cerbos_case(n: int, rounds: int, check: bool) -> None:
     server = cerboskit.CerbosServer().start()
     try:
         client = Timed(cerboskit.async_client(server))
-        cerbos = Cerbos(
-            client, principal=lambda c: {"id": "alice", "roles": ["user"]}
-        )
+        cerbos = Cerbos(client, principal=lambda c: {"id": "alice", "roles": ["user"]})
         bare, ours = schema(data), schema(data, cerbos.scope)
         await ours.execute(QUERY, context_value={})  # connect once
         shares, totals, engine = [], [], []
         for r in range(rounds):
             times = {}
-            for name in (("bare", "ours") if r % 2 else ("ours", "bare")):
+            for name in ("bare", "ours") if r % 2 else ("ours", "bare"):
                 target = bare if name == "bare" else ours
                 client.reset()
                 started = time.perf_counter()

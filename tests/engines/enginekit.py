@@ -204,11 +204,8 @@ class SpiceDBHarness(Harness):
                 )
         return rows
 
-    def native(self, check: ResourceCheck) -> object:
-        return [check.kind, check.id, check.action]
-
     def malformed(self, check: ResourceCheck) -> object:
-        return [check.kind, f"{check.id} !", check.action]
+        return check._replace(id=f"{check.id} !")
 
     def adapter(self, *, asynchronous: bool = True, **options: Any) -> Any:
         from strawberry_authz.spicedb import SpiceDB
