@@ -239,6 +239,9 @@ class EngineCallLedger:
         """
         calls = _Calls()
         calls.context = context
+        if context is None:
+            # Requests without a context cannot be told apart: not recorded.
+            return calls
         key = id(context)
         entries = self._entries
 
@@ -252,7 +255,8 @@ class EngineCallLedger:
         return calls
 
     def call_ids(self, context: object) -> list[str]:
-        """The ids of the calls made so far for the request of `context`."""
+        """The ids of the calls made so far for the request of `context`
+        (none for a request without a context)."""
         ref = self._entries.get(id(context))
         calls = ref() if ref is not None else None
         if calls is None or calls.context is not context:

@@ -112,3 +112,10 @@ def test_call_ids_go_when_the_request_scope_does() -> None:
     ledger.open(context).append("call-1")  # nothing keeps it: the request ended
     assert ledger.call_ids(context) == []
     assert ledger._entries == {}
+
+
+def test_requests_without_a_context_never_share_call_ids() -> None:
+    ledger = EngineCallLedger()
+    first = ledger.open(None)
+    first.append("call-1")
+    assert ledger.call_ids(None) == []
