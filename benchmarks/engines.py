@@ -161,33 +161,37 @@ def cedar_case(n: int, rounds: int, check: bool) -> None:
         return decide(requests, *args, **kwargs)
 
     cedarpy.is_authorized_batch = counting
-    entities = [
-        {
-            "uid": {"type": "user", "id": "alice"},
-            "attrs": {"id": "alice"},
-            "parents": [],
-        }
-    ]
-    cedar = Cedar(
-        CEDAR_POLICIES,
-        entities=entities,
-        principal=lambda c: {"type": "user", "id": "alice"},
-    )
-    bare, ours = schema(data), schema(data, cedar.scope)
-    ratios = []
-    for r in range(rounds):
-        times = {}
-        for name in ("bare", "ours") if r % 2 else ("ours", "bare"):
-            target = bare if name == "bare" else ours
-            calls.clear()
-            started = time.perf_counter()
-            result = target.execute_sync(QUERY, context_value={})
-            times[name] = time.perf_counter() - started
-            checked(result, data, name == "ours")
-            if name == "ours":
-                assert calls == [1000] * (n // 1000) + ([n % 1000] if n % 1000 else [])
-        ratios.append(times["ours"] / times["bare"])
-    cedarpy.is_authorized_batch = decide
+    try:
+        entities = [
+            {
+                "uid": {"type": "user", "id": "alice"},
+                "attrs": {"id": "alice"},
+                "parents": [],
+            }
+        ]
+        cedar = Cedar(
+            CEDAR_POLICIES,
+            entities=entities,
+            principal=lambda c: {"type": "user", "id": "alice"},
+        )
+        bare, ours = schema(data), schema(data, cedar.scope)
+        ratios = []
+        for r in range(rounds):
+            times = {}
+            for name in ("bare", "ours") if r % 2 else ("ours", "bare"):
+                target = bare if name == "bare" else ours
+                calls.clear()
+                started = time.perf_counter()
+                result = target.execute_sync(QUERY, context_value={})
+                times[name] = time.perf_counter() - started
+                checked(result, data, name == "ours")
+                if name == "ours":
+                    assert calls == [1000] * (n // 1000) + (
+                        [n % 1000] if n % 1000 else []
+                    )
+            ratios.append(times["ours"] / times["bare"])
+    finally:
+        cedarpy.is_authorized_batch = decide
     print(
         f"Cedar, {n} items, execute_sync: {statistics.median(ratios):.2f}x bare "
         f"(target <= 3x), {math.ceil(n / 1000)} is_authorized_batch calls"
