@@ -10,13 +10,24 @@ An exception *for one value* denies only the fields that need that value (a
 `GraphQLError` is their reason; any other gives `FORBIDDEN` and a log).
 `load_fn` raising, timing out, or answering with the wrong length or a
 non-bool denies the whole chunk, logged (fail closed).
+
+An engine adapter may answer a `BatchAnswers` (a list) naming the ids of the
+engine calls that gave the answers: the reason of each denial then names
+them, so a decision log can be matched with the engine's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Generator,
+    Hashable,
+    Iterable,
+    Sequence,
+)
 from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any
@@ -34,7 +45,14 @@ from .outcomes import (
     within,
 )
 
-__all__ = ["BatchLoadFn", "BatchObserver", "BatchScope", "Batches", "Queued"]
+__all__ = [
+    "BatchAnswers",
+    "BatchLoadFn",
+    "BatchObserver",
+    "BatchScope",
+    "Batches",
+    "Queued",
+]
 
 logger = logging.getLogger("strawberry_authz")
 
@@ -43,6 +61,20 @@ BatchObserver = Callable[[str, int], "AbstractContextManager[Any]"]
 
 BatchAnswer = Sequence["bool | BaseException"]
 BatchLoadFn = Callable[[list[Any]], "BatchAnswer | Awaitable[BatchAnswer]"]
+
+
+class BatchAnswers(list["bool | BaseException"]):
+    """A `load_fn`'s answers, with the ids of the engine calls that gave them.
+
+    Denials and failures read from it name the calls in their reason
+    (`... (engine call <id>)`), for the decision log.
+    """
+
+    __slots__ = ("call_ids",)
+
+    def __init__(self, answers: Iterable[bool | BaseException] = ()) -> None:
+        super().__init__(answers)
+        self.call_ids: list[str] = []
 
 
 class BatchScope:
@@ -348,15 +380,19 @@ def _answers_of(
                     "than a bool or an exception"
                 )
             ] * len(values)
+    calls = getattr(answered, "call_ids", None)
+    via = f" (engine call {', '.join(calls)})" if calls else ""
     outcomes: list[Outcome] = []
     for value, answer in zip(values, answered, strict=True):
         if answer is True:
             outcomes.append(ALLOW)
         elif answer is False:
-            outcomes.append(forbidden(f"scope {name!r} denied {safe_repr(value)}"))
+            outcomes.append(forbidden(f"scope {name!r} denied {safe_repr(value)}{via}"))
         else:
             outcomes.append(
-                denial_from_exception(answer, f"scope {name!r} ({safe_repr(value)})")
+                denial_from_exception(
+                    answer, f"scope {name!r} ({safe_repr(value)}){via}"
+                )
             )
     return outcomes
 

@@ -12,7 +12,8 @@ authz = AuthExtension(lambda context: {"can": spicedb.scope(context)})
 class Document: ...
 ```
 
-A scope value is `"document:42#view"` or `["document", "42", "view"]`: the
+A scope value is `"document:42#view"`, `["document", "42", "view"]` or a
+`ResourceCheck` (`Resource.check(obj, "view")`, its attributes unused): the
 resource type, its id and the permission the request's subject must have.
 All the values a request needs are checked with `CheckBulkPermissions`, one
 call per chunk of `max_batch_size`.
@@ -49,6 +50,7 @@ from authzed.api.v1.permission_service_pb2 import LookupPermissionship
 from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
 from .batch import BatchScope
+from .engines import ResourceCheck
 from .errors import ForbiddenError
 
 __all__ = ["EmbeddedClient", "SpiceDB", "SpiceDBCheckError"]
@@ -357,8 +359,12 @@ def _consistency_for(consistency: Any, context: Any) -> Consistency:
 
 
 def _parse_value(value: object) -> tuple[ObjectReference, str]:
-    """`"document:42#view"` or `["document", "42", "view"]` -> resource, permission."""
-    if isinstance(value, str):
+    """`"document:42#view"`, `["document", "42", "view"]` or a `ResourceCheck`
+    (its attributes unused: SpiceDB decides on relationships) -> resource,
+    permission."""
+    if isinstance(value, ResourceCheck):
+        kind, object_id, permission = value.kind, value.id, value.action
+    elif isinstance(value, str):
         head, _, permission = value.rpartition("#")
         kind, _, object_id = head.partition(":")
     elif isinstance(value, (list, tuple)) and len(value) == 3:
