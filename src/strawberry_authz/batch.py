@@ -352,6 +352,7 @@ def _answers_of(
                 "expected a list with one bool (or exception) per value"
             )
         ] * len(values)
+    calls = getattr(answered, "call_ids", None)  # before the copy drops it
     answered = list(answered)  # read once: every check sees the same answers
     if len(answered) != len(values):
         return [
@@ -380,7 +381,6 @@ def _answers_of(
                     "than a bool or an exception"
                 )
             ] * len(values)
-    calls = getattr(answered, "call_ids", None)
     via = f" (engine call {', '.join(calls)})" if calls else ""
     outcomes: list[Outcome] = []
     for value, answer in zip(values, answered, strict=True):
