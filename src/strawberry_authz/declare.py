@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 from .errors import ConfigurationError
 from .grants import GrantSpec
 from .plan import NO_FALLBACK, ErrorHook, Phase
-from .policy import FieldPolicy, Policy, check_phase, decorate_type
+from .policy import (
+    FieldPolicy,
+    Policy,
+    check_phase,
+    decorate_type,
+    refuse_bare_decorator,
+)
 
 __all__ = ["RuleDeclarations"]
 
@@ -62,6 +68,7 @@ class RuleDeclarations:
                 instead of delivering an error for each.
         """
         check_phase(phase)
+        refuse_bare_decorator("rule", rules_or_fn)
         return FieldPolicy(
             self._policy,
             rules_or_fn,
@@ -95,6 +102,7 @@ class RuleDeclarations:
         `on_denied` fallback). On a subscription it checks every event, with
         the event as `result`. Other options as for `rule`.
         """
+        refuse_bare_decorator("post_rule", fn)
         return FieldPolicy(
             self._policy,
             fn,
@@ -138,6 +146,7 @@ class RuleDeclarations:
         the lists that return them (a single-object field still gets `null`
         and the error).
         """
+        refuse_bare_decorator("type_rule", rules_or_fn)
         if drop_denied and not on_object:
             raise ConfigurationError(
                 "authz.type_rule(drop_denied=True) needs on_object=True: only a "
@@ -170,6 +179,7 @@ class RuleDeclarations:
         self, fn: Callable[..., object], *, on_error: ErrorHook | None = None
     ) -> Callable[[TypeT], TypeT]:
         """A post rule `fn(params, result)` on every field of a type."""
+        refuse_bare_decorator("type_post_rule", fn)
         return functools.partial(
             decorate_type,
             self._policy,

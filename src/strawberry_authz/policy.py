@@ -42,6 +42,7 @@ __all__ = [
     "decorate_type",
     "is_marker",
     "mark_subclasses",
+    "refuse_bare_decorator",
 ]
 
 logger = logging.getLogger("strawberry_authz")
@@ -143,11 +144,7 @@ class FieldPolicy(_Marker):
     def __call__(self, field: StrawberryField) -> StrawberryField:
         """Decorator form: `@authz.rule(...)` above `@strawberry.field`."""
         if not isinstance(field, StrawberryField):
-            raise TypeError(
-                f"{self.where}(...) must decorate a Strawberry field: put it above "
-                "@strawberry.field / @strawberry.mutation / @strawberry.subscription, "
-                f"not on {field!r}"
-            )
+            raise ConfigurationError(_not_a_field_message(self.where, field))
         field.extensions.append(self)
         watch_class_body(self.policy, sys._getframe(1))
         resolver = field.base_resolver
@@ -182,6 +179,52 @@ class FieldPolicy(_Marker):
                     problems.append(f"grants of {where}: {problem}")
         if problems:
             raise ConfigurationError(problems)
+
+
+def _not_a_field_message(decorator: str, target: object) -> str:
+    name = getattr(target, "__name__", None)
+    if inspect.isfunction(target) and name:
+        return (
+            f"{decorator}(...) on function {name}: a rule decorates a Strawberry "
+            "field. Put it above @strawberry.field / @strawberry.mutation / "
+            "@strawberry.subscription; for a resolver given as "
+            f"strawberry.field(resolver={name}), pass the rule there: "
+            f"strawberry.field(resolver={name}, extensions=[{decorator}(...)])"
+        )
+    return (
+        f"{decorator}(...) must decorate a Strawberry field: put it above "
+        "@strawberry.field / @strawberry.mutation / @strawberry.subscription, "
+        f"not on {target!r}"
+    )
+
+
+def refuse_bare_decorator(decorator: str, target: object) -> None:
+    """Refuse `@authz.rule` / `@authz.type_rule` written without parentheses.
+
+    Python then passes the field or class itself as the rule, and the result
+    would be a field that vanishes from the schema or a class replaced by a
+    partial; both are refused here, naming what was decorated.
+    """
+    if isinstance(target, StrawberryField):
+        resolver = target.base_resolver
+        what = "field " + (
+            _short_name(resolver.wrapped_func.__qualname__)
+            if resolver is not None
+            else (target.python_name or "?")
+        )
+    elif isinstance(target, type) and object_definition(target) is not None:
+        what = f"type {target.__name__}"
+    else:
+        return
+    raise ConfigurationError(
+        f"@authz.{decorator} without parentheses on {what}: "
+        f"call it: @authz.{decorator}(...)"
+    )
+
+
+def _short_name(qualname: str) -> str:
+    """`Query.secret` from `make.<locals>.Query.secret`."""
+    return qualname.rpartition("<locals>.")[2]
 
 
 class TypePolicy:
