@@ -9,7 +9,12 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 from .batch import BatchScope
 from .capabilities import Permission
 from .decisions import Decision
-from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
+from .errors import (
+    AuthorizationFailedError,
+    ConfigurationError,
+    ForbiddenError,
+    UnauthenticatedError,
+)
 from .extension import AuthExtension
 from .params import AuthParams
 from .roles import ANONYMOUS, WILDCARD, RoleRegistry
@@ -19,6 +24,7 @@ __all__ = [
     "WILDCARD",
     "AuthExtension",
     "AuthParams",
+    "AuthorizationFailedError",
     "BatchScope",
     "ConfigurationError",
     "Decision",

@@ -55,14 +55,16 @@ def client_error(
 ) -> Exception:
     """The error to raise for `denial` at `path`, after the error hooks.
 
-    A hook returning None passes to the next hook; an exception replaces the
+    The hooks are the `on_error` of the rule that denied (not of the
+    field's other rules), then `error_resolver`. A hook returning None passes to the next hook; an exception replaces the
     error; a `str` replaces its message and keeps its code; anything else, or
     a hook raising, keeps it (logged).
     """
     error = denial.error
     if denial.branches and not settings.error_reasons:
         error = _without_reasons(denial)
-    for hook in (plan.on_error, settings.error_resolver):
+    own = plan.error_hook(denial.source) if plan.on_error else None
+    for hook in (own, settings.error_resolver):
         if hook is None:
             continue
         try:

@@ -1,6 +1,7 @@
 """Errors raised to clients, and the error raised for bad configuration.
 
-`ForbiddenError` and `UnauthenticatedError` are what a denied field reports.
+`ForbiddenError` and `UnauthenticatedError` are what a denied field reports;
+`AuthorizationFailedError` what a field reports when its check failed.
 `ConfigurationError` is raised at decoration, schema install or
 `AuthExtension.validate` time and never reaches a client.
 """
@@ -14,7 +15,12 @@ from graphql import GraphQLError
 
 from ._compat import StrawberryException
 
-__all__ = ["ConfigurationError", "ForbiddenError", "UnauthenticatedError"]
+__all__ = [
+    "AuthorizationFailedError",
+    "ConfigurationError",
+    "ForbiddenError",
+    "UnauthenticatedError",
+]
 
 
 class _DenialError(GraphQLError):
@@ -42,6 +48,20 @@ class UnauthenticatedError(_DenialError):
 
     code = "UNAUTHENTICATED"
     default_message = "You must be logged in to access this field."
+
+
+class AuthorizationFailedError(_DenialError):
+    """Authorization could not be decided (`INTERNAL_SERVER_ERROR`).
+
+    What the client sees when a check *failed* rather than said no: a loader,
+    `load_scopes`, a `BatchScope`, an engine or a rule function raised
+    unexpectedly, timed out, or the policy is broken at run time. The field
+    is denied all the same; the code lets a client retry instead of telling
+    its user "access denied". Nothing of the cause is in it (it is logged).
+    """
+
+    code = "INTERNAL_SERVER_ERROR"
+    default_message = "Authorization could not be checked; please try again."
 
 
 class ConfigurationError(Exception):

@@ -75,10 +75,11 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             (`extensions["authz"]`). Off by default: it reveals policy, and
             the reasons of a rule computed from a result (a post rule) can
             carry values derived from that denied result.
-        error_reasons: Keep `extensions["reasons"]` on the error of a denied
+        error_reasons: Add `extensions["reasons"]` to the error of a denied
             `$or` / `$race` (each failed branch's client-facing code and
-            message). It tells a client how many branches failed; `False`
-            omits it, so nothing of the policy's shape leaves the server.
+            message). It tells a client the shape of the rule, so it is off
+            by default (`False`: nothing of the policy's shape leaves the
+            server); turn it on while developing.
         scope_timeout: Seconds an async `load_scopes`, async loader or async
             rule function may take. One that takes longer denies the fields
             waiting for it (`FORBIDDEN`, logged with the scope or the rule's
@@ -103,7 +104,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         error_resolver: ErrorHook | None = None,
         on_decision: DecisionHook | Sequence[DecisionHook] | None = None,
         debug: bool = False,
-        error_reasons: bool = True,
+        error_reasons: bool = False,
         scope_timeout: float | None = None,
         fallback_rule: object = None,
     ) -> None:

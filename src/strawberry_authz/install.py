@@ -45,7 +45,14 @@ from .capabilities import capability_of, declares_capabilities
 from .decisions import DecisionSource
 from .guards import FieldGuard
 from .params import FieldSite
-from .plan import NO_FALLBACK, FieldPlan, GuardSettings, ObjectCheck, Part
+from .plan import (
+    NO_FALLBACK,
+    ErrorHooks,
+    FieldPlan,
+    GuardSettings,
+    ObjectCheck,
+    Part,
+)
 from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, PerObject, SourceTag, all_of
 from .warmup import Warmer
@@ -646,9 +653,10 @@ class _FieldRules:
             ),
             type_grants=types.grants,
             grants=granting[0] if granting else None,
-            on_error=next(
-                (p.on_error for p in all_field if p.on_error is not None),
-                types.on_error,
+            on_error=(
+                *_error_hooks(own, "field"),
+                *_error_hooks(inherited, "interface"),
+                *types.on_error,
             ),
             on_denied=next(
                 (p.on_denied for p in all_field if p.on_denied is not NO_FALLBACK),
@@ -698,7 +706,10 @@ class _TypeParts(NamedTuple):
             ],
             post=_policy_parts("post", (*own_types, *interface_types), post=True),
             grants=tuple(p.grants for p in type_policies if p.grants is not None),
-            on_error=next((p.on_error for p in type_policies if p.on_error), None),
+            on_error=(
+                *_error_hooks(rules.own, "type"),
+                *_error_hooks(interface_types, "interface"),
+            ),
             object_rules=any(p.on_object for p in type_policies),
         )
 
@@ -736,6 +747,15 @@ def _check_field(
             f"{coordinate}: on_denied=None on a non-null field ({gfield.type}); "
             "return a value of the field's type, or make the field nullable"
         )
+
+
+def _error_hooks(found: Any, source: DecisionSource) -> ErrorHooks:
+    """The `on_error` of each of `found`, with the source of its denials."""
+    return tuple(
+        ("post" if p.post else source, p.on_error)
+        for p in found
+        if p.on_error is not None
+    )
 
 
 def _policy_parts(source: DecisionSource, found: Any, *, post: bool) -> list[Part]:

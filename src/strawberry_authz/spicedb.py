@@ -49,7 +49,7 @@ from authzed.api.v1.permission_service_pb2 import LookupPermissionship
 from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
 from .batch import BatchScope
-from .errors import ForbiddenError
+from .errors import AuthorizationFailedError
 
 __all__ = ["EmbeddedClient", "SpiceDB", "SpiceDBCheckError"]
 
@@ -196,8 +196,9 @@ class SpiceDB:
         prefer an `AsyncClient`.
 
         Raises:
-            ForbiddenError: SpiceDB failed (the reason is logged, never
-                sent to the client) or an argument is malformed.
+            AuthorizationFailedError: SpiceDB failed (the reason is logged,
+                never sent to the client) or an argument is malformed; its
+                code is `INTERNAL_SERVER_ERROR`.
         """
         try:
             subject = _subject_reference(self._subject, context)
@@ -237,7 +238,7 @@ class SpiceDB:
                 resource_type,
                 permission,
             )
-            raise ForbiddenError() from None
+            raise AuthorizationFailedError() from None
 
     def _check_many(self, context: Any, values: list[Any]) -> Any:
         """One answer per value, in order; one engine call per chunk."""
