@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -95,6 +96,21 @@ class SchemaBuildConfigurationError(ConfigurationError, StrawberryException):
     @property
     def exception_source(self) -> None:
         return None
+
+
+_DENIAL_MARK = "_strawberry_authz_denial"
+
+
+def mark_denial(error: Exception) -> Exception:
+    """Mark `error` (a fresh copy) as the error of a denial, for the log filter."""
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(error, _DENIAL_MARK, True)
+    return error
+
+
+def is_denial(error: object) -> bool:
+    """Whether `error` is what a denied field raised (see `mark_denial`)."""
+    return getattr(error, _DENIAL_MARK, False) is True
 
 
 def error_code(error: BaseException) -> str | None:

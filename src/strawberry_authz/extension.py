@@ -28,6 +28,7 @@ from .batch import BatchObserver
 from .capabilities import CapabilityMethods
 from .decisions import DecisionHook, decision_hook, hooks_of
 from .declare import RuleDeclarations
+from .denials import quiet_denials_in_strawberry_log
 from .errors import ConfigurationError
 from .grants import GrantDeclaration
 from .inline import InlineCheckMethods, InlineChecks
@@ -82,9 +83,9 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             server); turn it on while developing.
         scope_timeout: Seconds an async `load_scopes`, async loader or async
             rule function may take. One that takes longer denies the fields
-            waiting for it (`FORBIDDEN`, logged with the scope or the rule's
-            field); other fields and operations are unaffected. `None` (the
-            default) waits as long as they take.
+            waiting for it (a failure: `INTERNAL_SERVER_ERROR`, logged with
+            the scope or the rule's field); other fields and operations are
+            unaffected. `None` (the default) waits as long as they take.
         fallback_rule: The rule of every field that no other rule applies to
             (no default scopes, type, interface or field rule), root or
             nested, in every operation type. `False` denies by default; a
@@ -92,6 +93,12 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             explicit allow). Introspection (`__schema`, `__type`,
             `__typename`) is never subject to it. `None` (the default) leaves
             such fields open.
+        denial_log_level: The level at which each denied field is logged on
+            `strawberry_authz`, in one line (field, path, code, which rule,
+            reason); `None` logs no denial. Strawberry's own traceback of a
+            denial is left out of its error log: a denial is expected, not a
+            crash. Failures (a loader raising, ...) are also logged at
+            `ERROR` with their traceback.
     """
 
     def __init__(
@@ -107,6 +114,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         error_reasons: bool = False,
         scope_timeout: float | None = None,
         fallback_rule: object = None,
+        denial_log_level: int | None = logging.INFO,
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
@@ -129,7 +137,9 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             on_decision=decision_hook(on_decision),
             debug=debug,
             error_reasons=error_reasons,
+            denial_log_level=denial_log_level,
         )
+        quiet_denials_in_strawberry_log()
         self._inline = InlineChecks(compiler, self._settings)
         self._batch_observer = batch_observer_of(self._settings.on_decision)
         self._install_lock = threading.Lock()

@@ -7,6 +7,7 @@ field's `resolve`, or a subscription's `subscribe`); `GuardSettings` what the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -97,6 +98,7 @@ class GuardSettings:
     on_decision: DecisionHook | None = None
     debug: bool = False
     error_reasons: bool = False
+    denial_log_level: int | None = logging.INFO
 
 
 @dataclass(frozen=True, eq=False)
