@@ -16,8 +16,9 @@ from .errors import (
     UnauthenticatedError,
 )
 from .extension import AuthExtension
-from .params import AuthParams
+from .params import AuthParams, PostRuleFunction, RuleFunction, RuleResult, RuleSet
 from .roles import ANONYMOUS, WILDCARD, RoleRegistry
+from .scopes import LoadScopes, ScopeLoader
 
 __all__ = [
     "ANONYMOUS",
@@ -29,7 +30,13 @@ __all__ = [
     "ConfigurationError",
     "Decision",
     "ForbiddenError",
+    "LoadScopes",
     "Permission",
+    "PostRuleFunction",
     "RoleRegistry",
+    "RuleFunction",
+    "RuleResult",
+    "RuleSet",
+    "ScopeLoader",
     "UnauthenticatedError",
 ]

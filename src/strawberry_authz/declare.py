@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from .errors import ConfigurationError
 from .grants import GrantSpec
+from .params import PostRuleFunction
 from .plan import NO_FALLBACK, ErrorHook, Phase
 from .policy import (
     FieldPolicy,
@@ -85,7 +86,7 @@ class RuleDeclarations:
 
     def post_rule(
         self,
-        fn: Callable[..., object],
+        fn: PostRuleFunction,
         *,
         grants: GrantSpec | None = None,
         skip_defaults: bool = False,
@@ -176,7 +177,7 @@ class RuleDeclarations:
         )
 
     def type_post_rule(
-        self, fn: Callable[..., object], *, on_error: ErrorHook | None = None
+        self, fn: PostRuleFunction, *, on_error: ErrorHook | None = None
     ) -> Callable[[TypeT], TypeT]:
         """A post rule `fn(params, result)` on every field of a type."""
         refuse_bare_decorator("type_post_rule", fn)

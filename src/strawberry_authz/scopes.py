@@ -18,7 +18,7 @@ import typing
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from inspect import isawaitable
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeAlias, Union, get_args, get_origin
 
 import pydantic
 
@@ -41,9 +41,23 @@ from .outcomes import (
     within,
 )
 
-__all__ = ["LoadScopes", "ScopeCache", "ScopeDeclaration", "did_you_mean"]
+__all__ = [
+    "LoadScopes",
+    "ScopeCache",
+    "ScopeDeclaration",
+    "ScopeLoader",
+    "did_you_mean",
+]
 
-LoadScopes = Callable[[Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"]
+ScopeLoader: TypeAlias = "bool | Callable[[Any], bool | Awaitable[bool]] | BatchScope"
+"""A scope: a `bool`, `loader(value)` answering a bool (sync or async), or a
+`BatchScope` answering many values in one call."""
+LoadScopes: TypeAlias = Callable[
+    [Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"
+]
+"""`load_scopes(context)`: the request's scopes (each a `ScopeLoader`) by
+name, sync or async. Values are typed `object` so that a dict literal of
+mixed loaders needs no annotation."""
 
 _MISSING = object()
 
