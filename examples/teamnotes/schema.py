@@ -293,20 +293,19 @@ def may_read_note(params: AuthParams, note: Note | None) -> object:
     return {"$or": [{"can": on_note(note.id, "view")}, {"role_can": "note:read"}]}
 
 
-def note_not_found(error: Exception, path: list[str | int]) -> Exception | None:
+def note_not_found(error: Exception, path: list[str | int]) -> Exception:
     """No existence oracle: "forbidden" reads exactly like "does not exist".
 
-    A client that could tell the two apart could probe ids for notes it may
-    not read. Both give `null` and the same `NOT_FOUND` error, byte for byte:
-    this hook replaces every denial of `note(id)` (and the reasons of a
-    failed `$or`) with one fixed error. `UNAUTHENTICATED` is kept: it is
-    decided before the resolver runs, so it says nothing about the id.
-    The answers are equal, not equally fast (an existing note costs a few
-    more queries); a server that must hide timing too needs more than this.
+    The "hide as missing" pattern (docs/concepts/post-rules.md). A client
+    that could tell the two apart could probe ids for notes it may not read.
+    Both give `null` and the same `NOT_FOUND` error, byte for byte: this hook
+    replaces every denial of the post rule (and the reasons of a failed
+    `$or`) with one fixed error. It sees only its own rule's denials, so the
+    default scopes' `UNAUTHENTICATED` (decided before the resolver runs, it
+    says nothing about the id) reaches the client as it is. The answers are
+    equal, not equally fast (an existing note costs a few more queries); a
+    server that must hide timing too needs more than this.
     """
-    extensions = getattr(error, "extensions", None) or {}
-    if extensions.get("code") == "UNAUTHENTICATED":
-        return None
     return NoteNotFoundError()
 
 
