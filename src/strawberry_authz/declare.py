@@ -118,6 +118,32 @@ class RuleDeclarations:
             drop_denied=drop_denied,
         )
 
+    def grants(self, names_or_fn: GrantSpec) -> FieldPolicy:
+        """Grants given by a field, without a rule of its own.
+
+        `@authz.grants(["self"])` above `@strawberry.field` records `self`
+        for the fields of the returned object once the field resolved and
+        passed what applies to it (default scopes, type rules). It does not
+        allow anything: under `fallback_rule=False` a field with grants only
+        is still denied, unlike `authz.rule(True, grants=...)`.
+        `names_or_fn` is a list of names or `fn(params, result)`, as for
+        `grants=` on `rule`.
+        """
+        refuse_bare_decorator("grants", names_or_fn)
+        return FieldPolicy(
+            self._policy,
+            None,
+            post=False,
+            grants=names_or_fn,
+            skip_defaults=False,
+            skip_type_rules=False,
+            skip_interface_rules=False,
+            on_error=None,
+            on_denied=NO_FALLBACK,
+            phase="subscribe",
+            drop_denied=False,
+        )
+
     def type_rule(
         self,
         rules_or_fn: object = None,

@@ -722,7 +722,7 @@ def _check_field(
     problems: list[str],
 ) -> None:
     for kind, found in (
-        ("authz.rule", [p for p in own if not p.post]),
+        ("authz.rule", [p for p in own if not p.post and p.rules is not None]),
         ("authz.post_rule", [p for p in own if p.post]),
     ):
         if len(found) > 1:
@@ -736,7 +736,7 @@ def _check_field(
             "give them on one"
         )
     for rule in (*own, *inherited):
-        if rule.node is None:
+        if not rule.compiled:
             problems.append(f"{coordinate}: its rule was never compiled")
     on_denied = next(
         (p.on_denied for p in (*own, *inherited) if p.on_denied is not NO_FALLBACK),

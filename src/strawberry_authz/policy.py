@@ -139,7 +139,10 @@ class FieldPolicy(_Marker):
         self.phase = phase
         self.drop_denied = drop_denied
         self.node: Node | None = None
+        self.compiled = False
         self.where = "authz.post_rule" if post else "authz.rule"
+        if rules is None:
+            self.where = "authz.grants"
 
     def __call__(self, field: StrawberryField) -> StrawberryField:
         """Decorator form: `@authz.rule(...)` above `@strawberry.field`."""
@@ -158,7 +161,7 @@ class FieldPolicy(_Marker):
         Strawberry hides exceptions raised here behind a `TypeError` unless
         they are its own kind, so the `ConfigurationError` raised here is one.
         """
-        if self.node is None:
+        if not self.compiled:
             origin = getattr(field.origin, "__name__", None) or "?"
             try:
                 self._compile(f"{origin}.{field.python_name}")
@@ -169,9 +172,14 @@ class FieldPolicy(_Marker):
         problems: list[str] = []
         kind = "post rule" if self.post else "rule"
         self.where = where
-        self.node = self.policy.compiler.compile(
-            self.rules, where=f"{kind} of {where}", problems=problems, post=self.post
-        )
+        if self.rules is not None:  # None: `authz.grants`, no rule of its own
+            self.node = self.policy.compiler.compile(
+                self.rules,
+                where=f"{kind} of {where}",
+                problems=problems,
+                post=self.post,
+            )
+        self.compiled = True
         if not callable(self.grants):
             for name in self.grants or ():
                 problem = self.policy.compiler.grant_problem(name)
