@@ -14,6 +14,7 @@ from graphql import GraphQLError
 
 from ._compat import strawberry_error_logger
 from .errors import ForbiddenError, error_code, fresh_error, is_denial, mark_denial
+from .explain import why_denied
 from .outcomes import Denial
 from .params import FieldCall
 from .plan import NO_FALLBACK, FieldPlan, GuardSettings
@@ -41,7 +42,7 @@ def deny(
     call: FieldCall, denial: Denial, plan: FieldPlan, settings: GuardSettings
 ) -> Any:
     """Raise the error the client sees for `denial`, or return the fallback."""
-    error = client_error(denial, plan, settings, call.info.path.as_list())
+    error = client_error(denial, plan, settings, call.info.path.as_list(), call)
     fallback = plan.on_denied
     if fallback is NO_FALLBACK:
         raise error
@@ -58,7 +59,11 @@ def deny(
 
 
 def client_error(
-    denial: Denial, plan: FieldPlan, settings: GuardSettings, path: list[str | int]
+    denial: Denial,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    path: list[str | int],
+    call: FieldCall | None = None,
 ) -> Exception:
     """The error to raise for `denial` at `path`, after the error hooks.
 
@@ -87,20 +92,25 @@ def client_error(
             continue
         error = _replaced(error, replacement, plan.coordinate)
         break
+    why = why_denied(denial, plan, call) if settings.explain_denials else None
     level = settings.denial_log_level
     if level is not None and logger.isEnabledFor(level):
         logger.log(
             level,
-            "strawberry-authz: denied %s at %s (%s, %s): %s",
+            "strawberry-authz: denied %s at %s (%s, %s): %s%s",
             plan.coordinate,
             ".".join(map(str, path)),
             error_code(error) or type(error).__name__,
             denial.source or "rule",
             denial.reason.replace("\n", " "),
+            "" if why is None else f" [why: {', '.join(why['failed'])}]",
         )
     error = mark_denial(fresh_error(error))
-    if settings.debug and isinstance(error, GraphQLError):
-        error.extensions = {**(error.extensions or {}), "authz": denial.explain()}
+    if isinstance(error, GraphQLError):
+        if settings.debug:
+            error.extensions = {**(error.extensions or {}), "authz": denial.explain()}
+        if why is not None and settings.explain_denials == "response":
+            error.extensions = {**(error.extensions or {}), "why": why}
     return error
 
 

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -99,6 +99,14 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             denial is left out of its error log: a denial is expected, not a
             crash. Failures (a loader raising, ...) are also logged at
             `ERROR` with their traceback.
+        explain_denials: Why was I denied, for development. `"log"` adds to
+            each denial's log line the parts of the rule that failed, named
+            by their keys and scopes, never their values (`[why:
+            $or/has_role, $or/$granted read_photos]`); `"response"` also puts
+            them in the error (`extensions["why"] = {"rule": "type",
+            "failed": [...]}`). Off (`False`) by default: even without
+            values, the paths describe the policy; keep it off in
+            production.
     """
 
     def __init__(
@@ -115,6 +123,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         scope_timeout: float | None = None,
         fallback_rule: object = None,
         denial_log_level: int | None = logging.INFO,
+        explain_denials: Literal[False, "log", "response"] = False,
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
@@ -138,6 +147,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             debug=debug,
             error_reasons=error_reasons,
             denial_log_level=denial_log_level,
+            explain_denials=_checked_explain(explain_denials),
         )
         quiet_denials_in_strawberry_log()
         self._inline = InlineChecks(compiler, self._settings)
@@ -260,6 +270,16 @@ def batch_observer_of(hook: DecisionHook | None) -> BatchObserver | None:
         return span
 
     return observe
+
+
+def _checked_explain(
+    explain: object,
+) -> Literal[False, "log", "response"]:
+    if explain is False or explain == "log" or explain == "response":
+        return explain
+    raise TypeError(
+        f"explain_denials must be False, 'log' or 'response', got {explain!r}"
+    )
 
 
 def _check_timeout(scope_timeout: object) -> None:

@@ -99,6 +99,7 @@ class GuardSettings:
     debug: bool = False
     error_reasons: bool = False
     denial_log_level: int | None = logging.INFO
+    explain_denials: Literal[False, "log", "response"] = False
 
 
 @dataclass(frozen=True, eq=False)
