@@ -9,7 +9,8 @@ a set or a mapping does not answer is denied.
 asking them once per chunk.
 
 An exception *for one value* denies only the fields that need that value (a
-`GraphQLError` is their reason; any other gives `FORBIDDEN` and a log).
+`GraphQLError` is their reason; any other is a failure, `INTERNAL_SERVER_ERROR`,
+and a log).
 `load_fn` raising, timing out, or answering with the wrong length or a
 non-bool denies the whole chunk, logged (fail closed).
 """

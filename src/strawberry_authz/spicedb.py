@@ -82,8 +82,8 @@ _FOUND = LookupPermissionship.LOOKUP_PERMISSIONSHIP_HAS_PERMISSION
 class SpiceDBCheckError(Exception):
     """One value could not be checked (malformed, or refused by SpiceDB).
 
-    It denies only the fields that need that value, with `FORBIDDEN`; its
-    message is logged, never sent to the client.
+    It denies only the fields that need that value, as a failure
+    (`INTERNAL_SERVER_ERROR`); its message is logged, never sent to the client.
     """
 
 
