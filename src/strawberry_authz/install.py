@@ -41,7 +41,7 @@ from ._compat import (
     strawberry_definition_of,
     strawberry_field_of,
 )
-from .capabilities import capability_of, declares_capabilities
+from .capabilities import capability_of, declares_capabilities, is_answer_type
 from .decisions import DecisionSource
 from .guards import FieldGuard
 from .params import FieldSite
@@ -248,7 +248,8 @@ def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], lis
                 gtype,
                 field.name,
                 tuple(entry.field_plan() for entry in found),
-                capability_of(policy, field.gfield) is not None,
+                capability_of(policy, field.gfield) is not None
+                or is_answer_type(gtype),
                 objects[gtype.name],
             )
         )
@@ -340,6 +341,8 @@ class _Planner:
         self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> list[_Planned]:
         gfield = field.gfield
+        if is_answer_type(field.gtype):
+            return []  # an answer's data: the field returning it was checked
         capability = capability_of(self.policy, gfield) if self.capabilities else None
         if capability is not None:
             # Its answer is itself an authorization answer (a boolean about the
