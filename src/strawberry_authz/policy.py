@@ -30,6 +30,7 @@ from .errors import ConfigurationError, SchemaBuildConfigurationError
 from .grants import GrantSpec, normalize_grant_spec
 from .plan import ErrorHook, Phase
 from .rules import Node, RuleCompiler
+from .scopes import did_you_mean
 
 __all__ = [
     "FieldPolicy",
@@ -220,7 +221,7 @@ def refuse_bare_decorator(decorator: str, target: object) -> None:
             if resolver is not None
             else (target.python_name or "?")
         )
-    elif isinstance(target, type) and object_definition(target) is not None:
+    elif isinstance(target, type):  # a class is never a rule: the decorated one
         what = f"type {target.__name__}"
     else:
         return
@@ -382,8 +383,9 @@ def compile_defaults(
     problems: list[str] = []
     for operation, rules in defaults.items():
         if operation not in OPERATION_TYPES:
+            hint = did_you_mean(str(operation), OPERATION_TYPES)
             problems.append(
-                f"default_scopes: unknown operation type {operation!r} "
+                f"default_scopes: unknown operation type {operation!r}{hint} "
                 f"(expected one of {', '.join(OPERATION_TYPES)})"
             )
             continue

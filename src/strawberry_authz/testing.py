@@ -42,7 +42,8 @@ __all__ = [
     "run_as_async",
 ]
 
-# Helpers of other concepts re-exported here, one import line each:
+# Helpers of other concepts re-exported here, one line each, written
+# `from .module import name as name` (the `as` marks the re-export).
 
 
 _recording: ContextVar[list[Decision] | None] = ContextVar(

@@ -60,6 +60,20 @@ def test_a_type_decorator_without_parentheses_names_the_type(decorator):
     assert f"call it: @authz.{decorator}(...)" in message
 
 
+def test_a_type_decorator_without_parentheses_on_a_plain_class_names_it():
+    authz = AuthExtension(load_scopes)
+    with pytest.raises(ConfigurationError, match="on type Draft: call it"):
+
+        @authz.type_rule
+        class Draft:
+            body: str
+
+
+def test_an_unknown_operation_in_default_scopes_suggests_the_close_one():
+    with pytest.raises(ConfigurationError, match="'query'; did you mean 'Query'"):
+        AuthExtension(load_scopes, default_scopes={"query": {"is_logged_in": True}})
+
+
 # -- operators without `$`, unknown keys and scopes -----------------------------
 
 
