@@ -2,12 +2,15 @@
 
 `load_scopes` may return a `BatchScope` in place of a plain loader:
 `{"can": BatchScope(check_many)}`. `check_many(values)` receives a list of rule
-values and answers, in order, one `bool` (or one exception) per value.
+values and answers, in order, one `bool` (or one exception) per value; or the
+set of the allowed values; or a mapping value -> bool (or exception). A value
+a set or a mapping does not answer is denied.
 `Batches` is the per-operation side: which values are waiting for a batch, and
 asking them once per chunk.
 
 An exception *for one value* denies only the fields that need that value (a
-`GraphQLError` is their reason; any other gives `FORBIDDEN` and a log).
+`GraphQLError` is their reason; any other is a failure, `INTERNAL_SERVER_ERROR`,
+and a log).
 `load_fn` raising, timing out, or answering with the wrong length or a
 non-bool denies the whole chunk, logged (fail closed).
 
@@ -26,11 +29,13 @@ from collections.abc import (
     Generator,
     Hashable,
     Iterable,
+    Mapping,
     Sequence,
+    Set,
 )
 from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
-from typing import Any
+from typing import Any, TypeAlias
 
 from .outcomes import (
     ALLOW,
@@ -59,7 +64,9 @@ logger = logging.getLogger("strawberry_authz")
 BatchObserver = Callable[[str, int], "AbstractContextManager[Any]"]
 """`observer(scope_name, size)`: a context entered around each batch call."""
 
-BatchAnswer = Sequence["bool | BaseException"]
+BatchAnswer: TypeAlias = (
+    "Sequence[bool | BaseException] | Set[Any] | Mapping[Any, bool | BaseException]"
+)
 BatchLoadFn = Callable[[list[Any]], "BatchAnswer | Awaitable[BatchAnswer]"]
 
 
@@ -81,8 +88,13 @@ class BatchScope:
     """A scope whose values are checked in batches.
 
     Args:
-        load_fn: `load_fn(values) -> Sequence[bool | Exception]`, sync or
-            async, answering one entry per value, in order.
+        load_fn: `load_fn(values)`, sync or async, answering one entry per
+            value, in order (`[True, False, ...]`, an exception for a value
+            that failed); or the set of the allowed values (the natural
+            shape of `SELECT id ... WHERE id IN (...)`); or a mapping value
+            -> bool (or exception). A value a set or a mapping leaves out is
+            denied. For a set or a mapping, a list value is looked up as a
+            tuple (`["doc", 3]` as `("doc", 3)`).
         max_batch_size: At most this many values per call of `load_fn`.
     """
 
@@ -111,15 +123,16 @@ class BatchScope:
         """
         answered = self.load_fn([value])
         if isawaitable(answered):
-            return _first_async(answered)
-        return _first(answered)
+            return _first_async(answered, value)
+        return _first(answered, value)
 
     def __repr__(self) -> str:
         name = getattr(self.load_fn, "__qualname__", repr(self.load_fn))
         return f"BatchScope({name}, max_batch_size={self.max_batch_size})"
 
 
-def _first(answered: object) -> object:
+def _first(answered: object, value: object) -> object:
+    answered = _in_order([value], answered)
     if not isinstance(answered, Sequence) or isinstance(answered, (str, bytes)):
         raise TypeError(f"BatchScope load_fn returned {answered!r}, expected a list")
     if len(answered) != 1:
@@ -132,8 +145,26 @@ def _first(answered: object) -> object:
     return answer
 
 
-async def _first_async(answered: Awaitable[object]) -> object:
-    return _first(await answered)
+async def _first_async(answered: Awaitable[object], value: object) -> object:
+    return _first(await answered, value)
+
+
+def _in_order(values: list[object], answered: object) -> object:
+    """A set or mapping answer as the list in order it stands for.
+
+    A value left out is `False` (denied). Any other answer is returned as it
+    is, for the list checks.
+    """
+    if isinstance(answered, Mapping):
+        return [answered.get(_lookup_key(value), False) for value in values]
+    if isinstance(answered, Set):
+        return [_lookup_key(value) in answered for value in values]
+    return answered
+
+
+def _lookup_key(value: object) -> object:
+    """A list value (`["doc", 3]`) as the tuple a set or mapping can hold."""
+    return tuple(value) if type(value) is list else value
 
 
 class Queued:
@@ -345,11 +376,13 @@ def _read_answers(
 def _answers_of(
     name: str, values: list[object], answered: object, given: list[object]
 ) -> list[Outcome]:
+    answered = _in_order(values, answered)
     if not isinstance(answered, Sequence) or isinstance(answered, (str, bytes)):
         return [
             misconfigured(
                 f"BatchScope {name!r}: load_fn returned {safe_repr(answered)}, "
-                "expected a list with one bool (or exception) per value"
+                "expected a list with one bool (or exception) per value, a set "
+                "of the allowed values or a mapping value -> bool"
             )
         ] * len(values)
     calls = getattr(answered, "call_ids", None)  # before the copy drops it

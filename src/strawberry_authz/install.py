@@ -41,11 +41,23 @@ from ._compat import (
     strawberry_definition_of,
     strawberry_field_of,
 )
-from .capabilities import Permission, capability_of, declares_capabilities
+from .capabilities import (
+    Permission,
+    capability_of,
+    declares_capabilities,
+    is_answer_type,
+)
 from .decisions import DecisionSource
 from .guards import FieldGuard
 from .params import FieldSite
-from .plan import NO_FALLBACK, FieldPlan, GuardSettings, ObjectCheck, Part
+from .plan import (
+    NO_FALLBACK,
+    ErrorHooks,
+    FieldPlan,
+    GuardSettings,
+    ObjectCheck,
+    Part,
+)
 from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, PerObject, SourceTag, all_of
 from .warmup import Warmer
@@ -262,7 +274,8 @@ def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], lis
                 gtype,
                 field.name,
                 tuple(entry.field_plan() for entry in found),
-                capability_of(policy, field.gfield) is not None,
+                capability_of(policy, field.gfield) is not None
+                or is_answer_type(gtype),
                 objects[gtype.name],
                 field.follows,
             )
@@ -357,6 +370,8 @@ class _Planner:
         self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> list[_Planned]:
         gfield = field.gfield
+        if is_answer_type(field.gtype):
+            return []  # an answer's data: the field returning it was checked
         capability = capability_of(self.policy, gfield) if self.capabilities else None
         if capability is not None:
             # Its answer is itself an authorization answer (a boolean about the
@@ -675,9 +690,10 @@ class _FieldRules:
             ),
             type_grants=types.grants,
             grants=granting[0] if granting else None,
-            on_error=next(
-                (p.on_error for p in all_field if p.on_error is not None),
-                types.on_error,
+            on_error=(
+                *_error_hooks(own, "field"),
+                *_error_hooks(inherited, "interface"),
+                *types.on_error,
             ),
             on_denied=next(
                 (p.on_denied for p in all_field if p.on_denied is not NO_FALLBACK),
@@ -728,7 +744,10 @@ class _TypeParts(NamedTuple):
             ],
             post=_policy_parts("post", (*own_types, *interface_types), post=True),
             grants=tuple(p.grants for p in type_policies if p.grants is not None),
-            on_error=next((p.on_error for p in type_policies if p.on_error), None),
+            on_error=(
+                *_error_hooks(rules.own, "type"),
+                *_error_hooks(interface_types, "interface"),
+            ),
             # Only a declaration holding a rule decides anything: one with only
             # grants= or skip_interface_rules leaves the fallback in charge.
             object_rules=not root
@@ -744,7 +763,7 @@ def _check_field(
     problems: list[str],
 ) -> None:
     for kind, found in (
-        ("authz.rule", [p for p in own if not p.post]),
+        ("authz.rule", [p for p in own if not p.post and p.rules is not None]),
         ("authz.post_rule", [p for p in own if p.post]),
     ):
         if len(found) > 1:
@@ -758,7 +777,7 @@ def _check_field(
             "give them on one"
         )
     for rule in (*own, *inherited):
-        if rule.node is None:
+        if not rule.compiled:
             problems.append(f"{coordinate}: its rule was never compiled")
     on_denied = next(
         (p.on_denied for p in (*own, *inherited) if p.on_denied is not NO_FALLBACK),
@@ -769,6 +788,15 @@ def _check_field(
             f"{coordinate}: on_denied=None on a non-null field ({gfield.type}); "
             "return a value of the field's type, or make the field nullable"
         )
+
+
+def _error_hooks(found: Any, source: DecisionSource) -> ErrorHooks:
+    """The `on_error` of each of `found`, with the source of its denials."""
+    return tuple(
+        ("post" if p.post else source, p.on_error)
+        for p in found
+        if p.on_error is not None
+    )
 
 
 def _policy_parts(source: DecisionSource, found: Any, *, post: bool) -> list[Part]:

@@ -36,12 +36,14 @@ from .outcomes import (
 )
 from .params import AuthParams, FieldCall
 from .request import RequestState
-from .scopes import ScopeDeclaration
+from .scopes import ScopeDeclaration, did_you_mean
 
 __all__ = ["Node", "RuleCompiler"]
 
 LOGIC_KEYS = ("$and", "$or", "$chain", "$race", "$not")
 GRANTED_KEY = "$granted"
+BARE_OPERATORS = frozenset(key[1:] for key in (*LOGIC_KEYS, GRANTED_KEY))
+"""Operator names written without their `$`: refused unless declared as scopes."""
 
 
 class Node:
@@ -473,7 +475,12 @@ class RuleFunction(Node):
         if kind is dict:
             if len(decided) == 1 and self.compiler.scopes is None:  # type: ignore[arg-type]
                 ((name, value),) = decided.items()  # type: ignore[attr-defined]
-                if type(name) is str and name and name[0] != "$":
+                if (
+                    type(name) is str
+                    and name
+                    and name[0] != "$"
+                    and name not in BARE_OPERATORS
+                ):
                     try:
                         key = scope_key(name, value)
                     except Exception as error:
@@ -585,6 +592,8 @@ def _plain_scope_checks(rules: dict[Any, Any]) -> Node | None:
     for name, value in rules.items():
         if type(name) is not str or not name or name[0] == "$":
             return None
+        if name in BARE_OPERATORS:
+            return None  # compiled, so the missing `$` is reported
         checks.append(ScopeCheck(name, value))
     return checks[0] if len(checks) == 1 else AllOf(checks)
 
@@ -700,7 +709,16 @@ class RuleCompiler:
                 return self._granted(value, where, at, problems)
             known = ", ".join((*LOGIC_KEYS, GRANTED_KEY))
             problems.append(
-                f"{where}: key {at!r}: unknown key {key!r} (known: {known})"
+                f"{where}: key {at!r}: unknown key {key!r}"
+                f"{did_you_mean(key, (*LOGIC_KEYS, GRANTED_KEY))} (known: {known})"
+            )
+            return _DENY_ALL
+        if key in BARE_OPERATORS and (
+            self.scopes is None or key not in self.scopes.names
+        ):
+            problems.append(
+                f"{where}: key {at!r}: {key!r} is not an operator; did you mean "
+                f"'${key}'? (a scope named {key!r} must be declared in scopes=)"
             )
             return _DENY_ALL
         if self.scopes is not None:

@@ -13,11 +13,12 @@ results, and an answer already known is returned synchronously.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import typing
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from inspect import isawaitable
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeAlias, Union, get_args, get_origin
 
 import pydantic
 
@@ -40,9 +41,23 @@ from .outcomes import (
     within,
 )
 
-__all__ = ["LoadScopes", "ScopeCache", "ScopeDeclaration"]
+__all__ = [
+    "LoadScopes",
+    "ScopeCache",
+    "ScopeDeclaration",
+    "ScopeLoader",
+    "did_you_mean",
+]
 
-LoadScopes = Callable[[Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"]
+ScopeLoader: TypeAlias = "bool | Callable[[Any], bool | Awaitable[bool]] | BatchScope"
+"""A scope: a `bool`, `loader(value)` answering a bool (sync or async), or a
+`BatchScope` answering many values in one call."""
+LoadScopes: TypeAlias = Callable[
+    [Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"
+]
+"""`load_scopes(context)`: the request's scopes (each a `ScopeLoader`) by
+name, sync or async. Values are typed `object` so that a dict literal of
+mixed loaders needs no annotation."""
 
 _MISSING = object()
 
@@ -84,7 +99,8 @@ class ScopeDeclaration:
         declared = self._types.get(name, _MISSING)
         if declared is _MISSING:
             known = ", ".join(sorted(self._types)) or "none"
-            return f"unknown scope {name!r} (declared scopes: {known})"
+            hint = did_you_mean(name, self._types)
+            return f"unknown scope {name!r}{hint} (declared scopes: {known})"
         if declared is bool:
             if value is True:
                 return None
@@ -100,6 +116,12 @@ class ScopeDeclaration:
             first = error.errors()[0]["msg"]
             return f"invalid value {value!r} for scope {name!r}: {first}"
         return None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`"; did you mean 'x'?"` for the closest of `known`, or `""`."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _without_none(kind: Any) -> Any:

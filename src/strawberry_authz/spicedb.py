@@ -51,7 +51,7 @@ from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
 from .batch import BatchScope
 from .engines import ResourceCheck
-from .errors import ForbiddenError
+from .errors import AuthorizationFailedError, ForbiddenError
 
 __all__ = ["EmbeddedClient", "SpiceDB", "SpiceDBCheckError"]
 
@@ -84,8 +84,8 @@ _FOUND = LookupPermissionship.LOOKUP_PERMISSIONSHIP_HAS_PERMISSION
 class SpiceDBCheckError(Exception):
     """One value could not be checked (malformed, or refused by SpiceDB).
 
-    It denies only the fields that need that value, with `FORBIDDEN`; its
-    message is logged, never sent to the client.
+    It denies only the fields that need that value, as a failure
+    (`INTERNAL_SERVER_ERROR`); its message is logged, never sent to the client.
     """
 
 
@@ -198,8 +198,9 @@ class SpiceDB:
         prefer an `AsyncClient`.
 
         Raises:
-            ForbiddenError: SpiceDB failed (the reason is logged, never
-                sent to the client) or an argument is malformed.
+            AuthorizationFailedError: SpiceDB failed (the reason is logged,
+                never sent to the client) or an argument is malformed; its
+                code is `INTERNAL_SERVER_ERROR`.
         """
         try:
             subject = _subject_reference(self._subject, context)
@@ -239,7 +240,7 @@ class SpiceDB:
                 resource_type,
                 permission,
             )
-            raise ForbiddenError() from None
+            raise AuthorizationFailedError() from None
 
     def _check_many(self, context: Any, values: list[Any]) -> Any:
         """One answer per value, in order; one engine call per chunk."""
