@@ -229,7 +229,7 @@ async def test_a_server_stopped_mid_request_denies_the_rest_plainly(
         result = await schema.execute("{ first { id } later { id } }")
 
     assert result.data == {"first": {"id": "1"}, "later": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "UNAVAILABLE" not in dump(result) and "127.0.0.1" not in dump(result)
     assert "UNAVAILABLE" in authz_logs(caplog)
 

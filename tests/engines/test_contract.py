@@ -16,11 +16,12 @@ import pytest
 from authzkit import authz_logs, codes, dump, messages
 from enginekit import SECRET, VISIBLE, Harness, schema_for, visible
 
-from strawberry_authz import ForbiddenError
+from strawberry_authz import AuthorizationFailedError, ForbiddenError
 from strawberry_authz.audit import AuditLog
 
 QUERY = "{ documents { id } }"
-PLAIN = ForbiddenError().message
+DENIED = ForbiddenError().message
+FAILED = AuthorizationFailedError().message
 
 
 @pytest.mark.parametrize("user", sorted(VISIBLE))
@@ -68,7 +69,7 @@ async def test_a_value_the_engine_cannot_take_denies_only_its_document(
     assert visible(result) == ["1", "5"]
     # The bad value never reaches the engine, which would refuse the call.
     assert engine.sent == [4]
-    assert set(messages(result)) == {PLAIN}
+    assert set(messages(result)) == {DENIED, FAILED}
     assert "!" in authz_logs(caplog)
 
 
@@ -82,8 +83,8 @@ async def test_an_engine_that_is_down_denies_everything_with_a_plain_message(
         result = await schema.execute(QUERY, context_value={"user": "alice"})
 
     assert result.data == {"documents": [None] * 5}
-    assert set(codes(result)) == {"FORBIDDEN"}
-    assert set(messages(result)) == {PLAIN}
+    assert set(codes(result)) == {"INTERNAL_SERVER_ERROR"}
+    assert set(messages(result)) == {FAILED}
     leaked = dump(result)
     assert SECRET not in leaked and "onnect" not in leaked and "Error" not in leaked
     assert "fail closed" in authz_logs(caplog)
@@ -102,7 +103,7 @@ async def test_an_engine_slower_than_scope_timeout_denies(
 
     assert time.perf_counter() - started < 1.5
     assert result.data == {"documents": [None] * 5}
-    assert set(messages(result)) == {PLAIN}
+    assert set(messages(result)) == {FAILED}
     assert "scope_timeout" in authz_logs(caplog)
 
 

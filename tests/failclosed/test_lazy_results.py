@@ -120,7 +120,7 @@ async def test_a_lazy_list_failing_while_its_objects_are_decided_denies_plainly(
         )
     assert "RAW-QUERY-TEXT" not in dump(result)
     assert result.data == {"secrets": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "RAW-QUERY-TEXT" in authz_logs(caplog)
 
 
@@ -147,5 +147,5 @@ async def test_an_async_list_failing_while_its_objects_are_decided_denies_plainl
         result = await schema.execute("{ secrets { text } }")
     assert "RAW-QUERY-TEXT" not in dump(result)
     assert result.data == {"secrets": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "RAW-QUERY-TEXT" in authz_logs(caplog)

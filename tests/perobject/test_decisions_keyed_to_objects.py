@@ -126,7 +126,7 @@ async def test_a_load_fn_that_reorders_its_values_moves_no_answer(
     result = await run(batch_schema(load_fn), is_async)
     assert "LEAK" not in dump(result)
     assert result.data == {"docs": [None, None]}
-    assert codes(result) == ["FORBIDDEN"] * 2
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"] * 2
     assert "changed the list of values" in authz_logs(caplog)
 
 
@@ -140,7 +140,7 @@ async def test_a_load_fn_that_pops_a_value_denies_its_chunk_and_never_hangs(
     result = await run(batch_schema(load_fn), is_async)
     assert "LEAK" not in dump(result)
     assert result.data == {"docs": [None, None]}
-    assert codes(result) == ["FORBIDDEN"] * 2
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"] * 2
     assert "answered 1 values for 2 asked" in authz_logs(caplog)
 
 

@@ -314,7 +314,7 @@ def test_the_report_says_why_fields_a_viewer_without_scopes_reads_are_not_protec
     assert status["Query.plain"] == "protected"  # the fallback, False
     assert status["Mutation.ping"] == "public"
     assert status["Mutation.touch"] == "protected"  # default scopes
-    assert status["Permission.name"] == "follows"
+    assert status["Permission.name"] == "capability"
     assert status["Shelf.canEdit"] == "capability"
     root = {row.coordinate: row for row in build_report(root_object_rules(None)).fields}
     assert root["RootQuery.secret"].status == "protected"
