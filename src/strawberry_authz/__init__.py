@@ -8,6 +8,8 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 
 from .batch import BatchScope
 from .capabilities import Permission
+from .columns import Column, FilterScope
+from .conditions import Plan
 from .decisions import Decision
 from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
 from .extension import AuthExtension
@@ -20,10 +22,13 @@ __all__ = [
     "AuthExtension",
     "AuthParams",
     "BatchScope",
+    "Column",
     "ConfigurationError",
     "Decision",
+    "FilterScope",
     "ForbiddenError",
     "Permission",
+    "Plan",
     "RoleRegistry",
     "UnauthenticatedError",
 ]

@@ -43,6 +43,8 @@ BatchObserver = Callable[[str, int], "AbstractContextManager[Any]"]
 
 BatchAnswer = Sequence["bool | BaseException"]
 BatchLoadFn = Callable[[list[Any]], "BatchAnswer | Awaitable[BatchAnswer]"]
+PassingFn = Callable[[Any], Any]
+"""`passing(value)`: the column values that pass (see `BatchScope`)."""
 
 
 class BatchScope:
@@ -52,24 +54,43 @@ class BatchScope:
         load_fn: `load_fn(values) -> Sequence[bool | Exception]`, sync or
             async, answering one entry per value, in order.
         max_batch_size: At most this many values per call of `load_fn`.
+        passing: Optional, for filtering a query (`authz.filter`):
+            `passing(value)` receives the rule's value with its `Column`
+            still in place (`["note", Column("id"), "view"]`) and returns
+            the column values that pass: an iterable, an async iterable,
+            or an awaitable of an iterable. The filter becomes
+            `column IN (those values)`. Without it, a `Column` on this
+            scope cannot be filtered (the plan denies every row).
+        max_passing: More passing values than this make the plan deny
+            every row (logged): a truncated list is never taken as whole.
     """
 
-    __slots__ = ("load_fn", "max_batch_size")
+    __slots__ = ("load_fn", "max_batch_size", "max_passing", "passing")
 
-    def __init__(self, load_fn: BatchLoadFn, *, max_batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        load_fn: BatchLoadFn,
+        *,
+        max_batch_size: int = 1000,
+        passing: PassingFn | None = None,
+        max_passing: int = 10_000,
+    ) -> None:
         if not callable(load_fn):
             raise TypeError(f"BatchScope: load_fn must be callable, got {load_fn!r}")
-        if (
-            not isinstance(max_batch_size, int)
-            or isinstance(max_batch_size, bool)
-            or max_batch_size < 1
+        for option, given in (
+            ("max_batch_size", max_batch_size),
+            ("max_passing", max_passing),
         ):
-            raise TypeError(
-                "BatchScope: max_batch_size must be a positive int, "
-                f"got {max_batch_size!r}"
-            )
+            if not isinstance(given, int) or isinstance(given, bool) or given < 1:
+                raise TypeError(
+                    f"BatchScope: {option} must be a positive int, got {given!r}"
+                )
+        if passing is not None and not callable(passing):
+            raise TypeError(f"BatchScope: passing must be callable, got {passing!r}")
         self.load_fn = load_fn
         self.max_batch_size = max_batch_size
+        self.passing = passing
+        self.max_passing = max_passing
 
     def __call__(self, value: object) -> object:
         """Answer one value alone (a batch of one).

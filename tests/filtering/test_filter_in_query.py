@@ -1,0 +1,248 @@
+"""One rule checks an object and filters the query (issue 18, points 1-4, 7, 8, 10)."""
+
+import pytest
+import strawberry
+from authzkit import authz_logs, codes, dump
+from filterkit import (
+    NOTES_QUERY,
+    NoteRow,
+    StatementLog,
+    build,
+    ids,
+    sqlite_engine,
+    total,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strawberry_authz import Column, ConfigurationError, FilterScope
+
+ROWS = [
+    {"id": 1, "title": "a", "owner_id": 1, "team_id": 10},
+    {"id": 2, "title": "b", "owner_id": 2, "team_id": 10},
+    {"id": 3, "title": "c", "owner_id": 1, "team_id": 20},
+    {"id": 4, "title": "d", "owner_id": None, "team_id": None},
+    {"id": 5, "title": "e", "owner_id": 2, "team_id": 20},
+    {"id": 6, "title": "f", "owner_id": 1, "team_id": None},
+]
+
+OWN = {"owner": Column("owner_id")}
+
+
+def viewer(user: int | None, *, admin: bool = False, teams: tuple[int, ...] = ()):
+    def load_scopes(context: object) -> dict[str, object]:
+        return {
+            "admin": admin,
+            "owner": FilterScope.equals(user),
+            "member": FilterScope.one_of(teams),
+        }
+
+    return load_scopes
+
+
+async def test_a_column_rule_filters_the_list_in_sql_with_full_pages_and_counts():
+    engine = sqlite_engine(ROWS)
+    log = StatementLog(engine)
+    built = build(OWN, viewer(1), engine)
+    result = await built.schema.execute(NOTES_QUERY, variable_values={"limit": 2})
+    assert ids(result) == [1, 3]  # a full page of the viewer's own rows
+    assert total(result) == 3  # counts only what the viewer may see
+    assert len(log.statements) == 2  # the count and the page, nothing per row
+    assert all("owner_id" in statement for statement in log.statements)
+
+
+async def test_the_same_rule_checks_one_object_by_reading_its_column():
+    engine = sqlite_engine(ROWS)
+    authz_rows: list[NoteRow] = []
+    with Session(engine) as session:
+        authz_rows = list(session.scalars(select(NoteRow).order_by(NoteRow.id)))
+        session.expunge_all()
+    from strawberry_authz import AuthExtension
+
+    authz = AuthExtension(viewer(2))
+
+    @authz.type_rule(OWN, on_object=True, drop_denied=True)
+    @strawberry.type
+    class Note:
+        id: int
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def notes(self) -> list[Note]:
+            return authz_rows  # type: ignore[return-value]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute("{ notes { id } }")
+    assert result.errors is None
+    assert [note["id"] for note in result.data["notes"]] == [2, 5]
+
+
+async def test_scopes_that_do_not_read_the_row_fold_before_any_sql():
+    engine = sqlite_engine(ROWS)
+    rules = {"$or": [{"admin": True}, OWN]}
+    admin = build(rules, viewer(1, admin=True), engine)
+    log = StatementLog(engine)
+    result = await admin.schema.execute(NOTES_QUERY)
+    assert ids(result) == [1, 2, 3, 4, 5, 6]
+    assert "WHERE" not in log.statements[-1]  # allow-all: no condition at all
+
+    user = build(rules, viewer(1), engine)
+    result = await user.schema.execute(NOTES_QUERY)
+    assert ids(result) == [1, 3, 6]
+
+
+async def test_a_viewer_with_no_way_in_gets_an_empty_page_and_a_zero_count():
+    engine = sqlite_engine(ROWS)
+    built = build({"$and": [{"admin": True}, OWN]}, viewer(1), engine)
+    result = await built.schema.execute(NOTES_QUERY)
+    assert ids(result) == []
+    assert total(result) == 0
+
+
+async def test_not_lets_rows_with_a_null_column_through_exactly_as_the_check_does():
+    engine = sqlite_engine(ROWS)
+    # "not mine": the row without an owner is not mine, in SQL too.
+    built = build({"$not": OWN}, viewer(1), engine, recheck=True)
+    result = await built.schema.execute(NOTES_QUERY)
+    assert ids(result) == [2, 4, 5]
+    assert total(result) == 3
+
+
+async def test_none_matches_nothing_in_the_filter_and_the_check():
+    engine = sqlite_engine(ROWS)
+    anonymous = build(OWN, viewer(None), engine)
+    result = await anonymous.schema.execute(NOTES_QUERY)
+    assert ids(result) == []  # never the rows whose owner is NULL
+    assert total(result) == 0
+    assert not FilterScope.equals(None).check(None)
+    assert not FilterScope.one_of([None]).check(None)
+
+
+async def test_membership_and_an_empty_membership_list():
+    engine = sqlite_engine(ROWS)
+    rules = {"$or": [OWN, {"member": Column("team_id")}]}
+    member = build(rules, viewer(2, teams=(10,)), engine)
+    assert ids(await member.schema.execute(NOTES_QUERY)) == [1, 2, 5]
+    nobody = build({"member": Column("team_id")}, viewer(2, teams=()), engine)
+    assert ids(await nobody.schema.execute(NOTES_QUERY)) == []
+
+
+async def test_values_are_bound_parameters_never_sql_text():
+    engine = sqlite_engine(ROWS)
+    hostile = "1 OR 1=1; DROP TABLE notes; --"
+    built = build(
+        {"owner": Column("title")},
+        lambda context: {"owner": FilterScope.equals(hostile)},
+        engine,
+    )
+    result = await built.schema.execute(NOTES_QUERY)
+    assert ids(result) == []
+    with Session(engine) as session:
+        assert len(session.scalars(select(NoteRow)).all()) == len(ROWS)
+
+
+def test_sync_resolvers_filter_with_filter_sync():
+    engine = sqlite_engine(ROWS)
+    built = build(OWN, viewer(2), engine, sync=True)
+    result = built.schema.execute_sync(NOTES_QUERY, variable_values={"limit": 1})
+    assert ids(result) == [2]
+    assert total(result) == 2
+
+
+async def test_the_plan_is_built_once_per_operation():
+    engine = sqlite_engine(ROWS)
+    calls: list[object] = []
+
+    def passing(value: object) -> list[int]:
+        calls.append(value)
+        return [1, 2]
+
+    from strawberry_authz import BatchScope
+
+    scope = BatchScope(lambda values: [v in (1, 2) for v in values], passing=passing)
+    built = build({"can": Column("id")}, lambda context: {"can": scope}, engine)
+    query = (
+        "{ a: notes { items { id } } b: notes(limit: 1) { totalCount items { id } } }"
+    )
+    result = await built.schema.execute(query)
+    assert result.errors is None
+    assert [i["id"] for i in result.data["a"]["items"]] == [1, 2]
+    assert result.data["b"]["totalCount"] == 2
+    assert len(calls) == 1
+
+
+async def test_a_rule_function_cannot_become_a_filter_and_says_where(caplog):
+    engine = sqlite_engine(ROWS)
+    built = build(lambda params: params.root.owner_id == 1, viewer(1), engine)
+    built.authz.validate(built.schema)  # no Column: not declared as a filter
+    result = await built.schema.execute(NOTES_QUERY)
+    assert result.data is None  # never a broader query
+    assert codes(result) == ["FORBIDDEN"]
+    assert "type_rule of Note" not in dump(result)  # the policy stays server-side
+    assert "type_rule of Note: key '$function'" in authz_logs(caplog)
+
+
+def test_validate_names_the_type_and_key_of_a_filter_that_mixes_in_a_rule_function():
+    engine = sqlite_engine(ROWS)
+    built = build(
+        {"$or": [OWN, {"$and": []}]} if False else OWN,
+        viewer(1),
+        engine,
+    )
+    built.authz.validate(built.schema)  # a pure Column rule is filterable
+
+    from strawberry_authz import AuthExtension
+
+    authz = AuthExtension(viewer(1))
+
+    @authz.type_rule(OWN, on_object=True)
+    @authz.type_rule(lambda params: True, on_object=True)
+    @strawberry.type
+    class Secret:
+        id: int
+
+    @strawberry.type
+    class Query:
+        secret: Secret | None = None
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    with pytest.raises(ConfigurationError) as raised:
+        authz.validate(schema)
+    message = str(raised.value)
+    assert "type_rule of Secret" in message
+    assert "'$function'" in message
+
+
+async def test_a_column_on_a_scope_without_a_query_half_is_a_configuration_error():
+    engine = sqlite_engine(ROWS)
+    built = build(OWN, lambda context: {"owner": lambda value: value == 1}, engine)
+    result = await built.schema.execute(NOTES_QUERY)
+    assert result.errors
+    assert result.data is None or result.data["notes"] is None
+
+    from strawberry_authz import AuthExtension
+
+    authz = AuthExtension(lambda context: {"owner": lambda value: value == 1})
+
+    @authz.type_rule(OWN, on_object=True)
+    @strawberry.type
+    class Note:
+        id: int
+
+    raised: list[BaseException] = []
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def n(self, info: strawberry.Info) -> int:
+            try:
+                await authz.plan(info, Note)
+            except ConfigurationError as error:
+                raised.append(error)
+            return 0
+
+    await strawberry.Schema(query=Query, extensions=[authz]).execute("{ n }")
+    assert len(raised) == 1
+    assert "type_rule of Note" in str(raised[0])
+    assert "'owner'" in str(raised[0])
