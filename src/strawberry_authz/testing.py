@@ -1,0 +1,1 @@
+from ._filter_testing import assert_filter_matches_check as assert_filter_matches_check
