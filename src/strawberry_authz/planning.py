@@ -337,11 +337,16 @@ async def _passing_later(
         if not hasattr(given, "__aiter__"):
             return _capped(given, cap, during)
         values: set[Any] = set()
-        async for value in given:
-            if value is not None:
-                values.add(value)
-                if len(values) > cap:
-                    raise _TooMany(during, cap)
+        try:
+            async for value in given:
+                if value is not None:
+                    values.add(value)
+                    if len(values) > cap:
+                        raise _TooMany(during, cap)
+        finally:
+            closing = getattr(given, "aclose", None)
+            if closing is not None:
+                await closing()  # stop the engine's stream we no longer read
         return values
 
     try:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from inspect import isawaitable
 from typing import Any, Literal, TypeAlias
 
@@ -49,6 +49,7 @@ from authzed.api.v1.permission_service_pb2 import LookupPermissionship
 from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
 from .batch import BatchScope
+from .columns import Column
 from .errors import ForbiddenError
 
 __all__ = ["EmbeddedClient", "SpiceDB", "SpiceDBCheckError"]
@@ -107,12 +108,15 @@ class SpiceDB:
             checks then see at least that write. `None` falls back to
             `minimize_latency`.
         max_batch_size: At most this many values per `CheckBulkPermissions`.
+        max_lookup: A query filter (`authz.filter`) built from
+            `LookupResources` denies every row when more resources than this
+            are found: a truncated id list is never taken as the whole.
 
     Raises:
         ValueError: an unknown consistency name or a bad `max_batch_size`.
     """
 
-    __slots__ = ("_consistency", "_subject", "client", "max_batch_size")
+    __slots__ = ("_consistency", "_subject", "client", "max_batch_size", "max_lookup")
 
     def __init__(
         self,
@@ -121,6 +125,7 @@ class SpiceDB:
         subject: SubjectFn,
         consistency: ConsistencyOption = "minimize_latency",
         max_batch_size: int = 1000,
+        max_lookup: int = 10_000,
     ) -> None:
         if not callable(subject):
             raise ValueError(f"SpiceDB: subject must be callable, got {subject!r}")
@@ -141,10 +146,19 @@ class SpiceDB:
                 "SpiceDB: max_batch_size must be a positive int, "
                 f"got {max_batch_size!r}"
             )
+        if (
+            not isinstance(max_lookup, int)
+            or isinstance(max_lookup, bool)
+            or max_lookup < 1
+        ):
+            raise ValueError(
+                f"SpiceDB: max_lookup must be a positive int, got {max_lookup!r}"
+            )
         self.client = client
         self._subject = subject
         self._consistency = consistency
         self.max_batch_size = max_batch_size
+        self.max_lookup = max_lookup
 
     @classmethod
     def from_embedded(
@@ -154,6 +168,7 @@ class SpiceDB:
         subject: SubjectFn,
         consistency: ConsistencyOption = "minimize_latency",
         max_batch_size: int = 1000,
+        max_lookup: int = 10_000,
     ) -> SpiceDB:
         """An adapter over an embedded SpiceDB (`spicedb_embedded.EmbeddedSpiceDB`).
 
@@ -168,6 +183,7 @@ class SpiceDB:
             subject=subject,
             consistency=consistency,
             max_batch_size=max_batch_size,
+            max_lookup=max_lookup,
         )
 
     def scope(self, context: Any) -> BatchScope:
@@ -177,12 +193,25 @@ class SpiceDB:
         `"document:42#view"` or `["document", "42", "view"]`; the subject
         and the consistency are read from `context` when a batch is checked,
         so a token stored by a mutation earlier in the request is honoured.
+
+        In a type's rule, `["document", Column("id"), "view"]` checks each
+        object by its `id` and, in a query filter (`authz.filter`), becomes
+        `id IN (the ids LookupResources streams)`: at most `max_lookup` of
+        them, else (or on any engine error) no row at all.
         """
 
         def check_many(values: list[Any]) -> Any:
             return self._check_many(context, values)
 
-        return BatchScope(check_many, max_batch_size=self.max_batch_size)
+        def passing(value: Any) -> Any:
+            return self._passing(context, value)
+
+        return BatchScope(
+            check_many,
+            max_batch_size=self.max_batch_size,
+            passing=passing,
+            max_passing=self.max_lookup,
+        )
 
     async def lookup_resources(
         self, context: Any, resource_type: str, permission: str
@@ -238,6 +267,54 @@ class SpiceDB:
                 permission,
             )
             raise ForbiddenError() from None
+
+    def _passing(self, context: Any, value: Any) -> Any:
+        """The ids `LookupResources` finds for `[type, Column(...), permission]`.
+
+        An async iterator of resource ids (conditional results left out);
+        the planner stops reading past `max_lookup`. Raises for a value of
+        another shape (the filter then denies every row, logged).
+        """
+        if not (
+            isinstance(value, (list, tuple))
+            and len(value) == 3
+            and type(value[1]) is Column
+            and isinstance(value[0], str)
+            and isinstance(value[2], str)
+        ):
+            raise SpiceDBCheckError(
+                f"a filtered SpiceDB value is [type, Column(...), permission], "
+                f"got {value!r}"
+            )
+        return self._lookup_ids(context, value[0], value[2])
+
+    async def _lookup_ids(
+        self, context: Any, resource_type: str, permission: str
+    ) -> AsyncIterator[str]:
+        subject = _subject_reference(self._subject, context)
+        if subject is None:
+            return  # anonymous: nothing passes, without a call
+        if not _TYPE.fullmatch(resource_type) or not _RELATION.fullmatch(permission):
+            raise SpiceDBCheckError(
+                f"malformed lookup {resource_type!r} #{permission!r}"
+            )
+        request = LookupResourcesRequest(
+            consistency=_consistency_for(self._consistency, context),
+            resource_object_type=resource_type,
+            permission=permission,
+            subject=subject,
+        )
+        stream = self.client.LookupResources(request)
+        if not hasattr(stream, "__aiter__") and isawaitable(stream):
+            stream = await stream
+        if hasattr(stream, "__aiter__"):
+            async for response in stream:
+                if response.permissionship == _FOUND:
+                    yield response.resource_object_id
+        else:
+            for response in stream:
+                if response.permissionship == _FOUND:
+                    yield response.resource_object_id
 
     def _check_many(self, context: Any, values: list[Any]) -> Any:
         """One answer per value, in order; one engine call per chunk."""
