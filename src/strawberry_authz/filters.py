@@ -202,7 +202,7 @@ class FilterMethods:
         plan = await self.plan(info, type_)
         if not recheck:
             self._trust(info, plan)
-        return apply_plan(plan, query, model)
+        return _applied(plan, query, model)
 
     def filter_sync(
         self,
@@ -217,7 +217,7 @@ class FilterMethods:
         plan = self.plan_sync(info, type_)
         if not recheck:
             self._trust(info, plan)
-        return apply_plan(plan, query, model)
+        return _applied(plan, query, model)
 
     # -- helpers -------------------------------------------------------------
 
@@ -264,6 +264,13 @@ class FilterMethods:
         if known is not None:
             names |= known[1]
         state.trusted[id(raw.path)] = (raw.path, names)
+
+
+def _applied(plan: Plan, query: Query, model: Any) -> Query:
+    try:
+        return apply_plan(plan, query, model)
+    except ConfigurationError as error:
+        raise _refused(error) from None
 
 
 def _outside() -> Plan:

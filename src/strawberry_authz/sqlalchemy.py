@@ -16,6 +16,7 @@ through that the Python check denies (nor hides one it allows).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
@@ -27,6 +28,8 @@ from .errors import ConfigurationError
 __all__ = ["apply", "expression"]
 
 Statement = TypeVar("Statement")
+
+logger = logging.getLogger("strawberry_authz")
 
 
 def apply(plan: Plan, select_stmt: Statement, model: Any = None) -> Statement:
@@ -42,7 +45,9 @@ def apply(plan: Plan, select_stmt: Statement, model: Any = None) -> Statement:
 
     Raises:
         ConfigurationError: the model has no attribute for a column of the
-            plan.
+            plan, or a `where` returned something else than an expression.
+
+    A `where` that raises selects no row (logged), whatever the plan says.
     """
     if plan.allow_all:
         return select_stmt
@@ -52,7 +57,19 @@ def apply(plan: Plan, select_stmt: Statement, model: Any = None) -> Statement:
     if model is None:
         model = _first_entity(stmt)
     assert plan.condition is not None
-    return stmt.where(expression(plan.condition, model, plan.type_name))  # type: ignore[no-any-return]
+    try:
+        condition = expression(plan.condition, model, plan.type_name)
+    except ConfigurationError:
+        raise
+    except Exception:
+        # A `where` of the application's raised: no row rather than a guess.
+        logger.exception(
+            "strawberry-authz: building the filter of %s failed; no row is "
+            "selected (fail closed)",
+            plan.type_name,
+        )
+        return stmt.where(false())  # type: ignore[no-any-return]
+    return stmt.where(condition)  # type: ignore[no-any-return]
 
 
 def expression(
