@@ -24,11 +24,12 @@ from typing import Any, Literal, cast
 
 from strawberry import Schema
 
-from ._compat import graphql_schema
+from ._compat import graphql_schema, strawberry_definition_of
 from .errors import ConfigurationError
 from .extension import AuthExtension
 from .install import PlannedField, plan_schema
 from .plan import FieldPlan, Part
+from .planning import filter_rule_of
 from .rules import AllOf, Node, SourceTag
 
 __all__ = [
@@ -85,6 +86,9 @@ class FieldReport:
     returns (a `grants=` function as `name()`); `object_grants` the `grants=`
     functions of the type rules of its type (names the object grants
     itself); `needs_granted` the `$granted` names its static rules ask for.
+    `filterable` is for the fields of a type with object rules
+    (`on_object=True`): whether a list of it can be filtered in the query
+    (`authz.filter`), and None for other types.
     """
 
     type_name: str
@@ -94,6 +98,7 @@ class FieldReport:
     grants: tuple[str, ...] = ()
     object_grants: tuple[str, ...] = ()
     needs_granted: tuple[str, ...] = ()
+    filterable: bool | None = None
 
     @property
     def coordinate(self) -> str:
@@ -143,6 +148,7 @@ class Report:
                     "grants": list(f.grants),
                     "object_grants": list(f.object_grants),
                     "needs_granted": list(f.needs_granted),
+                    "filterable": f.filterable,
                 }
                 for f in self.fields
             ],
@@ -169,6 +175,7 @@ class Report:
                     grants=tuple(entry["grants"]),
                     object_grants=tuple(entry["object_grants"]),
                     needs_granted=tuple(entry["needs_granted"]),
+                    filterable=entry.get("filterable"),
                 )
                 for entry in data["fields"]
             )
@@ -199,13 +206,17 @@ def build_report(schema: Schema) -> Report:
         problems.extend(p for p in found if p not in problems)
     if problems:
         raise ConfigurationError(problems)
-    rows = [_field_report(list(same)) for same in zip(*planned, strict=True)]
+    rows = [
+        _field_report(list(same), extensions) for same in zip(*planned, strict=True)
+    ]
     order = _type_order(rows, schema)
     rows.sort(key=lambda row: order[row.type_name])
     return Report(tuple(rows))
 
 
-def _field_report(planned: list[PlannedField]) -> FieldReport:
+def _field_report(
+    planned: list[PlannedField], extensions: list[AuthExtension]
+) -> FieldReport:
     """One field's row, from its plans by each extension the schema lists."""
     first = planned[0]
     checks: list[Check] = []
@@ -228,6 +239,22 @@ def _field_report(planned: list[PlannedField]) -> FieldReport:
         grants=tuple(grants),
         object_grants=tuple(object_grants),
         needs_granted=tuple(_unique(n for c in checks for n in _granted(c.rule))),
+        filterable=_filterable(planned, extensions),
+    )
+
+
+def _filterable(
+    planned: list[PlannedField], extensions: list[AuthExtension]
+) -> bool | None:
+    """Whether the object rules of the field's type can become a query filter."""
+    if not any(entry.object_parts for entry in planned):
+        return None
+    origin = getattr(strawberry_definition_of(planned[0].gtype), "origin", None)
+    if not isinstance(origin, type):
+        return False
+    return all(
+        not filter_rule_of(extension._policy, origin).problems
+        for extension in extensions
     )
 
 
@@ -395,7 +422,15 @@ def _lines_of(row: FieldReport) -> list[tuple[str, str, str]]:
         if row.object_grants:
             needs += f" (or the object: {', '.join(row.object_grants)})"
         lines.append(("needs", "", f"$granted {needs}"))
+    if row.filterable is not None:
+        lines.append(("filter", "", _FILTERABLE[row.filterable]))
     return lines
+
+
+_FILTERABLE = {
+    True: "lists can be filtered in the query (authz.filter)",
+    False: "not in the query: a rule function (filter lists by hand)",
+}
 
 
 def to_text(report: Report) -> str:
@@ -422,8 +457,8 @@ def to_markdown(report: Report) -> str:
     lines = [
         f"Policy coverage: {_summary(report)}.",
         "",
-        "| field | status | checks | grants | needs `$granted` |",
-        "| --- | --- | --- | --- | --- |",
+        "| field | status | checks | grants | needs `$granted` | filterable |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in report.fields:
         checks = "<br>".join(
@@ -431,9 +466,10 @@ def to_markdown(report: Report) -> str:
         )
         status = "**open**" if row.status == "open" else row.status
         needs = ", ".join(row.needs_granted)
+        filterable = {None: "", True: "yes", False: "no"}[row.filterable]
         lines.append(
             f"| `{row.coordinate}` | {status} | {checks} | "
-            f"{_cell(', '.join(row.grants))} | {_cell(needs)} |"
+            f"{_cell(', '.join(row.grants))} | {_cell(needs)} | {filterable} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -450,6 +486,8 @@ def to_json(report: Report) -> str:
     `fields`, one object per field: `field` (`Type.field`), `type`, `name`,
     `status` (`protected` / `open` / `capability`), `checks` (each `phase`,
     `source`, `rule` as written, `text` its compact form), `grants`,
-    `object_grants`, `needs_granted`.
+    `object_grants`, `needs_granted`, `filterable` (true / false for the
+    fields of a type with object rules: whether its lists can be filtered in
+    the query; null otherwise).
     """
     return json.dumps(report.as_dict(), indent=2) + "\n"
