@@ -15,7 +15,7 @@ from filterkit import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strawberry_authz import Column, ConfigurationError, FilterScope
+from strawberry_authz import AuthExtension, Column, ConfigurationError, FilterScope
 
 ROWS = [
     {"id": 1, "title": "a", "owner_id": 1, "team_id": 10},
@@ -246,3 +246,61 @@ async def test_a_column_on_a_scope_without_a_query_half_is_a_configuration_error
     assert len(raised) == 1
     assert "type_rule of Note" in str(raised[0])
     assert "'owner'" in str(raised[0])
+
+
+async def test_an_interface_rule_is_part_of_its_implementers_filter():
+    engine = sqlite_engine(ROWS)
+    authz = AuthExtension(viewer(1, teams=(10,)))
+
+    @authz.type_rule({"owner": Column("owner_id")}, on_object=True)
+    @strawberry.interface
+    class Owned:
+        id: int
+
+    @authz.type_rule({"member": Column("team_id")}, on_object=True)
+    @strawberry.type
+    class TeamNote(Owned):
+        title: str
+        owner_id: strawberry.Private[int | None]
+        team_id: strawberry.Private[int | None]
+
+    plans = []
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def notes(self, info: strawberry.Info) -> list[TeamNote]:
+            stmt = await authz.filter(info, TeamNote, select(NoteRow))
+            plans.append(await authz.plan(info, TeamNote))
+            with Session(engine) as session:
+                return [
+                    TeamNote(
+                        id=row.id,
+                        title=row.title,
+                        owner_id=row.owner_id,
+                        team_id=row.team_id,
+                    )
+                    for row in session.scalars(stmt.order_by(NoteRow.id))
+                ]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute("{ notes { id } }")
+    assert result.errors is None
+    assert [note["id"] for note in result.data["notes"]] == [1]  # owner 1 AND team 10
+    assert plans[0].columns == {"owner_id", "team_id"}
+
+
+def test_declared_scopes_accept_a_column_and_still_check_the_name():
+    authz = AuthExtension(viewer(1), scopes={"owner": int, "member": int})
+
+    @authz.type_rule({"owner": Column("owner_id")}, on_object=True)
+    @strawberry.type
+    class Fine:
+        id: int
+
+    with pytest.raises(ConfigurationError, match="unknown scope 'ownr'"):
+
+        @authz.type_rule({"ownr": Column("owner_id")}, on_object=True)
+        @strawberry.type
+        class Typo:
+            id: int
