@@ -19,7 +19,7 @@ from graphql import GraphQLError
 from .conditions import Plan
 from .errors import ConfigurationError
 from .inline import InlineChecks, raw_info
-from .outcomes import Denial
+from .outcomes import Denial, denial_from_exception
 from .planning import FilterRule, Planner, filter_rule_of
 from .policy import Policy
 from .request import RequestState
@@ -52,7 +52,14 @@ def apply_plan(plan: Plan, query: Query, model: Any = None) -> Query:
             f"authz.filter: no filter backend for {type(query).__qualname__} "
             f"(known: {', '.join(sorted(_BACKENDS))}); apply authz.plan(...) yourself"
         )
-    filtered: Query = import_module(backend).apply(plan, query, model)
+    try:
+        module = import_module(backend)
+    except ImportError as error:
+        raise TypeError(
+            f"authz.filter: the {library} filter backend ({backend}) is not "
+            f"available: {error}"
+        ) from None
+    filtered: Query = module.apply(plan, query, model)
     return filtered
 
 
@@ -164,6 +171,10 @@ class FilterMethods:
         batches.immediate = True
         try:
             pending = planner.ask(rule.node, scopes) if rule.node is not None else []
+        except ConfigurationError:
+            raise
+        except Exception as error:  # never a raw error text for the client
+            return _failed(rule, denial_from_exception(error, "planning the filter"))
         finally:
             batches.immediate = False
         if pending:
@@ -242,6 +253,14 @@ class FilterMethods:
         return (rule, id(raw.path))
 
     async def _compute(self, rule: FilterRule, raw: Any, state: RequestState) -> Plan:
+        try:
+            return await self._fold(rule, raw, state)
+        except ConfigurationError:
+            raise
+        except Exception as error:  # never a raw error text for the client
+            return _failed(rule, denial_from_exception(error, "planning the filter"))
+
+    async def _fold(self, rule: FilterRule, raw: Any, state: RequestState) -> Plan:
         scopes: Any = state.scopes.loaded()
         if isinstance(scopes, asyncio.Future):
             scopes = await asyncio.shield(scopes)

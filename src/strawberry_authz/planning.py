@@ -68,8 +68,6 @@ __all__ = ["FilterRule", "filter_rule_of", "filter_rule_problems"]
 
 logger = logging.getLogger("strawberry_authz")
 
-Leaf = "bool | Condition | Denial"
-
 
 class FilterRule:
     """The rules of one type that make its filter (see the module docstring).
@@ -89,11 +87,11 @@ class FilterRule:
         nodes: list[Node] = []
         for part in parts:
             assert part.node is not None
-            self._inspect(part.node, part, part.where)
+            self._inspect(part.node, part.where)
             nodes.append(part.node)
         self.node = all_of(nodes)
 
-    def _inspect(self, node: Node, part: TypePolicy, where: str) -> None:
+    def _inspect(self, node: Node, where: str) -> None:
         if isinstance(node, RuleFunction):
             self.problems.append(
                 f"{where}: key '$function' ({safe_repr(node.describe())}): a rule "
@@ -110,7 +108,7 @@ class FilterRule:
         elif isinstance(node, Granted):
             self.uses_grants = True
         for child in _children(node):
-            self._inspect(child, part, where)
+            self._inspect(child, where)
 
 
 def _children(node: Node) -> tuple[Node, ...]:

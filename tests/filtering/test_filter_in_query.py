@@ -304,3 +304,41 @@ def test_declared_scopes_accept_a_column_and_still_check_the_name():
         @strawberry.type
         class Typo:
             id: int
+
+
+def test_a_column_in_a_type_rule_checks_every_field_against_its_object():
+    authz = AuthExtension(viewer(2))
+
+    @authz.type_rule(OWN)  # not on_object: each field checks its parent object
+    @strawberry.type
+    class Note:
+        id: int
+        owner_id: int | None
+
+    rows = [Note(id=n, owner_id=owner) for n, owner in ((1, 1), (2, 2), (3, None))]
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def notes(self) -> list[Note | None]:
+            return rows  # type: ignore[return-value]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = schema.execute_sync("{ notes { id ownerId } }")
+    assert result.data == {"notes": [None, {"id": 2, "ownerId": 2}, None]}
+    assert set(codes(result)) == {"FORBIDDEN"}
+
+
+def test_plan_sync_with_an_async_loader_selects_no_row(caplog):
+    engine = sqlite_engine(ROWS)
+
+    async def owner(value: object) -> bool:
+        return True
+
+    def load_scopes(context: object) -> dict[str, object]:
+        return {"owner": FilterScope.equals(1), "admin": owner}
+
+    built = build({"$and": [{"admin": True}, OWN]}, load_scopes, engine, sync=True)
+    result = built.schema.execute_sync(NOTES_QUERY)
+    assert ids(result) == []
+    assert "scope 'admin' loader is async" in authz_logs(caplog)
