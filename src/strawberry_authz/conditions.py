@@ -50,10 +50,16 @@ class Equals:
 
 @dataclass(frozen=True)
 class OneOf:
-    """`column IN (values)` (empty matches no row; `None` is never a member)."""
+    """`column IN (values)` (empty matches no row; `None` is never a member).
+
+    `ids=True` for ids an engine listed as text (`"42"`): a row matches when
+    its value, as text, is one of them, as the engine's own check compares
+    (`["note", 42, "view"]` asks for `note:42`).
+    """
 
     column: str
     values: frozenset[Any]
+    ids: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,6 +143,8 @@ def holds(condition: Condition, obj: object) -> bool:
         target = condition.value
         return value is not None and target is not None and bool(value == target)
     if isinstance(condition, OneOf):
+        if condition.ids and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         try:
             return value is not None and value in condition.values
         except TypeError:

@@ -389,4 +389,4 @@ def _capped(found: Any, cap: int, during: str) -> set[Any]:
 
 
 def _one_of(column: str, values: set[Any]) -> Any:
-    return OneOf(column, frozenset(values)) if values else False
+    return OneOf(column, frozenset(values), ids=True) if values else False

@@ -204,7 +204,7 @@ class SpiceDB:
             return self._check_many(context, values)
 
         def passing(value: Any) -> Any:
-            return self._passing(context, value)
+            return _passing_ids(self, context, value)
 
         return BatchScope(
             check_many,
@@ -229,34 +229,10 @@ class SpiceDB:
                 sent to the client) or an argument is malformed.
         """
         try:
-            subject = _subject_reference(self._subject, context)
-            if subject is None:
-                return set()
-            if not _TYPE.fullmatch(resource_type) or not _RELATION.fullmatch(
-                permission
-            ):
-                raise SpiceDBCheckError(
-                    f"malformed lookup {resource_type!r} #{permission!r}"
-                )
-            request = LookupResourcesRequest(
-                consistency=_consistency_for(self._consistency, context),
-                resource_object_type=resource_type,
-                permission=permission,
-                subject=subject,
-            )
-            stream = self.client.LookupResources(request)
-            if not hasattr(stream, "__aiter__") and isawaitable(stream):
-                stream = await stream
-            found: set[str] = set()
-            if hasattr(stream, "__aiter__"):
-                async for response in stream:
-                    if response.permissionship == _FOUND:
-                        found.add(response.resource_object_id)
-            else:
-                for response in stream:
-                    if response.permissionship == _FOUND:
-                        found.add(response.resource_object_id)
-            return found
+            return {
+                found
+                async for found in _lookup_ids(self, context, resource_type, permission)
+            }
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -267,54 +243,6 @@ class SpiceDB:
                 permission,
             )
             raise ForbiddenError() from None
-
-    def _passing(self, context: Any, value: Any) -> Any:
-        """The ids `LookupResources` finds for `[type, Column(...), permission]`.
-
-        An async iterator of resource ids (conditional results left out);
-        the planner stops reading past `max_lookup`. Raises for a value of
-        another shape (the filter then denies every row, logged).
-        """
-        if not (
-            isinstance(value, (list, tuple))
-            and len(value) == 3
-            and type(value[1]) is Column
-            and isinstance(value[0], str)
-            and isinstance(value[2], str)
-        ):
-            raise SpiceDBCheckError(
-                f"a filtered SpiceDB value is [type, Column(...), permission], "
-                f"got {value!r}"
-            )
-        return self._lookup_ids(context, value[0], value[2])
-
-    async def _lookup_ids(
-        self, context: Any, resource_type: str, permission: str
-    ) -> AsyncIterator[str]:
-        subject = _subject_reference(self._subject, context)
-        if subject is None:
-            return  # anonymous: nothing passes, without a call
-        if not _TYPE.fullmatch(resource_type) or not _RELATION.fullmatch(permission):
-            raise SpiceDBCheckError(
-                f"malformed lookup {resource_type!r} #{permission!r}"
-            )
-        request = LookupResourcesRequest(
-            consistency=_consistency_for(self._consistency, context),
-            resource_object_type=resource_type,
-            permission=permission,
-            subject=subject,
-        )
-        stream = self.client.LookupResources(request)
-        if not hasattr(stream, "__aiter__") and isawaitable(stream):
-            stream = await stream
-        if hasattr(stream, "__aiter__"):
-            async for response in stream:
-                if response.permissionship == _FOUND:
-                    yield response.resource_object_id
-        else:
-            for response in stream:
-                if response.permissionship == _FOUND:
-                    yield response.resource_object_id
 
     def _check_many(self, context: Any, values: list[Any]) -> Any:
         """One answer per value, in order; one engine call per chunk."""
@@ -371,6 +299,59 @@ class SpiceDB:
             return fill(responses)
 
         return answer_async()
+
+
+def _passing_ids(spicedb: SpiceDB, context: Any, value: Any) -> Any:
+    """The ids `LookupResources` finds for `[type, Column(...), permission]`.
+
+    An async iterator of resource ids (conditional results left out);
+    the planner stops reading past `max_lookup`. Raises for a value of
+    another shape (the filter then denies every row, logged).
+    """
+    if not (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and type(value[1]) is Column
+        and isinstance(value[0], str)
+        and isinstance(value[2], str)
+    ):
+        raise SpiceDBCheckError(
+            f"a filtered SpiceDB value is [type, Column(...), permission], "
+            f"got {value!r}"
+        )
+    return _lookup_ids(spicedb, context, value[0], value[2])
+
+
+async def _lookup_ids(
+    spicedb: SpiceDB, context: Any, resource_type: str, permission: str
+) -> AsyncIterator[str]:
+    """The ids `LookupResources` streams (conditional results left out).
+
+    Anonymous: nothing, without a call. A sync client's stream is read on
+    the event loop's thread.
+    """
+    subject = _subject_reference(spicedb._subject, context)
+    if subject is None:
+        return
+    if not _TYPE.fullmatch(resource_type) or not _RELATION.fullmatch(permission):
+        raise SpiceDBCheckError(f"malformed lookup {resource_type!r} #{permission!r}")
+    request = LookupResourcesRequest(
+        consistency=_consistency_for(spicedb._consistency, context),
+        resource_object_type=resource_type,
+        permission=permission,
+        subject=subject,
+    )
+    stream = spicedb.client.LookupResources(request)
+    if not hasattr(stream, "__aiter__") and isawaitable(stream):
+        stream = await stream
+    if hasattr(stream, "__aiter__"):
+        async for response in stream:
+            if response.permissionship == _FOUND:
+                yield response.resource_object_id
+    else:
+        for response in stream:
+            if response.permissionship == _FOUND:
+                yield response.resource_object_id
 
 
 class EmbeddedClient:

@@ -17,6 +17,7 @@ through that the Python check denies (nor hides one it allows).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
@@ -85,11 +86,13 @@ def expression(
         return not_(func.coalesce(inner, false()))
     column = _column(model, condition.column, type_name)
     if isinstance(condition, Equals):
-        if condition.value is None:
-            return false()
-        return column == condition.value  # type: ignore[no-any-return]
+        same = _comparable(column, (condition.value,))
+        return column == same[0] if same else false()
     if isinstance(condition, OneOf):
-        values = _as_column_values(column, condition.values)
+        if condition.ids:
+            values = _as_column_values(column, condition.values)
+        else:
+            values = _comparable(column, condition.values)
         return column.in_(values) if values else false()
     made = condition.where(column)
     if made is True:
@@ -123,6 +126,32 @@ def _column(model: Any, name: str, type_name: str) -> Any:
             f"of {getattr(model, '__name__', model)!r}"
         )
     return column
+
+
+def _comparable(column: Any, values: Iterable[Any]) -> list[Any]:
+    """The `values` that can equal a value of `column` in Python too.
+
+    SQL converts between numbers and text where Python does not: SQLite finds
+    `owner_id = '1'` true for the integer 1, while the check says
+    `1 == "1"` is false. A value of the other kind is left out, so the query
+    never selects a row the check denies (`None` is never compared).
+    """
+    try:
+        python_type = column.type.python_type
+    except (AttributeError, NotImplementedError):
+        python_type = None
+    kept: list[Any] = []
+    for value in values:
+        if value is None:
+            continue
+        if python_type in (int, float) and not isinstance(value, (int, float)):
+            continue
+        if python_type is str and not isinstance(value, str):
+            continue
+        if python_type is not str and isinstance(value, str) and python_type:
+            continue
+        kept.append(value)
+    return sorted(kept, key=repr)
 
 
 def _as_column_values(column: Any, values: frozenset[Any]) -> list[Any]:

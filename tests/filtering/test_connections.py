@@ -42,8 +42,8 @@ def build(engine: Any, user: int) -> strawberry.Schema:
 
     @authz.type_rule({"owner": Column("owner_id")}, on_object=True)
     @strawberry.type
-    class Note(relay.Node):
-        id: relay.NodeID[int]
+    class Note:
+        id: int
         title: str
         owner_id: strawberry.Private[int | None]  # what the object rule reads
 

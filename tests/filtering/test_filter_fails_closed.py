@@ -116,3 +116,23 @@ async def test_planning_outside_an_operation_selects_no_row(caplog):
     stmt = await built.authz.filter(Info(), built.Note, select(NoteRow))
     assert str(stmt).endswith("WHERE false")
     assert "outside an operation" in authz_logs(caplog)
+
+
+@pytest.mark.parametrize(
+    ("scope", "column"),
+    [
+        (FilterScope.equals("1"), "owner_id"),  # text for an integer column
+        (FilterScope.one_of(["1", "2"]), "owner_id"),
+        (FilterScope.equals(1), "title"),  # a number for a text column
+    ],
+)
+async def test_sql_never_matches_a_value_python_would_not(scope, column):
+    # SQLite finds owner_id = '1' true for the integer 1; the check says
+    # 1 == "1" is false. The filter must agree with the check: no row.
+    rows = [*ROWS, {"id": 4, "title": "1", "owner_id": 3}]
+    built = build(
+        {"owner": Column(column)}, lambda context: {"owner": scope}, sqlite_engine(rows)
+    )
+    result = await built.schema.execute(NOTES_QUERY)
+    assert ids(result) == []
+    assert result.data["notes"]["totalCount"] == 0

@@ -72,8 +72,10 @@ ROW = st.fixed_dictionaries(
 
 VIEWER = st.fixed_dictionaries(
     {
-        "user": st.none() | st.sampled_from([1, 2]),
-        "teams": st.lists(st.sampled_from([10, 20]), max_size=2),
+        # "1" and "10": text where the columns hold numbers (SQLite would
+        # convert; Python's check does not).
+        "user": st.none() | st.sampled_from([1, 2, "1"]),
+        "teams": st.lists(st.sampled_from([10, 20, "10"]), max_size=2),
         "admin": st.booleans(),
         "above": st.integers(0, 6),
     }
