@@ -135,12 +135,17 @@ def filter_rule_of(policy: Policy, cls: type) -> FilterRule:
         else:
             own.extend(found)
     skip = any(p.skip_interface_rules for p in policy.type_policies.get(cls, ()))
-    parts = [
-        p
-        for p in (*own, *(() if skip else interfaces))
-        if p.node is not None and not p.post
-    ]
-    return FilterRule(definition.name, parts)
+    applying = (*own, *(() if skip else interfaces))
+    parts = [p for p in applying if p.node is not None and not p.post]
+    rule = FilterRule(definition.name, parts)
+    if rule.uses_grants and any(p.grants is not None for p in applying):
+        # `$granted` may then be given by each object itself (a type's
+        # `grants=` function): opaque code, like a rule function.
+        rule.problems.append(
+            f"type_rule of {definition.name}: key '$granted': the type grants "
+            "names from each object (grants=), which a query cannot evaluate"
+        )
+    return rule
 
 
 def filter_rule_problems(policy: Policy) -> list[str]:

@@ -335,3 +335,31 @@ def test_plan_sync_with_an_async_loader_selects_no_row(caplog):
     result = built.schema.execute_sync(NOTES_QUERY)
     assert ids(result) == []
     assert "scope 'admin' loader is async" in authz_logs(caplog)
+
+
+async def test_granted_that_the_object_itself_may_grant_is_refused(caplog):
+    authz = AuthExtension(viewer(1))
+
+    @authz.type_rule(
+        {"$or": [{"$granted": "mine"}, OWN]},
+        on_object=True,
+        grants=lambda params, root: "mine",
+    )
+    @strawberry.type
+    class Note:
+        id: int
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def notes(self, info: strawberry.Info) -> list[Note]:
+            await authz.filter(info, Note, select(NoteRow))
+            return []
+
+    result = await strawberry.Schema(query=Query, extensions=[authz]).execute(
+        "{ notes { id } }"
+    )
+    assert codes(result) == ["FORBIDDEN"]
+    assert "key '$granted': the type grants names from each object" in authz_logs(
+        caplog
+    )
