@@ -182,3 +182,44 @@ async def test_granted_folds_to_what_the_filtering_field_was_granted():
     assert result.errors is None
     assert result.data["openFolder"]["notes"] == [{"id": 1}, {"id": 2}, {"id": 3}]
     assert result.data["folder"]["notes"] == [{"id": 2}]
+
+
+async def test_deny_by_default_and_an_audit_hook_compose_with_the_filter():
+    engine = sqlite_engine(ROWS)
+    decisions: list[object] = []
+    authz = AuthExtension(
+        lambda context: {"owner": FilterScope.equals(1)},
+        fallback_rule=False,
+        on_decision=decisions.append,
+    )
+
+    @authz.type_rule({"owner": Column("owner_id")}, on_object=True)
+    @strawberry.type
+    class Note:
+        id: int
+        title: str
+
+    from sqlalchemy.orm import Session
+
+    @strawberry.type
+    class Query:
+        @authz.rule(True)
+        @strawberry.field
+        async def notes(self, info: strawberry.Info) -> tuple[Note, ...]:
+            stmt = await authz.filter(info, Note, select(NoteRow).order_by(NoteRow.id))
+            with Session(engine) as session:
+                found = tuple(session.scalars(stmt))
+                session.expunge_all()
+            return found  # type: ignore[return-value]
+
+        @strawberry.field
+        def unguarded(self) -> int:  # deny by default still denies it
+            return 1
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute("{ notes { id title } }")
+    assert result.errors is None
+    assert result.data == {"notes": [{"id": 1, "title": "a"}, {"id": 3, "title": "c"}]}
+    assert decisions  # the field's own decision is recorded
+    denied = await schema.execute("{ unguarded }")
+    assert codes(denied) == ["FORBIDDEN"]
