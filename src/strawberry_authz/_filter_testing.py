@@ -101,7 +101,10 @@ async def plan_for_context(
         pending = planner.ask(rule.node, scopes)
         if pending:
             await planner.wait(pending)
-    return planner.plan(), state
+    plan = planner.plan()
+    # The check must ask the engine itself, not read what the plan listed.
+    state.scopes.batches.listed.clear()
+    return plan, state
 
 
 async def check_row(

@@ -21,6 +21,8 @@ from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any
 
+from .columns import NO_MATCH, column_value
+from .conditions import is_member
 from .outcomes import (
     ALLOW,
     MaybeOutcome,
@@ -59,8 +61,10 @@ class BatchScope:
             still in place (`["note", Column("id"), "view"]`) and returns
             the column values that pass: an iterable, an async iterable,
             or an awaitable of an iterable. The filter becomes
-            `column IN (those values)`. Without it, a `Column` on this
-            scope cannot be filtered (the plan denies every row).
+            `column IN (those values)`, and the rows it selected pass their
+            object check without another `load_fn` call (their ids were
+            just listed). Without it, a `Column` on this scope cannot be
+            filtered: `authz.filter` refuses it (`ConfigurationError`).
         max_passing: More passing values than this make the plan deny
             every row (logged): a truncated list is never taken as whole.
     """
@@ -106,6 +110,17 @@ class BatchScope:
     def __repr__(self) -> str:
         name = getattr(self.load_fn, "__qualname__", repr(self.load_fn))
         return f"BatchScope({name}, max_batch_size={self.max_batch_size})"
+
+
+def _listed(lists: list[tuple[object, frozenset[Any]]] | None, value: object) -> bool:
+    """Whether `value` is one a filter's `passing=` listed for this scope."""
+    if not lists:
+        return False
+    for template, ids in lists:
+        found = column_value(template, value)
+        if found is not NO_MATCH and is_member(found, ids, ids=True):
+            return True
+    return False
 
 
 def _first(answered: object) -> object:
@@ -167,6 +182,7 @@ class Batches:
         "_running",
         "collecting",
         "immediate",
+        "listed",
         "observer",
         "results",
         "sync",
@@ -191,10 +207,16 @@ class Batches:
         self.collecting = False
         self._queued: dict[str, tuple[BatchScope, list[_Entry], set[Hashable]]] = {}
         self._running: set[asyncio.Future[Any]] = set()
+        # What a query filter's `passing=` listed, per scope: (the rule's
+        # value with its Column, the ids as text). A row it selected is then
+        # known to pass without asking the engine again (`authz.filter`).
+        self.listed: dict[str, list[tuple[object, frozenset[Any]]]] = {}
 
     def ask(
         self, name: str, scope: BatchScope, value: object, key: Hashable
     ) -> MaybeOutcome:
+        if self.listed and _listed(self.listed.get(name), value):
+            return ALLOW
         loop = None
         if not self.sync:
             try:

@@ -18,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["Column", "FilterScope", "columns_in", "substitute"]
+__all__ = [
+    "NO_MATCH",
+    "Column",
+    "FilterScope",
+    "column_value",
+    "columns_in",
+    "substitute",
+]
 
 
 class Column:
@@ -154,3 +161,30 @@ def substitute(value: object, obj: object) -> object:
     if isinstance(value, Mapping):
         return {key: substitute(item, obj) for key, item in value.items()}
     return value
+
+
+NO_MATCH = object()
+"""What `column_value` returns for a value that does not fit the template."""
+
+
+def column_value(template: object, value: object) -> object:
+    """What stands where `template` has its `Column`, in `value`; else `NO_MATCH`.
+
+    `column_value(["note", Column("id"), "view"], ["note", 42, "view"])` is
+    42; any other difference (type, length, another part) is `NO_MATCH`.
+    """
+    if type(template) is Column:
+        return value
+    if isinstance(template, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(template):
+            return NO_MATCH
+        found: object = NO_MATCH
+        for part, seen in zip(template, value, strict=True):
+            if columns_in(part):
+                found = column_value(part, seen)
+                if found is NO_MATCH:
+                    return NO_MATCH
+            elif type(part) is not type(seen) or part != seen:
+                return NO_MATCH
+        return found
+    return NO_MATCH

@@ -37,6 +37,8 @@ __all__ = [
     "Plan",
     "Where",
     "column_names",
+    "holds",
+    "is_member",
 ]
 
 
@@ -52,9 +54,9 @@ class Equals:
 class OneOf:
     """`column IN (values)` (empty matches no row; `None` is never a member).
 
-    `ids=True` for ids an engine listed as text (`"42"`): a row matches when
-    its value, as text, is one of them, as the engine's own check compares
-    (`["note", 42, "view"]` asks for `note:42`).
+    `ids=True` for ids an engine listed (`BatchScope(passing=...)`), often as
+    text (`"42"`): an integer row value also matches by its text, as the
+    engine's own check compares (`["note", 42, "view"]` asks for `note:42`).
     """
 
     column: str
@@ -143,13 +145,20 @@ def holds(condition: Condition, obj: object) -> bool:
         target = condition.value
         return value is not None and target is not None and bool(value == target)
     if isinstance(condition, OneOf):
-        if condition.ids and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        try:
-            return value is not None and value in condition.values
-        except TypeError:
-            return False
+        return is_member(value, condition.values, ids=condition.ids)
     return condition.check(value) is True
+
+
+def is_member(value: object, values: frozenset[Any], *, ids: bool = False) -> bool:
+    """`value` is among `values` (with `ids`, an integer also by its text)."""
+    if value is None:
+        return False
+    try:
+        if value in values:
+            return True
+    except TypeError:  # unhashable: never a member
+        return False
+    return ids and type(value) is int and str(value) in values
 
 
 def column_names(condition: Condition | None) -> frozenset[str]:

@@ -168,6 +168,7 @@ class Planner:
         self.state = state
         self.call = call
         self.answers: dict[int, Any] = {}
+        self.listing: list[ColumnCheck] = []  # leaves answered by `passing=`
 
     # -- phase 1: every leaf that does not depend on the row, answered ---------
 
@@ -234,6 +235,7 @@ class Planner:
                 return OneOf(column.name, members) if members else False
             return Where(column.name, node.name, loader.where, loader)
         if isinstance(loader, BatchScope) and loader.passing is not None:
+            self.listing.append(node)
             return passing_values(loader, node, column.name, self.state.scopes.timeout)
         raise ConfigurationError(
             f"{where}: key {node.name!r}: scope {node.name!r} "
@@ -248,6 +250,7 @@ class Planner:
         node = self.rule.node
         if node is None:
             return Plan(self.rule.type_name, "allow_all")
+        self._remember_listed()
         value, failed = self._fold(node)
         if value is True:
             return Plan(self.rule.type_name, "allow_all")
@@ -255,6 +258,19 @@ class Planner:
             reason = "a scope failed (see the log)" if failed else None
             return Plan(self.rule.type_name, "deny_all", reason=reason)
         return Plan(self.rule.type_name, "condition", value)
+
+    def _remember_listed(self) -> None:
+        """Let the rows' own check find what an engine listed (no second call).
+
+        A row the filter selected then passes its object check without
+        asking the engine again; a row that is not in the list (a query
+        that went wrong) is still asked.
+        """
+        listed = self.state.scopes.batches.listed
+        for leaf in self.listing:
+            answer = self.answers.get(id(leaf))
+            if isinstance(answer, OneOf) and answer.ids:
+                listed.setdefault(leaf.name, []).append((leaf.value, answer.values))
 
     def _fold(self, node: Node) -> tuple[bool | Condition, bool]:
         """`node` as True, False or a condition; and whether a failure is in it."""

@@ -317,6 +317,10 @@ class ScopeCache:
         finishes with its answer, unremembered.
         """
         self._scopes = None
+        if scope is None:
+            self.batches.listed.clear()
+        else:
+            self.batches.listed.pop(scope, None)
         results = self.results
         if scope is None:
             results.clear()

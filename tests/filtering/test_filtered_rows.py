@@ -10,7 +10,7 @@ from filterkit import NOTES_QUERY, NoteRow, build, ids, sqlite_engine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from strawberry_authz import AuthExtension, Column, FilterScope
+from strawberry_authz import AuthExtension, BatchScope, Column, FilterScope
 
 ROWS = [
     {"id": 1, "title": "a", "owner_id": 1},
@@ -223,3 +223,39 @@ async def test_deny_by_default_and_an_audit_hook_compose_with_the_filter():
     assert decisions  # the field's own decision is recorded
     denied = await schema.execute("{ unguarded }")
     assert codes(denied) == ["FORBIDDEN"]
+
+
+async def test_rows_an_engine_listed_pass_their_check_without_asking_it_again():
+    engine = sqlite_engine(ROWS)
+    asked: list[list[object]] = []
+
+    def load_fn(values: list[object]) -> list[bool]:
+        asked.append(values)
+        return [value[1] in (1, 2) for value in values]  # type: ignore[index]
+
+    scope = BatchScope(load_fn, passing=lambda value: ["1", "2"])
+    authz = AuthExtension(lambda context: {"can": scope})
+
+    @authz.type_rule({"can": ["note", Column("id")]}, on_object=True)
+    @strawberry.type
+    class Note:
+        id: int
+
+    from sqlalchemy.orm import Session
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def notes(self, info: strawberry.Info) -> list[Note | None]:
+            stmt = await authz.filter(info, Note, select(NoteRow).order_by(NoteRow.id))
+            with Session(engine) as session:
+                found = list(session.scalars(stmt))
+                # A row the query did not select (a bug in the resolver):
+                found.append(session.get(NoteRow, 3))
+                session.expunge_all()
+            return found  # type: ignore[return-value]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute("{ notes { id } }")
+    assert result.data == {"notes": [{"id": 1}, {"id": 2}, None]}
+    assert asked == [[["note", 3]]]  # only the row the engine had not listed
