@@ -8,6 +8,8 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 
 from .batch import BatchScope
 from .capabilities import Permission
+from .columns import Column, FilterScope
+from .conditions import Plan
 from .decisions import Decision
 from .errors import (
     AuthorizationFailedError,
@@ -27,11 +29,14 @@ __all__ = [
     "AuthParams",
     "AuthorizationFailedError",
     "BatchScope",
+    "Column",
     "ConfigurationError",
     "Decision",
+    "FilterScope",
     "ForbiddenError",
     "LoadScopes",
     "Permission",
+    "Plan",
     "PostRuleFunction",
     "RoleRegistry",
     "RuleFunction",

@@ -37,6 +37,8 @@ from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any, TypeAlias
 
+from .columns import NO_MATCH, column_value
+from .conditions import is_member
 from .outcomes import (
     ALLOW,
     MaybeOutcome,
@@ -68,6 +70,8 @@ BatchAnswer: TypeAlias = (
     "Sequence[bool | BaseException] | Set[Any] | Mapping[Any, bool | BaseException]"
 )
 BatchLoadFn = Callable[[list[Any]], "BatchAnswer | Awaitable[BatchAnswer]"]
+PassingFn = Callable[[Any], Any]
+"""`passing(value)`: the column values that pass (see `BatchScope`)."""
 
 
 class BatchAnswers(list["bool | BaseException"]):
@@ -96,24 +100,45 @@ class BatchScope:
             denied. For a set or a mapping, a list value is looked up as a
             tuple (`["doc", 3]` as `("doc", 3)`).
         max_batch_size: At most this many values per call of `load_fn`.
+        passing: Optional, for filtering a query (`authz.filter`):
+            `passing(value)` receives the rule's value with its `Column`
+            still in place (`["note", Column("id"), "view"]`) and returns
+            the column values that pass: an iterable, an async iterable,
+            or an awaitable of an iterable. The filter becomes
+            `column IN (those values)`, and the rows it selected pass their
+            object check without another `load_fn` call (their ids were
+            just listed). Without it, a `Column` on this scope cannot be
+            filtered: `authz.filter` refuses it (`ConfigurationError`).
+        max_passing: More passing values than this make the plan deny
+            every row (logged): a truncated list is never taken as whole.
     """
 
-    __slots__ = ("load_fn", "max_batch_size")
+    __slots__ = ("load_fn", "max_batch_size", "max_passing", "passing")
 
-    def __init__(self, load_fn: BatchLoadFn, *, max_batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        load_fn: BatchLoadFn,
+        *,
+        max_batch_size: int = 1000,
+        passing: PassingFn | None = None,
+        max_passing: int = 10_000,
+    ) -> None:
         if not callable(load_fn):
             raise TypeError(f"BatchScope: load_fn must be callable, got {load_fn!r}")
-        if (
-            not isinstance(max_batch_size, int)
-            or isinstance(max_batch_size, bool)
-            or max_batch_size < 1
+        for option, given in (
+            ("max_batch_size", max_batch_size),
+            ("max_passing", max_passing),
         ):
-            raise TypeError(
-                "BatchScope: max_batch_size must be a positive int, "
-                f"got {max_batch_size!r}"
-            )
+            if not isinstance(given, int) or isinstance(given, bool) or given < 1:
+                raise TypeError(
+                    f"BatchScope: {option} must be a positive int, got {given!r}"
+                )
+        if passing is not None and not callable(passing):
+            raise TypeError(f"BatchScope: passing must be callable, got {passing!r}")
         self.load_fn = load_fn
         self.max_batch_size = max_batch_size
+        self.passing = passing
+        self.max_passing = max_passing
 
     def __call__(self, value: object) -> object:
         """Answer one value alone (a batch of one).
@@ -129,6 +154,17 @@ class BatchScope:
     def __repr__(self) -> str:
         name = getattr(self.load_fn, "__qualname__", repr(self.load_fn))
         return f"BatchScope({name}, max_batch_size={self.max_batch_size})"
+
+
+def _listed(lists: list[tuple[object, frozenset[Any]]] | None, value: object) -> bool:
+    """Whether `value` is one a filter's `passing=` listed for this scope."""
+    if not lists:
+        return False
+    for template, ids in lists:
+        found = column_value(template, value)
+        if found is not NO_MATCH and is_member(found, ids, ids=True):
+            return True
+    return False
 
 
 def _first(answered: object, value: object) -> object:
@@ -209,6 +245,7 @@ class Batches:
         "_running",
         "collecting",
         "immediate",
+        "listed",
         "observer",
         "results",
         "sync",
@@ -233,10 +270,16 @@ class Batches:
         self.collecting = False
         self._queued: dict[str, tuple[BatchScope, list[_Entry], set[Hashable]]] = {}
         self._running: set[asyncio.Future[Any]] = set()
+        # What a query filter's `passing=` listed, per scope: (the rule's
+        # value with its Column, the ids as text). A row it selected is then
+        # known to pass without asking the engine again (`authz.filter`).
+        self.listed: dict[str, list[tuple[object, frozenset[Any]]]] = {}
 
     def ask(
         self, name: str, scope: BatchScope, value: object, key: Hashable
     ) -> MaybeOutcome:
+        if self.listed and _listed(self.listed.get(name), value):
+            return ALLOW
         loop = None
         if not self.sync:
             try:

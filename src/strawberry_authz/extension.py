@@ -30,10 +30,12 @@ from .decisions import DecisionHook, decision_hook, hooks_of
 from .declare import RuleDeclarations
 from .denials import quiet_denials_in_strawberry_log
 from .errors import ConfigurationError
+from .filters import FilterMethods
 from .grants import GrantDeclaration
 from .inline import InlineCheckMethods, InlineChecks
 from .install import install_guards
 from .plan import ErrorHook, GuardSettings
+from .planning import filter_rule_problems
 from .policy import Policy, compile_defaults, compile_fallback
 from .request import RequestState
 from .rules import RuleCompiler
@@ -50,7 +52,9 @@ logger = logging.getLogger("strawberry_authz")
 TypeT = TypeVar("TypeT", bound=type)
 
 
-class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
+class AuthExtension(
+    RuleDeclarations, InlineCheckMethods, CapabilityMethods, FilterMethods
+):
     """Authorization for a Strawberry schema.
 
     Args:
@@ -179,6 +183,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         type, the field and the offending key.
         """
         problems = self._install(schema)
+        problems.extend(filter_rule_problems(self._policy))
         if not any(ext is self for ext in schema.extensions):
             problems.append(
                 "the schema does not list this AuthExtension in "

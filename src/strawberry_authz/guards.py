@@ -299,6 +299,16 @@ def _closure(guard: FieldGuard) -> Resolver:
                 return guard.resolve(state, root, info, {})
 
             resolver = resolve_static_no_args
+    elif pre is None and _only_checks_before(guard) and not guard.plan.site.type_grants:
+        # Nothing to check on the field itself (the fields of a type whose
+        # only rules are object rules, decided where the object is returned):
+        # only an operation without our state still fails closed.
+        def resolve_unchecked(root: Any, info: Any, **args: Any) -> Any:
+            if var.get() is None:
+                raise inactive_error()
+            return original(root, info, **args)
+
+        resolver = resolve_unchecked
     elif (
         (per_object := _only_per_object(pre)) is not None
         and _only_checks_before(guard)

@@ -559,7 +559,7 @@ class _SharedNodes:
             found = self._object_rules(named)
             if found is None:
                 return None
-            return ObjectCheck(concrete=found[1:], lists=lists)
+            return ObjectCheck(concrete=found[1:], lists=lists, name=named.name)
         if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
             by_type = tuple(
                 (possible.name, None if found is None else found[1:])

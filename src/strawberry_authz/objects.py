@@ -48,6 +48,8 @@ def check_objects(
     result = call.result
     if result is None:
         return result
+    if call.state.trusted and _trusted(call.state.trusted, call.info.path, check):
+        return result
     if check.lists:
         return _check_list(call, check, plan, settings, result)
     found = check.rules_for(result, call.info)
@@ -63,6 +65,21 @@ def check_objects(
     if decided(outcome):
         return _single(call, outcome, plan, settings)  # type: ignore[arg-type]
     return _single_later(call, outcome, plan, settings)  # type: ignore[arg-type]
+
+
+def _trusted(
+    trusted: dict[int, tuple[object, frozenset[str]]], path: Any, check: ObjectCheck
+) -> bool:
+    """Whether a field at or above `path` filtered these objects' type in its
+    query with `authz.filter(..., recheck=False)` (only a concrete type)."""
+    if not check.name:
+        return False
+    while path is not None:
+        entry = trusted.get(id(path))
+        if entry is not None and entry[0] is path and check.name in entry[1]:
+            return True
+        path = path.prev
+    return False
 
 
 def _single(

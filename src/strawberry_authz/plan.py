@@ -65,6 +65,7 @@ class ObjectCheck:
     by_type: tuple[tuple[str, tuple[PerObject, bool] | None], ...] = ()
     abstract: Any = None
     lists: int = 0
+    name: str = ""  # the concrete type's name (for `authz.filter(recheck=False)`)
 
     def rules_for(
         self, item: object, info: Any

@@ -31,11 +31,12 @@ from typing import Any, Literal, cast
 
 from strawberry import Schema
 
-from ._compat import graphql_schema
+from ._compat import graphql_schema, strawberry_definition_of
 from .errors import ConfigurationError
 from .extension import AuthExtension
 from .install import PlannedField, plan_schema, possible_object_types
 from .plan import FieldPlan, Part
+from .planning import filter_rule_of
 from .rules import (
     AllOf,
     AnyOf,
@@ -111,6 +112,9 @@ class FieldReport:
     itself); `needs_granted` the `$granted` names its static rules ask for;
     `follows` why a `"follows"` field is decided by the field that returned
     its object (`"relay"`, `"library"`).
+    `filterable` is for the fields of a type with object rules
+    (`on_object=True`): whether a list of it can be filtered in the query
+    (`authz.filter`), and None for other types.
     """
 
     type_name: str
@@ -121,6 +125,7 @@ class FieldReport:
     object_grants: tuple[str, ...] = ()
     needs_granted: tuple[str, ...] = ()
     follows: str | None = None
+    filterable: bool | None = None
 
     @property
     def coordinate(self) -> str:
@@ -173,6 +178,7 @@ class Report:
                     "object_grants": list(f.object_grants),
                     "needs_granted": list(f.needs_granted),
                     "follows": f.follows,
+                    "filterable": f.filterable,
                 }
                 for f in self.fields
             ],
@@ -200,6 +206,7 @@ class Report:
                     object_grants=tuple(entry["object_grants"]),
                     needs_granted=tuple(entry["needs_granted"]),
                     follows=entry.get("follows"),
+                    filterable=entry.get("filterable"),
                 )
                 for entry in data["fields"]
             )
@@ -232,14 +239,16 @@ def build_report(schema: Schema) -> Report:
         raise ConfigurationError(problems)
     by_field = [list(same) for same in zip(*planned, strict=True)]
     given = _grants_any_viewer_holds(by_field, schema)
-    rows = [_field_report(same, given) for same in by_field]
+    rows = [_field_report(same, given, extensions) for same in by_field]
     order = _type_order(rows, schema)
     rows.sort(key=lambda row: order[row.type_name])
     return Report(tuple(rows))
 
 
 def _field_report(
-    planned: list[PlannedField], given: Mapping[str, set[str]]
+    planned: list[PlannedField],
+    given: Mapping[str, set[str]],
+    extensions: list[AuthExtension],
 ) -> FieldReport:
     """One field's row, from its plans by each extension the schema lists."""
     first = planned[0]
@@ -269,6 +278,22 @@ def _field_report(
         object_grants=tuple(object_grants),
         needs_granted=tuple(_unique(n for c in checks for n in _granted(c.rule))),
         follows=follows if status == "follows" else None,
+        filterable=_filterable(planned, extensions),
+    )
+
+
+def _filterable(
+    planned: list[PlannedField], extensions: list[AuthExtension]
+) -> bool | None:
+    """Whether the object rules of the field's type can become a query filter."""
+    if not any(entry.object_parts for entry in planned):
+        return None
+    origin = getattr(strawberry_definition_of(planned[0].gtype), "origin", None)
+    if not isinstance(origin, type):
+        return False
+    return all(
+        not filter_rule_of(extension._policy, origin).problems
+        for extension in extensions
     )
 
 
@@ -521,7 +546,15 @@ def _lines_of(row: FieldReport) -> list[tuple[str, str, str]]:
         if row.object_grants:
             needs += f" (or the object: {', '.join(row.object_grants)})"
         lines.append(("needs", "", f"$granted {needs}"))
+    if row.filterable is not None:
+        lines.append(("filter", "", _FILTERABLE[row.filterable]))
     return lines
+
+
+_FILTERABLE = {
+    True: "lists can be filtered in the query (authz.filter)",
+    False: "not in the query: a rule function (filter lists by hand)",
+}
 
 
 def to_text(report: Report) -> str:
@@ -548,8 +581,8 @@ def to_markdown(report: Report) -> str:
     lines = [
         f"Policy coverage: {_summary(report)}.",
         "",
-        "| field | status | checks | grants | needs `$granted` |",
-        "| --- | --- | --- | --- | --- |",
+        "| field | status | checks | grants | needs `$granted` | filterable |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in report.fields:
         checks = "<br>".join(
@@ -557,9 +590,10 @@ def to_markdown(report: Report) -> str:
         )
         status = "**open**" if row.status == "open" else row.status
         needs = ", ".join(row.needs_granted)
+        filterable = {None: "", True: "yes", False: "no"}[row.filterable]
         lines.append(
             f"| `{row.coordinate}` | {status} | {checks} | "
-            f"{_cell(', '.join(row.grants))} | {_cell(needs)} |"
+            f"{_cell(', '.join(row.grants))} | {_cell(needs)} | {filterable} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -577,6 +611,8 @@ def to_json(report: Report) -> str:
     (`Type.field`), `type`, `name`, `status` (`protected` / `public` /
     `follows` / `capability` / `open`), `checks` (each `phase`, `source`,
     `rule` as written, `text` its compact form), `grants`, `object_grants`,
-    `needs_granted`, `follows` (`relay`, `library` or null).
+    `needs_granted`, `follows` (`relay`, `library` or null), `filterable`
+    (true / false for the fields of a type with object rules: whether its
+    lists can be filtered in the query; null otherwise).
     """
     return json.dumps(report.as_dict(), indent=2) + "\n"

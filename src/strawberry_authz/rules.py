@@ -14,6 +14,7 @@ from inspect import isawaitable
 from typing import Any
 
 from .batch import Queued
+from .columns import columns_in, substitute
 from .grants import GrantDeclaration
 from .keys import rule_set_key, scope_key
 from .outcomes import (
@@ -73,6 +74,40 @@ class ScopeCheck(Node):
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
         return state.scopes.answer(self.name, self.value, self.key)
+
+    def describe(self) -> object:
+        return {self.name: self.value}
+
+
+class ColumnCheck(Node):
+    """A scope whose value reads the object: `{"owner": Column("owner_id")}`.
+
+    Checked for one object, each `Column` in the value is replaced by that
+    attribute of the object (`params.root`) and the scope is asked for the
+    result; an object without the attribute denies (fail closed). Planned
+    for a query (`filtering`), the scope's `where` half is used instead.
+    """
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: object) -> None:
+        super().__init__(static=False)
+        self.name = name
+        self.value = value
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        if call is None:
+            return misconfigured(
+                f"scope {self.name!r} with a Column checked outside a field"
+            )
+        try:
+            value = substitute(self.value, call.root)
+            key = scope_key(self.name, value)
+        except Exception as error:
+            return denial_from_exception(
+                error, f"reading {safe_repr(self.value)} of the object"
+            )
+        return state.scopes.answer(self.name, value, key)
 
     def describe(self) -> object:
         return {self.name: self.value}
@@ -721,6 +756,13 @@ class RuleCompiler:
                 f"'${key}'? (a scope named {key!r} must be declared in scopes=)"
             )
             return _DENY_ALL
+        if columns_in(value):
+            if self.scopes is not None:
+                # The value is read from each object: only the name is known.
+                problem = self.scopes.name_problem(key)
+                if problem is not None:
+                    problems.append(f"{where}: key {at!r}: {problem}")
+            return ColumnCheck(key, value)
         if self.scopes is not None:
             problem = self.scopes.problem(key, value)
             if problem is not None:

@@ -94,13 +94,19 @@ class ScopeDeclaration:
     def names(self) -> frozenset[str]:
         return frozenset(self._types)
 
+    def name_problem(self, name: str) -> str | None:
+        """Why `name` is not a declared scope, or None if it is."""
+        if name in self._types:
+            return None
+        known = ", ".join(sorted(self._types)) or "none"
+        hint = did_you_mean(name, self._types)
+        return f"unknown scope {name!r}{hint} (declared scopes: {known})"
+
     def problem(self, name: str, value: object) -> str | None:
         """Why `{name: value}` is not a valid rule entry, or None if it is."""
         declared = self._types.get(name, _MISSING)
         if declared is _MISSING:
-            known = ", ".join(sorted(self._types)) or "none"
-            hint = did_you_mean(name, self._types)
-            return f"unknown scope {name!r}{hint} (declared scopes: {known})"
+            return self.name_problem(name)
         if declared is bool:
             if value is True:
                 return None
@@ -193,6 +199,19 @@ class ScopeCache:
         if type(outcome) is not Queued:  # asked again once its batch answered
             self.results[key] = outcome
         return outcome
+
+    def loaded(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
+        """What `load_scopes` returned (loading it now if need be).
+
+        Its mapping, the denial of every scope when it failed, or the future
+        of either while an async `load_scopes` runs.
+        """
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._start_loading()
+        elif not isinstance(scopes, (dict, Denial, asyncio.Future)):
+            scopes = _accept_scopes(scopes)
+        return scopes
 
     def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
         try:
@@ -320,6 +339,10 @@ class ScopeCache:
         finishes with its answer, unremembered.
         """
         self._scopes = None
+        if scope is None:
+            self.batches.listed.clear()
+        else:
+            self.batches.listed.pop(scope, None)
         results = self.results
         if scope is None:
             results.clear()

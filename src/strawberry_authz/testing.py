@@ -38,13 +38,14 @@ __all__ = [
     "AuthzResult",
     "assert_allowed",
     "assert_denied",
+    "assert_filter_matches_check",
     "run_as",
     "run_as_async",
 ]
 
 # Helpers of other concepts re-exported here, one line each, written
 # `from .module import name as name` (the `as` marks the re-export).
-
+from ._filter_testing import assert_filter_matches_check as assert_filter_matches_check
 
 _recording: ContextVar[list[Decision] | None] = ContextVar(
     "strawberry_authz.testing.recording", default=None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import strawberry
 
-from strawberry_authz import AuthExtension, ConfigurationError
+from strawberry_authz import AuthExtension, Column, ConfigurationError, FilterScope
 from strawberry_authz._compat import graphql_schema
 from strawberry_authz.report import (
     Report,
@@ -204,6 +204,7 @@ def test_json_round_trips_and_has_the_documented_keys():
         "object_grants",
         "needs_granted",
         "follows",
+        "filterable",
     ]
     assert account["checks"][1] == {
         "phase": "before",
@@ -220,12 +221,41 @@ def test_markdown_is_a_table_with_one_row_per_field():
     lines = to_markdown(report).splitlines()
     rows = [line for line in lines if line.startswith("| `")]
     assert len(rows) == len(report.fields)
-    assert lines[2] == "| field | status | checks | grants | needs `$granted` |"
+    assert lines[2] == (
+        "| field | status | checks | grants | needs `$granted` | filterable |"
+    )
     assert "| `Plain.label` | **open** |" in to_markdown(report)
     assert (
         "| `Query.account` | protected | before · default `{member: True}`<br>"
-        "before · field `{$or: [{admin: True}, {member: True}]}` | read_email |  |"
+        "before · field `{$or: [{admin: True}, {member: True}]}` | read_email |  |  |"
     ) in rows
+
+
+def test_types_with_object_rules_say_whether_their_lists_filter_in_the_query():
+    report = build_report(policies.schema)
+    rows = {row.coordinate: row for row in report.fields}
+    # `Document`'s object rule is a rule function: it cannot become a filter.
+    assert rows["Document.title"].filterable is False
+    assert rows["Query.account"].filterable is None  # Query has no object rule
+    assert "filter  " in to_text(report)
+    assert "not in the query: a rule function" in to_text(report)
+
+    authz = AuthExtension(lambda context: {"owner": FilterScope.equals(1)})
+
+    @authz.type_rule({"owner": Column("owner_id")}, on_object=True)
+    @strawberry.type
+    class Note:
+        title: str
+
+    @strawberry.type
+    class Query:
+        notes: list[Note] = strawberry.field(default_factory=list)
+
+    filtered = build_report(strawberry.Schema(query=Query, extensions=[authz]))
+    (note,) = (row for row in filtered.fields if row.type_name == "Note")
+    assert note.filterable is True
+    assert "lists can be filtered in the query" in to_text(filtered)
+    assert to_markdown(filtered).splitlines()[-1].endswith("| yes |")
 
 
 @pytest.mark.parametrize(
