@@ -19,11 +19,11 @@ class Document: ...
 A scope value is a `ResourceCheck` (from `Resource.check`): the resource's
 kind, id and attributes, and the action; or `Resource.each(action)`, which
 also filters queries (`authz.filter`): the scope's `passing=` asks
-`PlanResources` once per request and kind, and the plan becomes a
+`PlanResources` once per operation and type, and the plan becomes a
 condition on the mapped columns (`cerbos_plan.row_condition`); anything it
-cannot translate, and any engine error, denies every row. All the values a request needs are
-checked with `CheckResources`, one call per chunk of `max_batch_size`
-(at most 500, Cerbos's own ceiling; the server's
+cannot translate, and any engine error, denies every row. All the values
+a request needs are checked with `CheckResources`, one call per chunk of
+`max_batch_size` (at most 500, Cerbos's own ceiling; the server's
 `requestLimits.maxResourcesPerRequest`, 50 by default, must allow it).
 
 Fail closed everywhere: an anonymous principal is denied without a call; a

@@ -45,12 +45,12 @@ from google.protobuf import struct_pb2
 from . import conditions as rows
 
 __all__ = [
+    "RESOURCE_ID",
     "AllOf",
     "AnyOf",
     "Compare",
     "Condition",
     "Negation",
-    "RESOURCE_ID",
     "PlannedFilter",
     "UntranslatablePlan",
     "holds",
@@ -364,16 +364,11 @@ def _id(condition: Compare, positive: bool, column: str) -> bool | rows.Conditio
 
 def _fold(parts: list[bool | rows.Condition], every: bool) -> bool | rows.Condition:
     """AND (`every`) or OR of `parts`, constants folded."""
-    if every:
-        if any(part is False for part in parts):
-            return False
-        kept = [part for part in parts if part is not True]
-        if not kept:
-            return True
-        return kept[0] if len(kept) == 1 else rows.And(tuple(kept))  # type: ignore[arg-type]
-    if any(part is True for part in parts):
-        return True
-    kept = [part for part in parts if part is not False]
+    if any(part is (not every) for part in parts):
+        return not every  # a false part decides an AND, a true one an OR
+    kept = [part for part in parts if not isinstance(part, bool)]
     if not kept:
-        return False
-    return kept[0] if len(kept) == 1 else rows.Or(tuple(kept))  # type: ignore[arg-type]
+        return every
+    if len(kept) == 1:
+        return kept[0]
+    return rows.And(tuple(kept)) if every else rows.Or(tuple(kept))

@@ -23,7 +23,17 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
 from sqlalchemy.sql import ClauseElement
 
-from .conditions import And, Compare, Condition, Equals, Not, OneOf, Or, Plan, value_kind
+from .conditions import (
+    And,
+    Compare,
+    Condition,
+    Equals,
+    Not,
+    OneOf,
+    Or,
+    Plan,
+    value_kind,
+)
 from .errors import ConfigurationError
 
 __all__ = ["apply", "expression"]
@@ -129,7 +139,7 @@ def _compare(column: Any, condition: Compare, type_name: str) -> ColumnElement[b
         python_type = column.type.python_type
     except (AttributeError, NotImplementedError):
         python_type = None
-    kind = _KINDS.get(python_type)  # type: ignore[arg-type]
+    kind = _KINDS.get(python_type)
     if kind is None:
         raise TypeError(
             f"the filter of {type_name}: Column({condition.column!r}) has type "
