@@ -406,3 +406,15 @@ async def test_a_sync_client_filters_too(server: cerboskit.CerbosServer) -> None
     await assert_filter_matches_check(
         authz, report, select(ReportRow), viewers=VIEWERS, fetch=fetcher(engine)
     )
+
+
+async def test_the_plan_call_id_is_recorded_with_the_request(
+    server: cerboskit.CerbosServer,
+) -> None:
+    cerbos = Cerbos(cerboskit.async_client(server), principal=principal)
+    authz, report = report_schema(cerbos, REPORTS.each("eq"))
+    context = {"user": "alice"}
+    plan, _state = await plan_for_context(authz, report, context)  # keeps the scope
+    assert plan.condition is not None
+    (call_id,) = cerbos.call_ids(context)
+    assert call_id
