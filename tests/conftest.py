@@ -34,9 +34,11 @@ except ImportError:  # the Django extra is not installed: those tests skip
     django = None  # type: ignore[assignment]
 if django is not None and not settings.configured:
     sys.path.insert(0, str(Path(HERE) / "djangoorm"))
+    if str(Path(HERE).parent) not in sys.path:  # `examples` is a package there
+        sys.path.append(str(Path(HERE).parent))
     settings.configure(
         DATABASES={
-            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "file:strawberry_authz?mode=memory&cache=shared"}
         },
         INSTALLED_APPS=["filterapp", "examples.djangonotes"],
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",

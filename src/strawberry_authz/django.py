@@ -29,6 +29,7 @@ import asyncio
 import logging
 import os
 import weakref
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -42,11 +43,12 @@ from .filters import _applied, _refused
 from .planning import FilterRule, _children
 from .rules import ColumnCheck, Node
 
-__all__ = ["apply", "authz_queryset", "expression"]
+__all__ = ["apply", "authz_queryset", "expression", "filtered"]
 
 logger = logging.getLogger("strawberry_authz")
 
 Rows = TypeVar("Rows", bound=QuerySet[Any])
+TypeClass = TypeVar("TypeClass", bound=type)
 
 _prepared: weakref.WeakSet[type] = weakref.WeakSet()
 """The types whose optimizer hints already name their rule's columns."""
@@ -262,6 +264,42 @@ def authz_queryset(
     if not recheck:
         authz._trust(info, plan)
     return _applied(plan, queryset, None)
+
+
+def filtered(
+    authz: Any, *, recheck: bool = True
+) -> Callable[[TypeClass], TypeClass]:
+    """Class decorator: a strawberry-django type filtered by its own rule.
+
+    Put it above `authz.type_rule(...)`:
+
+        @filtered(authz)
+        @authz.type_rule({"owner": Column("owner_id")}, on_object=True)
+        @strawberry_django.type(models.Note)
+        class Note: ...
+
+    Gives the type a `get_queryset` calling `authz_queryset` (unless it
+    defines its own, which should call `authz_queryset` itself), and makes
+    the optimizer load the columns the rule reads with the rows from the
+    first request on (nested relations included).
+
+    Raises:
+        ConfigurationError: the type's rule cannot become a filter (named
+            type rule and key), here rather than at the first request.
+    """
+
+    def decorate(cls: TypeClass) -> TypeClass:
+        _load_columns_with_rows(cls, authz._filter_rule(cls))
+        _prepared.add(cls)
+        if "get_queryset" not in cls.__dict__:
+
+            def get_queryset(klass: Any, queryset: Any, info: Any, **kwargs: Any) -> Any:
+                return authz_queryset(authz, klass, queryset, info, recheck=recheck)
+
+            cls.get_queryset = classmethod(get_queryset)  # type: ignore[attr-defined]
+        return cls
+
+    return decorate
 
 
 def _request_loop() -> asyncio.AbstractEventLoop | None:

@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .denials import client_error
-from .outcomes import Denial, Outcome, decided, misconfigured, settle
+from .outcomes import (
+    Denial,
+    Outcome,
+    decided,
+    has_running_loop,
+    misconfigured,
+    settle,
+)
 from .params import FieldCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
 from .rules import object_key, object_key_at
@@ -96,6 +103,14 @@ def _check_list(
     settings: GuardSettings,
     result: Any,
 ) -> Any:
+    if (
+        not isinstance(result, list)
+        and hasattr(type(result), "__aiter__")
+        and has_running_loop()
+    ):
+        # A lazy query that is also async-iterable (a Django QuerySet) must
+        # not run its SQL on the event loop: it is read with `async for`.
+        return _check_list_later(call, check, plan, settings, result)
     path = call.info.path
     tree = _as_lists(result, check.lists)
     todo: list[ObjectTodo] = []
@@ -115,6 +130,20 @@ def _check_list(
     if pending:
         return _filter_later(call, plan, settings, tree, found_at, pending)
     return _filter(call, plan, settings, tree, found_at)
+
+
+async def _check_list_later(
+    call: FieldCall,
+    check: ObjectCheck,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    result: Any,
+) -> Any:
+    items = [item async for item in result]
+    checked = _check_list(call, check, plan, settings, items)
+    if isinstance(checked, Awaitable):
+        return await checked
+    return checked
 
 
 async def _filter_later(
