@@ -5,8 +5,9 @@ per process) and empties them; `seed(rows)` fills them. `build(rules,
 scopes)` makes an `AuthExtension` and a strawberry-django schema whose
 `Note` type filters every queryset of notes with the same rule it checks
 objects with (`filtered(authz)`: `authz_queryset` in `get_queryset`): a paginated list
-(`notes`), a connection with `totalCount` (`noteConnection`) and teams with
-their notes (`teams { notes }`), under the optimizer.
+(`notes`) and teams with their notes (`teams { notes }`), or with
+`node=True` a relay connection with `totalCount` (`noteConnection`), under
+the optimizer.
 """
 
 from collections.abc import Callable
@@ -59,6 +60,7 @@ def build(
     scopes: Callable[[Any], Any],
     *,
     recheck: bool = True,
+    node: bool = False,
 ) -> Built:
     """The schema of the module docstring."""
     authz = AuthExtension(scopes)
@@ -66,8 +68,8 @@ def build(
     @filtered(authz, recheck=recheck)
     @authz.type_rule(rules, on_object=True, drop_denied=True)
     @strawberry_django.type(NoteRow)
-    class Note(relay.Node):
-        id: relay.NodeID[int]
+    class Note(relay.Node if node else object):  # type: ignore[misc]
+        id: relay.NodeID[int] if node else int  # type: ignore[valid-type]
         title: str
 
     @strawberry_django.type(TeamRow)
@@ -75,11 +77,20 @@ def build(
         id: int
         notes: list[Note]
 
-    @strawberry.type
-    class Query:
-        notes: list[Note] = strawberry_django.field(pagination=True)
-        note_connection: DjangoListConnection[Note] = strawberry_django.connection()
-        teams: list[Team] = strawberry_django.field()
+    if node:
+
+        @strawberry.type
+        class Query:
+            note_connection: DjangoListConnection[Note] = (
+                strawberry_django.connection()
+            )
+
+    else:
+
+        @strawberry.type
+        class Query:  # type: ignore[no-redef]
+            notes: list[Note] = strawberry_django.field(pagination=True)
+            teams: list[Team] = strawberry_django.field()
 
     schema = strawberry.Schema(
         query=Query, extensions=[authz, DjangoOptimizerExtension]
@@ -89,7 +100,7 @@ def build(
 
 def ids(result: Any, field: str = "notes") -> list[int]:
     assert result.errors is None, result.errors
-    return [row_id(item["id"]) for item in result.data[field]]
+    return [int(item["id"]) for item in result.data[field]]
 
 
 def row_id(node_id: str) -> int:

