@@ -9,7 +9,8 @@ from typing import Any
 
 import strawberry
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.lookups import GreaterThan
 from filterapp.models import Note as NoteRow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ LEAVES: list[dict[str, object]] = [
     {"public": Column("public")},
     {"label": Column("label")},
     {"above": Column("id")},
+    {"big": Column("owner_id")},
 ]
 
 
@@ -42,6 +44,12 @@ def load_scopes(viewer: dict[str, Any]) -> dict[str, object]:
         "above": FilterScope(
             check=lambda value: value is not None and value > threshold,
             where=lambda column: Q(**{f"{column}__gt": threshold}),
+        ),
+        # A boolean expression, not a lookup: Django adds no NULL guard of
+        # its own when it is negated; the backend's NOT must.
+        "big": FilterScope(
+            check=lambda value: value is not None and value > 1,
+            where=lambda column: GreaterThan(F(column), 1),
         ),
     }
 
