@@ -38,7 +38,10 @@ if django is not None and not settings.configured:
         sys.path.append(str(Path(HERE).parent))
     settings.configure(
         DATABASES={
-            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "file:strawberry_authz?mode=memory&cache=shared"}
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": "file:strawberry_authz?mode=memory&cache=shared",
+            }
         },
         INSTALLED_APPS=["filterapp", "examples.djangonotes"],
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",

@@ -30,7 +30,7 @@ import logging
 import os
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -47,13 +47,13 @@ __all__ = ["apply", "authz_queryset", "expression", "filtered"]
 
 logger = logging.getLogger("strawberry_authz")
 
-Rows = TypeVar("Rows", bound=QuerySet[Any])
+Rows = TypeVar("Rows", bound=QuerySet)
 TypeClass = TypeVar("TypeClass", bound=type)
 
 _prepared: weakref.WeakSet[type] = weakref.WeakSet()
 """The types whose optimizer hints already name their rule's columns."""
 
-Built = bool | Q
+Built: TypeAlias = "bool | Q"
 """A condition as Django: `True` (every row), `False` (no row) or a `Q`."""
 
 
@@ -75,6 +75,11 @@ def apply(plan: Plan, queryset: Rows, model: Any = None) -> Rows:
     Deny-all is `queryset.none()`, which runs no query at all. A `where`
     that raises selects no row (logged), whatever the plan says.
     """
+    narrowed: Rows = _narrowed(plan, queryset)
+    return narrowed
+
+
+def _narrowed(plan: Plan, queryset: Any) -> Any:
     if plan.allow_all:
         return queryset
     if plan.deny_all:
@@ -206,9 +211,7 @@ def _comparable(field: Any, values: Any, *, ids: bool) -> list[Any]:
             same = converted is not None and bool(converted == value)
         except Exception:  # an __eq__ that raises: cannot be found equal
             same = False
-        if same:
-            kept.append(converted)
-        elif (
+        if same or (
             ids
             and isinstance(value, str)
             and type(converted) is int
@@ -266,9 +269,7 @@ def authz_queryset(
     return _applied(plan, queryset, None)
 
 
-def filtered(
-    authz: Any, *, recheck: bool = True
-) -> Callable[[TypeClass], TypeClass]:
+def filtered(authz: Any, *, recheck: bool = True) -> Callable[[TypeClass], TypeClass]:
     """Class decorator: a strawberry-django type filtered by its own rule.
 
     Put it above `authz.type_rule(...)`:
@@ -293,7 +294,9 @@ def filtered(
         _prepared.add(cls)
         if "get_queryset" not in cls.__dict__:
 
-            def get_queryset(klass: Any, queryset: Any, info: Any, **kwargs: Any) -> Any:
+            def get_queryset(
+                klass: Any, /, queryset: Any, info: Any, **kwargs: Any
+            ) -> Any:
                 return authz_queryset(authz, klass, queryset, info, recheck=recheck)
 
             cls.get_queryset = classmethod(get_queryset)  # type: ignore[attr-defined]

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from strawberry import relay
 import strawberry_django
 from django.db import connection
 from filterapp.models import Note as NoteRow
 from filterapp.models import Team as TeamRow
+from strawberry import relay
 from strawberry_django.optimizer import DjangoOptimizerExtension
 from strawberry_django.relay import DjangoListConnection
 
@@ -81,9 +81,7 @@ def build(
 
         @strawberry.type
         class Query:
-            note_connection: DjangoListConnection[Note] = (
-                strawberry_django.connection()
-            )
+            note_connection: DjangoListConnection[Note] = strawberry_django.connection()
 
     else:
 

@@ -97,7 +97,9 @@ def test_an_engine_error_selects_no_row_and_says_nothing(caplog):
 
 
 def test_an_engine_listing_ids_as_text_selects_those_rows():
-    scope = BatchScope(lambda values: [True for _ in values], passing=lambda v: ["1", "03"])
+    scope = BatchScope(
+        lambda values: [True for _ in values], passing=lambda v: ["1", "03"]
+    )
     built = build({"can": ["note", Column("id")]}, lambda context: {"can": scope})
     # "03" is not the spelling of 3: the check would ask for note:3, not 03.
     assert ids(built.schema.execute_sync(LIST, context_value={})) == [1]
@@ -206,5 +208,7 @@ def test_authz_filter_takes_a_queryset_and_a_viewer_switching_gets_a_new_plan():
     assert result.errors is None, result.errors
     assert result.data["before"] == [{"id": 1}]
     assert result.data["after"] == [{"id": 3}]
-    result = schema.execute_sync("mutation { afterSync { id } }", context_value={"user": 2})
+    result = schema.execute_sync(
+        "mutation { afterSync { id } }", context_value={"user": 2}
+    )
     assert result.data == {"afterSync": [{"id": 3}]}

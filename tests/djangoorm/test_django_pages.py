@@ -33,7 +33,12 @@ def hundred_notes() -> None:
     # Odd ids belong to user 1 and team 2, even ids to user 2 and team 1.
     seed(
         [
-            {"id": i, "title": f"n{i}", "owner_id": 1 if i % 2 else 2, "team_id": 1 + i % 2}
+            {
+                "id": i,
+                "title": f"n{i}",
+                "owner_id": 1 if i % 2 else 2,
+                "team_id": 1 + i % 2,
+            }
             for i in range(1, 101)
         ]
     )
@@ -95,7 +100,9 @@ def test_nested_notes_are_filtered_in_the_prefetch_in_two_queries(mode, scopes):
     built = build(OWNER_RULE, scopes)
     result, queries = run(built.schema, "{ teams { id notes { id title } } }", 1, mode)
     assert result.errors is None, result.errors
-    seen = {int(t["id"]): [int(n["id"]) for n in t["notes"]] for t in result.data["teams"]}
+    seen = {
+        int(t["id"]): [int(n["id"]) for n in t["notes"]] for t in result.data["teams"]
+    }
     assert seen == {1: [], 2: list(range(1, 101, 2))}
     assert queries <= 2
 
