@@ -284,6 +284,11 @@ def filtered(authz: Any, *, recheck: bool = True) -> Callable[[TypeClass], TypeC
     the optimizer load the columns the rule reads with the rows from the
     first request on (nested relations included).
 
+    Args:
+        recheck: Rows keep their per-object check (the default: defense in
+            depth, reading columns already loaded); `False` trusts the
+            filter for this type, as `authz.filter(..., recheck=False)`.
+
     Raises:
         ConfigurationError: the type's rule cannot become a filter (named
             type rule and key), here rather than at the first request.
