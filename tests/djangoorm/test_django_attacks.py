@@ -13,6 +13,7 @@ import strawberry
 from asgiref.sync import async_to_sync, sync_to_async
 from authzkit import authz_logs, codes, dump
 from django.db import connection
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from filterapp.models import Note as NoteRow
 from ormkit import build, ids, seed
@@ -212,3 +213,28 @@ def test_authz_filter_takes_a_queryset_and_a_viewer_switching_gets_a_new_plan():
         "mutation { afterSync { id } }", context_value={"user": 2}
     )
     assert result.data == {"afterSync": [{"id": 3}]}
+
+
+class OwnQuerySet(QuerySet):
+    """An application's own QuerySet class, defined outside Django."""
+
+
+def test_authz_filter_takes_an_applications_own_queryset_class():
+    authz = AuthExtension(owner)
+
+    @authz.type_rule(OWN, on_object=True)
+    @strawberry.type
+    class Note:
+        id: int
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def notes(self, info: strawberry.Info) -> list[Note]:
+            rows = OwnQuerySet(model=NoteRow).order_by("id")
+            return list(authz.filter_sync(info, Note, rows))  # type: ignore[arg-type]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = schema.execute_sync("{ notes { id } }", context_value={"user": 2})
+    assert result.errors is None, result.errors
+    assert result.data == {"notes": [{"id": 3}]}
