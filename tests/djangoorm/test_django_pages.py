@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from authzkit import authz_logs, dump
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from filterapp.models import Note as NoteRow
 from ormkit import build, ids, row_id, seed
 
 from strawberry_authz import Column, FilterScope
@@ -120,3 +122,23 @@ def test_the_rule_reads_its_column_with_the_rows_not_one_query_per_row():
     assert len(result.data["notes"]) == 10
     assert len(queries) == 1
     assert '"owner_id"' in queries.captured_queries[0]["sql"]
+
+
+@pytest.mark.usefixtures("hundred_notes")
+def test_a_sync_load_scopes_using_the_orm_under_async_never_shows_django_errors(
+    caplog,
+):
+    # Django refuses a sync query on the event loop; the request fails
+    # closed (no rows) and the client sees no text of Django's.
+    def orm_scopes(context: dict[str, Any]) -> dict[str, object]:
+        owner = NoteRow.objects.get(id=context["user"]).owner_id
+        return {"owner": FilterScope.equals(owner)}
+
+    built = build(OWNER_RULE, orm_scopes)
+    result, _ = run(
+        built.schema, "{ notes(pagination: {limit: 10}) { id } }", 1, "async"
+    )
+    assert result.errors is None
+    assert result.data == {"notes": []}
+    assert "async context" not in dump(result)
+    assert "SynchronousOnlyOperation" in authz_logs(caplog)
