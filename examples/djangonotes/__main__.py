@@ -1,15 +1,17 @@
-"""`python -m examples.djangonotes [USER]`: run the demo query for one user.
+"""`python -m examples.djangonotes [USER] [--port PORT]`.
 
-Configures Django with an in-memory SQLite database, loads the demo data
-and prints the first page of the user's notes connection, with its
-`totalCount`, and each team's notes (filtered by the same rule).
+With `--port`, serves `POST /graphql` on 127.0.0.1 (Django's ASGI
+application under uvicorn; the viewer is the demo user named by the
+`X-User` header). Without it, prints the demo query's answer for USER
+(default alice). Either way Django runs on an in-memory SQLite database
+holding the demo data.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import sys
 
 QUERY = """
 query($after: String) {
@@ -23,39 +25,51 @@ query($after: String) {
 """
 
 
-def main(argv: list[str]) -> None:
+def configure() -> None:
+    """Django settings for the demo (kept if the caller configured some)."""
     import django
     from django.conf import settings
 
-    if not settings.configured:
-        settings.configure(
-            DATABASES={
-                "default": {
-                    "ENGINE": "django.db.backends.sqlite3",
-                    "NAME": "file:djangonotes?mode=memory&cache=shared",
-                }
-            },
-            INSTALLED_APPS=["examples.djangonotes"],
-            DEFAULT_AUTO_FIELD="django.db.models.AutoField",
-            USE_TZ=True,
-        )
-        django.setup()
+    if settings.configured:
+        return
+    settings.configure(
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": "file:djangonotes?mode=memory&cache=shared",
+            }
+        },
+        INSTALLED_APPS=["examples.djangonotes"],
+        ROOT_URLCONF="examples.djangonotes.urls",
+        ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+        SECRET_KEY="djangonotes demo only",
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        USE_TZ=True,
+    )
+    django.setup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m examples.djangonotes")
+    parser.add_argument("user", nargs="?", default="alice")
+    parser.add_argument("--port", type=int, help="serve POST /graphql on this port")
+    args = parser.parse_args(argv)
+    configure()
     from .data import seed
-    from .schema import schema
 
     seed()
-    user = argv[0] if argv else "alice"
-    result = asyncio.run(schema.execute(QUERY, context_value={"user": user}))
-    print(
-        json.dumps(
-            {
-                "data": result.data,
-                "errors": result.errors and [str(error) for error in result.errors],
-            },
-            indent=2,
-        )
-    )
+    if args.port is not None:
+        import uvicorn
+        from django.core.asgi import get_asgi_application
+
+        uvicorn.run(get_asgi_application(), host="127.0.0.1", port=args.port)
+        return
+    from .schema import schema
+
+    result = asyncio.run(schema.execute(QUERY, context_value={"user": args.user}))
+    errors = result.errors and [str(error) for error in result.errors]
+    print(json.dumps({"data": result.data, "errors": errors}, indent=2))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -31,9 +31,20 @@ NOTE_RULE = {
 }
 
 
-async def load_scopes(context: dict[str, Any]) -> dict[str, object]:
+def viewer(context: Any) -> str | None:
+    """The demo user: `context["user"]`, or over HTTP the `X-User` header.
+
+    A demo stand-in for real authentication (a session, a token).
+    """
+    if isinstance(context, dict):
+        return context.get("user")
+    user = context.request.headers.get("X-User")
+    return user if isinstance(user, str) and user else None
+
+
+async def load_scopes(context: Any) -> dict[str, object]:
     """The viewer's scopes: who they are and the teams they belong to."""
-    user = context.get("user")
+    user = viewer(context)
     teams = [member.team_id async for member in models.Member.objects.filter(user=user)]
     return {
         "signed_in": user is not None,
