@@ -37,7 +37,17 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
 from .columns import columns_in
-from .conditions import And, Condition, Equals, Not, OneOf, Or, Plan
+from .conditions import (
+    And,
+    Compare,
+    Condition,
+    Equals,
+    Not,
+    OneOf,
+    Or,
+    Plan,
+    value_kind,
+)
 from .errors import ConfigurationError
 from .filters import _applied, _refused
 from .planning import FilterRule, _children
@@ -138,6 +148,8 @@ def expression(condition: Condition, model: Any, type_name: str = "") -> Built:
     if isinstance(condition, OneOf):
         values = _comparable(field, condition.values, ids=condition.ids)
         return Q(**{f"{name}__in": values}) if values else False
+    if isinstance(condition, Compare):
+        return _compare(field, condition, type_name)
     made = condition.where(name)
     if made is True or made is False:
         return bool(made)
@@ -150,6 +162,59 @@ def expression(condition: Condition, model: Any, type_name: str = "") -> Built:
         f"{type(made).__name__}, expected a Django Q, a boolean expression, "
         "True or False"
     )
+
+
+_KINDS = {
+    "AutoField": "number",
+    "BigAutoField": "number",
+    "SmallAutoField": "number",
+    "IntegerField": "number",
+    "BigIntegerField": "number",
+    "SmallIntegerField": "number",
+    "PositiveIntegerField": "number",
+    "PositiveBigIntegerField": "number",
+    "PositiveSmallIntegerField": "number",
+    "FloatField": "number",
+    "CharField": "str",
+    "TextField": "str",
+    "SlugField": "str",
+    "EmailField": "str",
+    "BooleanField": "bool",
+    "NullBooleanField": "bool",
+}
+_LOOKUPS = {"lt": "lt", "le": "lte", "gt": "gt", "ge": "gte"}
+
+
+def _compare(field: Any, condition: Compare, type_name: str) -> Built:
+    """A `Compare` on a field of a known kind (number, string or bool).
+
+    As in the SQLAlchemy backend: a constant of another kind is never equal
+    (`False`), `NULL` never passes, `ne` included (Django's `~Q` would let
+    a `NULL` through, so `ne` also asks for a value).
+
+    Raises:
+        TypeError: the field is of another kind (a `DecimalField`, JSON, a
+            date): the plan denies every row (logged) rather than compare
+            values the check would read otherwise.
+    """
+    kind = _KINDS.get(field.get_internal_type())
+    if kind is None:
+        raise TypeError(
+            f"the filter of {type_name}: Column({condition.column!r}) is a "
+            f"{field.get_internal_type()}; a Compare needs a number, string "
+            "or bool field"
+        )
+    name, op, target = field.attname, condition.op, condition.value
+    if op == "in":
+        kept = sorted((m for m in target if value_kind(m) == kind), key=repr)
+        return Q(**{f"{name}__in": kept}) if kept else False
+    if value_kind(target) != kind or (op not in ("eq", "ne") and kind == "bool"):
+        return False
+    if op == "eq":
+        return Q(**{name: target})
+    if op == "ne":
+        return Q(**{f"{name}__isnull": False}) & ~Q(**{name: target})
+    return Q(**{f"{name}__{_LOOKUPS[op]}": target})
 
 
 def _joined(parts: list[Q], connector: str) -> Q:
