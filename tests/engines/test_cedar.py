@@ -109,6 +109,32 @@ def test_the_context_function_gives_the_cedar_context() -> None:
     assert list(check(cedar, [value], {"office": False})) == [False]
 
 
+def test_without_a_context_function_the_context_is_the_empty_record() -> None:
+    policies = "permit(principal, action, resource) unless { context has office };"
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    assert list(check(cedar, [DOCUMENTS.check(DRAFT, "view")])) == [True]
+
+
+def test_cedarpys_public_function_decides_the_same_when_its_rust_entry_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from strawberry_authz import cedar as module
+
+    policies = CEDAR_POLICIES + (
+        'forbid(principal, action, resource) when { resource.status == "x" && '
+        "resource.nothing };"
+    )
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    broken = DOCUMENTS.check(Doc("4", "alice", "x"), "view")
+    values = [DOCUMENTS.check(DRAFT, "view"), DOCUMENTS.check(BOBS, "view"), broken]
+    fast = list(check(cedar, values))
+    monkeypatch.setattr(module, "_RUST_BATCH", None)
+    public = list(check(cedar, values))
+    for answers in (fast, public):
+        assert answers[:2] == [True, False]
+        assert isinstance(answers[2], EngineCheckError)
+
+
 def test_a_principal_in_cedar_text_works_and_a_malformed_one_fails_the_chunk() -> None:
     cedar = Cedar(CEDAR_POLICIES, entities=ALICE, principal=lambda c: c["principal"])
     value = DOCUMENTS.check(DRAFT, "edit")
