@@ -139,6 +139,8 @@ class Variant:
     calls: list[int] = field(default_factory=lambda: [0])
     context: Callable[[], Any] = dict
     engine_seconds: list[float] = field(default_factory=lambda: [0.0])
+    # CPU time inside the engine calls, for an engine in this process.
+    engine_cpu: list[float] | None = None
     query: str = QUERY
     # Reads the engine calls of the run that used this context (engines
     # that count by request rather than through `calls`).
@@ -148,6 +150,8 @@ class Variant:
     def run(self, loop: asyncio.AbstractEventLoop) -> ExecutionResult:
         self.calls[0] = 0
         self.engine_seconds[0] = 0.0
+        if self.engine_cpu is not None:
+            self.engine_cpu[0] = 0.0
         if self.before is not None:
             self.before()
         context = self.context()
@@ -595,6 +599,42 @@ def build_engine_plain(rows: list[EngineRow], *, is_async: bool) -> Variant:
     )
 
 
+def build_engine_memory(
+    rows: list[EngineRow], *, is_async: bool, max_batch_size: int
+) -> Variant:
+    """The library without an engine: the same rule and `ResourceCheck`
+    values, a `BatchScope` answering them from memory (what cases 5 and 6
+    cost before any engine work)."""
+    calls = [0]
+    hidden = engine_hidden(rows)
+
+    def check_many(values: list[Any]) -> list[bool]:
+        calls[0] += 1
+        return [
+            value.attributes["owner"] == "alice"
+            or value.attributes["status"] == "published"
+            for value in values
+        ]
+
+    async def check_many_async(values: list[Any]) -> list[bool]:
+        return check_many(values)
+
+    load_fn = check_many_async if is_async else check_many
+    mode = "async" if is_async else "sync"
+    return Variant(
+        f"memory {mode} {len(rows)}",
+        _engine_schema(
+            rows, lambda context: BatchScope(load_fn, max_batch_size=max_batch_size)
+        ),
+        is_async,
+        _engine_expected(rows),
+        hidden=hidden,
+        expected_calls=batch_calls(len(rows), max_batch_size),
+        calls=calls,
+        query=ENGINE_QUERY,
+    )
+
+
 def engine_missing(engine: str) -> str | None:
     """Why `engine` ("cedar" or "cerbos") cannot run here, or None."""
     try:
@@ -616,29 +656,35 @@ def engine_missing(engine: str) -> str | None:
 def build_cedar(rows: list[EngineRow]) -> Variant:
     """Case 5: `Cedar` in process, under `execute_sync`.
 
-    The calls are counted from `Cedar.call_ids` (one id per
-    `is_authorized_batch` call); the time inside them is kept too, by
-    timing `strawberry_authz.cedar.decide_batch` during the run.
+    Each `is_authorized_batch` call is cedarpy's Rust function
+    (`strawberry_authz.cedar._RUST_BATCH`), wrapped during the run to count
+    the calls and time them: the engine's own time, without the adapter's
+    JSON.
     """
     from strawberry_authz import cedar as module
     from strawberry_authz.cedar import Cedar
 
+    calls = [0]
     seconds = [0.0]
-    decide = module.decide_batch
+    cpu = [0.0]
+    name = "_RUST_BATCH" if module._RUST_BATCH is not None else "decide_batch"
+    decide = getattr(module, name)
 
     def timed(*args: Any) -> Any:
-        started = time.perf_counter()
+        calls[0] += 1
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             return decide(*args)
         finally:
             seconds[0] += time.perf_counter() - started
+            cpu[0] += time.process_time() - cpu_started
 
     def before() -> None:
-        module.decide_batch = timed  # type: ignore[assignment]
+        setattr(module, name, timed)
 
-    def count(context: Any) -> int:
-        module.decide_batch = decide  # type: ignore[assignment]
-        return len(cedar.call_ids(context))
+    def after(context: Any) -> int:
+        setattr(module, name, decide)
+        return calls[0]
 
     entities = [
         {
@@ -660,10 +706,12 @@ def build_cedar(rows: list[EngineRow]) -> Variant:
         _engine_expected(rows),
         hidden=engine_hidden(rows),
         expected_calls=batch_calls(len(rows), CEDAR_BATCH),
+        calls=calls,
         query=ENGINE_QUERY,
-        count=count,
+        count=after,
         before=before,
         engine_seconds=seconds,
+        engine_cpu=cpu,
     )
 
 
@@ -736,7 +784,6 @@ def build_cerbos(
     def count(context: Any) -> int:
         client.add_up()
         assert all(sent <= CERBOS_BATCH for sent in client.sent), client.sent
-        assert len(client.sent) == len(cerbos.call_ids(context))
         return len(client.sent)
 
     return Variant(
@@ -827,19 +874,42 @@ def build_variants(
         )
     engine_rows = make_engine_rows(items, denied=denied)
     if cedar:
-        variants += [build_engine_plain(engine_rows, is_async=False)]
-        variants.append(build_cedar(engine_rows))
-        cases.append(
+        variants += [
+            build_engine_plain(engine_rows, is_async=False),
+            build_engine_memory(
+                engine_rows, is_async=False, max_batch_size=CEDAR_BATCH
+            ),
+            build_cedar(engine_rows),
+        ]
+        cases += [
             Case(
                 f"case 5  Cedar in process, execute_sync, {items} items  ours/plain",
                 f"cedar sync {items}",
                 f"plain docs sync {items}",
                 3.0,
-            )
-        )
+            ),
+            Case(
+                f"case 5  Cedar, (total - cedarpy's calls)/plain, {items} items",
+                f"cedar sync {items}",
+                f"plain docs sync {items}",
+                None,
+                minus_engine=True,
+            ),
+            Case(
+                f"case 5  the same rule answered from memory, {items} items",
+                f"memory sync {items}",
+                f"plain docs sync {items}",
+                None,
+            ),
+        ]
     if cerbos is not None:
-        variants.append(build_engine_plain(engine_rows, is_async=True))
-        variants.append(build_cerbos(engine_rows, *cerbos))
+        variants += [
+            build_engine_plain(engine_rows, is_async=True),
+            build_engine_memory(
+                engine_rows, is_async=True, max_batch_size=CERBOS_BATCH
+            ),
+            build_cerbos(engine_rows, *cerbos),
+        ]
         cases += [
             Case(
                 f"case 6  Cerbos server, async client, {items} items  total/plain",
@@ -854,6 +924,12 @@ def build_variants(
                 1.5,
                 minus_engine=True,
             ),
+            Case(
+                f"case 6  the same rule answered from memory, async, {items} items",
+                f"memory async {items}",
+                f"plain docs async {items}",
+                None,
+            ),
         ]
     return variants, cases
 
@@ -867,6 +943,7 @@ class Sample:
     calls: int
     engine_seconds: float
     cpu: float = 0.0  # this process's CPU time (`time.process_time`)
+    engine_cpu: float = 0.0  # of which inside the engine calls (in process)
 
 
 def time_once(variant: Variant, loop: asyncio.AbstractEventLoop) -> Sample:
@@ -877,7 +954,8 @@ def time_once(variant: Variant, loop: asyncio.AbstractEventLoop) -> Sample:
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
     check_result(variant, result)
-    return Sample(elapsed, variant.calls[0], variant.engine_seconds[0], cpu)
+    engine_cpu = variant.engine_cpu[0] if variant.engine_cpu is not None else 0.0
+    return Sample(elapsed, variant.calls[0], variant.engine_seconds[0], cpu, engine_cpu)
 
 
 def measure(
@@ -923,7 +1001,12 @@ def report(
             t[case.denominator].seconds for t in timings
         )
         cpu = statistics.median(
-            t[case.numerator].cpu / t[case.denominator].cpu for t in timings
+            (
+                t[case.numerator].cpu
+                - (t[case.numerator].engine_cpu if case.minus_engine else 0.0)
+            )
+            / t[case.denominator].cpu
+            for t in timings
         )
         if case.target is None:
             verdict = "(reported)"
