@@ -149,3 +149,47 @@ def test_entities_that_are_not_a_list_fail_the_chunk(
     cedar = Cedar(CEDAR_POLICIES, entities=lambda c: "alice", principal=as_alice)
     with caplog.at_level(logging.ERROR), pytest.raises(TypeError):
         check(cedar, [DOCUMENTS.check(DRAFT, "view")])
+
+
+def test_answers_read_without_parsing_are_those_cedar_gave() -> None:
+    from strawberry_authz import cedar as module
+
+    policies = cedarpy.PolicySet.from_str(
+        '@id("errors")\n'
+        'permit(principal, action == Action::"view", resource) when '
+        "{ resource.owner == \"alice\" };\n"
+        "forbid(principal, action, resource) when { resource.broken };"
+    )
+    entities = json.dumps(
+        [
+            {"uid": {"type": "document", "id": i}, "attrs": attrs, "parents": []}
+            for i, attrs in (
+                ("1", {"owner": "alice", "broken": False}),
+                ("2", {"owner": "bob", "broken": False}),
+                ("3", {"owner": "alice"}),
+            )
+        ]
+    )
+    requests = [
+        {
+            "principal": {"type": "user", "id": "alice"},
+            "action": {"type": "Action", "id": "view"},
+            "resource": {"type": "document", "id": i},
+            "correlation_id": call,
+        }
+        for i, call in (("1", "c1"), ("2", "c1"), ("3", "c1"), ("1", "c2"))
+    ]
+    assert module._RUST_BATCH is not None
+    answered = module._RUST_BATCH(requests, policies, entities, None, False)
+    records = module._records(answered, "c1")
+    for record, text in zip(records, answered, strict=True):
+        parsed = json.loads(text)
+        assert record["decision"] == parsed["decision"]
+        assert record["correlation_id"] == parsed["correlation_id"]
+        assert bool(record["diagnostics"].get("errors")) == bool(
+            parsed["diagnostics"]["errors"]
+        )
+    assert [r["decision"] for r in records] == ["Allow", "Deny", "Allow", "Allow"]
+    # The forbid errored and Cedar skipped it: its errors are read (they deny).
+    assert records[2]["diagnostics"]["errors"]
+    assert records[3]["correlation_id"] == "c2"  # another call's: out of order
