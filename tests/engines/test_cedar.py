@@ -157,7 +157,7 @@ def test_answers_read_without_parsing_are_those_cedar_gave() -> None:
     policies = cedarpy.PolicySet.from_str(
         '@id("errors")\n'
         'permit(principal, action == Action::"view", resource) when '
-        "{ resource.owner == \"alice\" };\n"
+        '{ resource.owner == "alice" };\n'
         "forbid(principal, action, resource) when { resource.broken };"
     )
     entities = json.dumps(
