@@ -27,6 +27,23 @@ targets come from issue #9, "Performance"):
    user: time, engine calls and ratio to no authorization (no target).
    Skipped, with the reason printed, when the engine is not installed
    (``bash scripts/test`` installs it).
+5. ``--items`` documents (id, owner, status) decided by Cedar in process
+   (`strawberry_authz.cedar.Cedar`, ``execute_sync``), a type rule
+   ``{"can": documents.check(root, "view")}`` with a declared `Resource`:
+   ours / the same schema without authorization, target <= 3x (issue 20),
+   exactly ceil(N / 1000) ``is_authorized_batch`` calls.
+6. The same against a real Cerbos server (`strawberry_authz.cerbos.Cerbos`,
+   its async gRPC client, ``await schema.execute``): exactly ceil(N / 500)
+   ``CheckResources`` calls of at most 500 resources; the library's share,
+   (total - the wall time during which an engine call was in flight) / no
+   authorization, target <= 1.5x, i.e. the library adds at most 0.5x of the
+   unauthorized run beyond the engine's time (issue 20). Cases 5 and 6 are
+   skipped, with the reason printed, when an engine is not installed.
+
+Besides wall time, each run's CPU time (``time.process_time``) is kept and
+its ratios printed: on a shared machine they move less. For Cerbos the CPU
+time is this process's (the library, graphql-core and the gRPC client), not
+the server's.
 
 Every run's result is checked (the same data as the unauthorized schema, or
 for SpiceDB exactly the visible documents and one FORBIDDEN per hidden one)
@@ -122,16 +139,31 @@ class Variant:
     calls: list[int] = field(default_factory=lambda: [0])
     context: Callable[[], Any] = dict
     engine_seconds: list[float] = field(default_factory=lambda: [0.0])
+    # CPU time inside the engine calls, for an engine in this process.
+    engine_cpu: list[float] | None = None
+    query: str = QUERY
+    # Reads the engine calls of the run that used this context (engines
+    # that count by request rather than through `calls`).
+    count: Callable[[Any], int] | None = None
+    before: Callable[[], None] | None = None
 
     def run(self, loop: asyncio.AbstractEventLoop) -> ExecutionResult:
         self.calls[0] = 0
         self.engine_seconds[0] = 0.0
+        if self.engine_cpu is not None:
+            self.engine_cpu[0] = 0.0
+        if self.before is not None:
+            self.before()
         context = self.context()
         if self.is_async:
-            return loop.run_until_complete(
-                self.schema.execute(QUERY, context_value=context)
+            result = loop.run_until_complete(
+                self.schema.execute(self.query, context_value=context)
             )
-        return self.schema.execute_sync(QUERY, context_value=context)
+        else:
+            result = self.schema.execute_sync(self.query, context_value=context)
+        if self.count is not None:
+            self.calls[0] = self.count(context)
+        return result
 
 
 def check_result(variant: Variant, result: ExecutionResult) -> None:
@@ -465,6 +497,309 @@ def build_spicedb(
     )
 
 
+# -- cases 5 and 6: policy engines (Cedar in process, a real Cerbos server) -----
+
+ENGINE_QUERY = "{ documents { id owner status } }"
+CEDAR_POLICIES = """
+permit(principal, action == Action::"view", resource)
+when { resource.owner == principal.id || resource.status == "published" };
+"""
+CEDAR_BATCH = 1000  # `Cedar`'s default max_batch_size
+CERBOS_BATCH = 500  # one CheckResources call carries at most this many
+TESTS_ENGINES = Path(__file__).resolve().parents[1] / "tests" / "engines"
+
+
+@dataclass(frozen=True)
+class EngineRow:
+    """A stored document with the attributes the policies read."""
+
+    id: int
+    owner: str
+    status: str
+
+
+def make_engine_rows(items: int, *, denied: bool = False) -> list[EngineRow]:
+    """`items` documents alice may all view; with `denied`, every other one
+    is bob's and only the published ones of those (1 in 4) are visible."""
+    return [
+        EngineRow(
+            i,
+            "bob" if denied and i % 2 == 0 else "alice",
+            "published" if i % 8 == 0 else "draft",
+        )
+        for i in range(items)
+    ]
+
+
+def engine_hidden(rows: list[EngineRow]) -> frozenset[int]:
+    return frozenset(
+        row.id for row in rows if row.owner != "alice" and row.status != "published"
+    )
+
+
+def _engine_expected(rows: list[EngineRow]) -> Any:
+    hidden = engine_hidden(rows)
+    return {
+        "documents": [
+            None
+            if row.id in hidden
+            else {"id": row.id, "owner": row.owner, "status": row.status}
+            for row in rows
+        ]
+    }
+
+
+def _engine_schema(rows: list[EngineRow], scope: Any = None) -> strawberry.Schema:
+    """The documents schema; with `scope(context)`, under a per-object type
+    rule asking it for `documents.check(root, "view")`."""
+    from strawberry_authz.engines import Resource
+
+    documents = Resource("document", attributes=["owner", "status"])
+
+    @strawberry.type
+    class Document:
+        id: int
+        owner: str
+        status: str
+
+    authz = None
+    if scope is not None:
+        authz = AuthExtension(lambda context: {"can": scope(context)})
+        Document = authz.type_rule(  # type: ignore[misc]
+            lambda p: {"can": documents.check(p.root, "view")}
+        )(Document)
+    objects = [Document(id=r.id, owner=r.owner, status=r.status) for r in rows]
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def documents(self) -> list[Document | None]:  # type: ignore[valid-type]
+            return objects
+
+    if authz is None:
+        return strawberry.Schema(query=Query)
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    return schema
+
+
+def build_engine_plain(rows: list[EngineRow], *, is_async: bool) -> Variant:
+    """The reference of cases 5 and 6: the documents without authorization."""
+    mode = "async" if is_async else "sync"
+    return Variant(
+        f"plain docs {mode} {len(rows)}",
+        _engine_schema(rows),
+        is_async,
+        {
+            "documents": [
+                {"id": r.id, "owner": r.owner, "status": r.status} for r in rows
+            ]
+        },
+        query=ENGINE_QUERY,
+    )
+
+
+def build_engine_memory(
+    rows: list[EngineRow], *, is_async: bool, max_batch_size: int
+) -> Variant:
+    """The library without an engine: the same rule and `ResourceCheck`
+    values, a `BatchScope` answering them from memory (what cases 5 and 6
+    cost before any engine work)."""
+    calls = [0]
+    hidden = engine_hidden(rows)
+
+    def check_many(values: list[Any]) -> list[bool]:
+        calls[0] += 1
+        return [
+            value.attributes["owner"] == "alice"
+            or value.attributes["status"] == "published"
+            for value in values
+        ]
+
+    async def check_many_async(values: list[Any]) -> list[bool]:
+        return check_many(values)
+
+    load_fn = check_many_async if is_async else check_many
+    mode = "async" if is_async else "sync"
+    return Variant(
+        f"memory {mode} {len(rows)}",
+        _engine_schema(
+            rows, lambda context: BatchScope(load_fn, max_batch_size=max_batch_size)
+        ),
+        is_async,
+        _engine_expected(rows),
+        hidden=hidden,
+        expected_calls=batch_calls(len(rows), max_batch_size),
+        calls=calls,
+        query=ENGINE_QUERY,
+    )
+
+
+def engine_missing(engine: str) -> str | None:
+    """Why `engine` ("cedar" or "cerbos") cannot run here, or None."""
+    try:
+        if engine == "cedar":
+            import cedarpy  # noqa: F401
+        else:
+            import cerbos.sdk  # noqa: F401
+    except ImportError as error:
+        return f"{error} (run bash scripts/test, or pip install -e '.[{engine}]')"
+    if engine == "cerbos":
+        sys.path.insert(0, str(TESTS_ENGINES))
+        import cerboskit
+
+        if cerboskit.binary() is None:
+            return "no Cerbos binary (run bash scripts/test: scripts/cerbos.sh)"
+    return None
+
+
+def build_cedar(rows: list[EngineRow]) -> Variant:
+    """Case 5: `Cedar` in process, under `execute_sync`.
+
+    Each `is_authorized_batch` call is cedarpy's Rust function
+    (`strawberry_authz.cedar._RUST_BATCH`), wrapped during the run to count
+    the calls and time them: the engine's own time, without the adapter's
+    JSON.
+    """
+    from strawberry_authz import cedar as module
+    from strawberry_authz.cedar import Cedar
+
+    calls = [0]
+    seconds = [0.0]
+    cpu = [0.0]
+    name = "_RUST_BATCH" if module._RUST_BATCH is not None else "decide_batch"
+    decide = getattr(module, name)
+
+    def timed(*args: Any) -> Any:
+        calls[0] += 1
+        started, cpu_started = time.perf_counter(), time.process_time()
+        try:
+            return decide(*args)
+        finally:
+            seconds[0] += time.perf_counter() - started
+            cpu[0] += time.process_time() - cpu_started
+
+    def before() -> None:
+        setattr(module, name, timed)
+
+    def after(context: Any) -> int:
+        setattr(module, name, decide)
+        return calls[0]
+
+    entities = [
+        {
+            "uid": {"type": "user", "id": "alice"},
+            "attrs": {"id": "alice"},
+            "parents": [],
+        }
+    ]
+    cedar = Cedar(
+        CEDAR_POLICIES,
+        entities=entities,
+        principal=lambda context: {"type": "user", "id": "alice"},
+        max_batch_size=CEDAR_BATCH,
+    )
+    return Variant(
+        f"cedar sync {len(rows)}",
+        _engine_schema(rows, cedar.scope),
+        False,
+        _engine_expected(rows),
+        hidden=engine_hidden(rows),
+        expected_calls=batch_calls(len(rows), CEDAR_BATCH),
+        calls=calls,
+        query=ENGINE_QUERY,
+        count=after,
+        before=before,
+        engine_seconds=seconds,
+        engine_cpu=cpu,
+    )
+
+
+class TimedCerbos:
+    """A Cerbos client that times its calls and counts the resources sent.
+
+    Chunks are asked concurrently, so `seconds` is the wall time during
+    which at least one call was in flight (the union of their intervals).
+    """
+
+    def __init__(self, client: Any, seconds: list[float]) -> None:
+        self.client = client
+        self.intervals: list[tuple[float, float]] = []
+        self.sent: list[int] = []
+        self._seconds = seconds
+
+    def reset(self) -> None:
+        self.intervals, self.sent = [], []
+
+    def add_up(self) -> None:
+        """The union of the intervals, into the variant's engine seconds."""
+        total, end = 0.0, float("-inf")
+        for start, stop in sorted(self.intervals):
+            if stop > end:
+                total += stop - max(start, end)
+                end = stop
+        self._seconds[0] = total
+
+    async def check_resources(self, **request: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self.client.check_resources(**request)
+        finally:
+            self.intervals.append((started, time.perf_counter()))
+            self.sent.append(len(request["resources"]))
+
+
+def start_cerbos() -> Any:
+    """A started Cerbos server serving the policies of tests/engines."""
+    sys.path.insert(0, str(TESTS_ENGINES))
+    import cerboskit
+
+    return cerboskit.CerbosServer().start()
+
+
+def build_cerbos(
+    rows: list[EngineRow], server: Any, loop: asyncio.AbstractEventLoop
+) -> Variant:
+    """Case 6: `Cerbos` with its async gRPC client, `await schema.execute`.
+
+    The client is made in `loop` (gRPC's aio channel belongs to one loop);
+    each run checks that every call carried at most 500 resources.
+    """
+    import cerboskit
+
+    from strawberry_authz.cerbos import Cerbos
+
+    seconds = [0.0]
+
+    async def connect() -> Any:
+        return cerboskit.async_client(server)
+
+    client = TimedCerbos(loop.run_until_complete(connect()), seconds)
+    cerbos = Cerbos(
+        client,
+        principal=lambda context: {"id": "alice", "roles": ["user"]},
+        max_batch_size=CERBOS_BATCH,
+    )
+
+    def count(context: Any) -> int:
+        client.add_up()
+        assert all(sent <= CERBOS_BATCH for sent in client.sent), client.sent
+        return len(client.sent)
+
+    return Variant(
+        f"cerbos async {len(rows)}",
+        _engine_schema(rows, cerbos.scope),
+        True,
+        _engine_expected(rows),
+        hidden=engine_hidden(rows),
+        expected_calls=batch_calls(len(rows), CERBOS_BATCH),
+        query=ENGINE_QUERY,
+        count=count,
+        before=client.reset,
+        engine_seconds=seconds,
+    )
+
+
 # -- cases ----------------------------------------------------------------------
 
 
@@ -474,10 +809,17 @@ class Case:
     numerator: str
     denominator: str
     target: float | None  # None: reported only
+    # The numerator without the time its engine calls took (case 6).
+    minus_engine: bool = False
 
 
 def build_variants(
-    items: int, *, spicedb: tuple[Any, Any] | None = None
+    items: int,
+    *,
+    spicedb: tuple[Any, Any] | None = None,
+    cedar: bool = False,
+    cerbos: tuple[Any, asyncio.AbstractEventLoop] | None = None,
+    denied: bool = False,
 ) -> tuple[list[Variant], list[Case]]:
     """Every timed variant, and the cases comparing them."""
     small = max(1, items // 10)
@@ -530,6 +872,65 @@ def build_variants(
                 None,
             )
         )
+    engine_rows = make_engine_rows(items, denied=denied)
+    if cedar:
+        variants += [
+            build_engine_plain(engine_rows, is_async=False),
+            build_engine_memory(
+                engine_rows, is_async=False, max_batch_size=CEDAR_BATCH
+            ),
+            build_cedar(engine_rows),
+        ]
+        cases += [
+            Case(
+                f"case 5  Cedar in process, execute_sync, {items} items  ours/plain",
+                f"cedar sync {items}",
+                f"plain docs sync {items}",
+                3.0,
+            ),
+            Case(
+                f"case 5  Cedar, (total - cedarpy's calls)/plain, {items} items",
+                f"cedar sync {items}",
+                f"plain docs sync {items}",
+                None,
+                minus_engine=True,
+            ),
+            Case(
+                f"case 5  the same rule answered from memory, {items} items",
+                f"memory sync {items}",
+                f"plain docs sync {items}",
+                None,
+            ),
+        ]
+    if cerbos is not None:
+        variants += [
+            build_engine_plain(engine_rows, is_async=True),
+            build_engine_memory(
+                engine_rows, is_async=True, max_batch_size=CERBOS_BATCH
+            ),
+            build_cerbos(engine_rows, *cerbos),
+        ]
+        cases += [
+            Case(
+                f"case 6  Cerbos server, async client, {items} items  total/plain",
+                f"cerbos async {items}",
+                f"plain docs async {items}",
+                None,
+            ),
+            Case(
+                f"case 6  Cerbos, (total - engine calls)/plain, {items} items",
+                f"cerbos async {items}",
+                f"plain docs async {items}",
+                1.5,
+                minus_engine=True,
+            ),
+            Case(
+                f"case 6  the same rule answered from memory, async, {items} items",
+                f"memory async {items}",
+                f"plain docs async {items}",
+                None,
+            ),
+        ]
     return variants, cases
 
 
@@ -541,15 +942,20 @@ class Sample:
     seconds: float
     calls: int
     engine_seconds: float
+    cpu: float = 0.0  # this process's CPU time (`time.process_time`)
+    engine_cpu: float = 0.0  # of which inside the engine calls (in process)
 
 
 def time_once(variant: Variant, loop: asyncio.AbstractEventLoop) -> Sample:
     gc.collect()
+    cpu = time.process_time()
     started = time.perf_counter()
     result = variant.run(loop)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     check_result(variant, result)
-    return Sample(elapsed, variant.calls[0], variant.engine_seconds[0])
+    engine_cpu = variant.engine_cpu[0] if variant.engine_cpu is not None else 0.0
+    return Sample(elapsed, variant.calls[0], variant.engine_seconds[0], cpu, engine_cpu)
 
 
 def measure(
@@ -581,12 +987,26 @@ def report(
         print(line)
     ok = True
     for case in cases:
+
+        def numerator(sample: Sample, case: Case = case) -> float:
+            if case.minus_engine:
+                return sample.seconds - sample.engine_seconds
+            return sample.seconds
+
         ratios = [
-            t[case.numerator].seconds / t[case.denominator].seconds for t in timings
+            numerator(t[case.numerator]) / t[case.denominator].seconds for t in timings
         ]
         median = statistics.median(ratios)
-        best = min(t[case.numerator].seconds for t in timings) / min(
+        best = min(numerator(t[case.numerator]) for t in timings) / min(
             t[case.denominator].seconds for t in timings
+        )
+        cpu = statistics.median(
+            (
+                t[case.numerator].cpu
+                - (t[case.numerator].engine_cpu if case.minus_engine else 0.0)
+            )
+            / t[case.denominator].cpu
+            for t in timings
         )
         if case.target is None:
             verdict = "(reported)"
@@ -596,7 +1016,8 @@ def report(
             verdict = f"(target <= {case.target:.1f}x) {'PASS' if passed else 'FAIL'}"
         print(
             f"{case.label}: median {median:.2f}x {verdict}  [min {min(ratios):.2f}x, "
-            f"max {max(ratios):.2f}x, n={len(ratios)}; best-of {best:.2f}x]"
+            f"max {max(ratios):.2f}x, n={len(ratios)}; best-of {best:.2f}x; "
+            f"CPU time {cpu:.2f}x]"
         )
     return ok
 
@@ -619,7 +1040,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 if any target is missed"
     )
+    parser.add_argument(
+        "--cases",
+        default="1,2,3,4,5,6",
+        help="the cases to run, e.g. 5,6 (default: all)",
+    )
     options = parser.parse_args(argv)
+    chosen = {part.strip() for part in options.cases.split(",")}
     if options.check:
         options.items, options.rounds = CHECK_ITEMS, 1
     if options.items < 1 or options.rounds < 1:
@@ -633,8 +1060,12 @@ def main(argv: list[str] | None = None) -> int:
     strawberry_logger = logging.getLogger("strawberry.execution")
     level = strawberry_logger.level
     strawberry_logger.setLevel(logging.CRITICAL)
-    missing = spicedb_missing()
-    engine = None
+    missing = spicedb_missing() if "4" in chosen else "not chosen (--cases)"
+    skipped = {
+        name: engine_missing(name) if number in chosen else "not chosen (--cases)"
+        for name, number in (("cedar", "5"), ("cerbos", "6"))
+    }
+    engine = server = None
     loop = asyncio.new_event_loop()
     try:
         if missing is None:
@@ -642,13 +1073,29 @@ def main(argv: list[str] | None = None) -> int:
                 engine = start_spicedb(make_rows(options.items))
             except Exception as error:  # the engine did not start: say so, go on
                 missing = f"the embedded engine did not start: {error!r}"
-        variants, cases = build_variants(options.items, spicedb=engine)
+        if skipped["cerbos"] is None:
+            try:
+                server = start_cerbos()
+            except Exception as error:
+                skipped["cerbos"] = f"the server did not start: {error!r}"
+        variants, cases = build_variants(
+            options.items,
+            spicedb=engine,
+            cedar=skipped["cedar"] is None,
+            cerbos=(server, loop) if server is not None else None,
+            denied=options.check,
+        )
+        cases = [case for case in cases if case.label.split()[1] in chosen]
+        used = {name for case in cases for name in (case.numerator, case.denominator)}
+        variants = [variant for variant in variants if variant.name in used]
         timings = measure(variants, options.rounds, loop)
     finally:
         loop.close()
         strawberry_logger.setLevel(level)
         if engine is not None:
             engine[0].close()
+        if server is not None:
+            server.close()
 
     print(
         f"strawberry-authz per-object: {options.items} documents x 5 fields, "
@@ -658,6 +1105,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = report(variants, cases, timings)
     if missing is not None:
         print(f"case 4  embedded SpiceDB: skipped ({missing})")
+    for name, number in (("cedar", "5"), ("cerbos", "6")):
+        if skipped[name] is not None:
+            print(f"case {number}  {name.title()}: skipped ({skipped[name]})")
     if options.check:
         print("check: every variant returned the expected data and loader calls")
         return 0

@@ -156,9 +156,10 @@ class Cerbos:
         principal = _principal(spec)
         entries: list[request_pb2.CheckResourcesRequest.ResourceEntry] = []
         where: list[int] = []
+        kinds: dict[tuple[str, str], bool] = {}
         for index, value in enumerate(values):
             try:
-                entries.append(_entry(value))
+                entries.append(_entry(value, kinds))
             except EngineCheckError as error:
                 answers[index] = error
                 continue
@@ -172,12 +173,13 @@ class Cerbos:
         ]
 
         def fill(chunk: int, response: Any) -> None:
-            sent, indexes = chunks[chunk]
+            indexes = chunks[chunk][1]
             call_id = response.cerbos_call_id or response.request_id
             calls.append(call_id)
             answers.call_ids.append(call_id)
+            asked = [values[index] for index in indexes]
             for index, answer in zip(
-                indexes, _read(sent, response, call_id), strict=True
+                indexes, _read(asked, response, call_id), strict=True
             ):
                 answers[index] = answer
 
@@ -271,24 +273,42 @@ def _principal(spec: PrincipalSpec) -> engine_pb2.Principal:
     )
 
 
-def _entry(value: object) -> request_pb2.CheckResourcesRequest.ResourceEntry:
+def _entry(
+    value: object, kinds: dict[tuple[str, str], bool]
+) -> request_pb2.CheckResourcesRequest.ResourceEntry:
+    """The entry of one value; `kinds` remembers the kinds and actions
+    already found valid in this batch."""
     if not isinstance(value, ResourceCheck):
         raise EngineCheckError(
             f"Cerbos scope value {value!r} is not a ResourceCheck "
             "(use Resource.check(obj, action))"
         )
-    if not (_KIND.fullmatch(value.kind) and _ACTION.fullmatch(value.action)):
+    names = (value.kind, value.action)
+    valid = kinds.get(names)
+    if valid is None:
+        valid = kinds[names] = bool(
+            _KIND.fullmatch(value.kind) and _ACTION.fullmatch(value.action)
+        )
+    if not valid:
         raise EngineCheckError(
             f"Cerbos would refuse kind {value.kind!r} / action {value.action!r}"
         )
-    return request_pb2.CheckResourcesRequest.ResourceEntry(
-        actions=[value.action],
-        resource=engine_pb2.Resource(
-            kind=value.kind,
-            id=value.id,
-            attr={name: _value(item, name) for name, item in value.attributes.items()},
-        ),
-    )
+    # Filled in place: building a `Value` per attribute and copying it into
+    # the map costs twice as much.
+    entry = request_pb2.CheckResourcesRequest.ResourceEntry(actions=[value.action])
+    resource = entry.resource
+    resource.kind = value.kind
+    resource.id = value.id
+    attr = resource.attr
+    for name, item in value.attributes.items():
+        kind = type(item)
+        if kind is str:
+            attr[name].string_value = item
+        elif kind is bool:
+            attr[name].bool_value = item
+        else:
+            attr[name].CopyFrom(_value(item, name))
+    return entry
 
 
 def _value(item: Any, name: str) -> struct_pb2.Value:
@@ -316,39 +336,49 @@ def _value(item: Any, name: str) -> struct_pb2.Value:
     raise EngineCheckError(f"attribute {name!r} = {item!r} cannot be sent to Cerbos")
 
 
-def _read(sent: list[Any], response: Any, call_id: str) -> list[bool | BaseException]:
-    """One answer per entry sent, each checked against the entry it answers."""
+def _read(
+    asked: list[ResourceCheck], response: Any, call_id: str
+) -> list[bool | BaseException]:
+    """One answer per value sent, each checked against the value it answers."""
     results = response.results
-    if len(results) != len(sent):
+    if len(results) != len(asked):
         raise EngineCheckError(
             f"CheckResources (call {call_id}) answered {len(results)} resources "
-            f"for {len(sent)}"
+            f"for {len(asked)}"
         )
     answers: list[bool | BaseException] = []
-    for entry, result in zip(sent, results, strict=True):
-        resource, action = entry.resource, entry.actions[0]
-        described = f"{resource.kind}:{resource.id} {action} (call {call_id})"
-        if result.resource.id != resource.id or result.resource.kind != resource.kind:
+    for value, result in zip(asked, results, strict=True):
+        action = value.action
+        resource = result.resource
+        if resource.id != value.id or resource.kind != value.kind:
             answers.append(
-                EngineCheckError(f"Cerbos answered {described} out of order")
+                EngineCheckError(
+                    f"Cerbos answered {_described(value, call_id)} out of order"
+                )
             )
         elif result.validation_errors:
             answers.append(
                 EngineCheckError(
-                    f"Cerbos found {described} invalid: "
+                    f"Cerbos found {_described(value, call_id)} invalid: "
                     + "; ".join(e.message for e in result.validation_errors)
                 )
             )
-        elif action not in result.actions:
-            answers.append(EngineCheckError(f"Cerbos left out {described}"))
         else:
-            effect = result.actions[action]
-            answer = _EFFECTS.get(effect)
-            answers.append(
-                answer
-                if answer is not None
-                else EngineCheckError(
-                    f"Cerbos answered {described} with effect {effect}"
+            effect = result.actions.get(action)
+            answer = _EFFECTS.get(effect) if effect is not None else None
+            if answer is None:
+                answers.append(
+                    EngineCheckError(f"Cerbos left out {_described(value, call_id)}")
+                    if effect is None
+                    else EngineCheckError(
+                        f"Cerbos answered {_described(value, call_id)} with "
+                        f"effect {effect}"
+                    )
                 )
-            )
+            else:
+                answers.append(answer)
     return answers
+
+
+def _described(value: ResourceCheck, call_id: str) -> str:
+    return f"{value.kind}:{value.id} {value.action} (call {call_id})"

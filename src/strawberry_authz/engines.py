@@ -24,6 +24,7 @@ decision hook or `AuditLog(engine_calls=...)` can name them.
 from __future__ import annotations
 
 import enum
+import operator
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -70,24 +71,30 @@ class ResourceCheck(NamedTuple):
     attributes: Mapping[str, Any]
 
 
-_SCALARS = (str, int, bool, float, type(None))
+_SCALARS = frozenset({str, int, bool, float, type(None)})
 
 
 def _check_key(check: ResourceCheck) -> Hashable:
     """The cache key of a check: its names and the attribute map, order-free.
 
-    Scalars are keyed with their type (`True` is not `1`); anything else by
-    `scope_value_key`'s canonical form.
+    One flat tuple: the tag and names, then `name, type, value` per
+    attribute sorted by name (names are unique, so only they are compared),
+    the type `None` and `scope_value_key`'s canonical form for a value that
+    is not a scalar. Scalars keep their type (`True` is not `1`). Flat, the
+    key is a single tuple of atoms the garbage collector soon stops
+    scanning (thousands are kept per list of objects).
     """
-    attributes = check.attributes
-    items = []
-    for name in sorted(attributes):
-        value = attributes[name]
-        kind = type(value)
-        items.append(
-            (name, (kind, value) if kind in _SCALARS else scope_value_key(value))
-        )
-    return ("resource-check", check.kind, check.id, check.action, tuple(items))
+    items = [
+        (name, type(value), value)
+        if type(value) in _SCALARS
+        else (name, None, scope_value_key(value))
+        for name, value in check.attributes.items()
+    ]
+    items.sort()
+    key: list[Any] = ["resource-check", check.kind, check.id, check.action]
+    for item in items:
+        key += item
+    return tuple(key)
 
 
 register_key(ResourceCheck, _check_key)
@@ -109,7 +116,7 @@ class Resource:
         ConfigurationError: a kind, id or attribute source of the wrong type.
     """
 
-    __slots__ = ("_attributes", "_id", "kind")
+    __slots__ = ("_attributes", "_id", "attribute_sources", "id_source", "kind")
 
     def __init__(
         self,
@@ -145,8 +152,15 @@ class Resource:
                     f"attribute name or a function, got {source!r}"
                 )
         self.kind = kind
-        self._id = id
-        self._attributes = tuple(sources.items())
+        # As declared: a column name or a function (a query filter maps names).
+        self.id_source: AttributeSource = id
+        self.attribute_sources = tuple(sources.items())
+        self._id = _reader(id)
+        # (name, how to read it), read for every object: attribute names
+        # through `attrgetter` (no Python frame per read).
+        self._attributes = tuple(
+            (name, _reader(source)) for name, source in sources.items()
+        )
 
     def check(self, obj: object, action: str) -> ResourceCheck:
         """The question "may the principal do `action` on `obj`?".
@@ -158,17 +172,24 @@ class Resource:
         """
         if not isinstance(action, str) or not action:
             raise TypeError(f"Resource {self.kind!r}: action must be a name")
-        raw_id = _read(obj, self._id)
-        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        raw_id = self._id(obj)
+        kind = type(raw_id)
+        if kind is int or (isinstance(raw_id, int) and kind is not bool):
             raw_id = str(raw_id)
-        if not isinstance(raw_id, str) or not raw_id:
+        elif not isinstance(raw_id, str):
+            raw_id = None
+        if not raw_id:
             raise TypeError(
                 f"Resource {self.kind!r}: id of {type(obj).__qualname__} is "
-                f"{type(raw_id).__name__}, expected a non-empty str or int"
+                f"{kind.__name__}, expected a non-empty str or int"
             )
         attributes = {}
-        for name, source in self._attributes:
-            attributes[name] = json_attribute(_read(obj, source), self.kind, name)
+        for name, read in self._attributes:
+            value = read(obj)
+            # Plain values as they are; the rest converted (or refused).
+            if type(value) not in _SCALARS:
+                value = json_attribute(value, self.kind, name)
+            attributes[name] = value
         return ResourceCheck(self.kind, raw_id, action, attributes)
 
     def each(self, action: str) -> RowCheck:
@@ -213,11 +234,11 @@ class RowCheck(RowValue):
             )
         self.resource = resource
         self.action = action
-        source = resource._id
+        source = resource.id_source
         self.id_column = source if isinstance(source, str) else None
         self.attribute_columns = {
             name: source
-            for name, source in resource._attributes
+            for name, source in resource.attribute_sources
             if isinstance(source, str)
         }
         named = [self.id_column, *self.attribute_columns.values()]
@@ -241,10 +262,12 @@ class RowCheck(RowValue):
         return f"Resource({self.kind!r}).each({self.action!r})"
 
 
-def _read(obj: object, source: AttributeSource) -> object:
-    if isinstance(source, str):
-        return getattr(obj, source)
-    return source(obj)
+def _reader(source: AttributeSource) -> Callable[[Any], object]:
+    if not isinstance(source, str):
+        return source
+    if "." in source:  # a name, never a path: `attrgetter` would follow dots
+        return lambda obj: getattr(obj, source)
+    return operator.attrgetter(source)
 
 
 _MAX_DEPTH = 16

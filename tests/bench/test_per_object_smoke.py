@@ -107,7 +107,7 @@ def test_the_quick_mode_runs_every_case_and_reports_it(
 ) -> None:
     assert bench.main(["--check"]) == 0
     out = capsys.readouterr().out
-    for case in ("case 1", "case 2", "case 3", "case 4"):
+    for case in ("case 1", "case 2", "case 3", "case 4", "case 5", "case 6"):
         assert case in out
     assert "check: every variant returned the expected data" in out
 
@@ -137,4 +137,49 @@ def test_the_spicedb_variant_shows_exactly_the_visible_documents_in_one_call(
     assert [d is None for d in documents] == [row.id in hidden for row in rows]
     assert result.errors is not None and len(result.errors) == len(hidden)
     assert variant.calls[0] == math.ceil(ITEMS / 16)
+    bench.check_result(variant, result)
+
+
+def _require_engine(bench: ModuleType, name: str) -> None:
+    missing = bench.engine_missing(name)
+    if missing is None:
+        return
+    if os.environ.get("STRAWBERRY_AUTHZ_REQUIRE_CERBOS") or os.environ.get("CI"):
+        pytest.fail(f"{name} is required here but missing: {missing}")
+    pytest.skip(f"{name} not installed ({missing})")
+
+
+def test_the_cedar_variant_shows_exactly_the_visible_documents_in_one_call(
+    bench: ModuleType, loop: asyncio.AbstractEventLoop
+) -> None:
+    _require_engine(bench, "cedar")
+    rows = bench.make_engine_rows(ITEMS, denied=True)
+    variant = bench.build_cedar(rows)
+    for _ in range(2):  # every request pays its own calls, no more
+        result = variant.run(loop)
+        hidden = bench.engine_hidden(rows)
+        assert 0 < len(hidden) < ITEMS
+        documents = result.data["documents"]
+        assert [d is None for d in documents] == [row.id in hidden for row in rows]
+        assert variant.calls[0] == 1
+        assert variant.engine_seconds[0] > 0
+        bench.check_result(variant, result)
+
+
+def test_the_cerbos_variant_asks_ceil_n_over_500_calls_and_times_them(
+    bench: ModuleType, loop: asyncio.AbstractEventLoop
+) -> None:
+    _require_engine(bench, "cerbos")
+    rows = bench.make_engine_rows(1001, denied=True)
+    server = bench.start_cerbos()
+    try:
+        variant = bench.build_cerbos(rows, server, loop)
+        result = variant.run(loop)
+    finally:
+        server.close()
+    hidden = bench.engine_hidden(rows)
+    documents = result.data["documents"]
+    assert [d is None for d in documents] == [row.id in hidden for row in rows]
+    assert variant.calls[0] == 3  # 500 + 500 + 1
+    assert variant.engine_seconds[0] > 0
     bench.check_result(variant, result)

@@ -328,19 +328,18 @@ class CedarHarness(Harness):
         self.down = False
 
     def adapter(self, *, asynchronous: bool = True, **options: Any) -> Any:
-        import cedarpy
-
+        from strawberry_authz import cedar
         from strawberry_authz.cedar import Cedar
 
         harness = self
-        decide = cedarpy.is_authorized_batch
+        decide = cedar.decide_batch  # each call is one is_authorized_batch
 
         def counting(requests: list[Any], *args: Any, **kwargs: Any) -> Any:
             harness.sent.append(len(requests))
             return decide(requests, *args, **kwargs)
 
-        self._restore = (cedarpy, decide)
-        cedarpy.is_authorized_batch = counting
+        self._restore = (cedar, decide)
+        cedar.decide_batch = counting  # type: ignore[assignment]
         return Cedar(
             CEDAR_POLICIES,
             entities=self._entities,
@@ -364,7 +363,7 @@ class CedarHarness(Harness):
         restore = getattr(self, "_restore", None)
         if restore is not None:
             module, decide = restore
-            module.is_authorized_batch = decide
+            module.decide_batch = decide
 
 
 def _cedar_principal(context: Any) -> dict[str, str] | None:

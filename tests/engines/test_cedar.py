@@ -109,6 +109,32 @@ def test_the_context_function_gives_the_cedar_context() -> None:
     assert list(check(cedar, [value], {"office": False})) == [False]
 
 
+def test_without_a_context_function_the_context_is_the_empty_record() -> None:
+    policies = "permit(principal, action, resource) unless { context has office };"
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    assert list(check(cedar, [DOCUMENTS.check(DRAFT, "view")])) == [True]
+
+
+def test_cedarpys_public_function_decides_the_same_when_its_rust_entry_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from strawberry_authz import cedar as module
+
+    policies = CEDAR_POLICIES + (
+        'forbid(principal, action, resource) when { resource.status == "x" && '
+        "resource.nothing };"
+    )
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    broken = DOCUMENTS.check(Doc("4", "alice", "x"), "view")
+    values = [DOCUMENTS.check(DRAFT, "view"), DOCUMENTS.check(BOBS, "view"), broken]
+    fast = list(check(cedar, values))
+    monkeypatch.setattr(module, "_RUST_BATCH", None)
+    public = list(check(cedar, values))
+    for answers in (fast, public):
+        assert answers[:2] == [True, False]
+        assert isinstance(answers[2], EngineCheckError)
+
+
 def test_a_principal_in_cedar_text_works_and_a_malformed_one_fails_the_chunk() -> None:
     cedar = Cedar(CEDAR_POLICIES, entities=ALICE, principal=lambda c: c["principal"])
     value = DOCUMENTS.check(DRAFT, "edit")
@@ -123,3 +149,47 @@ def test_entities_that_are_not_a_list_fail_the_chunk(
     cedar = Cedar(CEDAR_POLICIES, entities=lambda c: "alice", principal=as_alice)
     with caplog.at_level(logging.ERROR), pytest.raises(TypeError):
         check(cedar, [DOCUMENTS.check(DRAFT, "view")])
+
+
+def test_answers_read_without_parsing_are_those_cedar_gave() -> None:
+    from strawberry_authz import cedar as module
+
+    policies = cedarpy.PolicySet.from_str(
+        '@id("errors")\n'
+        'permit(principal, action == Action::"view", resource) when '
+        '{ resource.owner == "alice" };\n'
+        "forbid(principal, action, resource) when { resource.broken };"
+    )
+    entities = json.dumps(
+        [
+            {"uid": {"type": "document", "id": i}, "attrs": attrs, "parents": []}
+            for i, attrs in (
+                ("1", {"owner": "alice", "broken": False}),
+                ("2", {"owner": "bob", "broken": False}),
+                ("3", {"owner": "alice"}),
+            )
+        ]
+    )
+    requests = [
+        {
+            "principal": {"type": "user", "id": "alice"},
+            "action": {"type": "Action", "id": "view"},
+            "resource": {"type": "document", "id": i},
+            "correlation_id": call,
+        }
+        for i, call in (("1", "c1"), ("2", "c1"), ("3", "c1"), ("1", "c2"))
+    ]
+    assert module._RUST_BATCH is not None
+    answered = module._RUST_BATCH(requests, policies, entities, None, False)
+    records = module._records(answered, "c1")
+    for record, text in zip(records, answered, strict=True):
+        parsed = json.loads(text)
+        assert record["decision"] == parsed["decision"]
+        assert record["correlation_id"] == parsed["correlation_id"]
+        assert bool(record["diagnostics"].get("errors")) == bool(
+            parsed["diagnostics"]["errors"]
+        )
+    assert [r["decision"] for r in records] == ["Allow", "Deny", "Allow", "Allow"]
+    # The forbid errored and Cedar skipped it: its errors are read (they deny).
+    assert records[2]["diagnostics"]["errors"]
+    assert records[3]["correlation_id"] == "c2"  # another call's: out of order

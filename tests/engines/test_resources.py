@@ -95,6 +95,31 @@ def test_equal_attribute_maps_share_a_key_and_a_changed_one_does_not() -> None:
     assert scope_key("can", one) != scope_key("can", ["note", "7", "read", {}])
 
 
+def test_nested_attributes_are_keyed_by_their_content() -> None:
+    def key(attributes: dict[str, Any]) -> object:
+        return scope_key("can", ResourceCheck("note", "7", "read", attributes))
+
+    assert key({"tags": ["a", "b"], "meta": {"x": 1}}) == key(
+        {"meta": {"x": 1}, "tags": ["a", "b"]}
+    )
+    assert key({"tags": ["a", "b"]}) != key({"tags": ["a", "c"]})
+    assert key({"tags": ["a"]}) != key({"tags": "a"})
+    assert key({"meta": {"x": 1}}) != key({"meta": {"x": True}})
+    # Names and values never run together: a different split is another key.
+    assert key({"a": "b", "c": "d"}) != key({"a": "b"})
+
+
+def test_an_attribute_name_with_a_dot_is_one_name_not_a_path() -> None:
+    class Shown:
+        id = 1
+        a = Note(2, "nested", Status.DRAFT)
+
+    shown = Shown()
+    setattr(shown, "a.author", "literal")
+    notes = Resource("note", attributes={"who": "a.author"})
+    assert notes.check(shown, "read").attributes == {"who": "literal"}
+
+
 def test_call_ids_belong_to_the_request_that_made_them() -> None:
     ledger = EngineCallLedger()
     first, second = {"user": "ann"}, {"user": "ann"}
