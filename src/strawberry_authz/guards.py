@@ -139,7 +139,7 @@ class FieldGuard:
         post = self.plan.post
         call.result = result
         if post is None:
-            return self._check_objects(call)
+            return self._complete(call)
         started = perf_counter()
         outcome = _evaluate(post, call, self.plan, "post rule")
         if decided(outcome):
@@ -160,17 +160,21 @@ class FieldGuard:
         _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
-        return self._check_objects(call)
+        return self._complete(call)
 
     @property
     def _denying(self) -> tuple[FieldPlan, GuardSettings]:
         return self.plan, self.settings
 
     def _check_objects(self, call: FieldCall) -> Any:
-        """Apply the object rules of what the field returned (`on_object`)."""
+        """Apply the object rules of what the field returned (`on_object`).
+
+        After the field's grants are recorded: its objects' rules see them
+        (`$granted`), as their fields' rules do.
+        """
         check = self.plan.object_check
         if check is None:
-            return self._complete(call)
+            return self._warm(call)
         try:
             checked = check_objects(call, check, self.plan, self.settings)
         except GraphQLError:
@@ -179,23 +183,26 @@ class FieldGuard:
             where = f"the object rules of {self.plan.coordinate}"
             return deny(call, denial_from_exception(error, where), *self._denying)
         if isawaitable(checked):
-            return self._complete_after(call, checked)
+            return self._warm_after(call, checked)
         call.result = checked
-        return self._complete(call)
+        return self._warm(call)
 
-    async def _complete_after(self, call: FieldCall, checked: Awaitable[Any]) -> Any:
+    async def _warm_after(self, call: FieldCall, checked: Awaitable[Any]) -> Any:
         call.result = await checked
-        completed = self._complete(call)
-        return (await completed) if isawaitable(completed) else completed
+        warmed = self._warm(call)
+        return (await warmed) if isawaitable(warmed) else warmed
 
     def _complete(self, call: FieldCall) -> Any:
-        """Record the grants this field gives and warm its items' rules."""
+        """Record the grants this field gives, then check its objects.
+
+        A `grants=` function sees the result as the resolver returned it.
+        """
         grants = self.plan.grants
         if grants is None:
-            return self._warm(call)
+            return self._check_objects(call)
         if not callable(grants):
             call.state.grants.record(call.info.path, frozenset(grants))
-            return self._warm(call)
+            return self._check_objects(call)
         where = f"grants function of {self.plan.coordinate}"
         try:
             made = grants(call.params, call.result)
@@ -205,7 +212,7 @@ class FieldGuard:
         if isawaitable(made):
             return self._complete_later(call, made, where)
         call.state.grants.record(call.info.path, grant_names(made, where))
-        return self._warm(call)
+        return self._check_objects(call)
 
     async def _complete_later(
         self, call: FieldCall, pending: Awaitable[Any], where: str
@@ -216,8 +223,8 @@ class FieldGuard:
             denial_from_exception(error, where)
             made = None
         call.state.grants.record(call.info.path, grant_names(made, where))
-        warmed = self._warm(call)
-        return (await warmed) if warmed is not call.result else warmed
+        checked = self._check_objects(call)
+        return (await checked) if isawaitable(checked) else checked
 
     def _warm(self, call: FieldCall) -> Any:
         result = call.result

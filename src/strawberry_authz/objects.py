@@ -14,7 +14,7 @@ from typing import Any
 
 from .denials import client_error
 from .outcomes import Denial, Outcome, decided, misconfigured, settle
-from .params import FieldCall
+from .params import FieldCall, ObjectCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
 from .rules import object_key, object_key_at
 from .warmup import ObjectTodo, collector_paused, decide_objects
@@ -44,7 +44,10 @@ def check_objects(
         raise client_error(_unknown(plan), plan, settings, call.info.path.as_list())
     at = call.info.path
     outcome = node.decide(
-        call.state, object_key(at, node), at.prev, call.for_object(result)
+        call.state,
+        object_key(at, node),
+        at.prev,
+        ObjectCall(call.site, call.state, result, call.info, None, node.type_grants),
     )
     if decided(outcome):
         return _single(call, outcome, plan, settings)  # type: ignore[arg-type]

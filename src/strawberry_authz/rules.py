@@ -261,11 +261,16 @@ class PerObject(Node):
     `params.args` empty; a list pre-decides it for all its items at once.
     """
 
-    __slots__ = ("child", "function")
+    __slots__ = ("child", "function", "type_grants")
 
-    def __init__(self, child: Node) -> None:
+    def __init__(
+        self, child: Node, type_grants: tuple[Callable[..., Any], ...] = ()
+    ) -> None:
         super().__init__(static=False)
         self.child = child
+        # The `grants=` functions of the object's type rules, for the checks
+        # made before the object's fields resolve (see `params.ObjectCall`).
+        self.type_grants = type_grants
         # A type rule that is one rule function (the common case): a list
         # pre-decision calls it directly, see `warmup.decide_objects`.
         self.function: RuleFunction | None = (

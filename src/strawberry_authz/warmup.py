@@ -26,7 +26,7 @@ from graphql import (
 from ._compat import ResolveInfo
 from .batch import Queued
 from .outcomes import Denial, Outcome, decided, discard, has_running_loop, settle
-from .params import AuthParams, FieldCall
+from .params import AuthParams, FieldCall, ObjectCall
 from .request import RequestState
 from .rules import Node, PerObject
 
@@ -103,7 +103,8 @@ class Warmer:
     def _warm_objects(self, call: FieldCall) -> list[Any]:
         """Pre-decide the per-object type rules of every item of the list."""
         items = call.result
-        if not isinstance(items, (list, tuple)):
+        if not isinstance(items, (list, tuple)) or _nested(call.info.return_type):
+            # The items of nested lists are decided by their own fields.
             return []
         names = selected_field_names(call.info)
         nodes = tuple(
@@ -192,7 +193,7 @@ def _decide_objects(
             function = node.function
             if function is None:
                 outcome = node.decide(
-                    state, key, None, FieldCall(site, state, root, info)
+                    state, key, None, _object_call(call, node, key, root)
                 )
             else:
                 # A rule function alone: called directly, and a `FieldCall`
@@ -201,14 +202,14 @@ def _decide_objects(
                 plain = function.plain(returned, state)
                 if plain is None:
                     plain = function.then(
-                        returned, state, FieldCall(site, state, root, info)
+                        returned, state, _object_call(call, node, key, root)
                     )
                 outcome = node.remember(state, key, plain)
             if not decided(outcome):
                 pending.append(outcome)
         return pending
     # The first round, with each object's call made only if needed.
-    waiting: list[tuple[PerObject, Any, FieldCall]] = []
+    waiting: list[tuple[PerObject, Any, ObjectCall]] = []
     queued: list[tuple[Any, Queued]] = []
     batches.collecting = True
     try:
@@ -216,9 +217,9 @@ def _decide_objects(
             if key in per_object:
                 continue
             function = node.function
-            item_call: FieldCall | None = None
+            item_call: ObjectCall | None = None
             if function is None:
-                item_call = FieldCall(site, state, root, info)
+                item_call = _object_call(call, node, key, root)
                 item_call.returned = {}
                 outcome = node.decide(state, key, None, item_call)
             else:
@@ -233,7 +234,7 @@ def _decide_objects(
                     queued.append((key, plain))
                     continue
                 if plain is None:
-                    item_call = FieldCall(site, state, root, info)
+                    item_call = _object_call(call, node, key, root)
                     item_call.returned = {}
                     plain = function.then(returned, state, item_call)
                 outcome = node.remember(state, key, plain)
@@ -244,7 +245,7 @@ def _decide_objects(
             elif not decided(outcome):
                 discard(outcome)
                 if item_call is None:  # what the function returned is kept
-                    item_call = FieldCall(site, state, root, info)
+                    item_call = _object_call(call, node, key, root)
                     item_call.returned = {function: returned}
                 waiting.append((node, key, item_call))
     finally:
@@ -285,10 +286,29 @@ _MAX_ROUNDS = 8
 per step); what is still undecided is then decided field by field."""
 
 
+def _object_call(call: FieldCall, node: PerObject, key: Any, root: Any) -> ObjectCall:
+    """The check of `root`, an object `call`'s field returned, under `key`.
+
+    `key` is `rules.object_key_at(path, at, node)`; `at` is the object's
+    place below the field (an index, or a tuple of them).
+    """
+    return ObjectCall(call.site, call.state, root, call.info, key[1], node.type_grants)
+
+
 async def _settle_all(pending: list[Any]) -> Outcome:
     for item in pending:
         await settle(item)
     return True
+
+
+def _nested(field_type: Any) -> bool:
+    """Whether `field_type` is a list of lists."""
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    item = getattr(field_type, "of_type", None)
+    if isinstance(item, GraphQLNonNull):
+        item = item.of_type
+    return isinstance(item, GraphQLList)
 
 
 def selected_field_names(info: ResolveInfo) -> set[str]:
