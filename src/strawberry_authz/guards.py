@@ -24,9 +24,7 @@ from .decisions import (
     allowed_counter,
     count_allowed,
     counts_allowed,
-    emit_decision,
-    error_code,
-    new_decision,
+    record_decision,
 )
 from .denials import deny, inactive_error
 from .grants import grant_names
@@ -424,34 +422,24 @@ def _record(
     if hook is None:
         return
     plan = guard.plan
-    denial = outcome if isinstance(outcome, Denial) else None
+    site = plan.site
     if (
-        denial is None
+        outcome is True
         and not waited
-        and count_allowed(hook, plan.site.type_name, plan.site.field_name, phase)
+        and count_allowed(hook, site.type_name, site.field_name, phase)
     ):
         return
-    info = call.info
-    operation = info.operation
-    emit_decision(
+    record_decision(
         hook,
-        new_decision(
-            type_name=plan.site.type_name,
-            field_name=plan.site.field_name,
-            path=info.path.as_list(),
-            phase=phase,
-            allowed=denial is None,
-            rule=node.describe() if node is not None else None,
-            reason=None if denial is None else denial.reason,
-            duration=perf_counter() - started,
-            source=(denial.source if denial is not None else None)
-            or plan.source_of(node),
-            code=None if denial is None else error_code(denial.error),
-            operation_name=operation.name.value if operation.name else None,
-            operation_type=operation.operation.value,
-            waited=waited,
-            context=info.context,
-        ),
+        call.info,
+        type_name=site.type_name,
+        field_name=site.field_name,
+        phase=phase,
+        rule=node,
+        outcome=outcome,
+        source=plan.source_of(node),
+        started=started,
+        waited=waited,
     )
 
 

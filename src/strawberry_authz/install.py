@@ -496,7 +496,7 @@ class _SharedNodes:
         self.type_rules = type_rules
         self._tags: dict[tuple[str, int], Node] = {}
         self._combined: dict[tuple[int, ...], Node | None] = {}
-        self._objects: dict[tuple[int, ...], PerObject] = {}
+        self._objects: dict[tuple[object, ...], PerObject] = {}
         self._object_checks: dict[tuple[str, int], ObjectCheck | None] = {}
 
     def object_check(self, named: Any, lists: int) -> ObjectCheck | None:
@@ -542,19 +542,23 @@ class _SharedNodes:
         grants = tuple(
             p.grants for p in (*rules.own, *interfaces) if p.grants is not None
         )
-        return origin, self._wrapped(node, grants), any(p.drop_denied for p in found)
+        source = "type" if any(p in rules.own for p in found) else "interface"
+        wrapped = self._wrapped(node, grants, source)
+        return origin, wrapped, any(p.drop_denied for p in found)
 
     def per_object(self, node: Node, type_grants: tuple[Any, ...]) -> Node:
         """`node` as a per-object type rule (unless static) of an object whose
         type rules grant with `type_grants`."""
         return node if node.static else self._wrapped(node, type_grants)
 
-    def _wrapped(self, node: Node, type_grants: tuple[Any, ...]) -> PerObject:
-        """One wrapper per node and type grants, shared by every field."""
-        key = (id(node), *map(id, type_grants))
+    def _wrapped(
+        self, node: Node, type_grants: tuple[Any, ...], source: str = "type"
+    ) -> PerObject:
+        """One wrapper per node, type grants and source, shared by every field."""
+        key = (id(node), source, *map(id, type_grants))
         wrapped = self._objects.get(key)
         if wrapped is None:
-            wrapped = self._objects[key] = PerObject(node, type_grants)
+            wrapped = self._objects[key] = PerObject(node, type_grants, source)
         return wrapped
 
     def all_of(self, parts: list[Part] | tuple[Part, ...]) -> Node | None:

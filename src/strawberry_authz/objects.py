@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from time import perf_counter
 from typing import Any
 
+from .decisions import DecisionHook, count_allowed, record_decision
 from .denials import client_error
 from .outcomes import Denial, Outcome, decided, misconfigured, settle
 from .params import FieldCall, ObjectCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
-from .rules import object_key, object_key_at
+from .rules import PerObject, object_key, object_key_at
 from .warmup import ObjectTodo, collector_paused, decide_objects
 
 __all__ = ["check_objects"]
@@ -40,8 +42,11 @@ def check_objects(
     if found is None:
         return result
     node, _ = found
+    started = perf_counter()
     if node is None:  # the type of the object cannot be told: fail closed
-        raise client_error(_unknown(plan), plan, settings, call.info.path.as_list())
+        return _single(
+            call, None, _unknown(plan), plan, settings, started, waited=False
+        )
     at = call.info.path
     outcome = node.decide(
         call.state,
@@ -50,13 +55,23 @@ def check_objects(
         ObjectCall(call.site, call.state, result, call.info, None, node.type_grants),
     )
     if decided(outcome):
-        return _single(call, outcome, plan, settings)  # type: ignore[arg-type]
-    return _single_later(call, outcome, plan, settings)  # type: ignore[arg-type]
+        return _single(call, node, outcome, plan, settings, started, waited=False)  # type: ignore[arg-type]
+    return _single_later(call, node, outcome, plan, settings, started)  # type: ignore[arg-type]
 
 
 def _single(
-    call: FieldCall, outcome: Outcome, plan: FieldPlan, settings: GuardSettings
+    call: FieldCall,
+    node: PerObject | None,
+    outcome: Outcome,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    started: float,
+    *,
+    waited: bool,
 ) -> Any:
+    hook = settings.on_decision
+    if hook is not None:
+        _record(hook, call, plan, node, outcome, None, started, waited)
     if isinstance(outcome, Denial):
         raise client_error(outcome, plan, settings, call.info.path.as_list())
     return call.result
@@ -64,11 +79,52 @@ def _single(
 
 async def _single_later(
     call: FieldCall,
+    node: PerObject,
     pending: Awaitable[Outcome],
     plan: FieldPlan,
     settings: GuardSettings,
+    started: float,
 ) -> Any:
-    return _single(call, await settle(pending), plan, settings)
+    outcome = await settle(pending)
+    return _single(call, node, outcome, plan, settings, started, waited=True)
+
+
+def _record(
+    hook: DecisionHook,
+    call: FieldCall,
+    plan: FieldPlan,
+    node: PerObject | None,
+    outcome: Outcome,
+    position: Position | None,
+    started: float,
+    waited: bool,
+) -> None:
+    """One decision about one object `plan`'s field returned, for the hooks.
+
+    Recorded as a decision of that field after its resolver (phase
+    `"after"`), at the object's path; `position` is its place in the list.
+    """
+    site = plan.site
+    if (
+        outcome is True
+        and not waited
+        and count_allowed(hook, site.type_name, site.field_name, "after")
+    ):
+        return
+    info = call.info
+    record_decision(
+        hook,
+        info,
+        type_name=site.type_name,
+        field_name=site.field_name,
+        phase="after",
+        rule=node,
+        outcome=outcome,
+        source="type" if node is None else node.source,
+        started=started,
+        waited=waited,
+        path=None if position is None else [*info.path.as_list(), *position],
+    )
 
 
 Position = tuple[int, ...]
@@ -83,6 +139,7 @@ def _check_list(
     result: Any,
 ) -> Any:
     path = call.info.path
+    started = perf_counter()
     tree = _as_lists(result, check.lists)
     todo: list[ObjectTodo] = []
     found_at: dict[Position, tuple[Any, bool]] = {}
@@ -99,8 +156,8 @@ def _check_list(
             todo.append((node, object_key_at(path, index, node), item))
         pending = decide_objects(call, path, todo)
     if pending:
-        return _filter_later(call, plan, settings, tree, found_at, pending)
-    return _filter(call, plan, settings, tree, found_at)
+        return _filter_later(call, plan, settings, tree, found_at, pending, started)
+    return _filter(call, plan, settings, tree, found_at, started, False)
 
 
 async def _filter_later(
@@ -110,10 +167,11 @@ async def _filter_later(
     tree: list[Any],
     found_at: dict[Position, tuple[Any, bool]],
     pending: list[Any],
+    started: float,
 ) -> Any:
     for item in pending:
         await settle(item)
-    return _filter(call, plan, settings, tree, found_at)
+    return _filter(call, plan, settings, tree, found_at, started, True)
 
 
 def _filter(
@@ -122,31 +180,51 @@ def _filter(
     settings: GuardSettings,
     tree: list[Any],
     found_at: dict[Position, tuple[Any, bool]],
+    started: float,
+    waited: bool,
 ) -> list[Any]:
     per_object = call.state.per_object
     path = call.info.path
     base = path.as_list()
     denied: dict[Position, Exception | None] = {}
     for position, (node, drop) in found_at.items():
-        if node is None:
-            outcome: Any = _unknown(plan)
-        else:
+        if node is not None:
             index: Any = position[0] if len(position) == 1 else position
-            outcome = _settled(per_object.get(object_key_at(path, index, node)))
-            if outcome is True:
+            if _settled(per_object.get(object_key_at(path, index, node))) is True:
                 continue
-            if not isinstance(outcome, Denial):
-                # Still undecided after the pre-decision: fail closed.
-                outcome = misconfigured(
-                    f"the object rule of item {list(position)} of "
-                    f"{plan.coordinate} could not be decided"
-                )
+        outcome = _outcome_at(call, plan, node, position)
+        if outcome is True:
+            continue
         denied[position] = (
             None if drop else client_error(outcome, plan, settings, [*base, *position])
         )
+    hook = settings.on_decision
+    if hook is not None:
+        # A second pass, only with hooks: without them, recording costs nothing.
+        for position, (node, _) in found_at.items():
+            outcome = _outcome_at(call, plan, node, position)
+            _record(hook, call, plan, node, outcome, position, started, waited)
     if not denied:
         return tree
     return _rebuild(tree, (), denied)
+
+
+def _outcome_at(
+    call: FieldCall, plan: FieldPlan, node: PerObject | None, position: Position
+) -> Outcome:
+    """The decision about the item at `position`, as `_filter` applied it."""
+    if node is None:
+        return _unknown(plan)
+    index: Any = position[0] if len(position) == 1 else position
+    path = call.info.path
+    outcome = _settled(call.state.per_object.get(object_key_at(path, index, node)))
+    if outcome is True or isinstance(outcome, Denial):
+        return outcome
+    # Still undecided after the pre-decision: fail closed.
+    return misconfigured(
+        f"the object rule of item {list(position)} of {plan.coordinate} "
+        "could not be decided"
+    )
 
 
 def _settled(outcome: Any) -> Any:

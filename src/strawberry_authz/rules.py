@@ -261,16 +261,21 @@ class PerObject(Node):
     `params.args` empty; a list pre-decides it for all its items at once.
     """
 
-    __slots__ = ("child", "function", "type_grants")
+    __slots__ = ("child", "function", "source", "type_grants")
 
     def __init__(
-        self, child: Node, type_grants: tuple[Callable[..., Any], ...] = ()
+        self,
+        child: Node,
+        type_grants: tuple[Callable[..., Any], ...] = (),
+        source: Any = "type",
     ) -> None:
         super().__init__(static=False)
         self.child = child
         # The `grants=` functions of the object's type rules, for the checks
         # made before the object's fields resolve (see `params.ObjectCall`).
         self.type_grants = type_grants
+        # Whose rule it is, for the decision log: "type" or "interface".
+        self.source = source
         # A type rule that is one rule function (the common case): a list
         # pre-decision calls it directly, see `warmup.decide_objects`.
         self.function: RuleFunction | None = (
