@@ -38,7 +38,7 @@ from .outcomes import (
     settle,
 )
 from .params import FieldCall
-from .plan import FieldPlan, GuardSettings
+from .plan import NO_FALLBACK, FieldPlan, GuardSettings
 from .request import RequestState
 from .rules import Node, PerObject, SourceTag
 from .streams import bind_stream, filter_events
@@ -64,7 +64,10 @@ class FieldGuard:
     def build(self) -> Resolver:
         """The resolver to install: the fastest closure that enforces the plan.
 
-        Made on the first call; later calls return the same one.
+        Made on the first call; later calls return the same one. A plan with
+        nothing to enforce on the field itself (the field of a type whose
+        only rules are object rules, checked where the object is returned)
+        gets the original resolver: its fields cost nothing.
         """
         built = self._built
         if built is None:
@@ -268,6 +271,8 @@ class FieldGuard:
 
 def _closure(guard: FieldGuard) -> Resolver:
     """The fastest closure that enforces `guard`'s plan."""
+    if _enforces_nothing(guard.plan):
+        return guard.original
     var = guard.settings.var
     original = guard.original
     pre = guard.plan.pre
@@ -385,6 +390,28 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
         return resolve(state, root, info, args)
 
     return resolve_per_object
+
+
+def _enforces_nothing(plan: FieldPlan) -> bool:
+    """No check, nothing to record or warm, nothing an inline check reads.
+
+    Only object rules applied to the field's type: the field that returned
+    the object checked them (and denies outside an operation), so the
+    object's fields are left as graphql-core would resolve them.
+    """
+    return (
+        plan.pre is None
+        and plan.post is None
+        and plan.grants is None
+        and plan.warmer is None
+        and plan.event_filter is None
+        and plan.object_check is None
+        and not plan.new_event
+        and plan.attribute == "resolve"
+        and not plan.site.type_grants
+        and plan.on_error is None
+        and plan.on_denied is NO_FALLBACK
+    )
 
 
 def _only_checks_before(guard: FieldGuard) -> bool:

@@ -37,6 +37,9 @@ def check_objects(
     if result is None:
         return result
     if check.lists:
+        kind = type(result)
+        if check.lists == 1 and check.concrete is not None and kind in _FLAT:
+            return _check_flat(call, check.concrete, plan, settings, result)
         return _check_list(call, check, plan, settings, result)
     found = check.rules_for(result, call.info)
     if found is None:
@@ -129,6 +132,99 @@ def _record(
 
 Position = tuple[int, ...]
 """Where an item is in a (nested) list: one index per level."""
+
+_FLAT = (list, tuple)
+
+
+def _check_flat(
+    call: FieldCall,
+    concrete: tuple[PerObject, bool],
+    plan: FieldPlan,
+    settings: GuardSettings,
+    result: list[Any] | tuple[Any, ...],
+) -> Any:
+    """`_check_list` of the common case: one list of objects of one type.
+
+    The same decisions, under the same keys, without what nested lists and
+    abstract types need (positions, a type per item, a rebuilt tree). The
+    items are decided and served from one copy of the list: a resolver that
+    reorders its list meanwhile changes nothing.
+    """
+    node = concrete[0]
+    items = list(result)
+    path = call.info.path
+    parent, node_id = id(path), id(node)
+    started = perf_counter()
+    with collector_paused(len(items)):
+        # `object_key_at(path, index, node)`, inlined: this runs per item.
+        todo = (
+            (node, (parent, index, node_id), item)
+            for index, item in enumerate(items)
+            if item is not None
+        )
+        pending = decide_objects(call, path, todo)
+    if pending:
+        return _serve_flat_later(
+            call, concrete, plan, settings, items, pending, started
+        )
+    return _serve_flat(call, concrete, plan, settings, items, started, waited=False)
+
+
+async def _serve_flat_later(
+    call: FieldCall,
+    concrete: tuple[PerObject, bool],
+    plan: FieldPlan,
+    settings: GuardSettings,
+    items: list[Any],
+    pending: list[Any],
+    started: float,
+) -> Any:
+    for item in pending:
+        # A batch answers many items at once: most are done when one is.
+        if not (isinstance(item, asyncio.Future) and item.done()):
+            await settle(item)
+    return _serve_flat(call, concrete, plan, settings, items, started, waited=True)
+
+
+def _serve_flat(
+    call: FieldCall,
+    concrete: tuple[PerObject, bool],
+    plan: FieldPlan,
+    settings: GuardSettings,
+    items: list[Any],
+    started: float,
+    *,
+    waited: bool,
+) -> list[Any]:
+    """`items` with each denied one replaced by its error, or left out."""
+    node, drop = concrete
+    per_object = call.state.per_object
+    parent, node_id = id(call.info.path), id(node)
+    denied: list[int] = []
+    for index, item in enumerate(items):
+        if (
+            item is not None
+            and per_object.get((parent, index, node_id)) is not True
+            and _outcome_at(call, plan, node, (index,)) is not True
+        ):
+            denied.append(index)
+    hook = settings.on_decision
+    if hook is not None:
+        for index, item in enumerate(items):
+            if item is not None:
+                outcome = _outcome_at(call, plan, node, (index,))
+                _record(hook, call, plan, node, outcome, (index,), started, waited)
+    if not denied:
+        return items
+    if drop:
+        left_out = set(denied)
+        return [item for index, item in enumerate(items) if index not in left_out]
+    base = call.info.path.as_list()
+    for index in denied:
+        outcome = _outcome_at(call, plan, node, (index,))
+        if outcome is not True:
+            items[index] = client_error(outcome, plan, settings, [*base, index])
+    return items
 
 
 def _check_list(

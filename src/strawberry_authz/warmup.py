@@ -25,7 +25,17 @@ from graphql import (
 
 from ._compat import ResolveInfo
 from .batch import Queued
-from .outcomes import Denial, Outcome, decided, discard, has_running_loop, settle
+from .outcomes import (
+    Denial,
+    Later,
+    Outcome,
+    decided,
+    denial_from_exception,
+    discard,
+    has_running_loop,
+    misconfigured,
+    settle,
+)
 from .params import AuthParams, FieldCall, ObjectCall
 from .request import RequestState
 from .rules import Node, PerObject
@@ -186,7 +196,11 @@ def _decide_objects(
     batches = state.scopes.batches
     state.kept.append(keep)  # once for every key below
     if not state.scopes.sync and has_running_loop():
-        pending = []
+        pending: list[Any] = []
+        # Answers a future will give (a batch value, mostly): kept as the
+        # future until all are settled, then written in one pass. A shared
+        # wrapper per object would cost a callback per object instead.
+        futures: list[tuple[Any, asyncio.Future[Any]]] = []
         for node, key, root in todo:
             if key in per_object:
                 continue
@@ -200,6 +214,10 @@ def _decide_objects(
                 # made only if its answer needs one.
                 returned = function.run(AuthParams(site, info, root))
                 plain = function.plain(returned, state)
+                if isinstance(plain, asyncio.Future):
+                    per_object[key] = plain
+                    futures.append((key, plain))
+                    continue
                 if plain is None:
                     plain = function.then(
                         returned, state, _object_call(call, node, key, root)
@@ -207,6 +225,8 @@ def _decide_objects(
                 outcome = node.remember(state, key, plain)
             if not decided(outcome):
                 pending.append(outcome)
+        if futures:
+            pending.append(Later(_remember_all, per_object, futures))
         return pending
     # The first round, with each object's call made only if needed.
     waiting: list[tuple[PerObject, Any, ObjectCall]] = []
@@ -299,6 +319,34 @@ async def _settle_all(pending: list[Any]) -> Outcome:
     for item in pending:
         await settle(item)
     return True
+
+
+async def _remember_all(
+    table: dict[Any, Any], futures: list[tuple[Any, asyncio.Future[Any]]]
+) -> Outcome:
+    """Wait for `futures` and put each outcome in `table` in its future's place.
+
+    A batch answers many at once: once one is done, most others are too.
+    """
+    for key, future in futures:
+        if future.done():
+            outcome = _outcome_of(future)
+        else:
+            outcome = await settle(future)
+        if table.get(key) is future:  # else `clear` forgot it meanwhile
+            table[key] = outcome
+    return True
+
+
+def _outcome_of(future: asyncio.Future[Any]) -> Outcome:
+    """The outcome a done future gives, as `settle` would give it."""
+    if future.cancelled():
+        return misconfigured("a shared authorization check was cancelled")
+    error = future.exception()
+    if error is not None:
+        return denial_from_exception(error, "an authorization check")
+    outcome: Outcome = future.result()
+    return outcome
 
 
 def _nested(field_type: Any) -> bool:

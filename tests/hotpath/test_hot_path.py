@@ -137,3 +137,46 @@ async def test_a_second_list_in_the_same_request_reuses_the_decision():
     small = await measure(ITEMS)
     large = await measure(2 * ITEMS)
     assert calls_per_field(lambda items: small if items == ITEMS else large) <= 1.0
+
+
+def build_object_rule(drop: bool) -> strawberry.Schema:
+    authz = AuthExtension(lambda _: {"can": lambda value: value % 4 != 3})
+
+    @authz.type_rule(lambda p: {"can": p.root.id}, on_object=True, drop_denied=drop)
+    @strawberry.type
+    class Doc:
+        id: int
+        title: str
+        body: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(ITEMS)]
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("drop", [False, True], ids=["on_object", "drop_denied"])
+async def test_the_fields_of_an_object_that_passed_its_object_rule_cost_nothing(
+    drop, is_async
+):
+    schema = build_object_rule(drop)
+
+    async def count(query: str) -> int:
+        execute = schema.execute if is_async else None
+        with Calls() as calls:
+            if execute is not None:
+                result = await execute(query)
+            else:
+                result = schema.execute_sync(query)
+        served = [doc for doc in result.data["docs"] if doc is not None]
+        assert [doc["id"] for doc in served] == [i for i in range(ITEMS) if i % 4 != 3]
+        return calls.count
+
+    await count("{ docs { id title body } }")  # installs the guards
+    one_field = await count("{ docs { id } }")
+    three_fields = await count("{ docs { id title body } }")
+    assert three_fields - one_field == 0
