@@ -180,3 +180,56 @@ async def test_the_fields_of_an_object_that_passed_its_object_rule_cost_nothing(
     one_field = await count("{ docs { id } }")
     three_fields = await count("{ docs { id title body } }")
     assert three_fields - one_field == 0
+
+
+class Evaluations(Calls):
+    """Counts evaluations of compiled rules (`Node.evaluate` and subclasses)."""
+
+    def profile(self, frame: Any, event: str, arg: Any) -> None:
+        code = frame.f_code
+        if (
+            event == "call"
+            and code.co_name == "evaluate"
+            and code.co_filename.endswith("rules.py")
+            and code.co_filename.startswith(PACKAGE)
+        ):
+            self.count += 1
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("on_object", [False, True], ids=["type rule", "on_object"])
+async def test_a_rule_set_of_any_shape_returned_per_object_is_evaluated_once(
+    on_object, is_async
+):
+    def build_or(items: int) -> strawberry.Schema:
+        authz = AuthExtension(lambda _: {"role": lambda value: value == "user"})
+
+        @authz.type_rule(
+            lambda p: {"$or": [{"role": "admin"}, {"role": "user"}]},
+            on_object=on_object,
+        )
+        @strawberry.type
+        class Doc:
+            id: int
+            title: str
+
+        @strawberry.type
+        class Query:
+            @strawberry.field
+            def docs(self) -> list[Doc]:
+                return [Doc(id=i, title="t") for i in range(items)]
+
+        return strawberry.Schema(query=Query, extensions=[authz])
+
+    async def evaluations(items: int) -> int:
+        schema = build_or(items)
+        with Evaluations() as counted:
+            if is_async:
+                result = await schema.execute("{ docs { id title } }")
+            else:
+                result = schema.execute_sync("{ docs { id title } }")
+        assert result.errors is None
+        assert len(result.data["docs"]) == items
+        return counted.count
+
+    assert await evaluations(2 * ITEMS) == await evaluations(ITEMS)
