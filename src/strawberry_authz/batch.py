@@ -21,13 +21,14 @@ from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any
 
+from .errors import ForbiddenError
 from .outcomes import (
     ALLOW,
+    Denial,
     MaybeOutcome,
     Outcome,
     denial_from_exception,
     discard,
-    forbidden,
     misconfigured,
     safe_repr,
     timed_out,
@@ -349,11 +350,17 @@ def _answers_of(name: str, values: list[object], answered: object) -> list[Outco
                 )
             ] * len(values)
     outcomes: list[Outcome] = []
+    # One error for every value the call denies: the client gets a copy per
+    # field anyway (`denials.client_error`), and building thousands of
+    # errors would cost more than the call.
+    denied: ForbiddenError | None = None
     for value, answer in zip(values, answered, strict=True):
         if answer is True:
             outcomes.append(ALLOW)
         elif answer is False:
-            outcomes.append(forbidden(f"scope {name!r} denied {safe_repr(value)}"))
+            if denied is None:
+                denied = ForbiddenError()
+            outcomes.append(Denial(denied, f"scope {name!r} denied {safe_repr(value)}"))
         else:
             outcomes.append(
                 denial_from_exception(answer, f"scope {name!r} ({safe_repr(value)})")

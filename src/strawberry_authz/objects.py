@@ -200,14 +200,12 @@ def _serve_flat(
     node, drop = concrete
     per_object = call.state.per_object
     parent, node_id = id(call.info.path), id(node)
-    denied: list[int] = []
+    denied: list[tuple[int, Denial]] = []
     for index, item in enumerate(items):
-        if (
-            item is not None
-            and per_object.get((parent, index, node_id)) is not True
-            and _outcome_at(call, plan, node, (index,)) is not True
-        ):
-            denied.append(index)
+        if item is not None and per_object.get((parent, index, node_id)) is not True:
+            outcome = _outcome_at(call, plan, node, (index,))
+            if outcome is not True:
+                denied.append((index, outcome))
     hook = settings.on_decision
     if hook is not None:
         for index, item in enumerate(items):
@@ -217,13 +215,11 @@ def _serve_flat(
     if not denied:
         return items
     if drop:
-        left_out = set(denied)
+        left_out = {index for index, _ in denied}
         return [item for index, item in enumerate(items) if index not in left_out]
     base = call.info.path.as_list()
-    for index in denied:
-        outcome = _outcome_at(call, plan, node, (index,))
-        if outcome is not True:
-            items[index] = client_error(outcome, plan, settings, [*base, index])
+    for index, denial in denied:
+        items[index] = client_error(denial, plan, settings, [*base, index])
     return items
 
 
