@@ -447,8 +447,12 @@ class RuleFunction(Node):
                 return self.fn(params, result)
             return self.fn(params)
         except (Exception, asyncio.CancelledError) as error:
-            # Raised synchronously, a CancelledError is the function's own error.
-            return denial_from_exception(error, f"rule function of {self.where}")
+            return self.run_failed(error)
+
+    def run_failed(self, error: BaseException) -> Denial:
+        """What `run` gives when the function raised `error`."""
+        # Raised synchronously, a CancelledError is the function's own error.
+        return denial_from_exception(error, f"rule function of {self.where}")
 
     def then(
         self, decided: object, state: RequestState, call: FieldCall

@@ -212,7 +212,10 @@ def _decide_objects(
             else:
                 # A rule function alone: called directly, and a `FieldCall`
                 # made only if its answer needs one.
-                returned = function.run(AuthParams(site, info, root))
+                try:  # `function.run`, inlined: this runs per object
+                    returned = function.fn(AuthParams(site, info, root))
+                except (Exception, asyncio.CancelledError) as error:
+                    returned = function.run_failed(error)
                 plain = function.plain(returned, state)
                 if isinstance(plain, asyncio.Future):
                     per_object[key] = plain
@@ -243,7 +246,10 @@ def _decide_objects(
                 item_call.returned = {}
                 outcome = node.decide(state, key, None, item_call)
             else:
-                returned = function.run(AuthParams(site, info, root))
+                try:  # `function.run`, inlined: this runs per object
+                    returned = function.fn(AuthParams(site, info, root))
+                except (Exception, asyncio.CancelledError) as error:
+                    returned = function.run_failed(error)
                 plain = function.plain(returned, state)
                 # The common answers, without `node.remember`: allowed, or
                 # one batch value (whose answer will be the object's).
@@ -329,10 +335,12 @@ async def _remember_all(
     A batch answers many at once: once one is done, most others are too.
     """
     for key, future in futures:
-        if future.done():
+        if not future.done():
+            outcome = await settle(future)
+        elif future.cancelled() or future.exception() is not None:
             outcome = _outcome_of(future)
         else:
-            outcome = await settle(future)
+            outcome = future.result()
         if table.get(key) is future:  # else `clear` forgot it meanwhile
             table[key] = outcome
     return True
