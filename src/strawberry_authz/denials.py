@@ -77,9 +77,13 @@ def client_error(
             continue
         error = _replaced(error, replacement, plan.coordinate)
         break
-    logger.debug(
-        "strawberry-authz: denied %s at %s: %s", plan.coordinate, path, denial.reason
-    )
+    if logger.isEnabledFor(logging.DEBUG):  # its arguments cost, per field
+        logger.debug(
+            "strawberry-authz: denied %s at %s: %s",
+            plan.coordinate,
+            path,
+            denial.reason,
+        )
     error = fresh_error(error)
     if settings.debug and isinstance(error, GraphQLError):
         error.extensions = {**(error.extensions or {}), "authz": denial.explain()}

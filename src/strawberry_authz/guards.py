@@ -26,7 +26,7 @@ from .decisions import (
     counts_allowed,
     record_decision,
 )
-from .denials import deny, inactive_error
+from .denials import client_error, deny, inactive_error
 from .grants import grant_names
 from .objects import check_objects
 from .outcomes import (
@@ -360,6 +360,7 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
     original = guard.original
     resolve = guard.resolve
     node_id = id(node)
+    denied = _known_denial(guard)
 
     if not guard.plan.has_arguments:
         # The usual object field: no `**args` dict to pack and unpack.
@@ -367,12 +368,13 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
             state = var.get()
             if state is not None:
                 at = info.path.prev
-                # `rules.object_key(at, node)`, inlined: this runs per field.
-                if (
-                    at is not None
-                    and state.per_object.get((id(at.prev), at.key, node_id)) is True
-                ):
-                    return original(root, info)
+                if at is not None:
+                    # `rules.object_key(at, node)`, inlined: this runs per field.
+                    known = state.per_object.get((id(at.prev), at.key, node_id))
+                    if known is True:
+                        return original(root, info)
+                    if type(known) is Denial and denied is not None:
+                        raise denied(known, info)
             return resolve(state, root, info, {})
 
         return resolve_per_object_no_args
@@ -381,15 +383,34 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
         state = var.get()
         if state is not None:
             at = info.path.prev
-            # `rules.object_key(at, node)`, inlined: this runs per field.
-            if (
-                at is not None
-                and state.per_object.get((id(at.prev), at.key, node_id)) is True
-            ):
-                return original(root, info, **args)
+            if at is not None:
+                # `rules.object_key(at, node)`, inlined: this runs per field.
+                known = state.per_object.get((id(at.prev), at.key, node_id))
+                if known is True:
+                    return original(root, info, **args)
+                if type(known) is Denial and denied is not None:
+                    raise denied(known, info)
         return resolve(state, root, info, args)
 
     return resolve_per_object
+
+
+def _known_denial(guard: FieldGuard) -> Callable[[Denial, Any], Exception] | None:
+    """The error of a field whose object is already denied; None: the long way.
+
+    What `FieldGuard.resolve` would raise for that denial (the error hooks,
+    a fresh copy), without evaluating the rule again. Its source tag is left
+    out: only decision records read it, and this closure has no hooks. A
+    field with an `on_denied` fallback goes the long way.
+    """
+    plan, settings = guard.plan, guard.settings
+    if plan.on_denied is not NO_FALLBACK:
+        return None
+
+    def denied(denial: Denial, info: Any) -> Exception:
+        return client_error(denial, plan, settings, info.path.as_list())
+
+    return denied
 
 
 def _enforces_nothing(plan: FieldPlan) -> bool:

@@ -233,3 +233,41 @@ async def test_a_rule_set_of_any_shape_returned_per_object_is_evaluated_once(
         return counted.count
 
     assert await evaluations(2 * ITEMS) == await evaluations(ITEMS)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_field_of_a_denied_object_costs_its_error_and_nothing_more(is_async):
+    authz = AuthExtension(lambda _: {"can": lambda value: False})
+
+    @authz.type_rule(lambda p: {"can": p.root.id})
+    @strawberry.type
+    class Doc:
+        id: int | None
+        title: str | None
+        body: str | None
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc]:
+            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(ITEMS)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+
+    async def count(query: str) -> int:
+        with Calls() as calls:
+            if is_async:
+                result = await schema.execute(query)
+            else:
+                result = schema.execute_sync(query)
+        docs = result.data["docs"]
+        assert all(value is None for doc in docs for value in doc.values())
+        assert {e.extensions["code"] for e in result.errors} == {"FORBIDDEN"}
+        return calls.count
+
+    await count("{ docs { id title body } }")  # installs the guards
+    one_field = await count("{ docs { id } }")
+    three_fields = await count("{ docs { id title body } }")
+    # Each extra denied field: its guard, and building its error (the error
+    # hooks, a fresh copy): 4 calls, no evaluation of the rule again.
+    assert (three_fields - one_field) / (2 * ITEMS) < 4.5
