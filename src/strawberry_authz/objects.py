@@ -202,10 +202,16 @@ def _serve_flat(
     parent, node_id = id(call.info.path), id(node)
     denied: list[tuple[int, Denial]] = []
     for index, item in enumerate(items):
-        if item is not None and per_object.get((parent, index, node_id)) is not True:
-            outcome = _outcome_at(call, plan, node, (index,))
-            if outcome is not True:
-                denied.append((index, outcome))
+        if item is None:
+            continue
+        known = per_object.get((parent, index, node_id))
+        if known is True:
+            continue
+        if type(known) is not Denial:  # a future, settled or not: the long way
+            known = _outcome_at(call, plan, node, (index,))
+            if known is True:
+                continue
+        denied.append((index, known))
     hook = settings.on_decision
     if hook is not None:
         for index, item in enumerate(items):
