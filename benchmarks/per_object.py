@@ -27,17 +27,33 @@ targets come from issue #9, "Performance"):
    user: time, engine calls and ratio to no authorization (no target).
    Skipped, with the reason printed, when the engine is not installed
    (``bash scripts/test`` installs it).
-5. ``--items`` documents (id, owner, status) decided by Cedar in process
+
+Cases from issue #16, "Per-object speed, against the peers":
+
+5. ``--items`` documents, a type rule function returning a rule set of
+   another shape, ``{"$or": [{"role": "admin"}, {"role": "user"}]}``, a plain
+   sync loader: ours / no authorization, target <= 1.3x (any shape as cheap
+   as the one-key ``{scope: value}``).
+6. ``--items`` documents, ``type_rule(fn, on_object=True)`` with a
+   `BatchScope` (1 in 4 denied), against the same output written by hand in
+   the resolver (the same batch calls, a `ForbiddenError` in place of each
+   denied document), sync and async (1 ms per call): target <= 1.2x.
+7. The same with ``drop_denied=True`` against a resolver that leaves the
+   denied documents out: target <= 1.4x.
+
+Cases from issue #20, "A policy decision point":
+
+8. ``--items`` documents (id, owner, status) decided by Cedar in process
    (`strawberry_authz.cedar.Cedar`, ``execute_sync``), a type rule
    ``{"can": documents.check(root, "view")}`` with a declared `Resource`:
    ours / the same schema without authorization, target <= 3x (issue 20),
    exactly ceil(N / 1000) ``is_authorized_batch`` calls.
-6. The same against a real Cerbos server (`strawberry_authz.cerbos.Cerbos`,
+9. The same against a real Cerbos server (`strawberry_authz.cerbos.Cerbos`,
    its async gRPC client, ``await schema.execute``): exactly ceil(N / 500)
    ``CheckResources`` calls of at most 500 resources; the library's share,
    (total - the wall time during which an engine call was in flight) / no
    authorization, target <= 1.5x, i.e. the library adds at most 0.5x of the
-   unauthorized run beyond the engine's time (issue 20). Cases 5 and 6 are
+   unauthorized run beyond the engine's time (issue 20). Cases 8 and 9 are
    skipped, with the reason printed, when an engine is not installed.
 
 Besides wall time, each run's CPU time (``time.process_time``) is kept and
@@ -72,7 +88,7 @@ from typing import Any
 import strawberry
 from strawberry.types import ExecutionResult
 
-from strawberry_authz import AuthExtension, BatchScope
+from strawberry_authz import AuthExtension, BatchScope, ForbiddenError
 
 QUERY = "{ documents { id name score active rank } }"
 DEFAULT_ITEMS = 10_000
@@ -112,9 +128,19 @@ def row_data(row: Row) -> dict[str, Any]:
     }
 
 
-def expected_data(rows: list[Row], hidden: frozenset[int] = frozenset()) -> Any:
-    """The response data: every document, `None` for each hidden one."""
+def expected_data(
+    rows: list[Row], hidden: frozenset[int] = frozenset(), *, drop: bool = False
+) -> Any:
+    """The response data: every document, `None` for each hidden one (or,
+    with `drop`, without the hidden ones)."""
+    if drop:
+        return {"documents": [row_data(row) for row in rows if row.id not in hidden]}
     return {"documents": [None if row.id in hidden else row_data(row) for row in rows]}
+
+
+def quarter_hidden(rows: list[Row]) -> frozenset[int]:
+    """The documents the side-by-side cases deny: one in four."""
+    return frozenset(row.id for row in rows if row.id % 4 == 3)
 
 
 def batch_calls(items: int, max_batch_size: int = MAX_BATCH_SIZE) -> int:
@@ -135,6 +161,7 @@ class Variant:
     is_async: bool
     expected: Any
     hidden: frozenset[int] = frozenset()
+    dropped: bool = False  # hidden documents are left out, without errors
     expected_calls: int | None = None
     calls: list[int] = field(default_factory=lambda: [0])
     context: Callable[[], Any] = dict
@@ -170,7 +197,7 @@ def check_result(variant: Variant, result: ExecutionResult) -> None:
     """Raise AssertionError unless the run returned what it must."""
     assert result.data == variant.expected, f"{variant.name}: returned different data"
     errors = result.errors or []
-    if variant.hidden:
+    if variant.hidden and not variant.dropped:
         assert len(errors) == len(variant.hidden), (
             f"{variant.name}: {len(errors)} errors for {len(variant.hidden)} hidden"
         )
@@ -189,8 +216,11 @@ def check_result(variant: Variant, result: ExecutionResult) -> None:
 # -- schemas --------------------------------------------------------------------
 
 
-def _documents_type(authz: AuthExtension | None) -> Any:
-    """A fresh `Document` type, under the per-object type rule when `authz`."""
+def _documents_type(
+    authz: AuthExtension | None, document_rule: Callable[[Any], Any] | None = None
+) -> Any:
+    """A fresh `Document` type, under the per-object type rule when `authz`
+    (or under `document_rule`, a `type_rule(...)` decorator, when given)."""
 
     @strawberry.type
     class Document:
@@ -202,6 +232,8 @@ def _documents_type(authz: AuthExtension | None) -> Any:
 
     if authz is None:
         return Document
+    if document_rule is not None:
+        return document_rule(Document)
     return authz.type_rule(lambda p: {"can": ["document", p.root.id, "view"]})(Document)
 
 
@@ -210,8 +242,9 @@ def _schema(
     authz: AuthExtension | None,
     *,
     round_trips: int = 0,
+    document_rule: Callable[[Any], Any] | None = None,
 ) -> strawberry.Schema:
-    Document = _documents_type(authz)
+    Document = _documents_type(authz, document_rule)
     objects = [Document(**row_data(row)) for row in rows]
 
     if round_trips:
@@ -315,6 +348,150 @@ def build_rule_function(
         expected_data(rows, hidden),
         hidden=hidden,
         expected_calls=len(rows),
+        calls=calls,
+    )
+
+
+def build_rule_set_function(rows: list[Row]) -> Variant:
+    """Case 5: a type rule function returning a rule set of any shape.
+
+    ``{"$or": [{"role": "admin"}, {"role": "user"}]}`` for every document,
+    the `role` scope a plain sync loader from memory (the viewer is a user).
+    """
+    calls = [0]
+
+    def role(value: str) -> bool:
+        calls[0] += 1
+        return value == "user"
+
+    def load_scopes(context: object) -> Mapping[str, object]:
+        return {"role": role}
+
+    authz = AuthExtension(load_scopes)
+    rule = authz.type_rule(lambda p: {"$or": [{"role": "admin"}, {"role": "user"}]})
+    return Variant(
+        f"ruleset sync {len(rows)}",
+        _schema(rows, authz, document_rule=rule),
+        False,
+        expected_data(rows),
+        expected_calls=2,  # once per scope value and request
+        calls=calls,
+    )
+
+
+# -- cases 6 and 7: object rules against the same output written by hand --------
+
+
+def _load_fns(hidden: frozenset[int], calls: list[int], is_async: bool) -> Any:
+    """The batch check both sides call: one answer per value, from memory.
+
+    Async, every call first waits one simulated round trip.
+    """
+
+    def check_many(values: list[Any]) -> list[bool]:
+        calls[0] += 1
+        return [value[1] not in hidden for value in values]
+
+    async def check_many_async(values: list[Any]) -> list[bool]:
+        await asyncio.sleep(ROUND_TRIP)
+        return check_many(values)
+
+    return check_many_async if is_async else check_many
+
+
+def build_object_rule(
+    rows: list[Row], *, is_async: bool, drop: bool, hidden: frozenset[int]
+) -> Variant:
+    """`type_rule(fn, on_object=True, drop_denied=drop)` with a `BatchScope`."""
+    calls = [0]
+    load_fn = _load_fns(hidden, calls, is_async)
+
+    def load_scopes(context: object) -> Mapping[str, object]:
+        return {"can": BatchScope(load_fn, max_batch_size=MAX_BATCH_SIZE)}
+
+    authz = AuthExtension(load_scopes)
+    rule = authz.type_rule(
+        lambda p: {"can": ["document", p.root.id, "view"]},
+        on_object=True,
+        drop_denied=drop,
+    )
+    kind = "drop" if drop else "onobject"
+    return Variant(
+        f"{kind} {'async' if is_async else 'sync'} {len(rows)}",
+        _schema(rows, authz, document_rule=rule),
+        is_async,
+        expected_data(rows, hidden, drop=drop),
+        hidden=hidden,
+        dropped=drop,
+        expected_calls=batch_calls(len(rows)),
+        calls=calls,
+    )
+
+
+def build_by_hand(
+    rows: list[Row], *, is_async: bool, drop: bool, hidden: frozenset[int]
+) -> Variant:
+    """The same output written by hand in the resolver, same batch calls.
+
+    The resolver asks the batch check for every document (one call per
+    chunk of `MAX_BATCH_SIZE`, concurrently when async, as `BatchScope`
+    does) and returns the allowed documents, with a `ForbiddenError` in
+    place of each denied one (graphql-core reports it at that item), or
+    without them when `drop`.
+    """
+    calls = [0]
+    load_fn = _load_fns(hidden, calls, is_async)
+    Document = _documents_type(None)
+    objects = [Document(**row_data(row)) for row in rows]
+
+    def values(chunk: list[Any]) -> list[Any]:
+        return [["document", document.id, "view"] for document in chunk]
+
+    def chunks() -> list[list[Any]]:
+        return [
+            objects[start : start + MAX_BATCH_SIZE]
+            for start in range(0, len(objects), MAX_BATCH_SIZE)
+        ]
+
+    def served(answers: list[bool]) -> list[Any]:
+        if drop:
+            return [d for d, ok in zip(objects, answers, strict=True) if ok]
+        return [
+            d if ok else ForbiddenError()
+            for d, ok in zip(objects, answers, strict=True)
+        ]
+
+    if is_async:
+
+        @strawberry.type
+        class Query:
+            @strawberry.field
+            async def documents(self) -> list[Document | None]:  # type: ignore[valid-type]
+                answered = await asyncio.gather(
+                    *(load_fn(values(chunk)) for chunk in chunks())
+                )
+                return served([ok for answers in answered for ok in answers])
+
+    else:
+
+        @strawberry.type
+        class Query:  # type: ignore[no-redef]
+            @strawberry.field
+            def documents(self) -> list[Document | None]:  # type: ignore[valid-type]
+                answers: list[bool] = []
+                for chunk in chunks():
+                    answers.extend(load_fn(values(chunk)))
+                return served(answers)
+
+    kind = "handdrop" if drop else "hand"
+    return Variant(
+        f"{kind} {'async' if is_async else 'sync'} {len(rows)}",
+        strawberry.Schema(query=Query),
+        is_async,
+        expected_data(rows, hidden, drop=drop),
+        hidden=hidden,
+        dropped=drop,
+        expected_calls=batch_calls(len(rows)),
         calls=calls,
     )
 
@@ -809,7 +986,7 @@ class Case:
     numerator: str
     denominator: str
     target: float | None  # None: reported only
-    # The numerator without the time its engine calls took (case 6).
+    # The numerator without the time its engine calls took (case 9).
     minus_engine: bool = False
 
 
@@ -862,6 +1039,38 @@ def build_variants(
             1.3,
         )
     )
+    variants.append(build_rule_set_function(rows))
+    cases.append(
+        Case(
+            f"case 5  rule function returning $or, plain sync loader, {items} items"
+            "  ours/plain",
+            f"ruleset sync {items}",
+            f"plain sync {items}",
+            1.3,
+        )
+    )
+    hidden = quarter_hidden(rows)
+    for drop, number, kind, target in (
+        (False, 6, "onobject", 1.2),
+        (True, 7, "drop", 1.4),
+    ):
+        for is_async in (False, True):
+            mode = "async" if is_async else "sync"
+            variants += [
+                build_object_rule(rows, is_async=is_async, drop=drop, hidden=hidden),
+                build_by_hand(rows, is_async=is_async, drop=drop, hidden=hidden),
+            ]
+            hand = "handdrop" if drop else "hand"
+            option = "drop_denied" if drop else "on_object"
+            cases.append(
+                Case(
+                    f"case {number}  {option} {mode}, {items} items, 1 in 4 denied"
+                    "  ours/by hand",
+                    f"{kind} {mode} {items}",
+                    f"{hand} {mode} {items}",
+                    target,
+                )
+            )
     if spicedb is not None:
         variants.append(build_spicedb(rows, *spicedb))
         cases.append(
@@ -883,20 +1092,20 @@ def build_variants(
         ]
         cases += [
             Case(
-                f"case 5  Cedar in process, execute_sync, {items} items  ours/plain",
+                f"case 8  Cedar in process, execute_sync, {items} items  ours/plain",
                 f"cedar sync {items}",
                 f"plain docs sync {items}",
                 3.0,
             ),
             Case(
-                f"case 5  Cedar, (total - cedarpy's calls)/plain, {items} items",
+                f"case 8  Cedar, (total - cedarpy's calls)/plain, {items} items",
                 f"cedar sync {items}",
                 f"plain docs sync {items}",
                 None,
                 minus_engine=True,
             ),
             Case(
-                f"case 5  the same rule answered from memory, {items} items",
+                f"case 8  the same rule answered from memory, {items} items",
                 f"memory sync {items}",
                 f"plain docs sync {items}",
                 None,
@@ -912,20 +1121,20 @@ def build_variants(
         ]
         cases += [
             Case(
-                f"case 6  Cerbos server, async client, {items} items  total/plain",
+                f"case 9  Cerbos server, async client, {items} items  total/plain",
                 f"cerbos async {items}",
                 f"plain docs async {items}",
                 None,
             ),
             Case(
-                f"case 6  Cerbos, (total - engine calls)/plain, {items} items",
+                f"case 9  Cerbos, (total - engine calls)/plain, {items} items",
                 f"cerbos async {items}",
                 f"plain docs async {items}",
                 1.5,
                 minus_engine=True,
             ),
             Case(
-                f"case 6  the same rule answered from memory, async, {items} items",
+                f"case 9  the same rule answered from memory, async, {items} items",
                 f"memory async {items}",
                 f"plain docs async {items}",
                 None,
@@ -1042,8 +1251,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--cases",
-        default="1,2,3,4,5,6",
-        help="the cases to run, e.g. 5,6 (default: all)",
+        default="1,2,3,4,5,6,7,8,9",
+        help="the cases to run, e.g. 8,9 (default: all)",
     )
     options = parser.parse_args(argv)
     chosen = {part.strip() for part in options.cases.split(",")}
@@ -1063,7 +1272,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = spicedb_missing() if "4" in chosen else "not chosen (--cases)"
     skipped = {
         name: engine_missing(name) if number in chosen else "not chosen (--cases)"
-        for name, number in (("cedar", "5"), ("cerbos", "6"))
+        for name, number in (("cedar", "8"), ("cerbos", "9"))
     }
     engine = server = None
     loop = asyncio.new_event_loop()
@@ -1105,7 +1314,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = report(variants, cases, timings)
     if missing is not None:
         print(f"case 4  embedded SpiceDB: skipped ({missing})")
-    for name, number in (("cedar", "5"), ("cerbos", "6")):
+    for name, number in (("cedar", "8"), ("cerbos", "9")):
         if skipped[name] is not None:
             print(f"case {number}  {name.title()}: skipped ({skipped[name]})")
     if options.check:

@@ -39,13 +39,14 @@ from typing import Any, TypeAlias
 
 from .columns import NO_MATCH, column_value
 from .conditions import is_member
+from .errors import ForbiddenError
 from .outcomes import (
     ALLOW,
+    Denial,
     MaybeOutcome,
     Outcome,
     denial_from_exception,
     discard,
-    forbidden,
     misconfigured,
     safe_repr,
     timed_out,
@@ -371,11 +372,7 @@ class Batches:
         """The observer's context (a tracing span) around one batch call."""
         if self.observer is None:
             return nullcontext()
-        try:
-            return self.observer(name, size)
-        except Exception:
-            logger.exception("strawberry-authz: the batch observer raised (ignored)")
-            return nullcontext()
+        return _Observed(self.observer, name, size)
 
     def _settle(self, chunk: list[_Entry], outcomes: list[Outcome]) -> None:
         results = self.results
@@ -400,6 +397,45 @@ class Batches:
                 if results.get(key) is future:
                     results[key] = outcome
                 future.set_result(outcome)
+
+
+class _Observed:
+    """The observer's context around a batch call, kept out of its answer.
+
+    An observer (a tracer whose span processor raises, say) that fails to
+    start or to end its context is logged and ignored: the call runs, and
+    its answers and errors stay what `load_fn` made them.
+    """
+
+    __slots__ = ("_entered", "_name", "_observer", "_size")
+
+    def __init__(self, observer: BatchObserver, name: str, size: int) -> None:
+        self._observer = observer
+        self._name = name
+        self._size = size
+        self._entered: AbstractContextManager[Any] | None = None
+
+    def __enter__(self) -> None:
+        try:
+            context = self._observer(self._name, self._size)
+            context.__enter__()
+        except Exception:
+            logger.exception("strawberry-authz: the batch observer raised (ignored)")
+            return
+        self._entered = context
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        # Returns None: what the call raised goes on, whatever the observer says.
+        context, self._entered = self._entered, None
+        if context is None:
+            return
+        try:
+            context.__exit__(kind, error, traceback)
+        except Exception as raised:
+            if raised is not error:
+                logger.exception(
+                    "strawberry-authz: the batch observer raised (ignored)"
+                )
 
 
 def _chunks(entries: list[_Entry], size: int) -> list[list[_Entry]]:
@@ -464,11 +500,19 @@ def _answers_of(
             ] * len(values)
     via = f" (engine call {', '.join(calls)})" if calls else ""
     outcomes: list[Outcome] = []
+    # One error for every value the call denies: the client gets a copy per
+    # field anyway (`denials.client_error`), and building thousands of
+    # errors would cost more than the call.
+    denied: ForbiddenError | None = None
     for value, answer in zip(values, answered, strict=True):
         if answer is True:
             outcomes.append(ALLOW)
         elif answer is False:
-            outcomes.append(forbidden(f"scope {name!r} denied {safe_repr(value)}{via}"))
+            if denied is None:
+                denied = ForbiddenError()
+            outcomes.append(
+                Denial(denied, f"scope {name!r} denied {safe_repr(value)}{via}")
+            )
         else:
             outcomes.append(
                 denial_from_exception(

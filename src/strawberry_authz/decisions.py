@@ -19,7 +19,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from inspect import isawaitable
+from time import perf_counter
 from typing import Any, Literal, Protocol
+
+from .outcomes import Denial, Outcome
 
 __all__ = [
     "AllowedCounter",
@@ -36,6 +39,7 @@ __all__ = [
     "error_code",
     "hooks_of",
     "new_decision",
+    "record_decision",
 ]
 
 logger = logging.getLogger("strawberry_authz")
@@ -138,6 +142,57 @@ def new_decision(**fields: Any) -> Decision:
 
 _new = object.__new__
 _set_attribute = object.__setattr__
+
+
+class Described(Protocol):
+    """A compiled rule: `describe()` gives it back as written."""
+
+    def describe(self) -> object: ...
+
+
+def record_decision(
+    hook: DecisionHook,
+    info: Any,
+    *,
+    type_name: str,
+    field_name: str,
+    phase: DecisionPhase,
+    rule: Described | None,
+    outcome: Outcome,
+    source: DecisionSource | None,
+    started: float,
+    waited: bool,
+    path: list[str | int] | None = None,
+) -> None:
+    """Hand one decision to `hook` as a `Decision`: a field's, or an object's.
+
+    `info` is graphql-core's for the field checked (or the one that returned
+    the object); `path` the object's place when it is not `info.path`. A
+    denial's own source (the part of the checks that said no) wins over
+    `source`. Callers first try `count_allowed` for an allowed decision made
+    without waiting: then no `Decision` is built.
+    """
+    denial = outcome if isinstance(outcome, Denial) else None
+    operation = info.operation
+    emit_decision(
+        hook,
+        new_decision(
+            type_name=type_name,
+            field_name=field_name,
+            path=info.path.as_list() if path is None else path,
+            phase=phase,
+            allowed=denial is None,
+            rule=rule.describe() if rule is not None else None,
+            reason=None if denial is None else denial.reason,
+            duration=perf_counter() - started,
+            source=(denial.source if denial is not None else None) or source,
+            code=None if denial is None else error_code(denial.error),
+            operation_name=operation.name.value if operation.name else None,
+            operation_type=operation.operation.value,
+            waited=waited,
+            context=info.context,
+        ),
+    )
 
 
 def error_code(error: BaseException) -> str:

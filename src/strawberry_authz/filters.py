@@ -168,7 +168,7 @@ class FilterMethods:
             return _failed(rule, scopes)
         if not isinstance(scopes, dict):
             return _failed(rule, None)
-        planner = Planner(rule, state, self._inline.call_for(raw, state))
+        planner = self._planner(rule, raw, state)
         batches = state.scopes.batches
         batches.immediate = True
         try:
@@ -246,6 +246,19 @@ class FilterMethods:
             raise ConfigurationError(rule.problems)
         return rule
 
+    def _planner(self, rule: FilterRule, raw: Any, state: RequestState) -> Planner:
+        """The planner of `rule` for the rows the field being resolved returns.
+
+        `$granted` in the rows' rules sees the grants of the field that
+        returned them (as their own check will): this field's `grants=`
+        names. A `grants=` function sees the result, which is not there yet:
+        nothing is granted (fewer rows, never more).
+        """
+        plan = self._inline.plan_of(raw)
+        grants = plan.grants
+        given = frozenset() if grants is None or callable(grants) else frozenset(grants)
+        return Planner(rule, state, self._inline.call_for(raw, state, plan), given)
+
     @staticmethod
     def _key(rule: FilterRule, raw: Any, state: RequestState) -> Any:
         if not rule.uses_grants:
@@ -268,7 +281,7 @@ class FilterMethods:
             scopes = await asyncio.shield(scopes)
         if isinstance(scopes, Denial):
             return _failed(rule, scopes)
-        planner = Planner(rule, state, self._inline.call_for(raw, state))
+        planner = self._planner(rule, raw, state)
         if rule.node is not None:
             pending = planner.ask(rule.node, scopes)
             if pending:

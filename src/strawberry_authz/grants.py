@@ -94,14 +94,14 @@ class GrantLedger:
     receives that very object as its parent path, and the strong reference
     kept here stops the id from being reused while the operation runs.
     Object grants (computed by a type's `grants=` function) are kept per
-    object path and function.
+    object (its parent path and its key there) and function.
     """
 
     __slots__ = ("given", "objects")
 
     def __init__(self) -> None:
         self.given: dict[int, tuple[object, frozenset[str]]] = {}
-        self.objects: dict[tuple[int, int], tuple[object, Any]] = {}
+        self.objects: dict[tuple[int, object, int], tuple[object, Any]] = {}
 
     def record(self, path: object, names: frozenset[str]) -> None:
         if not names:

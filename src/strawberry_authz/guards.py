@@ -24,11 +24,9 @@ from .decisions import (
     allowed_counter,
     count_allowed,
     counts_allowed,
-    emit_decision,
-    error_code,
-    new_decision,
+    record_decision,
 )
-from .denials import deny, inactive_error
+from .denials import client_error, deny, inactive_error
 from .grants import grant_names
 from .objects import check_objects
 from .outcomes import (
@@ -40,7 +38,7 @@ from .outcomes import (
     settle,
 )
 from .params import FieldCall
-from .plan import FieldPlan, GuardSettings
+from .plan import NO_FALLBACK, FieldPlan, GuardSettings
 from .request import RequestState
 from .rules import Node, PerObject, SourceTag
 from .streams import bind_stream, filter_events
@@ -66,7 +64,10 @@ class FieldGuard:
     def build(self) -> Resolver:
         """The resolver to install: the fastest closure that enforces the plan.
 
-        Made on the first call; later calls return the same one.
+        Made on the first call; later calls return the same one. A plan with
+        nothing to enforce on the field itself (the field of a type whose
+        only rules are object rules, checked where the object is returned)
+        gets the original resolver: its fields cost nothing.
         """
         built = self._built
         if built is None:
@@ -139,7 +140,7 @@ class FieldGuard:
         post = self.plan.post
         call.result = result
         if post is None:
-            return self._check_objects(call)
+            return self._complete(call)
         started = perf_counter()
         outcome = _evaluate(post, call, self.plan, "post rule")
         if decided(outcome):
@@ -160,17 +161,21 @@ class FieldGuard:
         _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
-        return self._check_objects(call)
+        return self._complete(call)
 
     @property
     def _denying(self) -> tuple[FieldPlan, GuardSettings]:
         return self.plan, self.settings
 
     def _check_objects(self, call: FieldCall) -> Any:
-        """Apply the object rules of what the field returned (`on_object`)."""
+        """Apply the object rules of what the field returned (`on_object`).
+
+        After the field's grants are recorded: its objects' rules see them
+        (`$granted`), as their fields' rules do.
+        """
         check = self.plan.object_check
         if check is None:
-            return self._complete(call)
+            return self._warm(call)
         try:
             checked = check_objects(call, check, self.plan, self.settings)
         except GraphQLError:
@@ -179,29 +184,21 @@ class FieldGuard:
             where = f"the object rules of {self.plan.coordinate}"
             return deny(call, denial_from_exception(error, where), *self._denying)
         if isawaitable(checked):
-            return self._complete_after(call, checked)
+            return _warm_after(self, call, checked)
         call.result = checked
-        return self._complete(call)
-
-    async def _complete_after(self, call: FieldCall, checked: Awaitable[Any]) -> Any:
-        try:
-            call.result = await checked
-        except GraphQLError:
-            raise  # the denial of a returned object, as the client sees it
-        except Exception as error:
-            where = f"the object rules of {self.plan.coordinate}"
-            return deny(call, denial_from_exception(error, where), *self._denying)
-        completed = self._complete(call)
-        return (await completed) if isawaitable(completed) else completed
+        return self._warm(call)
 
     def _complete(self, call: FieldCall) -> Any:
-        """Record the grants this field gives and warm its items' rules."""
+        """Record the grants this field gives, then check its objects.
+
+        A `grants=` function sees the result as the resolver returned it.
+        """
         grants = self.plan.grants
         if grants is None:
-            return self._warm(call)
+            return self._check_objects(call)
         if not callable(grants):
             call.state.grants.record(call.info.path, frozenset(grants))
-            return self._warm(call)
+            return self._check_objects(call)
         where = f"grants function of {self.plan.coordinate}"
         try:
             made = grants(call.params, call.result)
@@ -211,7 +208,7 @@ class FieldGuard:
         if isawaitable(made):
             return self._complete_later(call, made, where)
         call.state.grants.record(call.info.path, grant_names(made, where))
-        return self._warm(call)
+        return self._check_objects(call)
 
     async def _complete_later(
         self, call: FieldCall, pending: Awaitable[Any], where: str
@@ -222,8 +219,8 @@ class FieldGuard:
             denial_from_exception(error, where)
             made = None
         call.state.grants.record(call.info.path, grant_names(made, where))
-        warmed = self._warm(call)
-        return (await warmed) if isawaitable(warmed) else warmed
+        checked = self._check_objects(call)
+        return (await checked) if isawaitable(checked) else checked
 
     def _warm(self, call: FieldCall) -> Any:
         warmer = self.plan.warmer
@@ -272,6 +269,8 @@ class FieldGuard:
 
 def _closure(guard: FieldGuard) -> Resolver:
     """The fastest closure that enforces `guard`'s plan."""
+    if _enforces_nothing(guard.plan):
+        return guard.original
     var = guard.settings.var
     original = guard.original
     pre = guard.plan.pre
@@ -369,6 +368,7 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
     original = guard.original
     resolve = guard.resolve
     node_id = id(node)
+    denied = _known_denial(guard)
 
     if not guard.plan.has_arguments:
         # The usual object field: no `**args` dict to pack and unpack.
@@ -376,12 +376,13 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
             state = var.get()
             if state is not None:
                 at = info.path.prev
-                # `rules.object_key(at, node)`, inlined: this runs per field.
-                if (
-                    at is not None
-                    and state.per_object.get((id(at.prev), at.key, node_id)) is True
-                ):
-                    return original(root, info)
+                if at is not None:
+                    # `rules.object_key(at, node)`, inlined: this runs per field.
+                    known = state.per_object.get((id(at.prev), at.key, node_id))
+                    if known is True:
+                        return original(root, info)
+                    if type(known) is Denial and denied is not None:
+                        raise denied(known, info)
             return resolve(state, root, info, {})
 
         return resolve_per_object_no_args
@@ -390,15 +391,56 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
         state = var.get()
         if state is not None:
             at = info.path.prev
-            # `rules.object_key(at, node)`, inlined: this runs per field.
-            if (
-                at is not None
-                and state.per_object.get((id(at.prev), at.key, node_id)) is True
-            ):
-                return original(root, info, **args)
+            if at is not None:
+                # `rules.object_key(at, node)`, inlined: this runs per field.
+                known = state.per_object.get((id(at.prev), at.key, node_id))
+                if known is True:
+                    return original(root, info, **args)
+                if type(known) is Denial and denied is not None:
+                    raise denied(known, info)
         return resolve(state, root, info, args)
 
     return resolve_per_object
+
+
+def _known_denial(guard: FieldGuard) -> Callable[[Denial, Any], Exception] | None:
+    """The error of a field whose object is already denied; None: the long way.
+
+    What `FieldGuard.resolve` would raise for that denial (the error hooks,
+    a fresh copy), without evaluating the rule again. Its source tag is left
+    out: only decision records read it, and this closure has no hooks. A
+    field with an `on_denied` fallback goes the long way.
+    """
+    plan, settings = guard.plan, guard.settings
+    if plan.on_denied is not NO_FALLBACK:
+        return None
+
+    def denied(denial: Denial, info: Any) -> Exception:
+        return client_error(denial, plan, settings, info.path.as_list())
+
+    return denied
+
+
+def _enforces_nothing(plan: FieldPlan) -> bool:
+    """No check, nothing to record or warm, nothing an inline check reads.
+
+    Only object rules applied to the field's type: the field that returned
+    the object checked them (and denies outside an operation), so the
+    object's fields are left as graphql-core would resolve them.
+    """
+    return (
+        plan.pre is None
+        and plan.post is None
+        and plan.grants is None
+        and plan.warmer is None
+        and plan.event_filter is None
+        and plan.object_check is None
+        and not plan.new_event
+        and plan.attribute == "resolve"
+        and not plan.site.type_grants
+        and not plan.on_error
+        and plan.on_denied is NO_FALLBACK
+    )
 
 
 def _only_checks_before(guard: FieldGuard) -> bool:
@@ -436,34 +478,24 @@ def _record(
     if hook is None:
         return
     plan = guard.plan
-    denial = outcome if isinstance(outcome, Denial) else None
+    site = plan.site
     if (
-        denial is None
+        outcome is True
         and not waited
-        and count_allowed(hook, plan.site.type_name, plan.site.field_name, phase)
+        and count_allowed(hook, site.type_name, site.field_name, phase)
     ):
         return
-    info = call.info
-    operation = info.operation
-    emit_decision(
+    record_decision(
         hook,
-        new_decision(
-            type_name=plan.site.type_name,
-            field_name=plan.site.field_name,
-            path=info.path.as_list(),
-            phase=phase,
-            allowed=denial is None,
-            rule=node.describe() if node is not None else None,
-            reason=None if denial is None else denial.reason,
-            duration=perf_counter() - started,
-            source=(denial.source if denial is not None else None)
-            or plan.source_of(node),
-            code=None if denial is None else error_code(denial.error),
-            operation_name=operation.name.value if operation.name else None,
-            operation_type=operation.operation.value,
-            waited=waited,
-            context=info.context,
-        ),
+        call.info,
+        type_name=site.type_name,
+        field_name=site.field_name,
+        phase=phase,
+        rule=node,
+        outcome=outcome,
+        source=plan.source_of(node),
+        started=started,
+        waited=waited,
     )
 
 
@@ -479,6 +511,21 @@ def _evaluate(node: Node, call: FieldCall, plan: FieldPlan, kind: str) -> MaybeO
 
 _SIZED = (list, tuple)
 """Results whose length is read without running anything of the user's."""
+
+
+async def _warm_after(
+    guard: FieldGuard, call: FieldCall, checked: Awaitable[Any]
+) -> Any:
+    """`FieldGuard._check_objects`'s end, once its pending checks are done."""
+    try:
+        call.result = await checked
+    except GraphQLError:
+        raise  # the denial of a returned object, as the client sees it
+    except Exception as error:
+        where = f"the object rules of {guard.plan.coordinate}"
+        return deny(call, denial_from_exception(error, where), *guard._denying)
+    warmed = guard._warm(call)
+    return (await warmed) if isawaitable(warmed) else warmed
 
 
 async def _when_done(warming: Awaitable[Any], result: Any) -> Any:

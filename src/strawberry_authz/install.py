@@ -540,7 +540,7 @@ class _SharedNodes:
         self.type_rules = type_rules
         self._tags: dict[tuple[str, int], Node] = {}
         self._combined: dict[tuple[int, ...], Node | None] = {}
-        self._objects: dict[int, PerObject] = {}
+        self._objects: dict[tuple[object, ...], PerObject] = {}
         self._object_checks: dict[tuple[str, int], ObjectCheck | None] = {}
 
     def object_check(self, named: Any, lists: int) -> ObjectCheck | None:
@@ -582,18 +582,27 @@ class _SharedNodes:
         origin = getattr(strawberry_definition_of(gtype), "origin", object)
         node = all_of(nodes)
         assert node is not None
-        wrapped = self._objects.get(id(node))
-        if wrapped is None:
-            wrapped = self._objects[id(node)] = PerObject(node)
+        interfaces = () if rules.skip_interfaces else rules.interfaces
+        grants = tuple(
+            p.grants for p in (*rules.own, *interfaces) if p.grants is not None
+        )
+        source = "type" if any(p in rules.own for p in found) else "interface"
+        wrapped = self._wrapped(node, grants, source)
         return origin, wrapped, any(p.drop_denied for p in found)
 
-    def per_object(self, node: Node) -> Node:
-        """`node` as a per-object type rule, one wrapper per node (shared)."""
-        if node.static:
-            return node
-        wrapped = self._objects.get(id(node))
+    def per_object(self, node: Node, type_grants: tuple[Any, ...]) -> Node:
+        """`node` as a per-object type rule (unless static) of an object whose
+        type rules grant with `type_grants`."""
+        return node if node.static else self._wrapped(node, type_grants)
+
+    def _wrapped(
+        self, node: Node, type_grants: tuple[Any, ...], source: str = "type"
+    ) -> PerObject:
+        """One wrapper per node, type grants and source, shared by every field."""
+        key = (id(node), source, *map(id, type_grants))
+        wrapped = self._objects.get(key)
         if wrapped is None:
-            wrapped = self._objects[id(node)] = PerObject(node)
+            wrapped = self._objects[key] = PerObject(node, type_grants, source)
         return wrapped
 
     def all_of(self, parts: list[Part] | tuple[Part, ...]) -> Node | None:
@@ -724,7 +733,7 @@ class _TypeParts(NamedTuple):
         rules: _TypeRules,
         skip_types: bool,
         skip_interfaces: bool,
-        per_object: Callable[[Node], Node],
+        per_object: Callable[[Node, tuple[Any, ...]], Node],
     ) -> _TypeParts:
         own_types = () if skip_types else rules.own
         interface_types = () if skip_interfaces else rules.interfaces
@@ -732,9 +741,10 @@ class _TypeParts(NamedTuple):
         # when a field skips them: they are about the object, not the field.
         type_policies = (*rules.own, *interface_types)
         root = rules.operation is not None
+        grants = tuple(p.grants for p in type_policies if p.grants is not None)
         return cls(
             pre=[
-                (source, per_object(node))
+                (source, per_object(node, grants))
                 for source, node in (
                     *_policy_parts("type", _on_fields(own_types, root), post=False),
                     *_policy_parts(
@@ -743,7 +753,7 @@ class _TypeParts(NamedTuple):
                 )
             ],
             post=_policy_parts("post", (*own_types, *interface_types), post=True),
-            grants=tuple(p.grants for p in type_policies if p.grants is not None),
+            grants=grants,
             on_error=(
                 *_error_hooks(rules.own, "type"),
                 *_error_hooks(interface_types, "interface"),

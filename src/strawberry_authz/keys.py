@@ -194,10 +194,11 @@ def rule_set_key(rules: object) -> Hashable | None:
     compiled every time rather than kept alive in a cache.
     """
     try:
-        key = _rule_key(rules, 0)
+        if type(rules) is dict:
+            return _dict_key(rules, 0)
+        return _rule_key(rules, 0)
     except (UnkeyableValueError, _IdentityKeyed):
         return None
-    return key
 
 
 class _IdentityKeyed(Exception):
@@ -207,14 +208,50 @@ class _IdentityKeyed(Exception):
 def _rule_key(rules: object, depth: int) -> Hashable:
     if depth > MAX_KEY_DEPTH:
         raise UnkeyableValueError(f"rule set nested deeper than {MAX_KEY_DEPTH}")
+    kind = type(rules)
+    if kind is dict:
+        return _dict_key(rules, depth)  # type: ignore[arg-type]
+    if kind is list:
+        return _list_key(rules, depth + 1)  # type: ignore[arg-type]
     if isinstance(rules, Mapping):
         return ("d", tuple((k, _rule_key(v, depth + 1)) for k, v in rules.items()))
-    if type(rules) is list:
-        return ("l", tuple(_rule_key(item, depth + 1) for item in rules))
     key = scope_value_key(rules)
     if _holds_identity(key):
         raise _IdentityKeyed
     return ("v", key)
+
+
+def _dict_key(rules: dict[Any, Any], depth: int) -> Hashable:
+    """`_rule_key` of a dict.
+
+    A rule function returns a fresh rule set per object, so this runs per
+    object: plain values (keyed as `scope_value_key` keys them) and lists
+    are keyed inline, since a call per value costs more than the rest.
+    """
+    if depth > MAX_KEY_DEPTH:
+        raise UnkeyableValueError(f"rule set nested deeper than {MAX_KEY_DEPTH}")
+    below = depth + 1
+    entries: list[tuple[object, Hashable]] = []
+    for name, value in rules.items():
+        kind = type(value)
+        if kind is str or kind is int or kind is bool:
+            entries.append((name, ("v", (kind, value))))
+        elif kind is list:  # `{"$or": [{...}, {...}]}`
+            entries.append((name, _list_key(value, below + 1)))
+        else:
+            entries.append((name, _rule_key(value, below)))
+    return ("d", tuple(entries))
+
+
+def _list_key(rules: list[Any], below: int) -> Hashable:
+    """`_rule_key` of a list whose items are at depth `below`."""
+    if below > MAX_KEY_DEPTH + 1:
+        raise UnkeyableValueError(f"rule set nested deeper than {MAX_KEY_DEPTH}")
+    listed = [
+        _dict_key(item, below) if type(item) is dict else _rule_key(item, below)
+        for item in rules
+    ]
+    return ("l", tuple(listed))
 
 
 def _holds_identity(key: object) -> bool:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator, Mapping
 from inspect import isawaitable
+from time import perf_counter
 from typing import Any
 
+from .decisions import DecisionHook, count_allowed, record_decision
 from .denials import client_error
 from .outcomes import (
     Denial,
@@ -24,7 +26,7 @@ from .outcomes import (
 )
 from .params import FieldCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
-from .rules import object_key, object_key_at
+from .rules import PerObject, object_key, object_key_at
 from .warmup import (
     ObjectTodo,
     awaits,
@@ -51,20 +53,33 @@ def check_objects(
     if call.state.trusted and _trusted(call.state.trusted, call.info.path, check):
         return result
     if check.lists:
+        if check.lists == 1 and check.concrete is not None and type(result) in _FLAT:
+            # Decided and served from one copy, read once; a list with items
+            # to await is settled first, by the general path.
+            items = list(result)
+            if none_awaited(items):
+                return _check_flat(call, check.concrete, plan, settings, items)
+            result = items
         return _check_list(call, check, plan, settings, result)
     found = check.rules_for(result, call.info)
     if found is None:
         return result
     node, _ = found
+    started = perf_counter()
     if node is None:  # the type of the object cannot be told: fail closed
-        raise client_error(_unknown(plan), plan, settings, call.info.path.as_list())
+        return _single(
+            call, None, _unknown(plan), plan, settings, started, waited=False
+        )
     at = call.info.path
     outcome = node.decide(
-        call.state, object_key(at, node), at.prev, call.for_object(result)
+        call.state,
+        object_key(at, node),
+        at.prev,
+        call.for_object(node.type_grants, result, None),
     )
     if decided(outcome):
-        return _single(call, outcome, plan, settings)  # type: ignore[arg-type]
-    return _single_later(call, outcome, plan, settings)  # type: ignore[arg-type]
+        return _single(call, node, outcome, plan, settings, started, waited=False)  # type: ignore[arg-type]
+    return _single_later(call, node, outcome, plan, settings, started)  # type: ignore[arg-type]
 
 
 def _trusted(
@@ -83,8 +98,18 @@ def _trusted(
 
 
 def _single(
-    call: FieldCall, outcome: Outcome, plan: FieldPlan, settings: GuardSettings
+    call: FieldCall,
+    node: PerObject | None,
+    outcome: Outcome,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    started: float,
+    *,
+    waited: bool,
 ) -> Any:
+    hook = settings.on_decision
+    if hook is not None:
+        _record(hook, call, plan, node, outcome, None, started, waited)
     if isinstance(outcome, Denial):
         raise client_error(outcome, plan, settings, call.info.path.as_list())
     return call.result
@@ -92,15 +117,151 @@ def _single(
 
 async def _single_later(
     call: FieldCall,
+    node: PerObject,
     pending: Awaitable[Outcome],
     plan: FieldPlan,
     settings: GuardSettings,
+    started: float,
 ) -> Any:
-    return _single(call, await settle(pending), plan, settings)
+    outcome = await settle(pending)
+    return _single(call, node, outcome, plan, settings, started, waited=True)
+
+
+def _record(
+    hook: DecisionHook,
+    call: FieldCall,
+    plan: FieldPlan,
+    node: PerObject | None,
+    outcome: Outcome,
+    position: Position | None,
+    started: float,
+    waited: bool,
+) -> None:
+    """One decision about one object `plan`'s field returned, for the hooks.
+
+    Recorded as a decision of that field after its resolver (phase
+    `"after"`), at the object's path; `position` is its place in the list.
+    """
+    site = plan.site
+    if (
+        outcome is True
+        and not waited
+        and count_allowed(hook, site.type_name, site.field_name, "after")
+    ):
+        return
+    info = call.info
+    record_decision(
+        hook,
+        info,
+        type_name=site.type_name,
+        field_name=site.field_name,
+        phase="after",
+        rule=node,
+        outcome=outcome,
+        source="type" if node is None else node.source,
+        started=started,
+        waited=waited,
+        path=None if position is None else [*info.path.as_list(), *position],
+    )
 
 
 Position = tuple[int, ...]
 """Where an item is in a (nested) list: one index per level."""
+
+_FLAT = (list, tuple)
+
+
+def _check_flat(
+    call: FieldCall,
+    concrete: tuple[PerObject, bool],
+    plan: FieldPlan,
+    settings: GuardSettings,
+    items: list[Any],
+) -> Any:
+    """`_check_list` of the common case: one list of objects of one type.
+
+    The same decisions, under the same keys, without what nested lists and
+    abstract types need (positions, a type per item, a rebuilt tree).
+    `items` is the caller's copy of the list, with nothing to await: the
+    items are decided and served from it, so a resolver that reorders its
+    list meanwhile changes nothing.
+    """
+    node = concrete[0]
+    path = call.info.path
+    parent, node_id = id(path), id(node)
+    started = perf_counter()
+    with collector_paused(len(items)):
+        # `object_key_at(path, index, node)`, inlined: this runs per item.
+        todo = (
+            (node, (parent, index, node_id), item)
+            for index, item in enumerate(items)
+            if item is not None
+        )
+        pending = decide_objects(call, path, todo)
+    if pending:
+        return _serve_flat_later(
+            call, concrete, plan, settings, items, pending, started
+        )
+    return _serve_flat(call, concrete, plan, settings, items, started, waited=False)
+
+
+async def _serve_flat_later(
+    call: FieldCall,
+    concrete: tuple[PerObject, bool],
+    plan: FieldPlan,
+    settings: GuardSettings,
+    items: list[Any],
+    pending: list[Any],
+    started: float,
+) -> Any:
+    for item in pending:
+        # A batch answers many items at once: most are done when one is.
+        if not (isinstance(item, asyncio.Future) and item.done()):
+            await settle(item)
+    return _serve_flat(call, concrete, plan, settings, items, started, waited=True)
+
+
+def _serve_flat(
+    call: FieldCall,
+    concrete: tuple[PerObject, bool],
+    plan: FieldPlan,
+    settings: GuardSettings,
+    items: list[Any],
+    started: float,
+    *,
+    waited: bool,
+) -> list[Any]:
+    """`items` with each denied one replaced by its error, or left out."""
+    node, drop = concrete
+    per_object = call.state.per_object
+    parent, node_id = id(call.info.path), id(node)
+    denied: list[tuple[int, Denial]] = []
+    for index, item in enumerate(items):
+        if item is None:
+            continue
+        known = per_object.get((parent, index, node_id))
+        if known is True:
+            continue
+        if type(known) is not Denial:  # a future, settled or not: the long way
+            known = _outcome_at(call, plan, node, (index,))
+            if known is True:
+                continue
+        denied.append((index, known))
+    hook = settings.on_decision
+    if hook is not None:
+        for index, item in enumerate(items):
+            if item is not None:
+                outcome = _outcome_at(call, plan, node, (index,))
+                _record(hook, call, plan, node, outcome, (index,), started, waited)
+    if not denied:
+        return items
+    if drop:
+        left_out = {index for index, _ in denied}
+        return [item for index, item in enumerate(items) if index not in left_out]
+    base = call.info.path.as_list()
+    for index, denial in denied:
+        items[index] = client_error(denial, plan, settings, [*base, index])
+    return items
 
 
 def _check_list(
@@ -153,6 +314,7 @@ def _check_tree(
     tree: Any,
 ) -> Any:
     path = call.info.path
+    started = perf_counter()
     todo: list[ObjectTodo] = []
     found_at: dict[Position, tuple[Any, bool]] = {}
     with collector_paused(len(tree) if isinstance(tree, list) else 0):
@@ -168,8 +330,8 @@ def _check_tree(
             todo.append((node, object_key_at(path, index, node), item))
         pending = decide_objects(call, path, todo)
     if pending:
-        return _filter_later(call, plan, settings, tree, found_at, pending)
-    return _filter(call, plan, settings, tree, found_at)
+        return _filter_later(call, plan, settings, tree, found_at, pending, started)
+    return _filter(call, plan, settings, tree, found_at, started, False)
 
 
 async def _check_list_later(
@@ -193,10 +355,11 @@ async def _filter_later(
     tree: list[Any],
     found_at: dict[Position, tuple[Any, bool]],
     pending: list[Any],
+    started: float,
 ) -> Any:
     for item in pending:
         await settle(item)
-    return _filter(call, plan, settings, tree, found_at)
+    return _filter(call, plan, settings, tree, found_at, started, True)
 
 
 def _filter(
@@ -205,31 +368,51 @@ def _filter(
     settings: GuardSettings,
     tree: list[Any],
     found_at: dict[Position, tuple[Any, bool]],
+    started: float,
+    waited: bool,
 ) -> list[Any]:
     per_object = call.state.per_object
     path = call.info.path
     base = path.as_list()
     denied: dict[Position, Exception | None] = {}
     for position, (node, drop) in found_at.items():
-        if node is None:
-            outcome: Any = _unknown(plan)
-        else:
+        if node is not None:
             index: Any = position[0] if len(position) == 1 else position
-            outcome = _settled(per_object.get(object_key_at(path, index, node)))
-            if outcome is True:
+            if _settled(per_object.get(object_key_at(path, index, node))) is True:
                 continue
-            if not isinstance(outcome, Denial):
-                # Still undecided after the pre-decision: fail closed.
-                outcome = misconfigured(
-                    f"the object rule of item {list(position)} of "
-                    f"{plan.coordinate} could not be decided"
-                )
+        outcome = _outcome_at(call, plan, node, position)
+        if outcome is True:
+            continue
         denied[position] = (
             None if drop else client_error(outcome, plan, settings, [*base, *position])
         )
+    hook = settings.on_decision
+    if hook is not None:
+        # A second pass, only with hooks: without them, recording costs nothing.
+        for position, (node, _) in found_at.items():
+            outcome = _outcome_at(call, plan, node, position)
+            _record(hook, call, plan, node, outcome, position, started, waited)
     if not denied:
         return tree
     return _rebuild(tree, (), denied)
+
+
+def _outcome_at(
+    call: FieldCall, plan: FieldPlan, node: PerObject | None, position: Position
+) -> Outcome:
+    """The decision about the item at `position`, as `_filter` applied it."""
+    if node is None:
+        return _unknown(plan)
+    index: Any = position[0] if len(position) == 1 else position
+    path = call.info.path
+    outcome = _settled(call.state.per_object.get(object_key_at(path, index, node)))
+    if outcome is True or isinstance(outcome, Denial):
+        return outcome
+    # Still undecided after the pre-decision: fail closed.
+    return misconfigured(
+        f"the object rule of item {list(position)} of {plan.coordinate} "
+        "could not be decided"
+    )
 
 
 def _settled(outcome: Any) -> Any:

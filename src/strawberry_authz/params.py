@@ -37,6 +37,7 @@ __all__ = [
     "AuthParams",
     "FieldCall",
     "FieldSite",
+    "ObjectCall",
     "PostRuleFunction",
     "RuleFunction",
     "RuleResult",
@@ -50,6 +51,8 @@ ContextT = TypeVar("ContextT", default=Any)
 """The request context's type (`params.context`); `Any` when not given."""
 
 _UNSET: Any = object()
+_OWN: Any = object()
+"""`ObjectCall.at` of a check made from one of the object's own fields."""
 _NO_ARGS: dict[str, Any] = {}
 _NONE: frozenset[str] = frozenset()
 
@@ -203,11 +206,24 @@ class FieldCall:
         self.returned: dict[object, object] | None = None
         self._params: AuthParams | None = None
 
-    def for_object(self, root: Any = _UNSET) -> FieldCall:
-        """A call about the object itself: same place, `root`, no arguments."""
-        return FieldCall(
-            self.site, self.state, self.root if root is _UNSET else root, self.info
-        )
+    def for_object(
+        self,
+        type_grants: tuple[Callable[..., Any], ...],
+        root: Any = _UNSET,
+        at: Any = _OWN,
+    ) -> ObjectCall:
+        """The check of an object's per-object type rules, seen from this field.
+
+        With `root` and `at`, the object is one this field returned (`at` its
+        place in the result, see `ObjectCall`); without, the object this
+        field is of, decided from one of its own fields. Either way the
+        check sees the same: `params.root` the object, no arguments, the
+        grants of the field that returned it and those `type_grants` (the
+        object's type's `grants=` functions) compute for it.
+        """
+        if root is _UNSET:
+            root = self.root
+        return ObjectCall(self.site, self.state, root, self.info, at, type_grants)
 
     @property
     def params(self) -> AuthParams:
@@ -223,44 +239,107 @@ class FieldCall:
         """Grants the parent object's type computes from the object itself.
 
         Each `grants=` function of the type rules that apply to *this field*
-        runs once per object instance (keyed by the object's response path and
-        the function), with `params.root` the object and empty `params.args`;
-        a field only sees the grants of its own type rules, so no answer
-        depends on which field of the object resolved first.
+        runs once per object instance (keyed by the object's place in the
+        response and the function), with `params.root` the object and empty
+        `params.args`; a field only sees the grants of its own type rules.
         """
-        makers = self.site.type_grants
-        if not makers:
-            return _NONE
         at = self.info.path.prev
-        names: set[str] = set()
-        pending: list[Awaitable[frozenset[str]]] = []
-        for make in makers:
-            made = self._object_grant(at, make)
-            if isinstance(made, frozenset):
-                names.update(made)
-            else:
-                pending.append(made)
-        if not pending:
-            return frozenset(names)
-        return _union_later(names, pending)
+        if at is None:
+            return _object_grants(self, self.site.type_grants, None, None)
+        return _object_grants(self, self.site.type_grants, at.prev, at.key)
 
-    def _object_grant(
-        self, at: object, make: Callable[..., Any]
-    ) -> frozenset[str] | Awaitable[frozenset[str]]:
-        table = self.state.grants.objects
-        key = (id(at), id(make))
-        entry = table.get(key)
-        if entry is not None:
-            known: frozenset[str] | Awaitable[frozenset[str]] = entry[1]
-            return known
-        object_call = FieldCall(self.site, self.state, self.root, self.info)
-        computed = _compute_object_grant(make, object_call)
-        if isawaitable(computed):
-            future = shared(computed, lambda names: table.__setitem__(key, (at, names)))
-            table[key] = (at, future)
-            return future
-        table[key] = (at, computed)
-        return computed
+
+class ObjectCall(FieldCall):
+    """A check of an object's per-object type rules (made by `for_object`).
+
+    Per-object type rules of a returned object (`on_object=True`), those a
+    list decides for all its items at once, and those a field of the object
+    decides first are all checked with one. `info` is the returning field's
+    and `at` the object's place below it (a list index, a tuple of indices
+    in nested lists, None for the field's own result); or, when one of the
+    object's own fields decides, `info` is that field's and `at` is `_OWN`.
+    `type_grants` are the `grants=` functions of the object's type rules.
+    Its `$granted` sees what the object's fields would, whoever checks: the
+    grants of the returning field and those the object's type computes, kept
+    under the same keys.
+    """
+
+    __slots__ = ("at", "type_grants")
+
+    def __init__(
+        self,
+        site: FieldSite,
+        state: RequestState,
+        root: Any,
+        info: ResolveInfo,
+        at: Any,
+        type_grants: tuple[Callable[..., Any], ...],
+    ) -> None:
+        super().__init__(site, state, root, info)
+        self.at = at
+        self.type_grants = type_grants
+
+    def parent_grants(self) -> frozenset[str]:
+        if self.at is _OWN:
+            return self.state.grants.of_parent(self.info.path)
+        return self.state.grants.at(self.info.path)
+
+    def object_grants(self) -> frozenset[str] | Awaitable[frozenset[str]]:
+        path = self.info.path
+        if self.at is _OWN:
+            at = path.prev
+            if at is None:
+                return _object_grants(self, self.type_grants, None, None)
+            return _object_grants(self, self.type_grants, at.prev, at.key)
+        if self.at is None:
+            return _object_grants(self, self.type_grants, path.prev, path.key)
+        return _object_grants(self, self.type_grants, path, self.at)
+
+
+def _object_grants(
+    call: FieldCall,
+    makers: tuple[Callable[..., Any], ...],
+    parent: Any,
+    key: object,
+) -> frozenset[str] | Awaitable[frozenset[str]]:
+    """What `makers` grant the object at `key` below the path `parent`.
+
+    Kept per object and function under `(id(parent), key, id(make))`: a list
+    decides its items before graphql-core makes their paths, and their fields
+    find the same entries afterwards.
+    """
+    if not makers:
+        return _NONE
+    names: set[str] = set()
+    pending: list[Awaitable[frozenset[str]]] = []
+    for make in makers:
+        made = _object_grant(call, parent, key, make)
+        if isinstance(made, frozenset):
+            names.update(made)
+        else:
+            pending.append(made)
+    if not pending:
+        return frozenset(names)
+    return _union_later(names, pending)
+
+
+def _object_grant(
+    call: FieldCall, parent: Any, at: object, make: Callable[..., Any]
+) -> frozenset[str] | Awaitable[frozenset[str]]:
+    table = call.state.grants.objects
+    key = (id(parent), at, id(make))
+    entry = table.get(key)
+    if entry is not None:
+        known: frozenset[str] | Awaitable[frozenset[str]] = entry[1]
+        return known
+    object_call = FieldCall(call.site, call.state, call.root, call.info)
+    computed = _compute_object_grant(make, object_call)
+    if isawaitable(computed):
+        future = shared(computed, lambda names: table.__setitem__(key, (parent, names)))
+        table[key] = (parent, future)
+        return future
+    table[key] = (parent, computed)
+    return computed
 
 
 async def _union_later(

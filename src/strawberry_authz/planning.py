@@ -13,8 +13,10 @@ A `Column` leaf becomes the scope's `where` half: `Equals` / `OneOf` for
 `FilterScope.equals` / `one_of`, `Where` for a `FilterScope` of one's own,
 `OneOf` of the values a `BatchScope(passing=...)` returns, or the
 condition it returns (a policy engine's plan on a `RowValue`: the row's
-mapped columns, `Resource.each(action)`). `$granted` is
-decided as an inline check in the resolver that filters would decide it.
+mapped columns, `Resource.each(action)`). `$granted` is decided as the
+rows' own check will decide it: by the grants the field that filters gives
+the objects it returns (its `grants=` names; a `grants=` function sees the
+result, not known yet, so nothing: fewer rows, never more).
 
 **Refused.** What cannot become a filter is a `ConfigurationError` naming
 the type rule and the key, never a broader query: a rule function (opaque
@@ -43,6 +45,7 @@ from .outcomes import (
     Denial,
     denial_from_exception,
     discard,
+    forbidden,
     misconfigured,
     safe_repr,
     settle,
@@ -167,10 +170,19 @@ def filter_rule_problems(policy: Policy) -> list[str]:
 class Planner:
     """Folds one `FilterRule` for one operation (see the module docstring)."""
 
-    def __init__(self, rule: FilterRule, state: RequestState, call: FieldCall) -> None:
+    def __init__(
+        self,
+        rule: FilterRule,
+        state: RequestState,
+        call: FieldCall,
+        given: frozenset[str] | None = None,
+    ) -> None:
         self.rule = rule
         self.state = state
         self.call = call
+        # The grants the filtering field gives the rows it returns: what
+        # `$granted` in their rules sees (None: ask `call`).
+        self.given = given
         self.answers: dict[int, Any] = {}
         self.listing: list[ColumnCheck] = []  # leaves answered by `passing=`
 
@@ -192,7 +204,14 @@ class Planner:
         if node.static:
             outcome: Any = self.state.decide(node)
         elif isinstance(node, Granted):
-            outcome = node.evaluate(self.state, self.call)
+            if self.given is None:
+                outcome = node.evaluate(self.state, self.call)
+            elif node.name in self.given:
+                outcome = True
+            else:
+                outcome = forbidden(
+                    f"grant {node.name!r} is not given by the field that filters"
+                )
         elif isinstance(node, ColumnCheck):
             outcome = self._column(node, scopes)
         else:

@@ -298,11 +298,21 @@ class PerObject(Node):
     `params.args` empty; a list pre-decides it for all its items at once.
     """
 
-    __slots__ = ("child", "function")
+    __slots__ = ("child", "function", "source", "type_grants")
 
-    def __init__(self, child: Node) -> None:
+    def __init__(
+        self,
+        child: Node,
+        type_grants: tuple[Callable[..., Any], ...] = (),
+        source: Any = "type",
+    ) -> None:
         super().__init__(static=False)
         self.child = child
+        # The `grants=` functions of the object's type rules, for the checks
+        # made before the object's fields resolve (see `params.ObjectCall`).
+        self.type_grants = type_grants
+        # Whose rule it is, for the decision log: "type" or "interface".
+        self.source = source
         # A type rule that is one rule function (the common case): a list
         # pre-decision calls it directly, see `warmup.decide_objects`.
         self.function: RuleFunction | None = (
@@ -318,7 +328,7 @@ class PerObject(Node):
         if known is not None:
             return known  # type: ignore[no-any-return]
         keep = None if at is None else at.prev
-        return self.decide(state, key, keep, call.for_object())
+        return self.decide(state, key, keep, call.for_object(self.type_grants))
 
     def decide(
         self, state: RequestState, key: Hashable, keep: object, call: FieldCall
@@ -474,8 +484,12 @@ class RuleFunction(Node):
                 return self.fn(params, result)
             return self.fn(params)
         except (Exception, asyncio.CancelledError) as error:
-            # Raised synchronously, a CancelledError is the function's own error.
-            return denial_from_exception(error, f"rule function of {self.where}")
+            return self.run_failed(error)
+
+    def run_failed(self, error: BaseException) -> Denial:
+        """What `run` gives when the function raised `error`."""
+        # Raised synchronously, a CancelledError is the function's own error.
+        return denial_from_exception(error, f"rule function of {self.where}")
 
     def then(
         self, decided: object, state: RequestState, call: FieldCall
@@ -497,18 +511,20 @@ class RuleFunction(Node):
     def plain(self, decided: object, state: RequestState) -> MaybeOutcome | None:
         """The outcome of what `run` gave, if it needs no call; else None.
 
-        `True`, `False`, a denial, and `{"scope": value}` (a value of its own
+        `True`, `False`, a denial, `{"scope": value}` (a value of its own
         per object, asked as it is: no node per object, nothing could cache
-        one) are answered here; a list pre-decision then needs no `FieldCall`
-        for the object.
+        one), and any rule set that depends on scopes alone (decided once per
+        request, whatever the object) are answered here; a list pre-decision
+        then needs no `FieldCall` for the object.
         """
         if decided is True:
             return ALLOW
         if decided is False:
             return forbidden(f"rule function of {self.where} returned False")
         kind = type(decided)
-        if kind is dict:
-            if len(decided) == 1 and self.compiler.scopes is None:  # type: ignore[arg-type]
+        if kind is dict or kind is list:
+            # `_known_rule_set`, inlined for the one-scope shape: per object.
+            if kind is dict and len(decided) == 1 and self.compiler.scopes is None:  # type: ignore[arg-type]
                 ((name, value),) = decided.items()  # type: ignore[attr-defined]
                 if (
                     type(name) is str
@@ -518,15 +534,68 @@ class RuleFunction(Node):
                 ):
                     try:
                         key = scope_key(name, value)
-                    except Exception as error:
-                        return denial_from_exception(
-                            error, f"compiling the rule returned by {self.where}"
-                        )
+                    except Exception:
+                        return self._one_scope(name, value, state)  # says why
                     return state.scopes.answer(name, value, key)
-            return None
+            known = self._static_or_node(decided, state)
+            return None if isinstance(known, Node) else known
         if kind is Denial:
             return decided  # type: ignore[return-value]
         return None
+
+    def _known_rule_set(
+        self, rules: dict[Any, Any] | list[Any], state: RequestState
+    ) -> MaybeOutcome | Node:
+        """`plain`'s answer for a returned rule set, or its node if it needs a call."""
+        if type(rules) is dict and len(rules) == 1 and self.compiler.scopes is None:
+            ((name, value),) = rules.items()
+            if (
+                type(name) is str
+                and name
+                and name[0] != "$"
+                and name not in BARE_OPERATORS
+            ):
+                return self._one_scope(name, value, state)
+        return self._static_or_node(rules, state)
+
+    def _one_scope(self, name: str, value: object, state: RequestState) -> MaybeOutcome:
+        """`{name: value}`: the scope asked as it is, no node compiled for it."""
+        try:
+            key = scope_key(name, value)
+        except Exception as error:
+            return denial_from_exception(
+                error, f"compiling the rule returned by {self.where}"
+            )
+        return state.scopes.answer(name, value, key)
+
+    def _static_or_node(
+        self, rules: object, state: RequestState
+    ) -> MaybeOutcome | Node:
+        """A returned rule set's outcome if only scopes decide it, else its node."""
+        try:
+            node, seen = self.compiled.find(rules, self.where, "rule returned by ")
+        except Exception as error:
+            return denial_from_exception(
+                error, f"compiling the rule returned by {self.where}"
+            )
+        if isinstance(node, Denial) or not node.static:
+            return node
+        if not seen:
+            # A form not seen before (maybe one per object, as with a value
+            # of its own per object): not worth remembering for the request.
+            return node.evaluate(state, None)
+        scopes = state.scopes
+        if not scopes.sync and not scopes.batches.collecting:
+            return state.decide(node)
+        # No event loop to share a pending answer with (or a round of a list
+        # pre-decision queueing batch values): only a known one is kept.
+        known = state.decisions.get(node)
+        if known is True or type(known) is Denial:
+            return known
+        outcome = node.evaluate(state, None)
+        if outcome is True or isinstance(outcome, Denial):
+            state.decisions[node] = outcome
+        return outcome
 
     async def _await(
         self, decided: Awaitable[object], state: RequestState, call: FieldCall
@@ -549,6 +618,14 @@ class RuleFunction(Node):
     def _interpret(
         self, decided: object, state: RequestState, call: FieldCall
     ) -> MaybeOutcome:
+        kind = type(decided)
+        if kind is dict or kind is list:
+            known = self._known_rule_set(decided, state)  # type: ignore[arg-type]
+            if not isinstance(known, Node):
+                return known
+            if call.returned is not None:
+                call.returned[self] = known
+            return known.evaluate(state, call)
         plain = self.plain(decided, state)
         if plain is not None:
             return plain
@@ -573,7 +650,7 @@ class RuleFunction(Node):
 
     def _compiled(self, rules: object) -> Node | Denial:
         """The node for a returned rule set, compiled once per distinct form."""
-        return self.compiled.node(rules, f"rule returned by {self.where}")
+        return self.compiled.node(rules, self.where, "rule returned by ")
 
     def describe(self) -> object:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
@@ -598,25 +675,32 @@ class CompiledRuleSets:
         self.compiler = compiler
         self._nodes: dict[Hashable, Node] = {}
 
-    def node(self, rules: object, where: str) -> Node | Denial:
+    def node(self, rules: object, where: str, prefix: str = "") -> Node | Denial:
+        """The node of `rules`; `prefix + where` names it in problems."""
+        return self.find(rules, where, prefix)[0]
+
+    def find(
+        self, rules: object, where: str, prefix: str = ""
+    ) -> tuple[Node | Denial, bool]:
+        """`node(...)`, and whether it was compiled before (a form seen again)."""
         if type(rules) is dict and self.compiler.scopes is None:
             direct = _plain_scope_checks(rules)
             if direct is not None:
-                return direct
+                return direct, False
         key = rule_set_key(rules)
         if key is not None:
             known = self._nodes.get(key)
             if known is not None:
-                return known
+                return known, True
         problems: list[str] = []
-        node = self.compiler.compile(rules, where=where, problems=problems)
+        node = self.compiler.compile(rules, where=prefix + where, problems=problems)
         if problems:
-            return misconfigured("; ".join(problems))
+            return misconfigured("; ".join(problems)), False
         if key is not None:
             if len(self._nodes) >= self.MAX_SIZE:
                 self._nodes.clear()
             self._nodes[key] = node
-        return node
+        return node, False
 
 
 def _plain_scope_checks(rules: dict[Any, Any]) -> Node | None:

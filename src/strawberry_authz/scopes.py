@@ -186,10 +186,14 @@ class ScopeCache:
             scopes = self._start_loading()
         outcome: MaybeOutcome
         if type(scopes) is dict:
-            try:  # `_run_loader`, inlined: this runs once per value
-                outcome = self._call_loader(scopes, name, value, key)
-            except (Exception, asyncio.CancelledError) as error:
-                outcome = denial_from_exception(error, f"scope {name!r}")
+            loader = scopes.get(name)
+            if type(loader) is BatchScope:  # per object: asked, not called
+                outcome = self.batches.ask(name, loader, value, key)
+            else:
+                try:  # `_run_loader`, inlined: this runs once per value
+                    outcome = self._call_loader(scopes, name, value, key)
+                except (Exception, asyncio.CancelledError) as error:
+                    outcome = denial_from_exception(error, f"scope {name!r}")
         elif isinstance(scopes, Denial):
             outcome = scopes
         elif isinstance(scopes, asyncio.Future):

@@ -27,8 +27,18 @@ from graphql import (
 
 from ._compat import ResolveInfo
 from .batch import Queued
-from .outcomes import Denial, Outcome, decided, discard, has_running_loop, settle
-from .params import AuthParams, FieldCall
+from .outcomes import (
+    Denial,
+    Later,
+    Outcome,
+    decided,
+    denial_from_exception,
+    discard,
+    has_running_loop,
+    misconfigured,
+    settle,
+)
+from .params import AuthParams, FieldCall, ObjectCall
 from .request import RequestState
 from .rules import Node, PerObject
 
@@ -115,7 +125,8 @@ class Warmer:
         the rule must see the object, never the awaitable.
         """
         items = call.result
-        if not isinstance(items, (list, tuple)):
+        if not isinstance(items, (list, tuple)) or _nested(call.info.return_type):
+            # The items of nested lists are decided by their own fields.
             return []
         names = selected_field_names(call.info)
         nodes = tuple(
@@ -201,30 +212,43 @@ def _decide_objects(
     batches = state.scopes.batches
     state.kept.append(keep)  # once for every key below
     if not state.scopes.sync and has_running_loop():
-        pending = []
+        pending: list[Any] = []
+        # Answers a future will give (a batch value, mostly): kept as the
+        # future until all are settled, then written in one pass. A shared
+        # wrapper per object would cost a callback per object instead.
+        futures: list[tuple[Any, asyncio.Future[Any]]] = []
         for node, key, root in todo:
             if key in per_object:
                 continue
             function = node.function
             if function is None:
                 outcome = node.decide(
-                    state, key, None, FieldCall(site, state, root, info)
+                    state, key, None, _object_call(call, node, key, root)
                 )
             else:
                 # A rule function alone: called directly, and a `FieldCall`
                 # made only if its answer needs one.
-                returned = function.run(AuthParams(site, info, root))
+                try:  # `function.run`, inlined: this runs per object
+                    returned = function.fn(AuthParams(site, info, root))
+                except (Exception, asyncio.CancelledError) as error:
+                    returned = function.run_failed(error)
                 plain = function.plain(returned, state)
+                if isinstance(plain, asyncio.Future):
+                    per_object[key] = plain
+                    futures.append((key, plain))
+                    continue
                 if plain is None:
                     plain = function.then(
-                        returned, state, FieldCall(site, state, root, info)
+                        returned, state, _object_call(call, node, key, root)
                     )
                 outcome = node.remember(state, key, plain)
             if not decided(outcome):
                 pending.append(outcome)
+        if futures:
+            pending.append(Later(_remember_all, per_object, futures))
         return pending
     # The first round, with each object's call made only if needed.
-    waiting: list[tuple[PerObject, Any, FieldCall]] = []
+    waiting: list[tuple[PerObject, Any, ObjectCall]] = []
     queued: list[tuple[Any, Queued]] = []
     batches.collecting = True
     try:
@@ -232,13 +256,16 @@ def _decide_objects(
             if key in per_object:
                 continue
             function = node.function
-            item_call: FieldCall | None = None
+            item_call: ObjectCall | None = None
             if function is None:
-                item_call = FieldCall(site, state, root, info)
+                item_call = _object_call(call, node, key, root)
                 item_call.returned = {}
                 outcome = node.decide(state, key, None, item_call)
             else:
-                returned = function.run(AuthParams(site, info, root))
+                try:  # `function.run`, inlined: this runs per object
+                    returned = function.fn(AuthParams(site, info, root))
+                except (Exception, asyncio.CancelledError) as error:
+                    returned = function.run_failed(error)
                 plain = function.plain(returned, state)
                 # The common answers, without `node.remember`: allowed, or
                 # one batch value (whose answer will be the object's).
@@ -249,7 +276,7 @@ def _decide_objects(
                     queued.append((key, plain))
                     continue
                 if plain is None:
-                    item_call = FieldCall(site, state, root, info)
+                    item_call = _object_call(call, node, key, root)
                     item_call.returned = {}
                     plain = function.then(returned, state, item_call)
                 outcome = node.remember(state, key, plain)
@@ -260,7 +287,7 @@ def _decide_objects(
             elif not decided(outcome):
                 discard(outcome)
                 if item_call is None:  # what the function returned is kept
-                    item_call = FieldCall(site, state, root, info)
+                    item_call = _object_call(call, node, key, root)
                     item_call.returned = {function: returned}
                 waiting.append((node, key, item_call))
     finally:
@@ -301,6 +328,15 @@ _MAX_ROUNDS = 8
 per step); what is still undecided is then decided field by field."""
 
 
+def _object_call(call: FieldCall, node: PerObject, key: Any, root: Any) -> ObjectCall:
+    """The check of `root`, an object `call`'s field returned, under `key`.
+
+    `key` is `rules.object_key_at(path, at, node)`; `at` is the object's
+    place below the field (an index, or a tuple of them).
+    """
+    return call.for_object(node.type_grants, root, key[1])
+
+
 async def _settle_all(pending: list[Any]) -> Outcome:
     for item in pending:
         await settle(item)
@@ -325,6 +361,46 @@ def none_awaited(items: Iterable[object]) -> bool:
         kind is GeneratorType or hasattr(kind, "__await__")
         for kind in set(map(type, items))
     )
+
+
+async def _remember_all(
+    table: dict[Any, Any], futures: list[tuple[Any, asyncio.Future[Any]]]
+) -> Outcome:
+    """Wait for `futures` and put each outcome in `table` in its future's place.
+
+    A batch answers many at once: once one is done, most others are too.
+    """
+    for key, future in futures:
+        if not future.done():
+            outcome = await settle(future)
+        elif future.cancelled() or future.exception() is not None:
+            outcome = _outcome_of(future)
+        else:
+            outcome = future.result()
+        if table.get(key) is future:  # else `clear` forgot it meanwhile
+            table[key] = outcome
+    return True
+
+
+def _outcome_of(future: asyncio.Future[Any]) -> Outcome:
+    """The outcome a done future gives, as `settle` would give it."""
+    if future.cancelled():
+        return misconfigured("a shared authorization check was cancelled")
+    error = future.exception()
+    if error is not None:
+        return denial_from_exception(error, "an authorization check")
+    outcome: Outcome = future.result()
+    return outcome
+
+
+def _nested(field_type: Any) -> bool:
+    """Whether `field_type` is a list of lists."""
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    item = getattr(field_type, "of_type", None)
+    if isinstance(item, GraphQLNonNull):
+        item = item.of_type
+    return isinstance(item, GraphQLList)
 
 
 def selected_field_names(info: ResolveInfo) -> set[str]:

@@ -137,7 +137,11 @@ async def test_a_viewer_switching_mid_request_gets_a_new_plan():
     assert result.data["after"] == [{"id": 2}]
 
 
-async def test_granted_folds_to_what_the_filtering_field_was_granted():
+async def test_granted_folds_to_what_the_filtering_field_grants_its_rows():
+    # `$granted` in the rows' rule sees the grants of the field that returned
+    # them, as their own check does (issue 16, point 5): the filter folds it
+    # to that field's grants, so filter and check agree; a grant two levels
+    # up reaches neither.
     engine = sqlite_engine(ROWS)
     authz = AuthExtension(lambda context: {"owner": FilterScope.equals(2)})
 
@@ -159,6 +163,12 @@ async def test_granted_folds_to_what_the_filtering_field_was_granted():
 
     @strawberry.type
     class Folder:
+        @authz.rule(True, grants=["see_all"])
+        @strawberry.field
+        async def all_notes(self, info: strawberry.Info) -> list[Note]:
+            stmt = select(NoteRow).order_by(NoteRow.id)
+            return rows(await authz.filter(info, Note, stmt))
+
         @strawberry.field
         async def notes(self, info: strawberry.Info) -> list[Note]:
             stmt = select(NoteRow).order_by(NoteRow.id)
@@ -177,11 +187,12 @@ async def test_granted_folds_to_what_the_filtering_field_was_granted():
 
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = await schema.execute(
-        "{ openFolder { notes { id } } folder { notes { id } } }"
+        "{ openFolder { notes { id } } folder { allNotes { id } notes { id } } }"
     )
     assert result.errors is None
-    assert result.data["openFolder"]["notes"] == [{"id": 1}, {"id": 2}, {"id": 3}]
+    assert result.data["folder"]["allNotes"] == [{"id": 1}, {"id": 2}, {"id": 3}]
     assert result.data["folder"]["notes"] == [{"id": 2}]
+    assert result.data["openFolder"]["notes"] == [{"id": 2}]
 
 
 async def test_deny_by_default_and_an_audit_hook_compose_with_the_filter():

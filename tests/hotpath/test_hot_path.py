@@ -137,3 +137,139 @@ async def test_a_second_list_in_the_same_request_reuses_the_decision():
     small = await measure(ITEMS)
     large = await measure(2 * ITEMS)
     assert calls_per_field(lambda items: small if items == ITEMS else large) <= 1.0
+
+
+def build_object_rule(drop: bool) -> strawberry.Schema:
+    authz = AuthExtension(lambda _: {"can": lambda value: value % 4 != 3})
+
+    @authz.type_rule(lambda p: {"can": p.root.id}, on_object=True, drop_denied=drop)
+    @strawberry.type
+    class Doc:
+        id: int
+        title: str
+        body: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(ITEMS)]
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("drop", [False, True], ids=["on_object", "drop_denied"])
+async def test_the_fields_of_an_object_that_passed_its_object_rule_cost_nothing(
+    drop, is_async
+):
+    schema = build_object_rule(drop)
+
+    async def count(query: str) -> int:
+        execute = schema.execute if is_async else None
+        with Calls() as calls:
+            if execute is not None:
+                result = await execute(query)
+            else:
+                result = schema.execute_sync(query)
+        served = [doc for doc in result.data["docs"] if doc is not None]
+        assert [doc["id"] for doc in served] == [i for i in range(ITEMS) if i % 4 != 3]
+        return calls.count
+
+    await count("{ docs { id title body } }")  # installs the guards
+    one_field = await count("{ docs { id } }")
+    three_fields = await count("{ docs { id title body } }")
+    assert three_fields - one_field == 0
+
+
+class Evaluations(Calls):
+    """Counts evaluations of compiled rules (`Node.evaluate` and subclasses)."""
+
+    def profile(self, frame: Any, event: str, arg: Any) -> None:
+        code = frame.f_code
+        if (
+            event == "call"
+            and code.co_name == "evaluate"
+            and code.co_filename.endswith("rules.py")
+            and code.co_filename.startswith(PACKAGE)
+        ):
+            self.count += 1
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("on_object", [False, True], ids=["type rule", "on_object"])
+async def test_a_rule_set_of_any_shape_returned_per_object_is_evaluated_once(
+    on_object, is_async
+):
+    def build_or(items: int) -> strawberry.Schema:
+        authz = AuthExtension(lambda _: {"role": lambda value: value == "user"})
+
+        @authz.type_rule(
+            lambda p: {"$or": [{"role": "admin"}, {"role": "user"}]},
+            on_object=on_object,
+        )
+        @strawberry.type
+        class Doc:
+            id: int
+            title: str
+
+        @strawberry.type
+        class Query:
+            @strawberry.field
+            def docs(self) -> list[Doc]:
+                return [Doc(id=i, title="t") for i in range(items)]
+
+        return strawberry.Schema(query=Query, extensions=[authz])
+
+    async def evaluations(items: int) -> int:
+        schema = build_or(items)
+        with Evaluations() as counted:
+            if is_async:
+                result = await schema.execute("{ docs { id title } }")
+            else:
+                result = schema.execute_sync("{ docs { id title } }")
+        assert result.errors is None
+        assert len(result.data["docs"]) == items
+        return counted.count
+
+    assert await evaluations(2 * ITEMS) == await evaluations(ITEMS)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_field_of_a_denied_object_costs_its_error_and_nothing_more(is_async):
+    authz = AuthExtension(lambda _: {"can": lambda value: False})
+
+    @authz.type_rule(lambda p: {"can": p.root.id})
+    @strawberry.type
+    class Doc:
+        id: int | None
+        title: str | None
+        body: str | None
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc]:
+            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(ITEMS)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+
+    async def count(query: str) -> int:
+        with Calls() as calls:
+            if is_async:
+                result = await schema.execute(query)
+            else:
+                result = schema.execute_sync(query)
+        docs = result.data["docs"]
+        assert all(value is None for doc in docs for value in doc.values())
+        assert {e.extensions["code"] for e in result.errors} == {"FORBIDDEN"}
+        return calls.count
+
+    await count("{ docs { id title body } }")  # installs the guards
+    one_field = await count("{ docs { id } }")
+    three_fields = await count("{ docs { id title body } }")
+    # Each extra denied field: its guard, and building its error (the error
+    # hooks, a fresh copy marked as a denial), then Strawberry logging it
+    # through `QuietDenials` (issue 19: one log line per denial, no
+    # traceback): 7 calls, no evaluation of the rule again.
+    assert (three_fields - one_field) / (2 * ITEMS) < 7.5
