@@ -1,0 +1,181 @@
+"""Third wave: async lists, unions, drop_denied and grants= functions meet.
+
+What held is written in docs/security.md ("What the third wave's attack
+tried, and what held").
+"""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import pytest
+import strawberry
+from authzkit import codes, dump
+
+from strawberry_authz import AuthExtension
+
+
+def viewer(context: Any) -> dict[str, Any]:
+    return {"user": context["user"] if context else None}
+
+
+def union_schema(drop: bool, shape: str) -> strawberry.Schema:
+    authz = AuthExtension(viewer)
+
+    @authz.type_rule(
+        lambda p: p.root.owner == p.context["user"], on_object=True, drop_denied=drop
+    )
+    @strawberry.type
+    class Secret:
+        owner: str
+        body: str
+
+    @strawberry.type
+    class Public:
+        text: str
+
+    Item = Annotated[Secret | Public, strawberry.union("Item")]
+
+    def items() -> list[Any]:
+        return [
+            Secret(owner="alice", body="alice body"),
+            Public(text="hello"),
+            Secret(owner="bob", body="bob body"),
+        ]
+
+    @strawberry.type
+    class Query:
+        if shape == "async_gen":
+
+            @strawberry.field
+            async def items(self) -> list[Item | None]:  # type: ignore[valid-type]
+                for item in items():
+                    yield item
+
+        elif shape == "gen":
+
+            @strawberry.field
+            def items(self) -> list[Item | None]:  # type: ignore[valid-type]
+                yield from items()
+
+        else:
+
+            @strawberry.field
+            def items(self) -> list[Item | None]:  # type: ignore[valid-type]
+                return tuple(items())
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+QUERY = "{ items { ... on Secret { owner body } ... on Public { text } } }"
+
+
+@pytest.mark.parametrize("drop", [False, True])
+@pytest.mark.parametrize("shape", ["async_gen", "gen", "tuple"])
+async def test_a_union_list_from_any_shape_serves_only_the_viewers_secret(
+    drop, shape
+):
+    schema = union_schema(drop, shape)
+    result = await schema.execute(QUERY, context_value={"user": "alice"})
+    assert "bob body" not in dump(result)
+    items = result.data["items"]
+    assert {"owner": "alice", "body": "alice body"} in items
+    assert {"text": "hello"} in items
+    if drop:
+        assert len(items) == 2 and result.errors is None
+    else:
+        assert items[2] is None and codes(result) == ["FORBIDDEN"]
+
+
+def granting_schema(shape: str) -> tuple[strawberry.Schema, list[int]]:
+    """A `grants=` function that consumes the generator it is given."""
+    authz = AuthExtension(viewer)
+    consumed: list[int] = []
+
+    def grant_by_looking(_params: Any, result: Any) -> list[str]:
+        # An attacker-ish grants function: iterate whatever it receives.
+        for item in result:
+            consumed.append(item.id)
+        return ["read"]
+
+    @authz.type_rule(
+        lambda p: {"$granted": "read"} if p.root.owner == p.context["user"] else False,
+        on_object=True,
+    )
+    @strawberry.type
+    class Doc:
+        id: int
+        owner: str
+        body: str
+
+    def docs() -> list[Any]:
+        return [Doc(id=1, owner="alice", body="a"), Doc(id=2, owner="bob", body="b")]
+
+    @strawberry.type
+    class Query:
+        if shape == "gen":
+
+            @authz.rule(True, grants=grant_by_looking)
+            @strawberry.field
+            def docs(self) -> list[Doc | None]:
+                yield from docs()
+
+        else:
+
+            @authz.rule(True, grants=grant_by_looking)
+            @strawberry.field
+            async def docs(self) -> list[Doc | None]:
+                for doc in docs():
+                    yield doc
+
+    return strawberry.Schema(query=Query, extensions=[authz]), consumed
+
+
+@pytest.mark.parametrize("shape", ["gen", "async_gen"])
+async def test_a_grants_function_that_drains_a_generator_never_serves_more(shape):
+    schema, _ = granting_schema(shape)
+    result = await schema.execute(
+        "{ docs { id owner body } }", context_value={"user": "alice"}
+    )
+    text = dump(result)
+    # Bob's doc is never served; whatever alice gets is hers.
+    assert '"b"' not in text and "'b'" not in text
+    for doc in result.data["docs"] if result.data else []:
+        assert doc is None or doc["owner"] == "alice"
+
+
+class Countdown:
+    """A lazy iterable that may be iterated only once (like a DB cursor)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items: Iterator[Any] | None = iter(items)
+
+    def __iter__(self) -> Iterator[Any]:
+        items, self._items = self._items, None
+        if items is None:
+            raise RuntimeError("cursor already consumed: SECRET-CURSOR-TEXT")
+        return items
+
+
+async def aiter_of(items: list[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+async def test_a_one_shot_iterable_denies_plainly_when_read_twice():
+    authz = AuthExtension(viewer)
+
+    @authz.type_rule(lambda p: p.root.owner == p.context["user"], on_object=True)
+    @strawberry.type
+    class Doc:
+        owner: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return Countdown([Doc(owner="alice"), Doc(owner="bob")])  # type: ignore[return-value]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute("{ docs { owner } }", context_value={"user": "alice"})
+    assert "SECRET-CURSOR-TEXT" not in dump(result)
+    assert "bob" not in repr(result.data)
