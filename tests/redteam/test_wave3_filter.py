@@ -118,9 +118,7 @@ async def test_an_anonymous_viewer_never_matches_a_null_owner(user):
 
 
 def engine_schema(passing: Any, load_fn: Any, rule: Any) -> strawberry.Schema:
-    authz = AuthExtension(
-        lambda context: {"can": BatchScope(load_fn, passing=passing)}
-    )
+    authz = AuthExtension(lambda context: {"can": BatchScope(load_fn, passing=passing)})
 
     @authz.type_rule(rule, on_object=True)
     @strawberry.type
@@ -196,7 +194,7 @@ async def test_listed_ids_answer_only_the_question_they_were_listed_for():
 
         @authz.rule(lambda p: {"can": ["doc", p.root.id, "edit"]})
         @strawberry.field
-        def edit_token(self) -> str:
+        def edit_token(self) -> str | None:
             return "EDIT-TOKEN"
 
     @strawberry.type

@@ -71,9 +71,7 @@ QUERY = "{ items { ... on Secret { owner body } ... on Public { text } } }"
 
 @pytest.mark.parametrize("drop", [False, True])
 @pytest.mark.parametrize("shape", ["async_gen", "gen", "tuple"])
-async def test_a_union_list_from_any_shape_serves_only_the_viewers_secret(
-    drop, shape
-):
+async def test_a_union_list_from_any_shape_serves_only_the_viewers_secret(drop, shape):
     schema = union_schema(drop, shape)
     result = await schema.execute(QUERY, context_value={"user": "alice"})
     assert "bob body" not in dump(result)
