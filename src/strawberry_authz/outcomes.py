@@ -138,9 +138,11 @@ def denial_from_exception(error: BaseException, during: str) -> Denial:
         text,
         exc_info=(type(error), error, error.__traceback__),
     )
+    # The reason may reach a client (`debug=True`): it names the exception's
+    # type only; its text (a DSN, a query, a path) is in the log line above.
     return Denial(
         AuthorizationFailedError(),
-        f"{during} raised {type(error).__name__}: {text}",
+        f"{during} raised {type(error).__name__} (see the log)",
         failed=True,
     )
 

@@ -89,9 +89,7 @@ async def test_a_post_rules_on_error_never_rewrites_the_defaults_denial():
 
     schema = strawberry.Schema(query=Query, extensions=[authz])
     anonymous = await schema.execute("{ note }", context_value={})
-    assert codes(anonymous) == ["FORBIDDEN"] or codes(anonymous) == [
-        "UNAUTHENTICATED"
-    ]
+    assert codes(anonymous) == ["FORBIDDEN"] or codes(anonymous) == ["UNAUTHENTICATED"]
     assert "NOT_FOUND" not in codes(anonymous)
     bob = await schema.execute("{ note }", context_value={"user": "bob"})
     assert bob.data == {"note": None} and "alice" not in dump(bob)
@@ -198,7 +196,9 @@ async def test_relay_edges_under_deny_by_default_never_serve_a_denied_node(drop)
 
 async def test_subscription_events_that_are_lists_are_decided_item_by_item():
     records: list[dict[str, Any]] = []
-    authz = AuthExtension(by_user, on_decision=AuditLog(records.append, only_denied=True))
+    authz = AuthExtension(
+        by_user, on_decision=AuditLog(records.append, only_denied=True)
+    )
 
     @authz.type_rule(lambda p: p.context.get("user") == p.root.owner, on_object=True)
     @strawberry.type
