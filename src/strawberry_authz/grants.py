@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args, get_origin
 from .outcomes import safe_repr
 
 __all__ = [
+    "GRANTS_FAILED",
     "GrantDeclaration",
     "GrantLedger",
     "GrantSpec",
@@ -27,6 +28,12 @@ GrantSpec = Sequence[str] | Callable[..., Any]
 """`grants=` of a rule: names, or `fn(params, result)` computing them."""
 
 _NONE: frozenset[str] = frozenset()
+
+GRANTS_FAILED: frozenset[str] = frozenset(("\x00strawberry-authz: grants failed",))
+"""Recorded in place of names when a `grants=` function raised or returned
+something else than names: a `$granted` it could have passed is then a
+failure (`INTERNAL_SERVER_ERROR`), not a policy "no". It only ever changes
+the code of a denial; no `$granted` asks for this name."""
 
 
 class GrantDeclaration:
@@ -84,7 +91,7 @@ def grant_names(made: object, where: str) -> frozenset[str]:
         where,
         safe_repr(made),
     )
-    return _NONE
+    return GRANTS_FAILED
 
 
 class GrantLedger:

@@ -27,7 +27,7 @@ from .decisions import (
     record_decision,
 )
 from .denials import client_error, deny, inactive_error
-from .grants import grant_names
+from .grants import GRANTS_FAILED, grant_names
 from .objects import check_objects
 from .outcomes import (
     Denial,
@@ -204,7 +204,8 @@ class FieldGuard:
             made = grants(call.params, call.result)
         except Exception as error:
             denial_from_exception(error, where)
-            made = None
+            call.state.grants.record(call.info.path, GRANTS_FAILED)
+            return self._check_objects(call)
         if isawaitable(made):
             return self._complete_later(call, made, where)
         call.state.grants.record(call.info.path, grant_names(made, where))
@@ -214,11 +215,11 @@ class FieldGuard:
         self, call: FieldCall, pending: Awaitable[Any], where: str
     ) -> Any:
         try:
-            made = await pending
+            names = grant_names(await pending, where)
         except Exception as error:
             denial_from_exception(error, where)
-            made = None
-        call.state.grants.record(call.info.path, grant_names(made, where))
+            names = GRANTS_FAILED
+        call.state.grants.record(call.info.path, names)
         checked = self._check_objects(call)
         return (await checked) if isawaitable(checked) else checked
 

@@ -24,7 +24,7 @@ from ._compat import (
     make_info,
     strawberry_resolver_inputs,
 )
-from .grants import grant_names
+from .grants import GRANTS_FAILED, grant_names
 from .outcomes import denial_from_exception, shared
 from .request import RequestState
 
@@ -362,7 +362,7 @@ def _compute_object_grant(
         made = make(call.params)
     except Exception as error:
         denial_from_exception(error, where)
-        return _NONE
+        return GRANTS_FAILED
     if isawaitable(made):
         return _finish_object_grant(made, where)
     return grant_names(made, where)
@@ -373,7 +373,7 @@ async def _finish_object_grant(pending: Awaitable[Any], where: str) -> frozenset
         made = await pending
     except Exception as error:
         denial_from_exception(error, where)
-        return _NONE
+        return GRANTS_FAILED
     return grant_names(made, where)
 
 

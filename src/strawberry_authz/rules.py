@@ -15,7 +15,8 @@ from typing import Any
 
 from .batch import Queued
 from .columns import columns_in, substitute
-from .grants import GrantDeclaration
+from .errors import AuthorizationFailedError
+from .grants import GRANTS_FAILED, GrantDeclaration
 from .keys import rule_set_key, scope_key
 from .outcomes import (
     ALLOW,
@@ -123,27 +124,38 @@ class Granted(Node):
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
         if call is None:
             return misconfigured(f"$granted {self.name!r} checked outside a field")
-        if self.name in call.parent_grants():
+        parent = call.parent_grants()
+        if self.name in parent:
             return ALLOW
         own = call.object_grants()
         if isinstance(own, frozenset):
-            return self._decide(own)
-        return self._later(own)
+            return self._decide(own, parent)
+        return self._later(own, parent)
 
-    def _decide(self, names: frozenset[str]) -> Outcome:
+    def _decide(self, names: frozenset[str], parent: frozenset[str]) -> Outcome:
         if self.name in names:
             return ALLOW
+        if names >= GRANTS_FAILED or parent >= GRANTS_FAILED:
+            # A grants= function that failed might have given it: a failure
+            # (the client may retry), still a denial.
+            return Denial(
+                AuthorizationFailedError(),
+                f"grant {self.name!r}: a grants= function failed (see the log)",
+                failed=True,
+            )
         return forbidden(
             f"grant {self.name!r} was given neither by the parent field "
             "nor by the object's type"
         )
 
-    async def _later(self, pending: Awaitable[frozenset[str]]) -> Outcome:
+    async def _later(
+        self, pending: Awaitable[frozenset[str]], parent: frozenset[str]
+    ) -> Outcome:
         if isinstance(pending, asyncio.Future):
             names = await asyncio.shield(pending)
         else:
             names = await pending
-        return self._decide(names)
+        return self._decide(names, parent)
 
     def describe(self) -> object:
         return {GRANTED_KEY: self.name}

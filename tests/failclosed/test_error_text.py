@@ -109,7 +109,8 @@ def test_type_grants_returning_a_wrong_type_deny_without_python_text(caplog):
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = schema.execute_sync("{ doc { body title } }")
     assert result.data == {"doc": {"body": None, "title": "title"}}
-    assert messages(result) == [ForbiddenError.default_message]
+    # A grants function that failed is a failure, not a policy "no" (issue 19).
+    assert messages(result) == [AuthorizationFailedError.default_message]
     assert "42" not in dump(result)
     assert "type grants of Doc" in authz_logs(caplog)
 

@@ -9,7 +9,7 @@ import strawberry
 from authzkit import authz_logs, codes, dump, messages
 from graphql import execute_sync, parse
 
-from strawberry_authz import AuthExtension, ForbiddenError
+from strawberry_authz import AuthExtension, AuthorizationFailedError
 from strawberry_authz._compat import graphql_schema
 
 
@@ -60,7 +60,8 @@ def test_a_field_grant_function_that_fails_grants_nothing(grants, caplog):
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = schema.execute_sync("{ doc { body } }")
     assert result.data == {"doc": {"body": None}}
-    assert messages(result) == [ForbiddenError.default_message]
+    # A failure, not a policy "no" (issue 19): the client may retry.
+    assert messages(result) == [AuthorizationFailedError.default_message]
     assert "ZeroDivision" not in dump(result) and "42" not in dump(result)
     assert "grants function of Query.doc" in authz_logs(caplog)
 

@@ -177,3 +177,62 @@ async def test_a_one_shot_iterable_denies_plainly_when_read_twice():
     result = await schema.execute("{ docs { owner } }", context_value={"user": "alice"})
     assert "SECRET-CURSOR-TEXT" not in dump(result)
     assert "bob" not in repr(result.data)
+
+
+def failing_grants_schema(how: str, is_async: bool) -> strawberry.Schema:
+    authz = AuthExtension(viewer)
+
+    def broken(*_args: Any) -> Any:
+        if how == "raise":
+            raise RuntimeError("GRANTS-SECRET")
+        return 42  # not a name nor a list of names
+
+    async def broken_async(*args: Any) -> Any:
+        return broken(*args)
+
+    maker = broken_async if is_async else broken
+
+    @authz.type_rule({"$granted": "read"})
+    @strawberry.type
+    class Doc:
+        body: str = "BODY"
+
+    @authz.type_rule({"$granted": "see"}, grants=maker)
+    @strawberry.type
+    class Folder:
+        name: str = "NAME"
+
+    @strawberry.type
+    class Query:
+        @authz.rule(True, grants=maker)
+        @strawberry.field
+        def doc(self) -> Doc | None:
+            return Doc()
+
+        @authz.rule(True, grants=maker)
+        @strawberry.field
+        async def docs(self) -> list[Doc | None]:
+            yield Doc()
+
+        @authz.rule(True)
+        @strawberry.field
+        def folder(self) -> Folder | None:
+            return Folder()
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+@pytest.mark.parametrize("how", ["raise", "bad_value"])
+async def test_a_failing_grants_function_is_a_failure_not_a_policy_denial(
+    how, is_async
+):
+    """Issue 19 point 6: a client can tell "could not check" from "no"."""
+    schema = failing_grants_schema(how, is_async)
+    result = await schema.execute(
+        "{ doc { body } docs { body } folder { name } }", context_value={}
+    )
+    text = dump(result)
+    assert "GRANTS-SECRET" not in text
+    assert "BODY" not in text and "NAME" not in text
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"] * 3
