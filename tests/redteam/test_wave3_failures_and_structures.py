@@ -289,3 +289,35 @@ async def test_two_viewers_at_once_never_share_batch_answers():
     )
     assert a.data == {"docs": [{"owner": "alice"}]}
     assert b.data == {"docs": [{"owner": "bob"}]}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda vs: ["false"] * len(vs),
+        lambda vs: [0] * len(vs),
+        lambda vs: {v: "no" for v in vs},
+        lambda vs: [None] * len(vs),
+        lambda vs: iter([False] * len(vs)),
+        lambda vs: [False] * (len(vs) + 1),
+    ],
+    ids=["text", "zero", "map-text", "none", "iterator", "too-many"],
+)
+async def test_a_batch_answer_that_is_not_a_bool_never_passes_a_not(answer):
+    authz = AuthExtension(lambda c: {"blocked": BatchScope(answer)})
+
+    @authz.type_rule(lambda p: {"$not": {"blocked": p.root.id}}, on_object=True)
+    @strawberry.type
+    class Doc:
+        id: int
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def docs(self) -> list[Doc | None]:
+            yield Doc(id=1)
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute("{ docs { id } }")
+    assert result.data == {"docs": [None]}
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]

@@ -283,3 +283,71 @@ async def test_a_viewer_switching_mid_request_filters_as_the_new_viewer():
     )
     assert result.data["first"] == [{"id": 1}]
     assert result.data["second"] == []
+
+
+async def test_recheck_false_never_trusts_another_type_behind_an_interface():
+    authz = AuthExtension(owner_scopes)
+
+    @strawberry.interface
+    class Entry:
+        id: int
+
+    @authz.type_rule({"owner": Column("owner")}, on_object=True)
+    @strawberry.type
+    class Memo(Entry):
+        owner: str | None
+
+    @authz.type_rule(lambda p: False, on_object=True)
+    @strawberry.type
+    class Vault(Entry):
+        code: str
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def entries(self, info: strawberry.Info) -> list[Entry | None]:
+            stmt = await authz.filter(info, Memo, select(Row), recheck=False)
+            found: list[Any] = [Memo(id=r.id, owner=r.owner) for r in rows(stmt)]
+            return [*found, Vault(id=99, code="VAULT-CODE")]
+
+    schema = strawberry.Schema(query=Query, types=[Memo, Vault], extensions=[authz])
+    result = await schema.execute(
+        "{ entries { id ... on Vault { code } } }", context_value={"user": "alice"}
+    )
+    assert "VAULT-CODE" not in dump(result)
+    assert result.data["entries"] == [{"id": 1}, None]
+
+
+async def test_a_grant_given_to_one_alias_never_widens_a_siblings_filter():
+    authz = AuthExtension(owner_scopes)
+
+    @authz.type_rule(
+        {"$or": [{"$granted": "all"}, {"owner": Column("owner")}]}, on_object=True
+    )
+    @strawberry.type
+    class Note:
+        id: int
+        owner: str | None
+
+    async def load(info: strawberry.Info) -> list[Note]:
+        stmt = await authz.filter(info, Note, select(Row), recheck=False)
+        return [Note(id=r.id, owner=r.owner) for r in rows(stmt)]
+
+    @strawberry.type
+    class Query:
+        @authz.rule(True, grants=["all"])
+        @strawberry.field
+        async def everything(self, info: strawberry.Info) -> list[Note]:
+            return await load(info)
+
+        @strawberry.field
+        async def mine(self, info: strawberry.Info) -> list[Note]:
+            return await load(info)
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute(
+        "{ b: mine { id } a: everything { id } c: mine { id } }",
+        context_value={"user": "alice"},
+    )
+    assert len(result.data["a"]) == 4
+    assert result.data["b"] == result.data["c"] == [{"id": 1}]

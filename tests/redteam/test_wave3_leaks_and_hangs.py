@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import codes, dump
+from authzkit import authz_logs, codes, dump
 
 from strawberry_authz import AuthExtension, BatchScope
 
@@ -27,7 +27,7 @@ def raising(_value: Any) -> bool:
     "options",
     [{"error_reasons": True}, {"explain_denials": "response"}, {"debug": True}],
 )
-async def test_development_aids_never_carry_an_exceptions_text(options):
+async def test_development_aids_never_carry_an_exceptions_text(options, caplog):
     authz = AuthExtension(lambda c: {"flaky": raising, "no": False}, **options)
 
     @strawberry.type
@@ -47,6 +47,7 @@ async def test_development_aids_never_carry_an_exceptions_text(options):
     assert "LOADER-SECRET-TEXT" not in dump(result)
     assert "DATA" not in dump(result)
     assert set(codes(result)) == {"INTERNAL_SERVER_ERROR"}
+    assert "LOADER-SECRET-TEXT" in authz_logs(caplog)  # the server keeps it
 
 
 async def test_a_capability_whose_scope_fails_answers_false_without_text():

@@ -236,3 +236,43 @@ async def test_a_failing_grants_function_is_a_failure_not_a_policy_denial(
     assert "GRANTS-SECRET" not in text
     assert "BODY" not in text and "NAME" not in text
     assert codes(result) == ["INTERNAL_SERVER_ERROR"] * 3
+
+
+@pytest.mark.parametrize("drop", [False, True])
+async def test_every_denied_union_item_of_an_async_list_is_one_audit_record(drop):
+    from strawberry_authz.audit import AuditLog
+
+    records: list[dict[str, Any]] = []
+    authz = AuthExtension(
+        viewer, on_decision=AuditLog(records.append, only_denied=True)
+    )
+
+    @authz.type_rule(
+        lambda p: p.root.owner == p.context["user"], on_object=True, drop_denied=drop
+    )
+    @strawberry.type
+    class Secret:
+        owner: str
+
+    @strawberry.type
+    class Public:
+        text: str
+
+    Item = Annotated[Secret | Public, strawberry.union("AuditedItem")]
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def items(self) -> list[Item | None]:  # type: ignore[valid-type]
+            for owner in ("bob", "alice", "carol"):
+                yield Secret(owner=owner)
+            yield Public(text="hi")
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await schema.execute(
+        "{ items { ... on Secret { owner } ... on Public { text } } }",
+        context_value={"user": "alice"},
+    )
+    assert "bob" not in dump(result) and "carol" not in dump(result)
+    assert len(records) == 2
+    assert {r["effect"] for r in records} == {"deny"}
