@@ -82,7 +82,9 @@ def create_note(server: Server, user: str, team: int, title: str, **kw: Any) -> 
 
 def assert_plain(response: httpx.Response | dict[str, Any]) -> None:
     """No text produced by the engine or by Python reached the client."""
-    text = response.text if isinstance(response, httpx.Response) else json.dumps(response)
+    text = (
+        response.text if isinstance(response, httpx.Response) else json.dumps(response)
+    )
     for raw in RAW:
         assert raw not in text, text
 

@@ -338,6 +338,7 @@ def test_checks_are_answered_by_the_chosen_engine(server: Server) -> None:
 
 # -- subscriptions -------------------------------------------------------------
 
+
 async def create(
     server: Server, user: str, team: int, title: str, *, draft: bool = False
 ) -> None:
