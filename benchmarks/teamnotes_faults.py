@@ -1,8 +1,8 @@
 """A load run against the teamnotes example while its engine fails.
 
 Run: ``python benchmarks/teamnotes_faults.py [--engine sqlite|spicedb|both]
-[--clients 24] [--subscribers 10] [--normal 5] [--raise 10] [--hang 10]
-[--recover 5]`` (SpiceDB needs ``SPICEDB_LIBRARY_PATH``, as ``scripts/test``
+[--clients 24] [--subscribers 10] [--normal 5] [--raise 10]
+[--raise-writes 5] [--hang 10] [--recover 5]`` (SpiceDB needs ``SPICEDB_LIBRARY_PATH``, as ``scripts/test``
 sets it; ``bash scripts/serve --engine spicedb`` installs the engine).
 
 It starts the real server (``python -m examples.teamnotes --fault-switch``,
@@ -10,7 +10,8 @@ uvicorn, a fresh SQLite file) and drives it with concurrent HTTP clients and
 WebSocket subscribers, as the five demo users: creating, editing,
 publishing, deleting and reading notes, racing a delete against a create,
 and sending bodies that are not JSON. Meanwhile the engine works, then
-raises on every call, then hangs on every call, then works again
+raises on every call, then on its writes only, then hangs on every call,
+then works again
 (``POST /_faults``). Every answer is checked against a model of what each
 user may see, kept from the answers themselves, and SQLite is read after
 every mutation. It prints, and exits 1 unless all four are 0:
@@ -504,10 +505,10 @@ class Run:
                     if note_id not in self.notes:
                         self.tally.partial.append(f"row {note_id} nobody created")
 
-    async def faults(self, mode: str) -> None:
+    async def faults(self, mode: str, on: str = "all") -> None:
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.post(
-                f"{self.server.base_url}/_faults", json={"mode": mode}
+                f"{self.server.base_url}/_faults", json={"mode": mode, "on": on}
             )
             response.raise_for_status()
 
@@ -525,6 +526,8 @@ class Run:
         self.faulty.append((began, float("inf")))
         await self.faults("raise")
         await asyncio.sleep(options.raise_)
+        await self.faults("raise", on="writes")  # checks pass, writes fail
+        await asyncio.sleep(options.raise_writes)
         await self.faults("hang")
         await asyncio.sleep(options.hang)
         await self.faults("off")
@@ -628,6 +631,7 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=10)
     parser.add_argument("--normal", type=float, default=5)
     parser.add_argument("--raise", dest="raise_", type=float, default=10)
+    parser.add_argument("--raise-writes", type=float, default=5)
     parser.add_argument("--hang", type=float, default=10)
     parser.add_argument("--recover", type=float, default=5)
     parser.add_argument("--seed", type=int, default=17)
