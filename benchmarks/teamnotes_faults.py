@@ -25,6 +25,9 @@ every mutation. It prints, and exits 1 unless all four are 0:
 - partial writes: a mutation that failed yet changed SQLite, or succeeded
   and did not, or (in the final sweep) a note whose engine relationships
   disagree with its row (its author denied, its team let in to a draft).
+
+It also prints how long events took to arrive after their `createNote` was
+answered (p50, p99): a hung engine must not hold up the event loop.
 """
 
 from __future__ import annotations
@@ -156,9 +159,13 @@ class Tally:
     partial: list[str] = field(default_factory=list)
     refused_during_faults: int = 0
     changes: int = 0
+    delays: list[float] = field(default_factory=list)  # create answered -> event
 
     def figures(self) -> dict[str, int]:
+        delays = sorted(self.delays) or [0.0]
         return {
+            "event delay p50 ms": round(1000 * delays[len(delays) // 2]),
+            "event delay p99 ms": round(1000 * delays[int(len(delays) * 0.99)]),
             "requests": self.requests,
             "accepted changes": self.changes,
             "refused during faults": self.refused_during_faults,
@@ -177,6 +184,7 @@ class Run:
         self.tally = Tally()
         self.notes: dict[int, NoteModel] = {}
         self.ids_seen: set[int] = set()
+        self.created: dict[int, float] = {}  # when each create was answered
         self.faulty: list[tuple[float, float]] = []  # engine not answering
         self.stop = False
         self.received: list[tuple[str, float, dict[str, Any]]] = []
@@ -268,6 +276,7 @@ class Run:
         self.notes[note_id] = NoteModel(
             note_id, target, user_id, [(start, end, State(title, title, draft))]
         )
+        self.created[note_id] = end
         return int(note_id)
 
     async def update(
@@ -466,6 +475,8 @@ class Run:
             if note is None:
                 self.tally.leaked.append(f"{user} got unknown note {event}")
                 continue
+            if event["id"] in self.created:
+                self.tally.delays.append(max(0.0, received - self.created[event["id"]]))
             seen = State(event["title"], event["body"], event["draft"])
             if not any(
                 s == seen and may_see_event(user, note, s)
