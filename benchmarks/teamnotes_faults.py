@@ -2,8 +2,9 @@
 
 Run: ``python benchmarks/teamnotes_faults.py [--engine sqlite|spicedb|both]
 [--clients 24] [--subscribers 10] [--normal 5] [--raise 10]
-[--raise-writes 5] [--hang 10] [--recover 5]`` (SpiceDB needs ``SPICEDB_LIBRARY_PATH``, as ``scripts/test``
-sets it; ``bash scripts/serve --engine spicedb`` installs the engine).
+[--raise-writes 5] [--hang 10] [--recover 5]`` (SpiceDB needs
+``SPICEDB_LIBRARY_PATH``, as ``scripts/test`` sets it; ``bash scripts/serve
+--engine spicedb`` installs the engine).
 
 It starts the real server (``python -m examples.teamnotes --fault-switch``,
 uvicorn, a fresh SQLite file) and drives it with concurrent HTTP clients and
@@ -543,9 +544,8 @@ class Run:
         await asyncio.sleep(options.hang)
         await self.faults("off")
         self.faulty[-1] = (began, self.clock() + ENGINE_TIMEOUT + 1)
-        print(
-            f"  faults from {began - self.began:.1f}s to {self.clock() - self.began:.1f}s"
-        )
+        ended = self.clock() - self.began
+        print(f"  faults from {began - self.began:.1f}s to {ended:.1f}s")
         await asyncio.sleep(options.recover)
         self.stop = True
         await asyncio.gather(*clients)
