@@ -221,10 +221,10 @@ class Run:
             self.tally.wrong.append(f"{response.status_code} for {query[:40]}")
             return {}, start, end
         result: dict[str, Any] = response.json()
-        for error in result.get("errors", []):
-            code = (error.get("extensions") or {}).get("code")
-            if MESSAGES.get(code) != error.get("message"):
-                self.tally.raw.append(f"{code}: {error.get('message')!r}")
+        for problem in result.get("errors", []):
+            code = str((problem.get("extensions") or {}).get("code"))
+            if MESSAGES.get(code) != problem.get("message"):
+                self.tally.raw.append(f"{code}: {problem.get('message')!r}")
         return result, start, end
 
     def refused(self, result: dict[str, Any]) -> list[str]:
