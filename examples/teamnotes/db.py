@@ -106,6 +106,10 @@ class Database:
         self._connection = sqlite3.connect(self.path, check_same_thread=False)
         self._connection.row_factory = sqlite3.Row
         self._connection.execute("PRAGMA foreign_keys = ON")
+        # Readers never wait for a writer, and a commit is not an fsync (a
+        # crash of the process loses nothing; a power cut, the last moments).
+        self._connection.execute("PRAGMA journal_mode = WAL")
+        self._connection.execute("PRAGMA synchronous = NORMAL")
         self._lock = threading.Lock()
         self.queries = 0
         with self._transaction() as db:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
+from strawberry_authz import BatchScope
+
 from .calls import EngineCalls
 from .db import Database, NoteRow
 
@@ -114,7 +116,8 @@ class SqliteEngine:
     """The `can` scope answered by queries on the app's own tables.
 
     Each `(can, value)` is queried at most once per request: strawberry-authz
-    caches every answer for the request. Each query runs on an engine thread.
+    caches every answer for the request. The values a request needs together
+    are answered together (`BatchScope`), in one call on an engine thread.
     """
 
     name: EngineName = "sqlite"
@@ -128,17 +131,21 @@ class SqliteEngine:
         db = self.db
         calls = self.calls
 
-        async def check(value: str) -> bool:
+        def check_many(values: list[str]) -> Any:
+            # All the values a request needs at once, in one engine call.
             if user is None:
-                return False
-            kind, object_id, permission = _parse(value)
-            return await calls.run(
+                return [False] * len(values)
+            return calls.run(
                 "check",
-                lambda: answer(user.id, kind, object_id, permission),
+                lambda: [answer(user.id, value) for value in values],
                 f"user:{user.id}",
             )
 
-        def answer(user_id: int, kind: str, object_id: int, permission: str) -> bool:
+        def answer(user_id: int, value: str) -> bool | Exception:
+            try:
+                kind, object_id, permission = _parse(value)
+            except ValueError as error:
+                return error
             if kind == "team" and permission == "member":
                 return db.is_member(object_id, user_id)
             if kind == "note" and permission in ("view", "edit", "delete"):
@@ -152,11 +159,11 @@ class SqliteEngine:
                     and not note.draft
                     and db.is_member(note.team_id, user_id)
                 )
-            # An unknown value is a bug in the policy: raising denies (fail
-            # closed) and strawberry-authz logs it.
-            raise ValueError(f"no such check: can {kind}:{object_id}#{permission}")
+            # An unknown value is a bug in the policy: an exception denies
+            # the fields that need it (fail closed) and strawberry-authz logs it.
+            return ValueError(f"no such check: can {value!r}")
 
-        return check
+        return BatchScope(check_many)
 
     async def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
         """Nothing to do: the notes table is where the answers come from."""

@@ -332,7 +332,7 @@ async def test_a_hung_engine_times_out_and_never_holds_up_other_requests(
         begin = time.monotonic()
         public = await post(server, "{ publicNotes { title } }", "carol")
         assert public.json()["data"]["publicNotes"]
-        assert time.monotonic() - begin < 0.5
+        assert time.monotonic() - begin < 1.0
     read, create = await hung_read, await hung_create
     took = time.monotonic() - started
     assert took < ENGINE_TIMEOUT + 2, took
