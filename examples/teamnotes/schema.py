@@ -36,7 +36,7 @@ What it promises when the engine (`engine.py`) fails, raises or hangs:
   delivered, with fresh answers.
 
 Any other unexpected exception reaches the client as "Unexpected error."
-(`MaskErrors`), never with its own text.
+(`MaskUnexpectedErrors`), never with its own text.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any, Literal
 
 import strawberry
@@ -416,7 +416,7 @@ class NotesUnavailableError(GraphQLError):
         )
 
 
-async def engine_write(info: strawberry.Info, what: str, write: Any) -> None:
+async def engine_write(what: str, write: Awaitable[None]) -> None:
     """Await an engine write; its failure becomes `NotesUnavailableError`."""
     try:
         await write
@@ -444,7 +444,7 @@ class Mutation:
         db = db_of(info)
         note = db.new_note(team_id, user.id, title, body, draft)
         await engine_write(
-            info, "createNote", engine_of(info).note_created(info.context, note)
+            "createNote", engine_of(info).note_created(info.context, note)
         )
         db.insert_note(note)
         events: NoteEvents = info.context["events"]
@@ -472,7 +472,7 @@ class Mutation:
         if row is None or not row.draft:
             return Note.of(row) if row else None
         await engine_write(
-            info, "publishNote", engine_of(info).note_published(info.context, row)
+            "publishNote", engine_of(info).note_published(info.context, row)
         )
         row = db.publish_note(id)
         return Note.of(row) if row else None
@@ -489,9 +489,7 @@ class Mutation:
         db = db_of(info)
         if db.note(id) is None:
             return False
-        await engine_write(
-            info, "deleteNote", engine_of(info).note_deleted(info.context, id)
-        )
+        await engine_write("deleteNote", engine_of(info).note_deleted(info.context, id))
         return db.delete_note(id)
 
 
@@ -523,8 +521,19 @@ class Subscription:
                 yield Note.of(row)
 
 
-def unexpected(error: GraphQLError) -> bool:
-    """Mask an error that no code raised on purpose (it is logged anyway)."""
+class MaskUnexpectedErrors(MaskErrors):
+    """ "Unexpected error." for any error no code raised on purpose.
+
+    A `GraphQLError` (a denial, `NOT_FOUND`, `UNAVAILABLE`, a syntax error)
+    keeps its message; anything else (an engine's own text, a bug) is
+    logged by Strawberry and reaches the client masked.
+    """
+
+    def __init__(self, execution_context: object = None) -> None:
+        super().__init__(should_mask_error=_unexpected)
+
+
+def _unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(
         error.original_error, GraphQLError
     )
@@ -534,7 +543,7 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[authz, MaskErrors(should_mask_error=unexpected)],  # type: ignore[list-item]
+    extensions=[authz, MaskUnexpectedErrors],
 )
 authz.validate(schema)
 
