@@ -192,6 +192,22 @@ def codes(result: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in result.get("errors", [])]
 
 
+CREATE = (
+    "mutation($team: Int!, $title: String!, $draft: Boolean!) "
+    "{ createNote(teamId: $team, title: $title, body: $title, draft: $draft) { id } }"
+)
+
+
+def create_note(
+    server: Server, user: str, team: int, title: str, *, draft: bool = False
+) -> int:
+    """`user` creates a note (its body is its title); its id."""
+    created = server.query(CREATE, user, team=team, title=title, draft=draft)
+    assert "errors" not in created, created
+    note_id: int = created["data"]["createNote"]["id"]
+    return note_id
+
+
 def headers_of(user: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
 

@@ -22,9 +22,11 @@ from typing import Any
 import httpx
 import pytest
 from teamnoteskit import (
+    CREATE,
     Server,
     codes,
     connect_ws,
+    create_note,
     free_port,
     headers_of,
     next_message,
@@ -38,10 +40,6 @@ UNAVAILABLE = "The notes service is unavailable; nothing was changed. Try again.
 # Text of the fault an engine raises (as the issue saw it): never sent.
 RAW = ("TypeError", "wrong type", "Traceback", "engine hung")
 
-CREATE = (
-    "mutation($team: Int!, $title: String!, $draft: Boolean!) "
-    "{ createNote(teamId: $team, title: $title, body: $title, draft: $draft) { id } }"
-)
 UPDATE = "mutation($id: Int!, $b: String!) { updateNote(id: $id, body: $b) { body } }"
 PUBLISH = "mutation($id: Int!) { publishNote(id: $id) { draft } }"
 DELETE = "mutation($id: Int!) { deleteNote(id: $id) }"
@@ -69,15 +67,6 @@ def faults_off(server: Server) -> Iterator[None]:
     server.faults("off")
     yield
     server.faults("off")
-
-
-def create_note(server: Server, user: str, team: int, title: str, **kw: Any) -> int:
-    created = server.query(
-        CREATE, user, team=team, title=title, draft=kw.get("draft", False)
-    )
-    assert "errors" not in created, created
-    note_id: int = created["data"]["createNote"]["id"]
-    return note_id
 
 
 def assert_plain(response: httpx.Response | dict[str, Any]) -> None:

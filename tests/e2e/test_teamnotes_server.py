@@ -20,11 +20,13 @@ from typing import Any
 import httpx
 import pytest
 from teamnoteskit import (
+    CREATE,
     SUBSCRIBE,
     TOKENS,
     Server,
     codes,
     connect_ws,
+    create_note,
     free_port,
     next_message,
     send_operation,
@@ -237,21 +239,8 @@ def test_creating_a_note_in_another_team_is_denied_and_writes_nothing(
     assert server.count("notes") == before
 
 
-CREATE = (
-    "mutation($team: Int!, $title: String!, $draft: Boolean!) "
-    "{ createNote(teamId: $team, title: $title, body: $title, draft: $draft) { id } }"
-)
 DELETE = "mutation($id: Int!) { deleteNote(id: $id) }"
 UPDATE = 'mutation($id: Int!) { updateNote(id: $id, body: "changed") { body } }'
-
-
-def create_note(
-    server: Server, user: str, team: int, title: str, *, draft: bool = False
-) -> int:
-    created = server.query(CREATE, user, team=team, title=title, draft=draft)
-    assert "errors" not in created, created
-    note_id: int = created["data"]["createNote"]["id"]
-    return note_id
 
 
 def test_a_new_draft_is_its_authors_at_once_and_nobody_elses(server: Server) -> None:
