@@ -8,6 +8,12 @@ runs it on a small thread pool of its own instead and gives up after
 a mutation answers a plain error and changes nothing), whatever the call
 does later.
 
+While a call that timed out has not been followed by one that answered,
+the engine is presumed hung: one call at a time, at most every
+`RETRY_EVERY` seconds, goes through to find out; the others fail at once
+instead of each waiting out its deadline (a subscriber's backlog of events
+is then dropped in moments, fail closed, not over minutes).
+
 A call still waiting for a thread when its caller gives up never starts:
 a write that its mutation already reported as failed must not happen
 afterwards. (A call that started and outlives its deadline cannot be
@@ -34,6 +40,7 @@ CallKind = Literal["check", "write"]
 # Seconds an engine call may take; also the checks' `scope_timeout`.
 ENGINE_TIMEOUT = 2.0
 THREADS = 8
+RETRY_EVERY = 0.5
 
 
 class EngineUnavailable(Exception):
@@ -49,6 +56,9 @@ class EngineCalls:
         self.timeout = timeout
         self.faults = faults
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="engine")
+        self._hung = False  # a call timed out, and none answered since
+        self._probing = False  # a call is finding out whether it still is
+        self._next_probe = 0.0  # loop time
 
     async def run(
         self,
@@ -63,8 +73,26 @@ class EngineCalls:
 
         Raises:
             EngineUnavailable: `call` raised, or did not answer within
-                `timeout` seconds (it is then abandoned).
+                `timeout` seconds (it is then abandoned), or the engine is
+                presumed hung and another call is finding out.
         """
+        if not self._hung:
+            return await self._run(kind, call, subject)
+        loop = asyncio.get_running_loop()
+        if self._probing or loop.time() < self._next_probe:
+            raise EngineUnavailable(f"engine presumed hung; {kind} not made")
+        self._probing = True
+        try:
+            answer = await self._run(kind, call, subject)
+        finally:
+            self._probing = False
+            self._next_probe = loop.time() + RETRY_EVERY
+        self._hung = False
+        return answer
+
+    async def _run(
+        self, kind: CallKind, call: Callable[[], T], subject: str | None
+    ) -> T:
         abandoned = threading.Event()
         faults = self.faults
 
@@ -83,6 +111,8 @@ class EngineCalls:
         try:
             return await asyncio.wait_for(future, self.timeout)
         except asyncio.TimeoutError:
+            self._hung = True
+            self._next_probe = asyncio.get_running_loop().time() + RETRY_EVERY
             raise EngineUnavailable(
                 f"no answer within {self.timeout}s (engine {kind})"
             ) from None

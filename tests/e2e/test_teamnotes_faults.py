@@ -406,6 +406,27 @@ async def test_an_event_is_read_and_checked_when_it_is_delivered(
         await bob.close()
 
 
+async def test_a_hung_engine_drops_a_subscribers_backlog_in_moments(
+    server: Server,
+) -> None:
+    # Carol's checks hang. After the first times out, the engine is presumed
+    # hung: her other waiting events fail at once (dropped, fail closed)
+    # instead of each waiting out its own deadline.
+    carol = await subscribe(server, "carol", EVENTS)
+    try:
+        await asyncio.sleep(0.3)
+        server.faults("hang", on="checks", subject="user:3")
+        for number in range(5):
+            create_note(server, "alice", 1, f"Backlog {number}")
+        await asyncio.sleep(ENGINE_TIMEOUT + 1)
+        server.faults("off")
+        create_note(server, "alice", 1, "After the hang")
+        event = await next_message(carol, 5)
+        assert event["payload"]["data"]["noteCreated"]["title"] == "After the hang"
+    finally:
+        await carol.close()
+
+
 async def test_a_failing_engine_drops_events_and_the_stream_goes_on(
     server: Server,
 ) -> None:
