@@ -5,7 +5,9 @@ makes the engine's calls (`calls.py`) fail as a real engine does:
 
 - `mode`: `"raise"` (each call raises at once, with the kind of text a
   broken client raises: it must never reach a client), `"hang"` (each call
-  blocks its thread until the mode changes, then raises), `"off"`;
+  blocks its thread until the mode changes, then raises), `"late"` (each
+  call is made, but its answer is held until the mode changes: the engine
+  did the work and its caller does not know), `"off"`;
 - `on`: `"all"` (the default), `"checks"` or `"writes"`;
 - `subject`: only the checks made for this subject (`"user:2"`).
 
@@ -23,8 +25,8 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-Mode = Literal["off", "raise", "hang"]
-MODES: tuple[Mode, ...] = ("off", "raise", "hang")
+Mode = Literal["off", "raise", "hang", "late"]
+MODES: tuple[Mode, ...] = ("off", "raise", "hang", "late")
 TARGETS = ("all", "checks", "writes")
 # A hung call gives up after this long even if nobody switches it off.
 LONGEST_HANG = 60.0
@@ -54,12 +56,18 @@ class EngineFaults:
     def strike(self, kind: str, subject: str | None) -> None:
         """Called in the engine call's thread before the call: fail if switched."""
         with self._changed:
-            if not self._applies(kind, subject):
+            if self.mode == "late" or not self._applies(kind, subject):
                 return
             if self.mode == "hang":
                 self._changed.wait_for(lambda: self.mode != "hang", LONGEST_HANG)
                 raise EngineFault(f"engine hung ({kind})")
         raise EngineFault("argument 1: TypeError: wrong type")
+
+    def answered(self, kind: str, subject: str | None) -> None:
+        """Called in the thread after the call: hold its answer if "late"."""
+        with self._changed:
+            if self.mode == "late" and self._applies(kind, subject):
+                self._changed.wait_for(lambda: self.mode != "late", LONGEST_HANG)
 
     def _applies(self, kind: str, subject: str | None) -> bool:
         if self.mode == "off":

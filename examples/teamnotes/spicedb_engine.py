@@ -26,6 +26,7 @@ token in the user's session instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -48,7 +49,7 @@ from spicedb_embedded import EmbeddedSpiceDB
 
 from strawberry_authz.spicedb import EmbeddedClient, SpiceDB
 
-from .calls import EngineCalls
+from .calls import EngineCalls, EngineUnavailable
 from .db import Database, NoteRow
 from .engine import EngineName
 
@@ -56,6 +57,7 @@ SCHEMA = (Path(__file__).parent / "teamnotes.zed").read_text()
 CONTEXT_TOKEN = "zedtoken"
 # SpiceDB's default limit of updates in one WriteRelationships call.
 WRITE_CHUNK = 1000
+REPAIR_ATTEMPTS = 5
 
 log = logging.getLogger("examples.teamnotes.spicedb")
 TOUCH = RelationshipUpdate.Operation.OPERATION_TOUCH
@@ -86,6 +88,8 @@ class SpiceDBEngine:
         )
         # Writes one at a time, so the order of their tokens is known.
         self._writing = threading.Lock()
+        self._db = db
+        self._repairs: set[asyncio.Future[Any]] = set()
         self._newest: Written | None = None
         count = self._load(db)
         log.info("SpiceDB: %d relationships written from %s", count, db.path)
@@ -95,17 +99,17 @@ class SpiceDBEngine:
 
     async def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
         updates = [(TOUCH, r) for r in _note_relationships(note)]
-        await self._run(context, lambda: self._write(updates))
+        await self._run(context, note.id, lambda: self._write(updates))
 
     async def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
         # The draft marker goes; the owner and team stay.
         draft = _relationship("note", note.id, "draft", "user", "*")
-        await self._run(context, lambda: self._write([(DELETE, draft)]))
+        await self._run(context, note.id, lambda: self._write([(DELETE, draft)]))
 
     async def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
         # Every relationship of the note goes (ids are never reused, but a
         # note that is gone must not keep its owner's rights either).
-        await self._run(context, lambda: self._delete_note(note_id))
+        await self._run(context, note_id, lambda: self._delete_note(note_id))
 
     def close(self) -> None:
         self.calls.close()
@@ -127,8 +131,48 @@ class SpiceDBEngine:
             self._write([(TOUCH, r) for r in chunk])
         return len(relationships)
 
-    async def _run(self, context: dict[str, Any], write: Callable[[], Written]) -> None:
-        context[CONTEXT_TOKEN] = await self.calls.run("write", write)
+    async def _run(
+        self, context: dict[str, Any], note_id: int, write: Callable[[], Written]
+    ) -> None:
+        context[CONTEXT_TOKEN] = await self.calls.run(
+            "write", write, on_late=lambda: self._put_back_later(note_id)
+        )
+
+    def _put_back_later(self, note_id: int) -> None:
+        """A write its mutation reported as failed happened after all: write
+        the note's relationships again from its row (if it has one)."""
+        repair = asyncio.ensure_future(self._put_back_soon(note_id))
+        self._repairs.add(repair)
+        repair.add_done_callback(self._repairs.discard)
+
+    async def _put_back_soon(self, note_id: int) -> None:
+        for attempt in range(REPAIR_ATTEMPTS):
+            try:
+                await self.calls.run("write", lambda: self._put_back(note_id))
+                return
+            except EngineUnavailable as error:
+                failure = error
+            await asyncio.sleep(attempt + 1)
+        # Until then its author is denied their note (fail closed); the
+        # next start loads every relationship from SQLite again.
+        log.error("SpiceDB: note %d's relationships not put back: %s", note_id, failure)
+
+    def _put_back(self, note_id: int) -> Written | None:
+        # Under the write lock, so a delete of the note waits, or went first.
+        with self._writing:
+            note = self._db.note(note_id)
+            if note is None:
+                return None  # gone: what is left grants nothing (ids not reused)
+            request = WriteRelationshipsRequest(
+                updates=[
+                    RelationshipUpdate(operation=TOUCH, relationship=relationship)
+                    for relationship in _note_relationships(note)
+                ]
+            )
+            token = self._client.WriteRelationships(request).written_at
+            order = self._newest.order + 1 if self._newest else 1
+            self._newest = Written(order, token)
+            return self._newest
 
     def _write(self, updates: list[tuple[Any, Relationship]]) -> Written:
         request = WriteRelationshipsRequest(
