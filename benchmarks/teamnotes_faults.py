@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/teamnotes_faults.py [--engine sqlite|spicedb|both]
 [--clients 24] [--subscribers 10] [--normal 5] [--raise 10]
-[--raise-writes 5] [--hang 10] [--recover 5]`` (SpiceDB needs
+[--raise-writes 5] [--late 5] [--hang 10] [--recover 5]`` (SpiceDB needs
 ``SPICEDB_LIBRARY_PATH``, as ``scripts/test`` sets it; ``bash scripts/serve
 --engine spicedb`` installs the engine).
 
@@ -11,8 +11,8 @@ uvicorn, a fresh SQLite file) and drives it with concurrent HTTP clients and
 WebSocket subscribers, as the five demo users: creating, editing,
 publishing, deleting and reading notes, racing a delete against a create,
 and sending bodies that are not JSON. Meanwhile the engine works, then
-raises on every call, then on its writes only, then hangs on every call,
-then works again
+raises on every call, then on its writes only, then makes its writes but
+answers them too late, then hangs on every call, then works again
 (``POST /_faults``). Every answer is checked against a model of what each
 user may see, kept from the answers themselves, and SQLite is read after
 every mutation. It prints, and exits 1 unless all four are 0:
@@ -550,6 +550,8 @@ class Run:
         await asyncio.sleep(options.raise_)
         await self.faults("raise", on="writes")  # checks pass, writes fail
         await asyncio.sleep(options.raise_writes)
+        await self.faults("late", on="writes")  # writes made, answers too late
+        await asyncio.sleep(options.late)
         await self.faults("hang")
         await asyncio.sleep(options.hang)
         await self.faults("off")
@@ -653,6 +655,7 @@ def main() -> int:
     parser.add_argument("--normal", type=float, default=5)
     parser.add_argument("--raise", dest="raise_", type=float, default=10)
     parser.add_argument("--raise-writes", type=float, default=5)
+    parser.add_argument("--late", type=float, default=5)
     parser.add_argument("--hang", type=float, default=10)
     parser.add_argument("--recover", type=float, default=5)
     parser.add_argument("--seed", type=int, default=17)
