@@ -4,7 +4,10 @@ The policy uses every capability of strawberry-authz:
 
 - default scopes: every query and mutation needs a logged-in user, every
   subscription too; `publicNotes` skips them (`skip_defaults=True`);
-- a type-wide rule (`Photo`), a type-level grant (`Note`: its author);
+- deny by default (`fallback_rule=False`) with a type-wide rule on every
+  type its root fields return (`Photo`, `User`, `Team`, `Note`, `Comment`;
+  `PublicNote` is an explicit allow), a type-level grant (`Note`: its
+  author);
 - `$or`, `$and`, `$chain`, `$race`; relationship checks (team membership,
   what the viewer may do to a note) through one scope, `can`, answered by
   SQLite queries or by SpiceDB (`engine.py`), once per request and value;
@@ -114,6 +117,10 @@ authz = AuthExtension(
     # An engine check that takes longer denies. The engine calls give up on
     # their own after ENGINE_TIMEOUT (`calls.py`); this is the safety net.
     scope_timeout=ENGINE_TIMEOUT + 0.5,
+    # Deny by default: a field nobody wrote a rule for is refused, and
+    # `strawberry-authz report ... --fail-on-unprotected` exits 0 on this
+    # schema (every field is covered by some rule).
+    fallback_rule=False,
 )
 
 
@@ -139,6 +146,7 @@ class Photo:
     url: str
 
 
+@authz.type_rule({"is_logged_in": True})
 @strawberry.type
 class User:
     id: int
@@ -155,6 +163,7 @@ class User:
         return User(id=row.id, name=row.name, role=row.role)
 
 
+@authz.type_rule({"is_logged_in": True})
 @strawberry.type
 class Comment:
     id: int
@@ -207,7 +216,7 @@ def note_author_grants(params: AuthParams) -> list[str]:
     return ["author"] if user is not None and params.root.owner_id == user.id else []
 
 
-@authz.type_rule(grants=note_author_grants)
+@authz.type_rule({"is_logged_in": True}, grants=note_author_grants)
 @strawberry.type
 class Note:
     id: int
@@ -269,6 +278,7 @@ class Note:
         )
 
 
+@authz.type_rule({"is_logged_in": True})
 @strawberry.type
 class Team:
     id: int
@@ -290,6 +300,7 @@ class Team:
         return [User.of(row) for row in db_of(info).members(self.id)]
 
 
+@authz.type_rule(True)  # the titles of published notes are public
 @strawberry.type
 class PublicNote:
     title: str
@@ -330,20 +341,19 @@ def may_read_note(params: AuthParams, note: Note | None) -> object:
     return {"$or": [{"can": on_note(note.id, "view")}, {"role_can": "note:read"}]}
 
 
-def note_not_found(error: Exception, path: list[str | int]) -> Exception | None:
+def note_not_found(error: Exception, path: list[str | int]) -> Exception:
     """No existence oracle: "forbidden" reads exactly like "does not exist".
 
-    A client that could tell the two apart could probe ids for notes it may
-    not read. Both give `null` and the same `NOT_FOUND` error, byte for byte:
-    this hook replaces every denial of `note(id)` (and the reasons of a
-    failed `$or`) with one fixed error. `UNAUTHENTICATED` is kept: it is
-    decided before the resolver runs, so it says nothing about the id.
-    The answers are equal, not equally fast (an existing note costs a few
-    more queries); a server that must hide timing too needs more than this.
+    The "hide as missing" pattern (docs/concepts/post-rules.md). A client
+    that could tell the two apart could probe ids for notes it may not read.
+    Both give `null` and the same `NOT_FOUND` error, byte for byte: this hook
+    replaces every denial of the post rule (and the reasons of a failed
+    `$or`) with one fixed error. It sees only its own rule's denials, so the
+    default scopes' `UNAUTHENTICATED` (decided before the resolver runs, it
+    says nothing about the id) reaches the client as it is. The answers are
+    equal, not equally fast (an existing note costs a few more queries); a
+    server that must hide timing too needs more than this.
     """
-    extensions = getattr(error, "extensions", None) or {}
-    if extensions.get("code") == "UNAUTHENTICATED":
-        return None
     return NoteNotFoundError()
 
 

@@ -8,22 +8,40 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 
 from .batch import BatchScope
 from .capabilities import Permission
+from .columns import Column, FilterScope
+from .conditions import Plan
 from .decisions import Decision
-from .errors import ConfigurationError, ForbiddenError, UnauthenticatedError
+from .errors import (
+    AuthorizationFailedError,
+    ConfigurationError,
+    ForbiddenError,
+    UnauthenticatedError,
+)
 from .extension import AuthExtension
-from .params import AuthParams
+from .params import AuthParams, PostRuleFunction, RuleFunction, RuleResult, RuleSet
 from .roles import ANONYMOUS, WILDCARD, RoleRegistry
+from .scopes import LoadScopes, ScopeLoader
 
 __all__ = [
     "ANONYMOUS",
     "WILDCARD",
     "AuthExtension",
     "AuthParams",
+    "AuthorizationFailedError",
     "BatchScope",
+    "Column",
     "ConfigurationError",
     "Decision",
+    "FilterScope",
     "ForbiddenError",
+    "LoadScopes",
     "Permission",
+    "Plan",
+    "PostRuleFunction",
     "RoleRegistry",
+    "RuleFunction",
+    "RuleResult",
+    "RuleSet",
+    "ScopeLoader",
     "UnauthenticatedError",
 ]

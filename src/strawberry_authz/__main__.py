@@ -9,7 +9,9 @@ policy that does not validate (the `ConfigurationError` text on stderr).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from strawberry import Schema
 
 from .errors import ConfigurationError
+from .extension import AuthExtension
 from .report import Report, build_report, to_json, to_markdown, to_text
 
 __all__ = ["load_schema", "main"]
@@ -64,14 +67,31 @@ def load_schema(spec: str) -> Schema:
             found = getattr(found, name)
         except AttributeError:
             raise LoadError(f"{spec!r}: no attribute {name!r}") from None
-    if not isinstance(found, Schema) and callable(found):
-        found = found()
-    if not isinstance(found, Schema):
+    if isinstance(found, Schema):
+        return found
+    if isinstance(found, AuthExtension):
         raise LoadError(
-            f"{spec!r} is {type(found).__name__}, not a strawberry.Schema "
-            "(nor a function returning one)"
+            f"{spec!r} is an AuthExtension, not a strawberry.Schema: name the "
+            "schema that lists it in extensions=[...]"
         )
-    return found
+    if inspect.isroutine(found) or isinstance(found, functools.partial):
+        try:
+            made = found()
+        except ConfigurationError:
+            raise
+        except Exception as error:
+            message = f"{spec!r} raised {type(error).__name__}: {error}"
+            raise LoadError(message) from None
+        if isinstance(made, Schema):
+            return made
+        raise LoadError(
+            f"{spec!r} returned {type(made).__name__}, not a strawberry.Schema"
+        )
+    hint = " (nor a function returning one)"
+    if isinstance(getattr(found, "schema", None), Schema):
+        hint = f" (did you mean {spec}.schema?)"
+    kind = type(found).__name__
+    raise LoadError(f"{spec!r} is {kind}, not a strawberry.Schema{hint}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,6 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except LoadError as error:
         print(f"strawberry-authz: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:
+        # Anything else is still "no report": one line and exit 2, never a
+        # traceback and exit 1 (the code of "open fields").
+        print(
+            f"strawberry-authz: cannot report on {args.schema!r}: "
+            f"{type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     sys.stdout.write(FORMATS[args.format](report))
     if args.fail_on_unprotected and report.open:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import logging
 import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from functools import cached_property
@@ -66,6 +67,7 @@ __all__ = [
     "resolve_type_name",
     "serial_mutations",
     "strawberry_definition_of",
+    "strawberry_error_logger",
     "strawberry_field_of",
     "strawberry_resolver_inputs",
     "strawberry_schema_of",
@@ -88,6 +90,20 @@ if TYPE_CHECKING:
     ResolveInfo: TypeAlias = GraphQLResolveInfo[Any]
 else:
     ResolveInfo = GraphQLResolveInfo
+
+
+# -- logging ---------------------------------------------------------------------
+
+
+def strawberry_error_logger() -> logging.Logger:
+    """The logger Strawberry writes every error of a result to, with traceback.
+
+    `Schema.process_errors` logs each error through `StrawberryLogger`, whose
+    logger this is; a filter on it sees each error once.
+    """
+    from strawberry.utils.logging import StrawberryLogger
+
+    return StrawberryLogger.logger
 
 
 # -- schemas ---------------------------------------------------------------------

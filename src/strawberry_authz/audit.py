@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,6 +29,7 @@ AuditRecord = dict[str, Any]
 """One audit record: a dict of JSON values (see `AuditLog`)."""
 
 Principal = Callable[[Any], "str | None"]
+EngineCalls = Callable[[Any], "Sequence[str]"]
 
 
 class AuditLog:
@@ -48,7 +49,10 @@ class AuditLog:
     - `code`: the reason code of a denial (`"FORBIDDEN"`,
       `"UNAUTHENTICATED"`, ...), `null` when allowed;
     - `duration`: seconds spent deciding;
-    - `principal`: what `principal(context)` returned (only with `principal=`).
+    - `principal`: what `principal(context)` returned (only with `principal=`);
+    - `engine_calls`: the ids of the policy-engine calls the request made so
+      far (only with `engine_calls=`), to find the decision in the engine's
+      own log.
 
     Records carry no denial reason: reasons name policy details and values,
     which belong in the server's debug logs rather than in an audit trail
@@ -63,6 +67,10 @@ class AuditLog:
             user id, a service name). If it raises, the record is written
             with `principal: null` and the error is logged.
         only_denied: Write only denials.
+        engine_calls: `engine_calls(context) -> list[str]`, or a list of
+            them: an engine adapter's `call_ids` (`Cerbos.call_ids`,
+            `Cedar.call_ids`). If one raises, the error is logged and the
+            record is written with the ids the others gave.
     """
 
     def __init__(
@@ -71,6 +79,7 @@ class AuditLog:
         *,
         principal: Principal | None = None,
         only_denied: bool = False,
+        engine_calls: EngineCalls | Sequence[EngineCalls] | None = None,
     ) -> None:
         if isinstance(write, logging.Logger):
             write = _LoggerWriter(write)
@@ -82,7 +91,16 @@ class AuditLog:
             raise TypeError(
                 f"AuditLog: principal must be callable or None, got {principal!r}"
             )
+        if engine_calls is None:
+            engine_calls = ()
+        elif callable(engine_calls):
+            engine_calls = (engine_calls,)
+        engine_calls = tuple(engine_calls)
+        for source in engine_calls:
+            if not callable(source):
+                raise TypeError(f"AuditLog: engine_calls {source!r} is not callable")
         self._write = write
+        self.engine_calls = engine_calls
         self.principal = principal
         self.only_denied = only_denied
 
@@ -117,7 +135,21 @@ class AuditLog:
         }
         if self.principal is not None:
             record["principal"] = self._principal_of(decision)
+        if self.engine_calls:
+            record["engine_calls"] = self._engine_calls_of(decision)
         return record
+
+    def _engine_calls_of(self, decision: Decision) -> list[str]:
+        found: list[str] = []
+        for source in self.engine_calls:
+            try:
+                found.extend(str(call) for call in source(decision.context))
+            except Exception:
+                logger.exception(
+                    "strawberry-authz: AuditLog engine_calls function raised; "
+                    "recording the other engines' calls"
+                )
+        return found
 
     def _principal_of(self, decision: Decision) -> str | None:
         assert self.principal is not None

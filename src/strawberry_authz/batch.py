@@ -2,25 +2,43 @@
 
 `load_scopes` may return a `BatchScope` in place of a plain loader:
 `{"can": BatchScope(check_many)}`. `check_many(values)` receives a list of rule
-values and answers, in order, one `bool` (or one exception) per value.
+values and answers, in order, one `bool` (or one exception) per value; or the
+set of the allowed values; or a mapping value -> bool (or exception). A value
+a set or a mapping does not answer is denied.
 `Batches` is the per-operation side: which values are waiting for a batch, and
 asking them once per chunk.
 
 An exception *for one value* denies only the fields that need that value (a
-`GraphQLError` is their reason; any other gives `FORBIDDEN` and a log).
+`GraphQLError` is their reason; any other is a failure, `INTERNAL_SERVER_ERROR`,
+and a log).
 `load_fn` raising, timing out, or answering with the wrong length or a
 non-bool denies the whole chunk, logged (fail closed).
+
+An engine adapter may answer a `BatchAnswers` (a list) naming the ids of the
+engine calls that gave the answers: the reason of each denial then names
+them, so a decision log can be matched with the engine's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Generator,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+    Set,
+)
 from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
-from typing import Any
+from typing import Any, TypeAlias
 
+from .columns import NO_MATCH, column_value
+from .conditions import is_member
 from .outcomes import (
     ALLOW,
     MaybeOutcome,
@@ -34,42 +52,93 @@ from .outcomes import (
     within,
 )
 
-__all__ = ["BatchLoadFn", "BatchObserver", "BatchScope", "Batches", "Queued"]
+__all__ = [
+    "BatchAnswers",
+    "BatchLoadFn",
+    "BatchObserver",
+    "BatchScope",
+    "Batches",
+    "Queued",
+]
 
 logger = logging.getLogger("strawberry_authz")
 
 BatchObserver = Callable[[str, int], "AbstractContextManager[Any]"]
 """`observer(scope_name, size)`: a context entered around each batch call."""
 
-BatchAnswer = Sequence["bool | BaseException"]
+BatchAnswer: TypeAlias = (
+    "Sequence[bool | BaseException] | Set[Any] | Mapping[Any, bool | BaseException]"
+)
 BatchLoadFn = Callable[[list[Any]], "BatchAnswer | Awaitable[BatchAnswer]"]
+PassingFn = Callable[[Any], Any]
+"""`passing(value)`: the column values that pass (see `BatchScope`)."""
+
+
+class BatchAnswers(list["bool | BaseException"]):
+    """A `load_fn`'s answers, with the ids of the engine calls that gave them.
+
+    Denials and failures read from it name the calls in their reason
+    (`... (engine call <id>)`), for the decision log.
+    """
+
+    __slots__ = ("call_ids",)
+
+    def __init__(self, answers: Iterable[bool | BaseException] = ()) -> None:
+        super().__init__(answers)
+        self.call_ids: list[str] = []
 
 
 class BatchScope:
     """A scope whose values are checked in batches.
 
     Args:
-        load_fn: `load_fn(values) -> Sequence[bool | Exception]`, sync or
-            async, answering one entry per value, in order.
+        load_fn: `load_fn(values)`, sync or async, answering one entry per
+            value, in order (`[True, False, ...]`, an exception for a value
+            that failed); or the set of the allowed values (the natural
+            shape of `SELECT id ... WHERE id IN (...)`); or a mapping value
+            -> bool (or exception). A value a set or a mapping leaves out is
+            denied. For a set or a mapping, a list value is looked up as a
+            tuple (`["doc", 3]` as `("doc", 3)`).
         max_batch_size: At most this many values per call of `load_fn`.
+        passing: Optional, for filtering a query (`authz.filter`):
+            `passing(value)` receives the rule's value with its `Column`
+            still in place (`["note", Column("id"), "view"]`) and returns
+            the column values that pass: an iterable, an async iterable,
+            or an awaitable of an iterable. The filter becomes
+            `column IN (those values)`, and the rows it selected pass their
+            object check without another `load_fn` call (their ids were
+            just listed). Without it, a `Column` on this scope cannot be
+            filtered: `authz.filter` refuses it (`ConfigurationError`).
+        max_passing: More passing values than this make the plan deny
+            every row (logged): a truncated list is never taken as whole.
     """
 
-    __slots__ = ("load_fn", "max_batch_size")
+    __slots__ = ("load_fn", "max_batch_size", "max_passing", "passing")
 
-    def __init__(self, load_fn: BatchLoadFn, *, max_batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        load_fn: BatchLoadFn,
+        *,
+        max_batch_size: int = 1000,
+        passing: PassingFn | None = None,
+        max_passing: int = 10_000,
+    ) -> None:
         if not callable(load_fn):
             raise TypeError(f"BatchScope: load_fn must be callable, got {load_fn!r}")
-        if (
-            not isinstance(max_batch_size, int)
-            or isinstance(max_batch_size, bool)
-            or max_batch_size < 1
+        for option, given in (
+            ("max_batch_size", max_batch_size),
+            ("max_passing", max_passing),
         ):
-            raise TypeError(
-                "BatchScope: max_batch_size must be a positive int, "
-                f"got {max_batch_size!r}"
-            )
+            if not isinstance(given, int) or isinstance(given, bool) or given < 1:
+                raise TypeError(
+                    f"BatchScope: {option} must be a positive int, got {given!r}"
+                )
+        if passing is not None and not callable(passing):
+            raise TypeError(f"BatchScope: passing must be callable, got {passing!r}")
         self.load_fn = load_fn
         self.max_batch_size = max_batch_size
+        self.passing = passing
+        self.max_passing = max_passing
 
     def __call__(self, value: object) -> object:
         """Answer one value alone (a batch of one).
@@ -79,15 +148,27 @@ class BatchScope:
         """
         answered = self.load_fn([value])
         if isawaitable(answered):
-            return _first_async(answered)
-        return _first(answered)
+            return _first_async(answered, value)
+        return _first(answered, value)
 
     def __repr__(self) -> str:
         name = getattr(self.load_fn, "__qualname__", repr(self.load_fn))
         return f"BatchScope({name}, max_batch_size={self.max_batch_size})"
 
 
-def _first(answered: object) -> object:
+def _listed(lists: list[tuple[object, frozenset[Any]]] | None, value: object) -> bool:
+    """Whether `value` is one a filter's `passing=` listed for this scope."""
+    if not lists:
+        return False
+    for template, ids in lists:
+        found = column_value(template, value)
+        if found is not NO_MATCH and is_member(found, ids, ids=True):
+            return True
+    return False
+
+
+def _first(answered: object, value: object) -> object:
+    answered = _in_order([value], answered)
     if not isinstance(answered, Sequence) or isinstance(answered, (str, bytes)):
         raise TypeError(f"BatchScope load_fn returned {answered!r}, expected a list")
     if len(answered) != 1:
@@ -100,8 +181,26 @@ def _first(answered: object) -> object:
     return answer
 
 
-async def _first_async(answered: Awaitable[object]) -> object:
-    return _first(await answered)
+async def _first_async(answered: Awaitable[object], value: object) -> object:
+    return _first(await answered, value)
+
+
+def _in_order(values: list[object], answered: object) -> object:
+    """A set or mapping answer as the list in order it stands for.
+
+    A value left out is `False` (denied). Any other answer is returned as it
+    is, for the list checks.
+    """
+    if isinstance(answered, Mapping):
+        return [answered.get(_lookup_key(value), False) for value in values]
+    if isinstance(answered, Set):
+        return [_lookup_key(value) in answered for value in values]
+    return answered
+
+
+def _lookup_key(value: object) -> object:
+    """A list value (`["doc", 3]`) as the tuple a set or mapping can hold."""
+    return tuple(value) if type(value) is list else value
 
 
 class Queued:
@@ -146,6 +245,7 @@ class Batches:
         "_running",
         "collecting",
         "immediate",
+        "listed",
         "observer",
         "results",
         "sync",
@@ -170,10 +270,16 @@ class Batches:
         self.collecting = False
         self._queued: dict[str, tuple[BatchScope, list[_Entry], set[Hashable]]] = {}
         self._running: set[asyncio.Future[Any]] = set()
+        # What a query filter's `passing=` listed, per scope: (the rule's
+        # value with its Column, the ids as text). A row it selected is then
+        # known to pass without asking the engine again (`authz.filter`).
+        self.listed: dict[str, list[tuple[object, frozenset[Any]]]] = {}
 
     def ask(
         self, name: str, scope: BatchScope, value: object, key: Hashable
     ) -> MaybeOutcome:
+        if self.listed and _listed(self.listed.get(name), value):
+            return ALLOW
         loop = None
         if not self.sync:
             try:
@@ -222,22 +328,28 @@ class Batches:
         values = [value for value, _, _ in chunk]
         try:
             with self._span(name, len(values)):
-                answered = scope.load_fn(values)
+                given = values.copy()  # load_fn's own: it may sort or pop it
+                answered = scope.load_fn(given)
                 if isawaitable(answered):
                     answered = await within(answered, self.timeout)
-            outcomes = _read_answers(name, values, answered)
+            outcomes = _read_answers(name, values, answered, given)
         except asyncio.TimeoutError:
             outcomes = [timed_out(f"BatchScope {name!r}", self.timeout)] * len(chunk)
         except (Exception, asyncio.CancelledError) as error:
             outcomes = [_chunk_failed(name, error)] * len(chunk)
-        self._settle(chunk, outcomes)
+        try:
+            self._settle(chunk, outcomes)
+        except Exception as error:
+            # Never a field left waiting for an answer that will not come.
+            self._settle_rest(chunk, _chunk_failed(name, error))
 
     def _answers(
         self, name: str, scope: BatchScope, values: list[object]
     ) -> list[Outcome]:
+        given = values.copy()  # load_fn's own: it may sort or pop it
         try:
             with self._span(name, len(values)):
-                answered = scope.load_fn(values)
+                answered = scope.load_fn(given)
         except (Exception, asyncio.CancelledError) as error:
             return [_chunk_failed(name, error)] * len(values)
         if isawaitable(answered):
@@ -248,7 +360,7 @@ class Batches:
                     "synchronously (execute_sync); use schema.execute"
                 )
             ] * len(values)
-        return _read_answers(name, values, answered)
+        return _read_answers(name, values, answered, given)
 
     def _span(self, name: str, size: int) -> AbstractContextManager[Any]:
         """The observer's context (a tracing span) around one batch call."""
@@ -273,32 +385,64 @@ class Batches:
                     results[key] = outcome
                 future.set_result(outcome)
 
+    def _settle_rest(self, chunk: list[_Entry], outcome: Outcome) -> None:
+        """`outcome` for every entry of `chunk` still without an answer."""
+        results = self.results
+        for _, key, future in chunk:
+            if future is None:
+                results.setdefault(key, outcome)
+            elif not future.done():
+                if results.get(key) is future:
+                    results[key] = outcome
+                future.set_result(outcome)
+
 
 def _chunks(entries: list[_Entry], size: int) -> list[list[_Entry]]:
     return [entries[start : start + size] for start in range(0, len(entries), size)]
 
 
-def _read_answers(name: str, values: list[object], answered: object) -> list[Outcome]:
-    """One outcome per value; a malformed answer denies the whole chunk."""
+def _read_answers(
+    name: str, values: list[object], answered: object, given: list[object]
+) -> list[Outcome]:
+    """One outcome per value; a malformed answer denies the whole chunk.
+
+    `given` is the copy of `values` load_fn received. Answers are read in the
+    order of `values`: if load_fn re-ordered or changed its copy, which order
+    its answers follow cannot be told, so the chunk is denied.
+    """
     try:
-        return _answers_of(name, values, answered)
+        return _answers_of(name, values, answered, given)
     except Exception as error:  # an answer that breaks when read
         return [_chunk_failed(name, error)] * len(values)
 
 
-def _answers_of(name: str, values: list[object], answered: object) -> list[Outcome]:
+def _answers_of(
+    name: str, values: list[object], answered: object, given: list[object]
+) -> list[Outcome]:
+    answered = _in_order(values, answered)
     if not isinstance(answered, Sequence) or isinstance(answered, (str, bytes)):
         return [
             misconfigured(
                 f"BatchScope {name!r}: load_fn returned {safe_repr(answered)}, "
-                "expected a list with one bool (or exception) per value"
+                "expected a list with one bool (or exception) per value, a set "
+                "of the allowed values or a mapping value -> bool"
             )
         ] * len(values)
+    calls = getattr(answered, "call_ids", None)  # before the copy drops it
+    answered = list(answered)  # read once: every check sees the same answers
     if len(answered) != len(values):
         return [
             misconfigured(
                 f"BatchScope {name!r}: load_fn answered {len(answered)} values "
                 f"for {len(values)} asked"
+            )
+        ] * len(values)
+    if given != values:
+        return [
+            misconfigured(
+                f"BatchScope {name!r}: load_fn changed the list of values it was "
+                "given (sorted, popped, replaced), so which value an answer is "
+                "for cannot be told; answer in the order given"
             )
         ] * len(values)
     for answer in answered:  # all checked before any is read (and logged)
@@ -313,15 +457,18 @@ def _answers_of(name: str, values: list[object], answered: object) -> list[Outco
                     "than a bool or an exception"
                 )
             ] * len(values)
+    via = f" (engine call {', '.join(calls)})" if calls else ""
     outcomes: list[Outcome] = []
     for value, answer in zip(values, answered, strict=True):
         if answer is True:
             outcomes.append(ALLOW)
         elif answer is False:
-            outcomes.append(forbidden(f"scope {name!r} denied {safe_repr(value)}"))
+            outcomes.append(forbidden(f"scope {name!r} denied {safe_repr(value)}{via}"))
         else:
             outcomes.append(
-                denial_from_exception(answer, f"scope {name!r} ({safe_repr(value)})")
+                denial_from_exception(
+                    answer, f"scope {name!r} ({safe_repr(value)}){via}"
+                )
             )
     return outcomes
 

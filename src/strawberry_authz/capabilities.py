@@ -28,7 +28,12 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLField
 
-from ._compat import ResolveInfo, strawberry_field_of, unwrap_info
+from ._compat import (
+    ResolveInfo,
+    strawberry_definition_of,
+    strawberry_field_of,
+    unwrap_info,
+)
 from .errors import ConfigurationError
 from .outcomes import Denial, MaybeOutcome, denial_from_exception, settle
 from .params import FieldCall
@@ -142,6 +147,16 @@ class Capability:
 def declares_capabilities(owner: object) -> bool:
     """Whether any capability field was ever declared for `owner` (a policy)."""
     return owner in _OWNERS
+
+
+def is_answer_type(gtype: Any) -> bool:
+    """Whether `gtype` is `Permission`, the type of `permissions_field`'s answers.
+
+    Its fields are data of an answer the capability field already decided:
+    nothing applies to them, the fallback rule included (the field that
+    returns them is what is checked).
+    """
+    return getattr(strawberry_definition_of(gtype), "origin", None) is Permission
 
 
 def capability_of(owner: object, gfield: GraphQLField) -> Capability | None:

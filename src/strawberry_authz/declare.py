@@ -12,8 +12,15 @@ from typing import Any, TypeVar
 
 from .errors import ConfigurationError
 from .grants import GrantSpec
+from .params import PostRuleFunction
 from .plan import NO_FALLBACK, ErrorHook, Phase
-from .policy import FieldPolicy, Policy, check_phase, decorate_type
+from .policy import (
+    FieldPolicy,
+    Policy,
+    check_phase,
+    decorate_type,
+    refuse_bare_decorator,
+)
 
 __all__ = ["RuleDeclarations"]
 
@@ -62,6 +69,7 @@ class RuleDeclarations:
                 instead of delivering an error for each.
         """
         check_phase(phase)
+        refuse_bare_decorator("rule", rules_or_fn)
         return FieldPolicy(
             self._policy,
             rules_or_fn,
@@ -78,7 +86,7 @@ class RuleDeclarations:
 
     def post_rule(
         self,
-        fn: Callable[..., object],
+        fn: PostRuleFunction,
         *,
         grants: GrantSpec | None = None,
         skip_defaults: bool = False,
@@ -95,6 +103,7 @@ class RuleDeclarations:
         `on_denied` fallback). On a subscription it checks every event, with
         the event as `result`. Other options as for `rule`.
         """
+        refuse_bare_decorator("post_rule", fn)
         return FieldPolicy(
             self._policy,
             fn,
@@ -107,6 +116,32 @@ class RuleDeclarations:
             on_denied=on_denied,
             phase="resolve",
             drop_denied=drop_denied,
+        )
+
+    def grants(self, names_or_fn: GrantSpec) -> FieldPolicy:
+        """Grants given by a field, without a rule of its own.
+
+        `@authz.grants(["self"])` above `@strawberry.field` records `self`
+        for the fields of the returned object once the field resolved and
+        passed what applies to it (default scopes, type rules). It does not
+        allow anything: under `fallback_rule=False` a field with grants only
+        is still denied, unlike `authz.rule(True, grants=...)`.
+        `names_or_fn` is a list of names or `fn(params, result)`, as for
+        `grants=` on `rule`.
+        """
+        refuse_bare_decorator("grants", names_or_fn)
+        return FieldPolicy(
+            self._policy,
+            None,
+            post=False,
+            grants=names_or_fn,
+            skip_defaults=False,
+            skip_type_rules=False,
+            skip_interface_rules=False,
+            on_error=None,
+            on_denied=NO_FALLBACK,
+            phase="subscribe",
+            drop_denied=False,
         )
 
     def type_rule(
@@ -138,6 +173,7 @@ class RuleDeclarations:
         the lists that return them (a single-object field still gets `null`
         and the error).
         """
+        refuse_bare_decorator("type_rule", rules_or_fn)
         if drop_denied and not on_object:
             raise ConfigurationError(
                 "authz.type_rule(drop_denied=True) needs on_object=True: only a "
@@ -167,9 +203,10 @@ class RuleDeclarations:
         )
 
     def type_post_rule(
-        self, fn: Callable[..., object], *, on_error: ErrorHook | None = None
+        self, fn: PostRuleFunction, *, on_error: ErrorHook | None = None
     ) -> Callable[[TypeT], TypeT]:
         """A post rule `fn(params, result)` on every field of a type."""
+        refuse_bare_decorator("type_post_rule", fn)
         return functools.partial(
             decorate_type,
             self._policy,

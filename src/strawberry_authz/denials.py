@@ -12,12 +12,20 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from .errors import ForbiddenError, fresh_error
+from ._compat import strawberry_error_logger
+from .errors import ForbiddenError, error_code, fresh_error, is_denial, mark_denial
+from .explain import why_denied
 from .outcomes import Denial
 from .params import FieldCall
 from .plan import NO_FALLBACK, FieldPlan, GuardSettings
 
-__all__ = ["client_error", "deny", "inactive_error"]
+__all__ = [
+    "QuietDenials",
+    "client_error",
+    "deny",
+    "inactive_error",
+    "quiet_denials_in_strawberry_log",
+]
 
 logger = logging.getLogger("strawberry_authz")
 
@@ -34,7 +42,7 @@ def deny(
     call: FieldCall, denial: Denial, plan: FieldPlan, settings: GuardSettings
 ) -> Any:
     """Raise the error the client sees for `denial`, or return the fallback."""
-    error = client_error(denial, plan, settings, call.info.path.as_list())
+    error = client_error(denial, plan, settings, call.info.path.as_list(), call)
     fallback = plan.on_denied
     if fallback is NO_FALLBACK:
         raise error
@@ -51,18 +59,25 @@ def deny(
 
 
 def client_error(
-    denial: Denial, plan: FieldPlan, settings: GuardSettings, path: list[str | int]
+    denial: Denial,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    path: list[str | int],
+    call: FieldCall | None = None,
 ) -> Exception:
     """The error to raise for `denial` at `path`, after the error hooks.
 
-    A hook returning None passes to the next hook; an exception replaces the
-    error; a `str` replaces its message and keeps its code; anything else, or
-    a hook raising, keeps it (logged).
+    The hooks are the `on_error` of the rule that denied (not of the
+    field's other rules), then `error_resolver`. A hook returning None
+    passes to the next hook; an exception replaces the error; a `str`
+    replaces its message and keeps its code; anything else, or a hook
+    raising, keeps it (logged). The denial is logged here, in one line.
     """
     error = denial.error
     if denial.branches and not settings.error_reasons:
         error = _without_reasons(denial)
-    for hook in (plan.on_error, settings.error_resolver):
+    own = plan.error_hook(denial.source) if plan.on_error else None
+    for hook in (own, settings.error_resolver):
         if hook is None:
             continue
         try:
@@ -77,13 +92,47 @@ def client_error(
             continue
         error = _replaced(error, replacement, plan.coordinate)
         break
-    logger.debug(
-        "strawberry-authz: denied %s at %s: %s", plan.coordinate, path, denial.reason
-    )
-    error = fresh_error(error)
-    if settings.debug and isinstance(error, GraphQLError):
-        error.extensions = {**(error.extensions or {}), "authz": denial.explain()}
+    why = why_denied(denial, plan, call) if settings.explain_denials else None
+    level = settings.denial_log_level
+    if level is not None and logger.isEnabledFor(level):
+        logger.log(
+            level,
+            "strawberry-authz: denied %s at %s (%s, %s): %s%s",
+            plan.coordinate,
+            ".".join(map(str, path)),
+            error_code(error) or type(error).__name__,
+            denial.source or "rule",
+            denial.reason.replace("\n", " "),
+            "" if why is None else f" [why: {', '.join(why['failed'])}]",
+        )
+    error = mark_denial(fresh_error(error))
+    if isinstance(error, GraphQLError):
+        if settings.debug:
+            error.extensions = {**(error.extensions or {}), "authz": denial.explain()}
+        if why is not None and settings.explain_denials == "response":
+            error.extensions = {**(error.extensions or {}), "why": why}
     return error
+
+
+class QuietDenials(logging.Filter):
+    """Drops Strawberry's traceback of a denial: it was logged in one line.
+
+    Put on Strawberry's error logger. Only errors marked by `client_error`
+    are dropped; every other error (a resolver's bug) keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc_info = record.exc_info
+        if exc_info and is_denial(exc_info[1]):
+            return False
+        return not is_denial(getattr(record.msg, "original_error", None))
+
+
+def quiet_denials_in_strawberry_log() -> None:
+    """Install `QuietDenials` on Strawberry's error logger (once per process)."""
+    target = strawberry_error_logger()
+    if not any(isinstance(f, QuietDenials) for f in target.filters):
+        target.addFilter(QuietDenials())
 
 
 def _replaced(error: Exception, replacement: object, coordinate: str) -> Exception:

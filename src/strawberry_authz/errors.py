@@ -1,12 +1,14 @@
 """Errors raised to clients, and the error raised for bad configuration.
 
-`ForbiddenError` and `UnauthenticatedError` are what a denied field reports.
+`ForbiddenError` and `UnauthenticatedError` are what a denied field reports;
+`AuthorizationFailedError` what a field reports when its check failed.
 `ConfigurationError` is raised at decoration, schema install or
 `AuthExtension.validate` time and never reaches a client.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -14,7 +16,12 @@ from graphql import GraphQLError
 
 from ._compat import StrawberryException
 
-__all__ = ["ConfigurationError", "ForbiddenError", "UnauthenticatedError"]
+__all__ = [
+    "AuthorizationFailedError",
+    "ConfigurationError",
+    "ForbiddenError",
+    "UnauthenticatedError",
+]
 
 
 class _DenialError(GraphQLError):
@@ -42,6 +49,20 @@ class UnauthenticatedError(_DenialError):
 
     code = "UNAUTHENTICATED"
     default_message = "You must be logged in to access this field."
+
+
+class AuthorizationFailedError(_DenialError):
+    """Authorization could not be decided (`INTERNAL_SERVER_ERROR`).
+
+    What the client sees when a check *failed* rather than said no: a loader,
+    `load_scopes`, a `BatchScope`, an engine or a rule function raised
+    unexpectedly, timed out, or the policy is broken at run time. The field
+    is denied all the same; the code lets a client retry instead of telling
+    its user "access denied". Nothing of the cause is in it (it is logged).
+    """
+
+    code = "INTERNAL_SERVER_ERROR"
+    default_message = "Authorization could not be checked; please try again."
 
 
 class ConfigurationError(Exception):
@@ -75,6 +96,21 @@ class SchemaBuildConfigurationError(ConfigurationError, StrawberryException):
     @property
     def exception_source(self) -> None:
         return None
+
+
+_DENIAL_MARK = "_strawberry_authz_denial"
+
+
+def mark_denial(error: Exception) -> Exception:
+    """Mark `error` (a fresh copy) as the error of a denial, for the log filter."""
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(error, _DENIAL_MARK, True)
+    return error
+
+
+def is_denial(error: object) -> bool:
+    """Whether `error` is what a denied field raised (see `mark_denial`)."""
+    return getattr(error, _DENIAL_MARK, False) is True
 
 
 def error_code(error: BaseException) -> str | None:

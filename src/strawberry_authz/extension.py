@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -28,11 +28,14 @@ from .batch import BatchObserver
 from .capabilities import CapabilityMethods
 from .decisions import DecisionHook, decision_hook, hooks_of
 from .declare import RuleDeclarations
+from .denials import quiet_denials_in_strawberry_log
 from .errors import ConfigurationError
+from .filters import FilterMethods
 from .grants import GrantDeclaration
 from .inline import InlineCheckMethods, InlineChecks
 from .install import install_guards
 from .plan import ErrorHook, GuardSettings
+from .planning import filter_rule_problems
 from .policy import Policy, compile_defaults, compile_fallback
 from .request import RequestState
 from .rules import RuleCompiler
@@ -49,7 +52,9 @@ logger = logging.getLogger("strawberry_authz")
 TypeT = TypeVar("TypeT", bound=type)
 
 
-class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
+class AuthExtension(
+    RuleDeclarations, InlineCheckMethods, CapabilityMethods, FilterMethods
+):
     """Authorization for a Strawberry schema.
 
     Args:
@@ -75,15 +80,16 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             (`extensions["authz"]`). Off by default: it reveals policy, and
             the reasons of a rule computed from a result (a post rule) can
             carry values derived from that denied result.
-        error_reasons: Keep `extensions["reasons"]` on the error of a denied
+        error_reasons: Add `extensions["reasons"]` to the error of a denied
             `$or` / `$race` (each failed branch's client-facing code and
-            message). It tells a client how many branches failed; `False`
-            omits it, so nothing of the policy's shape leaves the server.
+            message). It tells a client the shape of the rule, so it is off
+            by default (`False`: nothing of the policy's shape leaves the
+            server); turn it on while developing.
         scope_timeout: Seconds an async `load_scopes`, async loader or async
             rule function may take. One that takes longer denies the fields
-            waiting for it (`FORBIDDEN`, logged with the scope or the rule's
-            field); other fields and operations are unaffected. `None` (the
-            default) waits as long as they take.
+            waiting for it (a failure: `INTERNAL_SERVER_ERROR`, logged with
+            the scope or the rule's field); other fields and operations are
+            unaffected. `None` (the default) waits as long as they take.
         fallback_rule: The rule of every field that no other rule applies to
             (no default scopes, type, interface or field rule), root or
             nested, in every operation type. `False` denies by default; a
@@ -91,6 +97,20 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             explicit allow). Introspection (`__schema`, `__type`,
             `__typename`) is never subject to it. `None` (the default) leaves
             such fields open.
+        denial_log_level: The level at which each denied field is logged on
+            `strawberry_authz`, in one line (field, path, code, which rule,
+            reason); `None` logs no denial. Strawberry's own traceback of a
+            denial is left out of its error log: a denial is expected, not a
+            crash. Failures (a loader raising, ...) are also logged at
+            `ERROR` with their traceback.
+        explain_denials: Why was I denied, for development. `"log"` adds to
+            each denial's log line the parts of the rule that failed, named
+            by their keys and scopes, never their values (`[why:
+            $or/has_role, $or/$granted read_photos]`); `"response"` also puts
+            them in the error (`extensions["why"] = {"rule": "type",
+            "failed": [...]}`). Off (`False`) by default: even without
+            values, the paths describe the policy; keep it off in
+            production.
     """
 
     def __init__(
@@ -103,9 +123,11 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         error_resolver: ErrorHook | None = None,
         on_decision: DecisionHook | Sequence[DecisionHook] | None = None,
         debug: bool = False,
-        error_reasons: bool = True,
+        error_reasons: bool = False,
         scope_timeout: float | None = None,
         fallback_rule: object = None,
+        denial_log_level: int | None = logging.INFO,
+        explain_denials: Literal[False, "log", "response"] = False,
     ) -> None:
         if not callable(load_scopes):
             raise TypeError(f"load_scopes must be callable, got {load_scopes!r}")
@@ -128,7 +150,10 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
             on_decision=decision_hook(on_decision),
             debug=debug,
             error_reasons=error_reasons,
+            denial_log_level=denial_log_level,
+            explain_denials=_checked_explain(explain_denials),
         )
+        quiet_denials_in_strawberry_log()
         self._inline = InlineChecks(compiler, self._settings)
         self._batch_observer = batch_observer_of(self._settings.on_decision)
         self._install_lock = threading.Lock()
@@ -158,6 +183,7 @@ class AuthExtension(RuleDeclarations, InlineCheckMethods, CapabilityMethods):
         type, the field and the offending key.
         """
         problems = self._install(schema)
+        problems.extend(filter_rule_problems(self._policy))
         if not any(ext is self for ext in schema.extensions):
             problems.append(
                 "the schema does not list this AuthExtension in "
@@ -249,6 +275,16 @@ def batch_observer_of(hook: DecisionHook | None) -> BatchObserver | None:
         return span
 
     return observe
+
+
+def _checked_explain(
+    explain: object,
+) -> Literal[False, "log", "response"]:
+    if explain is False or explain == "log" or explain == "response":
+        return explain
+    raise TypeError(
+        f"explain_denials must be False, 'log' or 'response', got {explain!r}"
+    )
 
 
 def _check_timeout(scope_timeout: object) -> None:

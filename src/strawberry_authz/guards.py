@@ -184,7 +184,13 @@ class FieldGuard:
         return self._complete(call)
 
     async def _complete_after(self, call: FieldCall, checked: Awaitable[Any]) -> Any:
-        call.result = await checked
+        try:
+            call.result = await checked
+        except GraphQLError:
+            raise  # the denial of a returned object, as the client sees it
+        except Exception as error:
+            where = f"the object rules of {self.plan.coordinate}"
+            return deny(call, denial_from_exception(error, where), *self._denying)
         completed = self._complete(call)
         return (await completed) if isawaitable(completed) else completed
 
@@ -217,12 +223,15 @@ class FieldGuard:
             made = None
         call.state.grants.record(call.info.path, grant_names(made, where))
         warmed = self._warm(call)
-        return (await warmed) if warmed is not call.result else warmed
+        return (await warmed) if isawaitable(warmed) else warmed
 
     def _warm(self, call: FieldCall) -> Any:
-        result = call.result
         warmer = self.plan.warmer
-        if warmer is None or not result:
+        result = call.result
+        # Only a plain list's or tuple's length is read: a lazy result (a
+        # Django QuerySet) would be evaluated by it, outside fail-closed
+        # handling.
+        if warmer is None or result is None or (type(result) in _SIZED and not result):
             return result
         try:
             warming = warmer.warm(call)
@@ -230,8 +239,8 @@ class FieldGuard:
             where = f"deciding the items of {self.plan.coordinate}"
             return deny(call, denial_from_exception(error, where), *self._denying)
         if warming is None:
-            return result
-        return _when_done(warming, result)
+            return call.result  # the warmer may have taken a copy of the list
+        return _when_done(warming, call.result)
 
     # -- subscriptions ------------------------------------------------------------
 
@@ -290,6 +299,16 @@ def _closure(guard: FieldGuard) -> Resolver:
                 return guard.resolve(state, root, info, {})
 
             resolver = resolve_static_no_args
+    elif pre is None and _only_checks_before(guard) and not guard.plan.site.type_grants:
+        # Nothing to check on the field itself (the fields of a type whose
+        # only rules are object rules, decided where the object is returned):
+        # only an operation without our state still fails closed.
+        def resolve_unchecked(root: Any, info: Any, **args: Any) -> Any:
+            if var.get() is None:
+                raise inactive_error()
+            return original(root, info, **args)
+
+        resolver = resolve_unchecked
     elif (
         (per_object := _only_per_object(pre)) is not None
         and _only_checks_before(guard)
@@ -456,6 +475,10 @@ def _evaluate(node: Node, call: FieldCall, plan: FieldPlan, kind: str) -> MaybeO
         return node.evaluate(call.state, call)
     except Exception as error:
         return denial_from_exception(error, f"the {kind} of {plan.coordinate}")
+
+
+_SIZED = (list, tuple)
+"""Results whose length is read without running anything of the user's."""
 
 
 async def _when_done(warming: Awaitable[Any], result: Any) -> Any:

@@ -65,6 +65,14 @@ class InlineChecks:
             return node
         if node.static:
             return state.decide(node)
+        return node.evaluate(state, self.call_for(raw, state, plan))
+
+    def call_for(
+        self, raw: ResolveInfo, state: RequestState, plan: FieldPlan | None = None
+    ) -> FieldCall:
+        """A `FieldCall` for the field being resolved (its root and arguments)."""
+        if plan is None:
+            plan = self.plan_of(raw)
         args: dict[str, Any]
         found = resolver_inputs(raw)
         if found is None:
@@ -72,7 +80,7 @@ class InlineChecks:
             root, args = (known[1] if known is not None else None), {}
         else:
             root, args = found
-        return node.evaluate(state, FieldCall(plan.site, state, root, raw, args))
+        return FieldCall(plan.site, state, root, raw, args)
 
     def error(self, info: object, denial: Denial) -> Exception:
         """The error `require` raises for `denial` (error hooks applied)."""

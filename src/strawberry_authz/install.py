@@ -31,7 +31,7 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
 )
-from strawberry import Schema
+from strawberry import Schema, relay
 
 from ._compat import (
     graphql_schema,
@@ -41,11 +41,23 @@ from ._compat import (
     strawberry_definition_of,
     strawberry_field_of,
 )
-from .capabilities import capability_of, declares_capabilities
+from .capabilities import (
+    Permission,
+    capability_of,
+    declares_capabilities,
+    is_answer_type,
+)
 from .decisions import DecisionSource
 from .guards import FieldGuard
 from .params import FieldSite
-from .plan import NO_FALLBACK, FieldPlan, GuardSettings, ObjectCheck, Part
+from .plan import (
+    NO_FALLBACK,
+    ErrorHooks,
+    FieldPlan,
+    GuardSettings,
+    ObjectCheck,
+    Part,
+)
 from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
 from .rules import Granted, Node, PerObject, SourceTag, all_of
 from .warmup import Warmer
@@ -55,11 +67,24 @@ if TYPE_CHECKING:
 
     from .capabilities import Capability
 
-__all__ = ["PlannedField", "install_guards", "plan_schema"]
+__all__ = ["PlannedField", "install_guards", "plan_schema", "possible_object_types"]
 
 logger = logging.getLogger("strawberry_authz")
 
 OPERATIONS = ("Query", "Mutation", "Subscription")
+
+# Types that hold no data of their own: what their fields show, the field that
+# returned them already decided (relay's structure around the nodes of a
+# connection; the answers of a capability field). The fallback rule does not
+# apply to the fields these classes declare; a field a subclass adds, and the
+# objects inside (`Edge.node`'s), keep their own rules.
+FOLLOWS_PARENT: dict[type, str] = {
+    relay.Connection: "relay",
+    relay.ListConnection: "relay",
+    relay.Edge: "relay",
+    relay.PageInfo: "relay",
+    Permission: "library",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +103,9 @@ class _OutputField(NamedTuple):
     `named` is its type behind every list and non-null wrapper, `lists` how
     many list levels wrap it; `field` is the Strawberry field behind it,
     `policies` this policy's rules on it and `marked` whether it carries any
-    marker (ours or another AuthExtension's).
+    marker (ours or another AuthExtension's); `follows` why the field that
+    returned its object decides for it (`"relay"`, `"library"`, see
+    `FOLLOWS_PARENT`), None for a field that holds data.
     """
 
     gtype: GraphQLObjectType
@@ -89,6 +116,7 @@ class _OutputField(NamedTuple):
     field: StrawberryField | None
     policies: tuple[FieldPolicy, ...]
     marked: bool
+    follows: str | None
 
     @property
     def plain(self) -> bool:
@@ -194,6 +222,8 @@ def _plan_fields(
     planned: list[_Planned] = []
     for gtype in _object_types(gschema):
         rules = planner.type_rules(gtype)
+        if rules.operation is not None:
+            _check_root_type_rules(gtype, rules, problems)
         for field_name, gfield in gtype.fields.items():
             field = _read_field(policy, gtype, field_name, gfield)
             found = planner.plan(field, rules, problems)
@@ -212,6 +242,8 @@ class PlannedField:
     subscription's `subscribe` and `resolve` plans. `object_parts` are the
     `on_object` type rules of its type, checked once per object when a
     field returns the object. A capability field answers for itself.
+    `follows` says why the field that returned the object decides for this
+    field when nothing else applies (`"relay"`, `"library"`), else None.
     """
 
     gtype: GraphQLObjectType
@@ -219,6 +251,7 @@ class PlannedField:
     plans: tuple[FieldPlan, ...]
     capability: bool
     object_parts: tuple[Part, ...]
+    follows: str | None = None
 
 
 def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], list[str]]:
@@ -241,14 +274,18 @@ def plan_schema(policy: Policy, schema: Schema) -> tuple[list[PlannedField], lis
                 gtype,
                 field.name,
                 tuple(entry.field_plan() for entry in found),
-                capability_of(policy, field.gfield) is not None,
+                capability_of(policy, field.gfield) is not None
+                or is_answer_type(gtype),
                 objects[gtype.name],
+                field.follows,
             )
         )
     return result, problems
 
 
 def _object_parts(rules: _TypeRules) -> tuple[Part, ...]:
+    if rules.operation is not None:
+        return ()  # a root type's object rules are checked on its fields
     own: list[Part] = [("type", p.node) for p in rules.own if p.on_object and p.node]
     return (
         *own,
@@ -299,7 +336,7 @@ class _Planner:
         }
         self.nodes = _SharedNodes(gschema, self.type_rules)
         self._plain: dict[str, _FieldRules] = {}
-        self._templates: dict[tuple[str, bool, int], FieldPlan] = {}
+        self._templates: dict[tuple[str, bool, int, str | None], FieldPlan] = {}
         self._type_rules: dict[str, _TypeRules] = {}
         self.capabilities = declares_capabilities(policy)
         self._parts: dict[tuple[int, bool, bool], _TypeParts] = {}
@@ -333,6 +370,8 @@ class _Planner:
         self, field: _OutputField, rules: _TypeRules, problems: list[str]
     ) -> list[_Planned]:
         gfield = field.gfield
+        if is_answer_type(field.gtype):
+            return []  # an answer's data: the field returning it was checked
         capability = capability_of(self.policy, gfield) if self.capabilities else None
         if capability is not None:
             # Its answer is itself an authorization answer (a boolean about the
@@ -365,7 +404,12 @@ class _Planner:
         plain = field.plain
         object_check = self.nodes.object_check(field.named, field.lists)
         # Object checks are shared, one per returned type and list depth.
-        key = (field.gtype.name, bool(field.gfield.args), id(object_check))
+        key = (
+            field.gtype.name,
+            bool(field.gfield.args),
+            id(object_check),
+            field.follows,
+        )
         template = self._templates.get(key) if plain else None
         if template is not None:
             return _Planned(field, template, shared=True)
@@ -388,7 +432,7 @@ class _Planner:
         if operation is not None and not field.skip_defaults:
             defaults = self.policy.defaults.get(operation)
         parts = [*_parts("default", defaults), *field.pre_parts]
-        if not parts and not field.post_parts and not field.object_rules:
+        if not (parts or field.post_parts or field.object_rules or output.follows):
             parts = _parts("fallback", self.policy.fallback)
         return FieldPlan(
             site=site,
@@ -515,7 +559,7 @@ class _SharedNodes:
             found = self._object_rules(named)
             if found is None:
                 return None
-            return ObjectCheck(concrete=found[1:], lists=lists)
+            return ObjectCheck(concrete=found[1:], lists=lists, name=named.name)
         if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
             by_type = tuple(
                 (possible.name, None if found is None else found[1:])
@@ -646,9 +690,10 @@ class _FieldRules:
             ),
             type_grants=types.grants,
             grants=granting[0] if granting else None,
-            on_error=next(
-                (p.on_error for p in all_field if p.on_error is not None),
-                types.on_error,
+            on_error=(
+                *_error_hooks(own, "field"),
+                *_error_hooks(inherited, "interface"),
+                *types.on_error,
             ),
             on_denied=next(
                 (p.on_denied for p in all_field if p.on_denied is not NO_FALLBACK),
@@ -686,20 +731,27 @@ class _TypeParts(NamedTuple):
         # grants, on_error and object rules of the type's own rules stay even
         # when a field skips them: they are about the object, not the field.
         type_policies = (*rules.own, *interface_types)
+        root = rules.operation is not None
         return cls(
             pre=[
                 (source, per_object(node))
                 for source, node in (
-                    *_policy_parts("type", _on_fields(own_types), post=False),
+                    *_policy_parts("type", _on_fields(own_types, root), post=False),
                     *_policy_parts(
-                        "interface", _on_fields(interface_types), post=False
+                        "interface", _on_fields(interface_types, root), post=False
                     ),
                 )
             ],
             post=_policy_parts("post", (*own_types, *interface_types), post=True),
             grants=tuple(p.grants for p in type_policies if p.grants is not None),
-            on_error=next((p.on_error for p in type_policies if p.on_error), None),
-            object_rules=any(p.on_object for p in type_policies),
+            on_error=(
+                *_error_hooks(rules.own, "type"),
+                *_error_hooks(interface_types, "interface"),
+            ),
+            # Only a declaration holding a rule decides anything: one with only
+            # grants= or skip_interface_rules leaves the fallback in charge.
+            object_rules=not root
+            and any(p.on_object and p.node is not None for p in type_policies),
         )
 
 
@@ -711,7 +763,7 @@ def _check_field(
     problems: list[str],
 ) -> None:
     for kind, found in (
-        ("authz.rule", [p for p in own if not p.post]),
+        ("authz.rule", [p for p in own if not p.post and p.rules is not None]),
         ("authz.post_rule", [p for p in own if p.post]),
     ):
         if len(found) > 1:
@@ -725,7 +777,7 @@ def _check_field(
             "give them on one"
         )
     for rule in (*own, *inherited):
-        if rule.node is None:
+        if not rule.compiled:
             problems.append(f"{coordinate}: its rule was never compiled")
     on_denied = next(
         (p.on_denied for p in (*own, *inherited) if p.on_denied is not NO_FALLBACK),
@@ -738,13 +790,26 @@ def _check_field(
         )
 
 
+def _error_hooks(found: Any, source: DecisionSource) -> ErrorHooks:
+    """The `on_error` of each of `found`, with the source of its denials."""
+    return tuple(
+        ("post" if p.post else source, p.on_error)
+        for p in found
+        if p.on_error is not None
+    )
+
+
 def _policy_parts(source: DecisionSource, found: Any, *, post: bool) -> list[Part]:
     return [(source, p.node) for p in found if p.post is post and p.node is not None]
 
 
-def _on_fields(policies: tuple[TypePolicy, ...]) -> tuple[TypePolicy, ...]:
-    """The type rules checked on each field (not `on_object` ones)."""
-    return tuple(p for p in policies if not p.on_object)
+def _on_fields(policies: tuple[TypePolicy, ...], root: bool) -> tuple[TypePolicy, ...]:
+    """The type rules checked on each field (not `on_object` ones).
+
+    On a root type `on_object` ones too: no field returns the root object,
+    so checking each root field before its resolver is where they hold.
+    """
+    return tuple(p for p in policies if root or not p.on_object)
 
 
 def _parts(source: DecisionSource, node: Node | None) -> list[Part]:
@@ -782,7 +847,10 @@ def _read_field(
             marked = True
             if isinstance(ext, FieldPolicy) and ext.policy is policy:
                 policies = (*policies, ext)
-    return _OutputField(gtype, name, gfield, named, lists, field, policies, marked)
+    follows = FOLLOWS_PARENT.get(getattr(field, "origin", None))  # type: ignore[arg-type]
+    return _OutputField(
+        gtype, name, gfield, named, lists, field, policies, marked, follows
+    )
 
 
 def _field_policies(policy: Policy, gfield: GraphQLField | None) -> list[FieldPolicy]:
@@ -968,6 +1036,24 @@ def _is_interface(klass: type) -> bool:
     return bool(getattr(definition, "is_interface", False))
 
 
+def _check_root_type_rules(
+    gtype: GraphQLObjectType, rules: _TypeRules, problems: list[str]
+) -> None:
+    """`drop_denied=True` on a root type has nothing to drop: reported.
+
+    Its object rule is checked on each root field (no field returns the
+    root object), and a denied root field gets `null` and the error.
+    """
+    for found in (*rules.own, *rules.interfaces):
+        if found.drop_denied:
+            problems.append(
+                f"{gtype.name}: {found.where} has drop_denied=True, but "
+                f"{gtype.name} is the {rules.operation} root type: no list "
+                "returns it, so nothing would be dropped (its object rule is "
+                "checked on each of its fields); remove drop_denied=True"
+            )
+
+
 def _check_input_types(
     policy: Policy, gschema: GraphQLSchema, problems: list[str]
 ) -> None:
@@ -1022,7 +1108,7 @@ def _check_grants_reachable(
         spec = plan.grants
         if spec is None:
             continue
-        for target in _possible_object_types(gschema, entry.gfield.type):
+        for target in possible_object_types(gschema, entry.gfield.type):
             names = given.setdefault(target, set())
             if callable(spec):
                 given[target] = None
@@ -1049,7 +1135,7 @@ def _check_grants_reachable(
                     )
 
 
-def _possible_object_types(gschema: GraphQLSchema, field_type: Any) -> list[str]:
+def possible_object_types(gschema: GraphQLSchema, field_type: Any) -> list[str]:
     while isinstance(field_type, (GraphQLNonNull, GraphQLList)):
         field_type = field_type.of_type
     if isinstance(field_type, GraphQLObjectType):

@@ -9,15 +9,29 @@ that item's error, or, with `drop_denied=True`, is left out of the list.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator, Mapping
+from inspect import isawaitable
 from typing import Any
 
 from .denials import client_error
-from .outcomes import Denial, Outcome, decided, misconfigured, settle
+from .outcomes import (
+    Denial,
+    Outcome,
+    decided,
+    has_running_loop,
+    misconfigured,
+    settle,
+)
 from .params import FieldCall
 from .plan import FieldPlan, GuardSettings, ObjectCheck
 from .rules import object_key, object_key_at
-from .warmup import ObjectTodo, collector_paused, decide_objects
+from .warmup import (
+    ObjectTodo,
+    awaits,
+    collector_paused,
+    decide_objects,
+    none_awaited,
+)
 
 __all__ = ["check_objects"]
 
@@ -34,6 +48,8 @@ def check_objects(
     result = call.result
     if result is None:
         return result
+    if call.state.trusted and _trusted(call.state.trusted, call.info.path, check):
+        return result
     if check.lists:
         return _check_list(call, check, plan, settings, result)
     found = check.rules_for(result, call.info)
@@ -49,6 +65,21 @@ def check_objects(
     if decided(outcome):
         return _single(call, outcome, plan, settings)  # type: ignore[arg-type]
     return _single_later(call, outcome, plan, settings)  # type: ignore[arg-type]
+
+
+def _trusted(
+    trusted: dict[int, tuple[object, frozenset[str]]], path: Any, check: ObjectCheck
+) -> bool:
+    """Whether a field at or above `path` filtered these objects' type in its
+    query with `authz.filter(..., recheck=False)` (only a concrete type)."""
+    if not check.name:
+        return False
+    while path is not None:
+        entry = trusted.get(id(path))
+        if entry is not None and entry[0] is path and check.name in entry[1]:
+            return True
+        path = path.prev
+    return False
 
 
 def _single(
@@ -79,8 +110,41 @@ def _check_list(
     settings: GuardSettings,
     result: Any,
 ) -> Any:
-    path = call.info.path
     tree = _as_lists(result, check.lists)
+    if not _unsettled(tree, check.lists):
+        return _check_tree(call, check, plan, settings, tree)
+    # Async iterables and awaitables, which graphql-core would complete:
+    # settled here first, so the items decided are the items served.
+    if call.state.scopes.sync or not has_running_loop():
+        _discard_unsettled(tree, check.lists)
+        denial = misconfigured(
+            f"{plan.coordinate} returned a list (or items) to await under "
+            "execute_sync: its items cannot be decided"
+        )
+        raise client_error(denial, plan, settings, call.info.path.as_list())
+    return _check_tree_later(call, check, plan, settings, tree)
+
+
+async def _check_tree_later(
+    call: FieldCall,
+    check: ObjectCheck,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    tree: Any,
+) -> Any:
+    tree = await _settled_lists(tree, check.lists)
+    checked = _check_tree(call, check, plan, settings, tree)
+    return (await checked) if isawaitable(checked) else checked
+
+
+def _check_tree(
+    call: FieldCall,
+    check: ObjectCheck,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    tree: Any,
+) -> Any:
+    path = call.info.path
     todo: list[ObjectTodo] = []
     found_at: dict[Position, tuple[Any, bool]] = {}
     with collector_paused(len(tree) if isinstance(tree, list) else 0):
@@ -168,6 +232,56 @@ def _as_lists(value: Any, depth: int) -> Any:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         return value  # graphql-core reports it; nothing to serve from it
     return [_as_lists(item, depth - 1) for item in value]
+
+
+def _unsettled(tree: Any, depth: int) -> bool:
+    """Whether anything in `tree` is to be awaited, or iterated asynchronously.
+
+    `tree` is as `_as_lists` made it: a list level that is still not a list
+    is an async iterable (or not iterable at all); an item may be awaitable.
+    """
+    if depth == 0:
+        return awaits(tree)
+    if not isinstance(tree, list):
+        return tree is not None and (awaits(tree) or isinstance(tree, AsyncIterable))
+    if depth == 1:
+        return not none_awaited(tree) and any(map(awaits, tree))
+    return any(_unsettled(item, depth - 1) for item in tree)
+
+
+async def _settled_lists(value: Any, depth: int) -> Any:
+    """`value` as `_as_lists` makes it, with everything to await awaited.
+
+    The awaitable items of a list are awaited together, as graphql-core
+    does; one that raises becomes its exception, which graphql-core reports
+    at the item.
+    """
+    if awaits(value):
+        value = await value
+    if depth == 0 or value is None:
+        return value
+    if isinstance(value, AsyncIterable) and not isinstance(value, Iterable):
+        value = [item async for item in value]
+    value = _as_lists(value, depth)
+    if not isinstance(value, list):
+        return value  # graphql-core reports it; nothing to serve from it
+    at = [index for index, item in enumerate(value) if _unsettled(item, depth - 1)]
+    settled = await asyncio.gather(
+        *(_settled_lists(value[index], depth - 1) for index in at),
+        return_exceptions=True,
+    )
+    for index, item in zip(at, settled, strict=True):
+        value[index] = item
+    return value
+
+
+def _discard_unsettled(tree: Any, depth: int) -> None:
+    """Close the coroutines of `tree` nobody will await."""
+    if isinstance(tree, list) and depth > 0:
+        for item in tree:
+            _discard_unsettled(item, depth - 1)
+    elif asyncio.iscoroutine(tree):
+        tree.close()
 
 
 def _items(tree: Any, depth: int, at: Position = ()) -> Iterator[tuple[Position, Any]]:

@@ -7,7 +7,8 @@ chain of dict lookups until a loader actually has to run.
 
 Whatever goes wrong inside authorization becomes a `Denial` here: a
 `GraphQLError` raised on purpose is what the client sees; anything else is
-logged on `strawberry_authz` and the client only sees `FORBIDDEN`.
+logged on `strawberry_authz` and the client only sees a failure
+(`INTERNAL_SERVER_ERROR`, a plain message), still a denial.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 from graphql import GraphQLError
 
-from .errors import ForbiddenError, UnauthenticatedError, is_unauthenticated
+from .errors import (
+    AuthorizationFailedError,
+    ForbiddenError,
+    UnauthenticatedError,
+    error_code,
+    is_unauthenticated,
+)
 
 __all__ = [
     "ALLOW",
@@ -113,10 +120,16 @@ def denial_from_exception(error: BaseException, during: str) -> Denial:
 
     A `GraphQLError` is the reason the client sees. Anything else is
     unexpected: it is logged with its traceback and the client only sees
-    `FORBIDDEN`, so internals never leak (fail closed).
+    `INTERNAL_SERVER_ERROR` with a plain message, so internals never leak
+    (fail closed) and a client can tell a failure from a "no".
     """
     if isinstance(error, GraphQLError):
-        return Denial(error, f"{during} raised {type(error).__name__}: {error.message}")
+        # One that says "could not check" is a failure: `$not` never passes it.
+        return Denial(
+            error,
+            f"{during} raised {type(error).__name__}: {error.message}",
+            failed=error_code(error) == AuthorizationFailedError.code,
+        )
     text = safe_text(error)
     logger.error(
         "strawberry-authz: %s raised %s: %s; denying (fail closed)",
@@ -126,7 +139,9 @@ def denial_from_exception(error: BaseException, during: str) -> Denial:
         exc_info=(type(error), error, error.__traceback__),
     )
     return Denial(
-        ForbiddenError(), f"{during} raised {type(error).__name__}: {text}", failed=True
+        AuthorizationFailedError(),
+        f"{during} raised {type(error).__name__}: {text}",
+        failed=True,
     )
 
 
@@ -180,14 +195,15 @@ def timed_out(during: str, timeout: float | None) -> Denial:
 def misconfigured(reason: str) -> Denial:
     """A policy problem found at run time: logged loudly, denied."""
     logger.error("strawberry-authz: %s; denying (fail closed)", reason)
-    return Denial(ForbiddenError(), reason, failed=True)
+    return Denial(AuthorizationFailedError(), reason, failed=True)
 
 
 def combine_denials(denials: list[Denial]) -> Denial:
     """One denial for an `$or` / `$race` whose every branch failed.
 
     Same error everywhere: that error. Otherwise `UNAUTHENTICATED` if any
-    branch was unauthenticated, else `FORBIDDEN`, with every branch's reason in
+    branch was unauthenticated, else `INTERNAL_SERVER_ERROR` if any branch
+    failed, else `FORBIDDEN`, with every branch's reason in
     `extensions["reasons"]`.
     """
     first = denials[0]
@@ -209,15 +225,17 @@ def combine_denials(denials: list[Denial]) -> Denial:
             reasons.append({"code": extensions.get("code"), "message": message})
     combined: Exception
     unauthenticated = [d.error for d in denials if is_unauthenticated(d.error)]
+    failed = any(d.failed for d in denials)
     if unauthenticated:
         message = _message(unauthenticated[0])
         combined = UnauthenticatedError(message, extensions={"reasons": reasons})
+    elif failed:
+        # A branch that failed might have passed: the answer is unknown.
+        combined = AuthorizationFailedError(extensions={"reasons": reasons})
     else:
         combined = ForbiddenError(extensions={"reasons": reasons})
     reason = "every branch failed: " + "; ".join(d.reason for d in denials)
-    return Denial(
-        combined, reason, tuple(denials), failed=any(d.failed for d in denials)
-    )
+    return Denial(combined, reason, tuple(denials), failed=failed)
 
 
 def _message(error: Exception) -> str:

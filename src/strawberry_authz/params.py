@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias
+
+from typing_extensions import TypeVar
 
 from ._compat import (
     ResolveInfo,
@@ -31,7 +33,21 @@ if TYPE_CHECKING:
     from strawberry.types import Info
     from strawberry.types.field import StrawberryField
 
-__all__ = ["AuthParams", "FieldCall", "FieldSite", "resolver_inputs"]
+__all__ = [
+    "AuthParams",
+    "FieldCall",
+    "FieldSite",
+    "PostRuleFunction",
+    "RuleFunction",
+    "RuleResult",
+    "RuleSet",
+    "resolver_inputs",
+]
+
+RootT = TypeVar("RootT", default=Any)
+"""The parent object's type (`params.root`); `Any` when not given."""
+ContextT = TypeVar("ContextT", default=Any)
+"""The request context's type (`params.context`); `Any` when not given."""
 
 _UNSET: Any = object()
 _NO_ARGS: dict[str, Any] = {}
@@ -69,13 +85,18 @@ class FieldSite:
         return convert_arguments(self.schema, self.field, raw, info)
 
 
-class AuthParams:
+class AuthParams(Generic[RootT, ContextT]):
     """The field being checked, as its resolver sees it.
 
     `root` is the parent object, `args` the arguments as the resolver gets
     them (Python names, Strawberry input types), `context` the request
     context and `info` Strawberry's `Info`. `args` and `info` are built on
     first access only.
+
+    Generic in the root and the context type, so a type checker catches a
+    misspelt attribute: `def owns(params: AuthParams[Note, Context]) -> bool`
+    makes `params.root.owner_idd` an error. Bare `AuthParams` is
+    `AuthParams[Any, Any]`.
     """
 
     # It holds what it reads of the call, not the call: the call caches its
@@ -98,12 +119,14 @@ class AuthParams:
         self._info: Info = _UNSET
 
     @property
-    def root(self) -> Any:
-        return self._root
+    def root(self) -> RootT:
+        root: RootT = self._root
+        return root
 
     @property
-    def context(self) -> Any:
-        return self._raw.context
+    def context(self) -> ContextT:
+        context: ContextT = self._raw.context
+        return context
 
     @property
     def info(self) -> Info:
@@ -127,6 +150,20 @@ class AuthParams:
     def __repr__(self) -> str:
         coordinate = self._site.coordinate
         return f"AuthParams(field={coordinate!r}, path={self.path!r})"
+
+
+RuleSet: TypeAlias = Mapping[str, Any]
+"""A rule set: `{"scope": value, "$or": [...], ...}` (see Rule trees)."""
+RuleResult: TypeAlias = "bool | RuleSet"
+"""What a rule function answers: `True`, `False` or a rule set."""
+RuleFunction: TypeAlias = Callable[
+    [AuthParams[Any, Any]], "RuleResult | Awaitable[RuleResult]"
+]
+"""`fn(params)` for `authz.rule(fn)` / `type_rule(fn)`, sync or async."""
+PostRuleFunction: TypeAlias = Callable[
+    [AuthParams[Any, Any], Any], "RuleResult | Awaitable[RuleResult]"
+]
+"""`fn(params, result)` for `authz.post_rule(fn)` / `type_post_rule(fn)`."""
 
 
 class FieldCall:

@@ -7,6 +7,7 @@ field's `resolve`, or a subscription's `subscribe`); `GuardSettings` what the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ __all__ = [
     "NO_FALLBACK",
     "UNKNOWN_TYPE",
     "ErrorHook",
+    "ErrorHooks",
     "FieldPlan",
     "GuardSettings",
     "ObjectCheck",
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 ErrorHook = Callable[[Exception, list[str | int]], "Exception | str | None"]
+ErrorHooks = tuple[tuple[DecisionSource, ErrorHook], ...]
+"""The `on_error` hooks of a field's rules, each with the source it owns."""
 Phase = Literal["subscribe", "resolve"]
 Part = tuple[DecisionSource, Node]
 """One source of a field's checks and its node (`("type", node)`)."""
@@ -61,6 +65,7 @@ class ObjectCheck:
     by_type: tuple[tuple[str, tuple[PerObject, bool] | None], ...] = ()
     abstract: Any = None
     lists: int = 0
+    name: str = ""  # the concrete type's name (for `authz.filter(recheck=False)`)
 
     def rules_for(
         self, item: object, info: Any
@@ -93,7 +98,9 @@ class GuardSettings:
     error_resolver: ErrorHook | None = None
     on_decision: DecisionHook | None = None
     debug: bool = False
-    error_reasons: bool = True
+    error_reasons: bool = False
+    denial_log_level: int | None = logging.INFO
+    explain_denials: Literal[False, "log", "response"] = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +121,7 @@ class FieldPlan:
     post: Node | None = None
     post_parts: tuple[Part, ...] = ()
     grants: GrantSpec | None = None
-    on_error: ErrorHook | None = None
+    on_error: ErrorHooks = ()
     on_denied: Any = NO_FALLBACK
     phase: DecisionPhase = "before"
     new_event: bool = False
@@ -138,6 +145,17 @@ class FieldPlan:
         copied.__dict__.update(self.__dict__)
         object.__setattr__(copied, "site", site)
         return copied
+
+    def error_hook(self, source: str | None) -> ErrorHook | None:
+        """The `on_error` of the rule a denial from `source` came from.
+
+        A rule's hook sees only its own rule's denials: a post rule's
+        `NOT_FOUND` never rewrites the default scopes' `UNAUTHENTICATED`.
+        """
+        for owner, hook in self.on_error:
+            if owner == source:
+                return hook
+        return None
 
     @property
     def post_phase(self) -> DecisionPhase:

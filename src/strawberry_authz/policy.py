@@ -30,6 +30,7 @@ from .errors import ConfigurationError, SchemaBuildConfigurationError
 from .grants import GrantSpec, normalize_grant_spec
 from .plan import ErrorHook, Phase
 from .rules import Node, RuleCompiler
+from .scopes import did_you_mean
 
 __all__ = [
     "FieldPolicy",
@@ -42,6 +43,7 @@ __all__ = [
     "decorate_type",
     "is_marker",
     "mark_subclasses",
+    "refuse_bare_decorator",
 ]
 
 logger = logging.getLogger("strawberry_authz")
@@ -138,16 +140,15 @@ class FieldPolicy(_Marker):
         self.phase = phase
         self.drop_denied = drop_denied
         self.node: Node | None = None
+        self.compiled = False
         self.where = "authz.post_rule" if post else "authz.rule"
+        if rules is None:
+            self.where = "authz.grants"
 
     def __call__(self, field: StrawberryField) -> StrawberryField:
         """Decorator form: `@authz.rule(...)` above `@strawberry.field`."""
         if not isinstance(field, StrawberryField):
-            raise TypeError(
-                f"{self.where}(...) must decorate a Strawberry field: put it above "
-                "@strawberry.field / @strawberry.mutation / @strawberry.subscription, "
-                f"not on {field!r}"
-            )
+            raise ConfigurationError(_not_a_field_message(self.where, field))
         field.extensions.append(self)
         watch_class_body(self.policy, sys._getframe(1))
         resolver = field.base_resolver
@@ -161,7 +162,7 @@ class FieldPolicy(_Marker):
         Strawberry hides exceptions raised here behind a `TypeError` unless
         they are its own kind, so the `ConfigurationError` raised here is one.
         """
-        if self.node is None:
+        if not self.compiled:
             origin = getattr(field.origin, "__name__", None) or "?"
             try:
                 self._compile(f"{origin}.{field.python_name}")
@@ -172,9 +173,14 @@ class FieldPolicy(_Marker):
         problems: list[str] = []
         kind = "post rule" if self.post else "rule"
         self.where = where
-        self.node = self.policy.compiler.compile(
-            self.rules, where=f"{kind} of {where}", problems=problems, post=self.post
-        )
+        if self.rules is not None:  # None: `authz.grants`, no rule of its own
+            self.node = self.policy.compiler.compile(
+                self.rules,
+                where=f"{kind} of {where}",
+                problems=problems,
+                post=self.post,
+            )
+        self.compiled = True
         if not callable(self.grants):
             for name in self.grants or ():
                 problem = self.policy.compiler.grant_problem(name)
@@ -182,6 +188,52 @@ class FieldPolicy(_Marker):
                     problems.append(f"grants of {where}: {problem}")
         if problems:
             raise ConfigurationError(problems)
+
+
+def _not_a_field_message(decorator: str, target: object) -> str:
+    name = getattr(target, "__name__", None)
+    if inspect.isfunction(target) and name:
+        return (
+            f"{decorator}(...) on function {name}: a rule decorates a Strawberry "
+            "field. Put it above @strawberry.field / @strawberry.mutation / "
+            "@strawberry.subscription; for a resolver given as "
+            f"strawberry.field(resolver={name}), pass the rule there: "
+            f"strawberry.field(resolver={name}, extensions=[{decorator}(...)])"
+        )
+    return (
+        f"{decorator}(...) must decorate a Strawberry field: put it above "
+        "@strawberry.field / @strawberry.mutation / @strawberry.subscription, "
+        f"not on {target!r}"
+    )
+
+
+def refuse_bare_decorator(decorator: str, target: object) -> None:
+    """Refuse `@authz.rule` / `@authz.type_rule` written without parentheses.
+
+    Python then passes the field or class itself as the rule, and the result
+    would be a field that vanishes from the schema or a class replaced by a
+    partial; both are refused here, naming what was decorated.
+    """
+    if isinstance(target, StrawberryField):
+        resolver = target.base_resolver
+        what = "field " + (
+            _short_name(resolver.wrapped_func.__qualname__)
+            if resolver is not None
+            else (target.python_name or "?")
+        )
+    elif isinstance(target, type):  # a class is never a rule: the decorated one
+        what = f"type {target.__name__}"
+    else:
+        return
+    raise ConfigurationError(
+        f"@authz.{decorator} without parentheses on {what}: "
+        f"call it: @authz.{decorator}(...)"
+    )
+
+
+def _short_name(qualname: str) -> str:
+    """`Query.secret` from `make.<locals>.Query.secret`."""
+    return qualname.rpartition("<locals>.")[2]
 
 
 class TypePolicy:
@@ -331,8 +383,9 @@ def compile_defaults(
     problems: list[str] = []
     for operation, rules in defaults.items():
         if operation not in OPERATION_TYPES:
+            hint = did_you_mean(str(operation), OPERATION_TYPES)
             problems.append(
-                f"default_scopes: unknown operation type {operation!r} "
+                f"default_scopes: unknown operation type {operation!r}{hint} "
                 f"(expected one of {', '.join(OPERATION_TYPES)})"
             )
             continue

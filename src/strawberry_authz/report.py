@@ -11,7 +11,14 @@ it (`__main__`).
 A field is `"open"` when nothing is checked for it: no default scope, type,
 interface, field, post or object rule, and no fallback rule. A capability
 field (`authz.can_field`, `authz.permissions_field`) answers with its own
-rules and is `"capability"`; every other field is `"protected"`.
+rules and is `"capability"`. A field of a type that holds no data of its own
+(relay's connection structure, the library's `Permission`) with nothing
+else checked is `"follows"`: the field that returned its object decided.
+A field whose checks all pass for a viewer no scope passes for, holding no
+grant but those such a viewer is given, is `"public"` (`authz.rule(True)`,
+`{"$not": ...}` of scopes); every other field is `"protected"`. A rule or
+grant function cannot be looked into: the report trusts it to deny such a
+viewer.
 """
 
 from __future__ import annotations
@@ -24,12 +31,25 @@ from typing import Any, Literal, cast
 
 from strawberry import Schema
 
-from ._compat import graphql_schema
+from ._compat import graphql_schema, strawberry_definition_of
 from .errors import ConfigurationError
 from .extension import AuthExtension
-from .install import PlannedField, plan_schema
+from .install import PlannedField, plan_schema, possible_object_types
 from .plan import FieldPlan, Part
-from .rules import AllOf, Node, SourceTag
+from .planning import filter_rule_of
+from .rules import (
+    AllOf,
+    AnyOf,
+    Chain,
+    Constant,
+    Granted,
+    Node,
+    Not,
+    PerObject,
+    Race,
+    ScopeCheck,
+    SourceTag,
+)
 
 __all__ = [
     "JSON_VERSION",
@@ -54,7 +74,12 @@ CheckPhase = Literal["before", "after", "subscribe", "event", "object"]
 subscription) or `object` (an `on_object` type rule, once per object when a
 field returns it)."""
 
-FieldStatus = Literal["protected", "open", "capability"]
+FieldStatus = Literal["protected", "public", "follows", "capability", "open"]
+
+_FOLLOWS = {
+    "relay": "the field that returned it (relay connection structure)",
+    "library": "the field that returned it (a strawberry-authz type)",
+}
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,12 @@ class FieldReport:
     `grants` are the names the field grants to the fields of the object it
     returns (a `grants=` function as `name()`); `object_grants` the `grants=`
     functions of the type rules of its type (names the object grants
-    itself); `needs_granted` the `$granted` names its static rules ask for.
+    itself); `needs_granted` the `$granted` names its static rules ask for;
+    `follows` why a `"follows"` field is decided by the field that returned
+    its object (`"relay"`, `"library"`).
+    `filterable` is for the fields of a type with object rules
+    (`on_object=True`): whether a list of it can be filtered in the query
+    (`authz.filter`), and None for other types.
     """
 
     type_name: str
@@ -94,6 +124,8 @@ class FieldReport:
     grants: tuple[str, ...] = ()
     object_grants: tuple[str, ...] = ()
     needs_granted: tuple[str, ...] = ()
+    follows: str | None = None
+    filterable: bool | None = None
 
     @property
     def coordinate(self) -> str:
@@ -121,6 +153,8 @@ class Report:
             "summary": {
                 "fields": len(self.fields),
                 "protected": self.count("protected"),
+                "public": self.count("public"),
+                "follows": self.count("follows"),
                 "capability": self.count("capability"),
                 "open": self.count("open"),
             },
@@ -143,6 +177,8 @@ class Report:
                     "grants": list(f.grants),
                     "object_grants": list(f.object_grants),
                     "needs_granted": list(f.needs_granted),
+                    "follows": f.follows,
+                    "filterable": f.filterable,
                 }
                 for f in self.fields
             ],
@@ -169,6 +205,8 @@ class Report:
                     grants=tuple(entry["grants"]),
                     object_grants=tuple(entry["object_grants"]),
                     needs_granted=tuple(entry["needs_granted"]),
+                    follows=entry.get("follows"),
+                    filterable=entry.get("filterable"),
                 )
                 for entry in data["fields"]
             )
@@ -199,13 +237,19 @@ def build_report(schema: Schema) -> Report:
         problems.extend(p for p in found if p not in problems)
     if problems:
         raise ConfigurationError(problems)
-    rows = [_field_report(list(same)) for same in zip(*planned, strict=True)]
+    by_field = [list(same) for same in zip(*planned, strict=True)]
+    given = _grants_any_viewer_holds(by_field, schema)
+    rows = [_field_report(same, given, extensions) for same in by_field]
     order = _type_order(rows, schema)
     rows.sort(key=lambda row: order[row.type_name])
     return Report(tuple(rows))
 
 
-def _field_report(planned: list[PlannedField]) -> FieldReport:
+def _field_report(
+    planned: list[PlannedField],
+    given: Mapping[str, set[str]],
+    extensions: list[AuthExtension],
+) -> FieldReport:
     """One field's row, from its plans by each extension the schema lists."""
     first = planned[0]
     checks: list[Check] = []
@@ -216,10 +260,15 @@ def _field_report(planned: list[PlannedField]) -> FieldReport:
         for plan in entry.plans:
             _extend(grants, _grant_names(plan))
             _extend(object_grants, (_function_name(fn) for fn in plan.site.type_grants))
-    capability = any(entry.capability for entry in planned)
-    status: FieldStatus = (
-        "capability" if capability else "protected" if checks else "open"
-    )
+    follows = first.follows
+    status: FieldStatus
+    if any(entry.capability for entry in planned):
+        status = "capability"
+    elif checks:
+        held = given.get(first.gtype.name, set())
+        status = "public" if _passes_for_anyone(planned, held) else "protected"
+    else:
+        status = "follows" if follows is not None else "open"
     return FieldReport(
         type_name=first.gtype.name,
         field_name=first.field_name,
@@ -228,31 +277,128 @@ def _field_report(planned: list[PlannedField]) -> FieldReport:
         grants=tuple(grants),
         object_grants=tuple(object_grants),
         needs_granted=tuple(_unique(n for c in checks for n in _granted(c.rule))),
+        follows=follows if status == "follows" else None,
+        filterable=_filterable(planned, extensions),
+    )
+
+
+def _filterable(
+    planned: list[PlannedField], extensions: list[AuthExtension]
+) -> bool | None:
+    """Whether the object rules of the field's type can become a query filter."""
+    if not any(entry.object_parts for entry in planned):
+        return None
+    origin = getattr(strawberry_definition_of(planned[0].gtype), "origin", None)
+    if not isinstance(origin, type):
+        return False
+    return all(
+        not filter_rule_of(extension._policy, origin).problems
+        for extension in extensions
     )
 
 
 def _checks_of(entry: PlannedField) -> Iterator[Check]:
-    yield from _as_checks(entry.object_parts, "object")
+    for phase, (source, node) in _phased_parts(entry):
+        yield Check(source, phase, _json_safe(node.describe()))
+
+
+def _phased_parts(entry: PlannedField) -> Iterator[tuple[CheckPhase, Part]]:
+    """Every part checked for the field, with when it is checked."""
+    for part in entry.object_parts:
+        yield "object", part
     for plan in entry.plans:
         if plan.attribute == "subscribe":
-            yield from _as_checks(plan.pre_parts, "subscribe")
+            for part in plan.pre_parts:
+                yield "subscribe", part
             if plan.event_filter is not None:
                 # Denied events are dropped: the per-event checks live in
                 # the stream's filter, not in the `resolve` plan.
-                event_pre, event_post = plan.event_filter
-                yield from _as_checks(_parts_of(event_pre), "event")
-                yield from _as_checks(_parts_of(event_post), "event")
-        elif plan.phase == "event":
-            yield from _as_checks(plan.pre_parts, "event")
-            yield from _as_checks(plan.post_parts, "event")
+                for node in plan.event_filter:
+                    for part in _parts_of(node):
+                        yield "event", part
         else:
-            yield from _as_checks(plan.pre_parts, "before")
-            yield from _as_checks(plan.post_parts, "after")
+            event = plan.phase == "event"
+            for part in plan.pre_parts:
+                yield "event" if event else "before", part
+            for part in plan.post_parts:
+                yield "event" if event else "after", part
 
 
-def _as_checks(parts: Iterable[Part], phase: CheckPhase) -> Iterator[Check]:
-    for source, node in parts:
-        yield Check(source, phase, _json_safe(node.describe()))
+# -- who passes -------------------------------------------------------------------
+
+
+def _passes_for_anyone(planned: list[PlannedField], held: set[str]) -> bool:
+    """Whether every check of the field passes for a viewer without scopes.
+
+    Such a viewer holds only `held`, the grants given to the field's object
+    by fields that themselves pass for anyone.
+    """
+    return all(
+        _without_scopes(node, held) is True
+        for entry in planned
+        for _, (_, node) in _phased_parts(entry)
+    )
+
+
+def _without_scopes(node: Node, held: set[str]) -> bool | None:
+    """`node`'s outcome for a viewer no scope passes for, holding `held`.
+
+    None where a rule function decides: the report cannot look into it.
+    """
+    if isinstance(node, Constant):
+        return node.allow
+    if isinstance(node, ScopeCheck):
+        return False
+    if isinstance(node, Granted):
+        return node.name in held
+    if isinstance(node, (SourceTag, PerObject, Not)):
+        inner = _without_scopes(node.child, held)
+        if isinstance(node, Not) and inner is not None:
+            return not inner
+        return inner
+    if isinstance(node, (AllOf, Chain, AnyOf, Race)):
+        found = [_without_scopes(child, held) for child in node.children]
+        decisive = isinstance(node, (AnyOf, Race))  # one pass decides an $or
+        if any(outcome is decisive for outcome in found):
+            return decisive
+        return None if None in found else not decisive
+    return None
+
+
+def _grants_any_viewer_holds(
+    fields: list[list[PlannedField]], schema: Schema
+) -> dict[str, set[str]]:
+    """By object type: the grant names given by fields that pass for anyone.
+
+    Such a grant is held by every viewer, so a `$granted` rule asking for
+    it passes for anyone too; computed until no more are found.
+    """
+    gschema = graphql_schema(schema)
+    given: dict[str, set[str]] = {}
+    grown = True
+    while grown:
+        grown = False
+        for planned in fields:
+            first = planned[0]
+            names = [n for entry in planned for n in _static_grants(entry)]
+            if not names:
+                continue
+            held = given.get(first.gtype.name, set())
+            if not _passes_for_anyone(planned, held):
+                continue
+            gfield = first.gtype.fields[first.field_name]
+            for target in possible_object_types(gschema, gfield.type):
+                found = given.setdefault(target, set())
+                if not found.issuperset(names):
+                    found.update(names)
+                    grown = True
+    return given
+
+
+def _static_grants(entry: PlannedField) -> Iterator[str]:
+    for plan in entry.plans:
+        if plan.grants is not None and not callable(plan.grants):
+            yield from plan.grants
 
 
 def _parts_of(node: Node | None) -> list[Part]:
@@ -375,6 +521,7 @@ def _merged_and(rule: Mapping[str, Any]) -> dict[str, Any] | None:
 def _summary(report: Report) -> str:
     return (
         f"{len(report.fields)} fields: {report.count('protected')} protected, "
+        f"{report.count('public')} public, {report.count('follows')} follows, "
         f"{report.count('capability')} capability, {report.count('open')} open"
     )
 
@@ -385,9 +532,13 @@ def _lines_of(row: FieldReport) -> list[tuple[str, str, str]]:
         return [("capability", "", "answers with its own rules")]
     if row.status == "open":
         return [("OPEN", "", "nothing protects it")]
+    if row.status == "follows":
+        return [("follows", "", _FOLLOWS.get(row.follows or "", "its parent"))]
     lines: list[tuple[str, str, str]] = [
         (c.phase, c.source, c.text) for c in row.checks
     ]
+    if row.status == "public":
+        lines.append(("public", "", "passes for a viewer without scopes or grants"))
     if row.grants:
         lines.append(("grants", "", ", ".join(row.grants)))
     if row.needs_granted:
@@ -395,7 +546,15 @@ def _lines_of(row: FieldReport) -> list[tuple[str, str, str]]:
         if row.object_grants:
             needs += f" (or the object: {', '.join(row.object_grants)})"
         lines.append(("needs", "", f"$granted {needs}"))
+    if row.filterable is not None:
+        lines.append(("filter", "", _FILTERABLE[row.filterable]))
     return lines
+
+
+_FILTERABLE = {
+    True: "lists can be filtered in the query (authz.filter)",
+    False: "not in the query: a rule function (filter lists by hand)",
+}
 
 
 def to_text(report: Report) -> str:
@@ -422,8 +581,8 @@ def to_markdown(report: Report) -> str:
     lines = [
         f"Policy coverage: {_summary(report)}.",
         "",
-        "| field | status | checks | grants | needs `$granted` |",
-        "| --- | --- | --- | --- | --- |",
+        "| field | status | checks | grants | needs `$granted` | filterable |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in report.fields:
         checks = "<br>".join(
@@ -431,9 +590,10 @@ def to_markdown(report: Report) -> str:
         )
         status = "**open**" if row.status == "open" else row.status
         needs = ", ".join(row.needs_granted)
+        filterable = {None: "", True: "yes", False: "no"}[row.filterable]
         lines.append(
             f"| `{row.coordinate}` | {status} | {checks} | "
-            f"{_cell(', '.join(row.grants))} | {_cell(needs)} |"
+            f"{_cell(', '.join(row.grants))} | {_cell(needs)} | {filterable} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -446,10 +606,13 @@ def to_json(report: Report) -> str:
     """The report as JSON (indented, keys in a fixed order).
 
     Keys: `version` (`JSON_VERSION`); `summary` (`fields`, `protected`,
-    `capability`, `open`: counts); `open` (the open fields' `Type.field`);
-    `fields`, one object per field: `field` (`Type.field`), `type`, `name`,
-    `status` (`protected` / `open` / `capability`), `checks` (each `phase`,
-    `source`, `rule` as written, `text` its compact form), `grants`,
-    `object_grants`, `needs_granted`.
+    `public`, `follows`, `capability`, `open`: counts); `open` (the open
+    fields' `Type.field`); `fields`, one object per field: `field`
+    (`Type.field`), `type`, `name`, `status` (`protected` / `public` /
+    `follows` / `capability` / `open`), `checks` (each `phase`, `source`,
+    `rule` as written, `text` its compact form), `grants`, `object_grants`,
+    `needs_granted`, `follows` (`relay`, `library` or null), `filterable`
+    (true / false for the fields of a type with object rules: whether its
+    lists can be filtered in the query; null otherwise).
     """
     return json.dumps(report.as_dict(), indent=2) + "\n"

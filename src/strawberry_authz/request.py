@@ -37,7 +37,9 @@ class RequestState:
         "kept",
         "objects",
         "per_object",
+        "plans",
         "scopes",
+        "trusted",
         "warmed",
     )
 
@@ -65,6 +67,11 @@ class RequestState:
         self.per_object: dict[Hashable, Any] = {}
         self.kept: list[object] = []
         self.warmed: dict[Hashable, asyncio.Future[Any] | None] = {}
+        # Query filters planned for this operation (`planning`), and the
+        # fields whose filtered rows skip their object rules
+        # (`authz.filter(..., recheck=False)`): id(path) -> (path, type names).
+        self.plans: dict[Hashable, Any] = {}
+        self.trusted: dict[int, tuple[object, frozenset[str]]] = {}
         self._events = 0
         self._event_base: tuple[int, int] | None = None
 
@@ -95,6 +102,8 @@ class RequestState:
         """
         self.scopes.clear(scope)
         self.decisions.clear()
+        self.plans.clear()
+        self.trusted.clear()
         self.per_object.clear()
         self.kept.clear()
         self.warmed.clear()

@@ -14,6 +14,7 @@ from inspect import isawaitable
 from typing import Any
 
 from .batch import Queued
+from .columns import columns_in, substitute
 from .grants import GrantDeclaration
 from .keys import rule_set_key, scope_key
 from .outcomes import (
@@ -36,12 +37,14 @@ from .outcomes import (
 )
 from .params import AuthParams, FieldCall
 from .request import RequestState
-from .scopes import ScopeDeclaration
+from .scopes import ScopeDeclaration, did_you_mean
 
 __all__ = ["Node", "RuleCompiler"]
 
 LOGIC_KEYS = ("$and", "$or", "$chain", "$race", "$not")
 GRANTED_KEY = "$granted"
+BARE_OPERATORS = frozenset(key[1:] for key in (*LOGIC_KEYS, GRANTED_KEY))
+"""Operator names written without their `$`: refused unless declared as scopes."""
 
 
 class Node:
@@ -71,6 +74,40 @@ class ScopeCheck(Node):
 
     def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
         return state.scopes.answer(self.name, self.value, self.key)
+
+    def describe(self) -> object:
+        return {self.name: self.value}
+
+
+class ColumnCheck(Node):
+    """A scope whose value reads the object: `{"owner": Column("owner_id")}`.
+
+    Checked for one object, each `Column` in the value is replaced by that
+    attribute of the object (`params.root`) and the scope is asked for the
+    result; an object without the attribute denies (fail closed). Planned
+    for a query (`filtering`), the scope's `where` half is used instead.
+    """
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: object) -> None:
+        super().__init__(static=False)
+        self.name = name
+        self.value = value
+
+    def evaluate(self, state: RequestState, call: FieldCall | None) -> MaybeOutcome:
+        if call is None:
+            return misconfigured(
+                f"scope {self.name!r} with a Column checked outside a field"
+            )
+        try:
+            value = substitute(self.value, call.root)
+            key = scope_key(self.name, value)
+        except Exception as error:
+            return denial_from_exception(
+                error, f"reading {safe_repr(self.value)} of the object"
+            )
+        return state.scopes.answer(self.name, value, key)
 
     def describe(self) -> object:
         return {self.name: self.value}
@@ -473,7 +510,12 @@ class RuleFunction(Node):
         if kind is dict:
             if len(decided) == 1 and self.compiler.scopes is None:  # type: ignore[arg-type]
                 ((name, value),) = decided.items()  # type: ignore[attr-defined]
-                if type(name) is str and name and name[0] != "$":
+                if (
+                    type(name) is str
+                    and name
+                    and name[0] != "$"
+                    and name not in BARE_OPERATORS
+                ):
                     try:
                         key = scope_key(name, value)
                     except Exception as error:
@@ -585,6 +627,8 @@ def _plain_scope_checks(rules: dict[Any, Any]) -> Node | None:
     for name, value in rules.items():
         if type(name) is not str or not name or name[0] == "$":
             return None
+        if name in BARE_OPERATORS:
+            return None  # compiled, so the missing `$` is reported
         checks.append(ScopeCheck(name, value))
     return checks[0] if len(checks) == 1 else AllOf(checks)
 
@@ -700,9 +744,25 @@ class RuleCompiler:
                 return self._granted(value, where, at, problems)
             known = ", ".join((*LOGIC_KEYS, GRANTED_KEY))
             problems.append(
-                f"{where}: key {at!r}: unknown key {key!r} (known: {known})"
+                f"{where}: key {at!r}: unknown key {key!r}"
+                f"{did_you_mean(key, (*LOGIC_KEYS, GRANTED_KEY))} (known: {known})"
             )
             return _DENY_ALL
+        if key in BARE_OPERATORS and (
+            self.scopes is None or key not in self.scopes.names
+        ):
+            problems.append(
+                f"{where}: key {at!r}: {key!r} is not an operator; did you mean "
+                f"'${key}'? (a scope named {key!r} must be declared in scopes=)"
+            )
+            return _DENY_ALL
+        if columns_in(value):
+            if self.scopes is not None:
+                # The value is read from each object: only the name is known.
+                problem = self.scopes.name_problem(key)
+                if problem is not None:
+                    problems.append(f"{where}: key {at!r}: {problem}")
+            return ColumnCheck(key, value)
         if self.scopes is not None:
             problem = self.scopes.problem(key, value)
             if problem is not None:

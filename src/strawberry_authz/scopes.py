@@ -13,11 +13,12 @@ results, and an answer already known is returned synchronously.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import typing
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from inspect import isawaitable
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeAlias, Union, get_args, get_origin
 
 import pydantic
 
@@ -40,9 +41,23 @@ from .outcomes import (
     within,
 )
 
-__all__ = ["LoadScopes", "ScopeCache", "ScopeDeclaration"]
+__all__ = [
+    "LoadScopes",
+    "ScopeCache",
+    "ScopeDeclaration",
+    "ScopeLoader",
+    "did_you_mean",
+]
 
-LoadScopes = Callable[[Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"]
+ScopeLoader: TypeAlias = "bool | Callable[[Any], bool | Awaitable[bool]] | BatchScope"
+"""A scope: a `bool`, `loader(value)` answering a bool (sync or async), or a
+`BatchScope` answering many values in one call."""
+LoadScopes: TypeAlias = Callable[
+    [Any], "Mapping[str, object] | Awaitable[Mapping[str, object]]"
+]
+"""`load_scopes(context)`: the request's scopes (each a `ScopeLoader`) by
+name, sync or async. Values are typed `object` so that a dict literal of
+mixed loaders needs no annotation."""
 
 _MISSING = object()
 
@@ -79,12 +94,19 @@ class ScopeDeclaration:
     def names(self) -> frozenset[str]:
         return frozenset(self._types)
 
+    def name_problem(self, name: str) -> str | None:
+        """Why `name` is not a declared scope, or None if it is."""
+        if name in self._types:
+            return None
+        known = ", ".join(sorted(self._types)) or "none"
+        hint = did_you_mean(name, self._types)
+        return f"unknown scope {name!r}{hint} (declared scopes: {known})"
+
     def problem(self, name: str, value: object) -> str | None:
         """Why `{name: value}` is not a valid rule entry, or None if it is."""
         declared = self._types.get(name, _MISSING)
         if declared is _MISSING:
-            known = ", ".join(sorted(self._types)) or "none"
-            return f"unknown scope {name!r} (declared scopes: {known})"
+            return self.name_problem(name)
         if declared is bool:
             if value is True:
                 return None
@@ -100,6 +122,12 @@ class ScopeDeclaration:
             first = error.errors()[0]["msg"]
             return f"invalid value {value!r} for scope {name!r}: {first}"
         return None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`"; did you mean 'x'?"` for the closest of `known`, or `""`."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _without_none(kind: Any) -> Any:
@@ -171,6 +199,19 @@ class ScopeCache:
         if type(outcome) is not Queued:  # asked again once its batch answered
             self.results[key] = outcome
         return outcome
+
+    def loaded(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
+        """What `load_scopes` returned (loading it now if need be).
+
+        Its mapping, the denial of every scope when it failed, or the future
+        of either while an async `load_scopes` runs.
+        """
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._start_loading()
+        elif not isinstance(scopes, (dict, Denial, asyncio.Future)):
+            scopes = _accept_scopes(scopes)
+        return scopes
 
     def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
         try:
@@ -298,6 +339,10 @@ class ScopeCache:
         finishes with its answer, unremembered.
         """
         self._scopes = None
+        if scope is None:
+            self.batches.listed.clear()
+        else:
+            self.batches.listed.pop(scope, None)
         results = self.results
         if scope is None:
             results.clear()

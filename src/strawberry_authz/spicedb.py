@@ -12,7 +12,8 @@ authz = AuthExtension(lambda context: {"can": spicedb.scope(context)})
 class Document: ...
 ```
 
-A scope value is `"document:42#view"` or `["document", "42", "view"]`: the
+A scope value is `"document:42#view"`, `["document", "42", "view"]` or a
+`ResourceCheck` (`Resource.check(obj, "view")`, its attributes unused): the
 resource type, its id and the permission the request's subject must have.
 All the values a request needs are checked with `CheckBulkPermissions`, one
 call per chunk of `max_batch_size`.
@@ -29,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from inspect import isawaitable
 from typing import Any, Literal, TypeAlias
 
@@ -49,7 +50,9 @@ from authzed.api.v1.permission_service_pb2 import LookupPermissionship
 from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
 from .batch import BatchScope
-from .errors import ForbiddenError
+from .columns import Column
+from .engines import ResourceCheck
+from .errors import AuthorizationFailedError
 
 __all__ = ["EmbeddedClient", "SpiceDB", "SpiceDBCheckError"]
 
@@ -82,8 +85,8 @@ _FOUND = LookupPermissionship.LOOKUP_PERMISSIONSHIP_HAS_PERMISSION
 class SpiceDBCheckError(Exception):
     """One value could not be checked (malformed, or refused by SpiceDB).
 
-    It denies only the fields that need that value, with `FORBIDDEN`; its
-    message is logged, never sent to the client.
+    It denies only the fields that need that value, as a failure
+    (`INTERNAL_SERVER_ERROR`); its message is logged, never sent to the client.
     """
 
 
@@ -107,12 +110,15 @@ class SpiceDB:
             checks then see at least that write. `None` falls back to
             `minimize_latency`.
         max_batch_size: At most this many values per `CheckBulkPermissions`.
+        max_lookup: A query filter (`authz.filter`) built from
+            `LookupResources` denies every row when more resources than this
+            are found: a truncated id list is never taken as the whole.
 
     Raises:
         ValueError: an unknown consistency name or a bad `max_batch_size`.
     """
 
-    __slots__ = ("_consistency", "_subject", "client", "max_batch_size")
+    __slots__ = ("_consistency", "_subject", "client", "max_batch_size", "max_lookup")
 
     def __init__(
         self,
@@ -121,6 +127,7 @@ class SpiceDB:
         subject: SubjectFn,
         consistency: ConsistencyOption = "minimize_latency",
         max_batch_size: int = 1000,
+        max_lookup: int = 10_000,
     ) -> None:
         if not callable(subject):
             raise ValueError(f"SpiceDB: subject must be callable, got {subject!r}")
@@ -141,10 +148,19 @@ class SpiceDB:
                 "SpiceDB: max_batch_size must be a positive int, "
                 f"got {max_batch_size!r}"
             )
+        if (
+            not isinstance(max_lookup, int)
+            or isinstance(max_lookup, bool)
+            or max_lookup < 1
+        ):
+            raise ValueError(
+                f"SpiceDB: max_lookup must be a positive int, got {max_lookup!r}"
+            )
         self.client = client
         self._subject = subject
         self._consistency = consistency
         self.max_batch_size = max_batch_size
+        self.max_lookup = max_lookup
 
     @classmethod
     def from_embedded(
@@ -154,6 +170,7 @@ class SpiceDB:
         subject: SubjectFn,
         consistency: ConsistencyOption = "minimize_latency",
         max_batch_size: int = 1000,
+        max_lookup: int = 10_000,
     ) -> SpiceDB:
         """An adapter over an embedded SpiceDB (`spicedb_embedded.EmbeddedSpiceDB`).
 
@@ -168,6 +185,7 @@ class SpiceDB:
             subject=subject,
             consistency=consistency,
             max_batch_size=max_batch_size,
+            max_lookup=max_lookup,
         )
 
     def scope(self, context: Any) -> BatchScope:
@@ -177,12 +195,25 @@ class SpiceDB:
         `"document:42#view"` or `["document", "42", "view"]`; the subject
         and the consistency are read from `context` when a batch is checked,
         so a token stored by a mutation earlier in the request is honoured.
+
+        In a type's rule, `["document", Column("id"), "view"]` checks each
+        object by its `id` and, in a query filter (`authz.filter`), becomes
+        `id IN (the ids LookupResources streams)`: at most `max_lookup` of
+        them, else (or on any engine error) no row at all.
         """
 
         def check_many(values: list[Any]) -> Any:
             return self._check_many(context, values)
 
-        return BatchScope(check_many, max_batch_size=self.max_batch_size)
+        def passing(value: Any) -> Any:
+            return _passing_ids(self, context, value)
+
+        return BatchScope(
+            check_many,
+            max_batch_size=self.max_batch_size,
+            passing=passing,
+            max_passing=self.max_lookup,
+        )
 
     async def lookup_resources(
         self, context: Any, resource_type: str, permission: str
@@ -196,38 +227,15 @@ class SpiceDB:
         prefer an `AsyncClient`.
 
         Raises:
-            ForbiddenError: SpiceDB failed (the reason is logged, never
-                sent to the client) or an argument is malformed.
+            AuthorizationFailedError: SpiceDB failed (the reason is logged,
+                never sent to the client) or an argument is malformed; its
+                code is `INTERNAL_SERVER_ERROR`.
         """
         try:
-            subject = _subject_reference(self._subject, context)
-            if subject is None:
-                return set()
-            if not _TYPE.fullmatch(resource_type) or not _RELATION.fullmatch(
-                permission
-            ):
-                raise SpiceDBCheckError(
-                    f"malformed lookup {resource_type!r} #{permission!r}"
-                )
-            request = LookupResourcesRequest(
-                consistency=_consistency_for(self._consistency, context),
-                resource_object_type=resource_type,
-                permission=permission,
-                subject=subject,
-            )
-            stream = self.client.LookupResources(request)
-            if not hasattr(stream, "__aiter__") and isawaitable(stream):
-                stream = await stream
-            found: set[str] = set()
-            if hasattr(stream, "__aiter__"):
-                async for response in stream:
-                    if response.permissionship == _FOUND:
-                        found.add(response.resource_object_id)
-            else:
-                for response in stream:
-                    if response.permissionship == _FOUND:
-                        found.add(response.resource_object_id)
-            return found
+            return {
+                found
+                async for found in _lookup_ids(self, context, resource_type, permission)
+            }
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -237,7 +245,7 @@ class SpiceDB:
                 resource_type,
                 permission,
             )
-            raise ForbiddenError() from None
+            raise AuthorizationFailedError() from None
 
     def _check_many(self, context: Any, values: list[Any]) -> Any:
         """One answer per value, in order; one engine call per chunk."""
@@ -294,6 +302,59 @@ class SpiceDB:
             return fill(responses)
 
         return answer_async()
+
+
+def _passing_ids(spicedb: SpiceDB, context: Any, value: Any) -> Any:
+    """The ids `LookupResources` finds for `[type, Column(...), permission]`.
+
+    An async iterator of resource ids (conditional results left out);
+    the planner stops reading past `max_lookup`. Raises for a value of
+    another shape (the filter then denies every row, logged).
+    """
+    if not (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and type(value[1]) is Column
+        and isinstance(value[0], str)
+        and isinstance(value[2], str)
+    ):
+        raise SpiceDBCheckError(
+            f"a filtered SpiceDB value is [type, Column(...), permission], "
+            f"got {value!r}"
+        )
+    return _lookup_ids(spicedb, context, value[0], value[2])
+
+
+async def _lookup_ids(
+    spicedb: SpiceDB, context: Any, resource_type: str, permission: str
+) -> AsyncIterator[str]:
+    """The ids `LookupResources` streams (conditional results left out).
+
+    Anonymous: nothing, without a call. A sync client's stream is read on
+    the event loop's thread.
+    """
+    subject = _subject_reference(spicedb._subject, context)
+    if subject is None:
+        return
+    if not _TYPE.fullmatch(resource_type) or not _RELATION.fullmatch(permission):
+        raise SpiceDBCheckError(f"malformed lookup {resource_type!r} #{permission!r}")
+    request = LookupResourcesRequest(
+        consistency=_consistency_for(spicedb._consistency, context),
+        resource_object_type=resource_type,
+        permission=permission,
+        subject=subject,
+    )
+    stream = spicedb.client.LookupResources(request)
+    if not hasattr(stream, "__aiter__") and isawaitable(stream):
+        stream = await stream
+    if hasattr(stream, "__aiter__"):
+        async for response in stream:
+            if response.permissionship == _FOUND:
+                yield response.resource_object_id
+    else:
+        for response in stream:
+            if response.permissionship == _FOUND:
+                yield response.resource_object_id
 
 
 class EmbeddedClient:
@@ -357,8 +418,12 @@ def _consistency_for(consistency: Any, context: Any) -> Consistency:
 
 
 def _parse_value(value: object) -> tuple[ObjectReference, str]:
-    """`"document:42#view"` or `["document", "42", "view"]` -> resource, permission."""
-    if isinstance(value, str):
+    """`"document:42#view"`, `["document", "42", "view"]` or a `ResourceCheck`
+    (its attributes unused: SpiceDB decides on relationships) -> resource,
+    permission."""
+    if isinstance(value, ResourceCheck):
+        kind, object_id, permission = value.kind, value.id, value.action
+    elif isinstance(value, str):
         head, _, permission = value.rpartition("#")
         kind, _, object_id = head.partition(":")
     elif isinstance(value, (list, tuple)) and len(value) == 3:

@@ -11,6 +11,8 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
+from inspect import isawaitable
+from types import GeneratorType
 from typing import Any
 
 from graphql import (
@@ -33,8 +35,10 @@ from .rules import Node, PerObject
 __all__ = [
     "ObjectTodo",
     "Warmer",
+    "awaits",
     "collector_paused",
     "decide_objects",
+    "none_awaited",
     "returns_list_of",
     "selected_field_names",
 ]
@@ -101,7 +105,15 @@ class Warmer:
         return settle(warming)
 
     def _warm_objects(self, call: FieldCall) -> list[Any]:
-        """Pre-decide the per-object type rules of every item of the list."""
+        """Pre-decide the per-object type rules of every item of the list.
+
+        Answers are kept by position: the items are decided on a copy of the
+        list (iterated once), which becomes `call.result`, so graphql-core
+        serves exactly the items decided, in the order decided, whatever
+        happens meanwhile to the list the resolver returned. An item still
+        to be awaited is left to its fields (graphql-core awaits it first):
+        the rule must see the object, never the awaitable.
+        """
         items = call.result
         if not isinstance(items, (list, tuple)):
             return []
@@ -116,6 +128,10 @@ class Warmer:
         )
         if not nodes:
             return []
+        if type(items) is not tuple:  # a list may change; a subclass iterate anew
+            items = call.result = list(items)
+        if not none_awaited(items):
+            items = [None if awaits(item) else item for item in items]
         path = call.info.path
         parent = id(path)
         ids = [(node, id(node)) for node in nodes]
@@ -289,6 +305,26 @@ async def _settle_all(pending: list[Any]) -> Outcome:
     for item in pending:
         await settle(item)
     return True
+
+
+def awaits(value: object) -> bool:
+    """Whether graphql-core awaits `value` before completing it (its test)."""
+    return hasattr(value, "__await__") or (
+        type(value) is GeneratorType and isawaitable(value)
+    )
+
+
+def none_awaited(items: Iterable[object]) -> bool:
+    """Whether no item of `items` can be awaited, told by their types.
+
+    Awaiting looks `__await__` up on the type, so the few distinct types of
+    a list tell it (a generator may be an old-style coroutine): one pass in
+    C instead of a test per item.
+    """
+    return not any(
+        kind is GeneratorType or hasattr(kind, "__await__")
+        for kind in set(map(type, items))
+    )
 
 
 def selected_field_names(info: ResolveInfo) -> set[str]:

@@ -200,3 +200,30 @@ def test_a_type_rule_does_not_turn_the_permissions_into_an_error():
     result = schema.execute_sync(QUERY, context_value=VIEWERS["writer"])
     assert as_dict(result) == {"write": True}
     assert schema.execute_sync("{ viewer { name } }").errors
+
+
+def test_deny_by_default_serves_the_answers_and_the_report_counts_them():
+    from strawberry_authz.report import build_report
+
+    authz = AuthExtension(Loads().load_scopes, fallback_rule=False)
+
+    @strawberry.type
+    class Viewer:
+        permissions = authz.permissions_field({"account:view": {"is_logged_in": True}})
+
+    @strawberry.type
+    class Query:
+        @authz.rule({"is_logged_in": True})
+        @strawberry.field
+        def viewer(self) -> Viewer:
+            return Viewer()
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = schema.execute_sync(
+        "{ viewer { permissions { name allowed } } }", context_value=VIEWERS["writer"]
+    )
+    assert result.data == {
+        "viewer": {"permissions": [{"name": "account:view", "allowed": True}]}
+    }
+    statuses = {row.coordinate: row.status for row in build_report(schema).fields}
+    assert statuses["Permission.name"] == statuses["Permission.allowed"] == "capability"

@@ -65,7 +65,8 @@ def one_field_schema(authz: AuthExtension, rules: Any, **options: Any) -> Any:
 
 
 async def run(rules: Any, *, is_async: bool = False, **options: Any) -> Any:
-    authz = AuthExtension(lambda context: scopes_for(is_async))
+    # With the branches' reasons (off by default): what they hold is pinned here.
+    authz = AuthExtension(lambda context: scopes_for(is_async), error_reasons=True)
     return await one_field_schema(authz, rules, **options).execute("{ value }")
 
 
@@ -131,13 +132,13 @@ async def test_own_error_of_a_loader_is_reported_instead_of_forbidden(is_async):
 
 
 @pytest.mark.parametrize("is_async", [False, True])
-async def test_unexpected_loader_exception_denies_with_forbidden_and_no_leak(
+async def test_unexpected_loader_exception_denies_as_a_failure_and_no_leak(
     is_async, caplog
 ):
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = await run({"broken": True}, is_async=is_async)
     assert result.data == {"value": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "secret" not in dump(result)
     assert "SELECT" not in dump(result)
 
@@ -227,7 +228,7 @@ async def test_nested_or_keeps_unauthenticated_precedence_and_all_reasons():
 async def test_reasons_of_an_or_never_carry_an_unexpected_exception_message(key):
     rules = {key: [{"broken": True}, {"not_member": True}]}
     result = await run(rules, is_async=True)
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert len(result.errors[0].extensions["reasons"]) == 2
     assert "secret" not in dump(result)
     assert "RuntimeError" not in dump(result)
@@ -391,6 +392,83 @@ def test_on_error_of_a_type_rule_applies_to_its_fields():
     assert result.data == {"item": {"name": None}}
     assert codes(result) == ["HIDDEN"]
     assert result.errors[0].message == "hidden at item.name"
+
+
+def not_found(error, path):
+    return Replacement("No such note.", extensions={"code": "NOT_FOUND"})
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_on_error_of_a_post_rule_never_rewrites_the_default_scopes_denial(
+    is_async,
+):
+    authz = AuthExtension(
+        lambda context: scopes_for(is_async),
+        default_scopes={"Query": {"anonymous": True}},
+    )
+
+    @strawberry.type
+    class Query:
+        @authz.post_rule(lambda params, note: note is not None, on_error=not_found)
+        @strawberry.field
+        def note(self) -> str | None:
+            return None
+
+    result = await strawberry.Schema(query=Query, extensions=[authz]).execute(
+        "{ note }"
+    )
+    assert codes(result) == ["UNAUTHENTICATED"]  # not the post rule's NOT_FOUND
+
+
+def test_on_error_of_a_rule_sees_only_its_own_rules_denials():
+    authz = AuthExtension(lambda context: {"no": False, "yes": True})
+
+    def type_hook(error, path):
+        return Replacement("type said no", extensions={"code": "TYPE"})
+
+    def field_hook(error, path):
+        return Replacement("field said no", extensions={"code": "FIELD"})
+
+    @authz.type_rule({"no": True}, on_error=type_hook)
+    @strawberry.type
+    class Closed:
+        @authz.rule({"yes": True}, on_error=field_hook)
+        @strawberry.field
+        def by_type(self) -> str | None:
+            return "x"
+
+    @authz.type_rule({"yes": True}, on_error=type_hook)
+    @strawberry.type
+    class Open:
+        @authz.rule({"no": True}, on_error=field_hook)
+        @strawberry.field
+        def by_field(self) -> str | None:
+            return "x"
+
+        @authz.post_rule(lambda params, result: False, on_error=not_found)
+        @strawberry.field
+        def by_post(self) -> str | None:
+            return "x"
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def closed(self) -> Closed:
+            return Closed()
+
+        @strawberry.field
+        def open(self) -> Open:
+            return Open()
+
+    result = strawberry.Schema(query=Query, extensions=[authz]).execute_sync(
+        "{ closed { byType } open { byField byPost } }"
+    )
+    by_path = {".".join(map(str, e.path)): e.extensions["code"] for e in result.errors}
+    assert by_path == {
+        "closed.byType": "TYPE",
+        "open.byField": "FIELD",
+        "open.byPost": "NOT_FOUND",
+    }
 
 
 def test_error_resolver_that_raises_still_denies_without_leaking(caplog):

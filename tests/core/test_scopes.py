@@ -197,7 +197,7 @@ async def test_load_scopes_raising_denies_every_field_without_leaking(is_async, 
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = await schema.execute("{ one two again: one }")
     assert result.data == {"one": None, "two": None, "again": None}
-    assert codes(result) == ["FORBIDDEN"] * 3
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"] * 3
     assert "hunter2" not in dump(result)
     assert loads == [1]
 
@@ -207,7 +207,7 @@ def test_load_scopes_returning_something_else_than_a_mapping_denies(caplog):
     schema = one_field_schema(authz, {"a": True})
     result = schema.execute_sync("{ value }")
     assert result.data == {"value": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
 
 
 # -- loaders -------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_bool_scope_only_accepts_true_in_a_rule():
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = schema.execute_sync("{ withFalse withOne }")
     assert result.data == {"withFalse": None, "withOne": None}
-    assert codes(result) == ["FORBIDDEN", "FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR"]
     assert "leak" not in dump(result)
 
 
@@ -339,7 +339,7 @@ async def test_loader_unexpected_exception_denies_without_leaking_its_message(
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = await one_field_schema(authz, {"s": True}).execute("{ value }")
     assert result.data == {"value": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     text = dump(result)
     assert "10.0.0.7" not in text
     assert "abc123" not in text
@@ -359,7 +359,7 @@ async def test_loader_returning_a_non_bool_denies(is_async, answer):
     authz = AuthExtension(lambda context: {"s": loader})
     result = await one_field_schema(authz, {"s": True}).execute("{ value }")
     assert result.data == {"value": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert calls == [True]
 
 
@@ -368,7 +368,7 @@ def test_scope_missing_from_load_scopes_denies_and_logs(caplog):
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = one_field_schema(authz, {"is_admin": True}).execute_sync("{ value }")
     assert result.data == {"value": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "is_admin" in authz_logs(caplog)
 
 
@@ -380,7 +380,7 @@ def test_scope_missing_from_load_scopes_never_passes_inside_an_or():
         authz, {"$or": {"is_publik": True, "is_public": True}}
     ).execute_sync("{ value }")
     assert result.data == {"value": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
 
 
 def test_loader_that_is_neither_bool_nor_callable_denies():
@@ -407,7 +407,7 @@ def test_loader_that_is_neither_bool_nor_callable_denies():
         "{ a b c }"
     )
     assert result.data == {"a": None, "b": None, "c": None}
-    assert codes(result) == ["FORBIDDEN"] * 3
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"] * 3
 
 
 # -- one computation per (scope, value) per request ----------------------------
@@ -632,7 +632,7 @@ async def test_unexpected_loader_error_is_remembered_too():
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = await schema.execute("{ a: value(n: 1) b: value(n: 2) c: value(n: 3) }")
     assert result.data == {"a": None, "b": None, "c": None}
-    assert codes(result) == ["FORBIDDEN"] * 3
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"] * 3
     assert calls == [1]
 
 

@@ -131,7 +131,7 @@ def test_async_scope_under_execute_sync_fails_closed(loads):
             "{ guarded public }", context_value={"roles": ["reader"]}
         )
     assert result.data in (None, {"guarded": None, "public": "public"})
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert SECRET not in dump(result)
 
 

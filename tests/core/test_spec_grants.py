@@ -8,7 +8,7 @@ import pytest
 import strawberry
 from authzkit import codes
 
-from strawberry_authz import AuthExtension
+from strawberry_authz import AuthExtension, ConfigurationError
 
 # -- helpers -------------------------------------------------------------------
 
@@ -644,3 +644,69 @@ async def test_grants_never_leak_to_another_concurrent_request():
             assert result.data == {"doc": {"secret": None}}
             assert codes(result) == ["FORBIDDEN"]
             assert "secret of u0" not in dump(result)
+
+
+# -- a field that only gives grants (issue 19, point 12) --------------------------
+
+
+def _grants_only_schema(**options: Any) -> strawberry.Schema:
+    authz = AuthExtension(
+        lambda context: {"logged_in": bool((context or {}).get("user"))}, **options
+    )
+
+    @strawberry.type
+    class Profile:
+        @authz.rule({"$granted": "self"})
+        @strawberry.field
+        def email(self) -> str | None:
+            return "me@example.com"
+
+    @strawberry.type
+    class Query:
+        @authz.grants(["self"])
+        @strawberry.field
+        def me(self) -> Profile | None:
+            return Profile()
+
+        @authz.grants(lambda params, profile: ["self"] if profile else [])
+        @strawberry.field
+        def computed(self) -> Profile | None:
+            return Profile()
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+def test_authz_grants_gives_grants_without_a_rule_of_its_own():
+    schema = _grants_only_schema(default_scopes={"Query": {"logged_in": True}})
+    result = schema.execute_sync(
+        "{ me { email } computed { email } }", context_value={"user": "ada"}
+    )
+    assert result.data == {
+        "me": {"email": "me@example.com"},
+        "computed": {"email": "me@example.com"},
+    }
+    anonymous = schema.execute_sync("{ me { email } }", context_value={})
+    assert anonymous.data == {"me": None}  # the default scopes still apply
+
+
+def test_a_grants_only_field_is_not_an_allow_under_deny_by_default():
+    schema = _grants_only_schema(fallback_rule=False)
+    result = schema.execute_sync("{ me { email } }", context_value={"user": "ada"})
+    assert result.data == {"me": None}
+    assert codes(result) == ["FORBIDDEN"]  # no rule of its own: the fallback
+
+
+def test_authz_grants_with_a_rule_on_the_same_field_is_refused_at_validate():
+    authz = make_authz()
+
+    @strawberry.type
+    class Query:
+        @authz.grants(["read"])
+        @authz.rule({"allow": True}, grants=["read"])
+        @strawberry.field
+        def doc(self) -> str | None:
+            return "doc"
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    with pytest.raises(ConfigurationError, match="grants= given on both"):
+        authz.validate(schema)

@@ -9,7 +9,7 @@ import strawberry
 from authzkit import authz_logs, codes, dump, messages
 from graphql import GraphQLError
 
-from strawberry_authz import AuthExtension, ForbiddenError
+from strawberry_authz import AuthExtension, AuthorizationFailedError, ForbiddenError
 
 # -- 8.3: everything unexpected inside authorization denies one field -----------
 
@@ -64,19 +64,19 @@ async def test_python_failures_inside_a_rule_deny_only_that_field(rule, caplog):
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = await schema.execute("{ guarded public }")
     assert result.data == {"guarded": None, "public": "public"}
-    assert codes(result) == ["FORBIDDEN"]
-    assert messages(result) == [ForbiddenError.default_message]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
+    assert messages(result) == [AuthorizationFailedError.default_message]
     assert authz_logs(caplog)
 
 
-def test_a_deeply_nested_rule_set_returned_at_run_time_denies_with_forbidden():
+def test_a_deeply_nested_rule_set_returned_at_run_time_denies_as_a_failure():
     nested: Any = {"yes": True}
     for _ in range(5000):
         nested = {"$and": nested}
     schema = schema_with_rule(lambda p: nested)
     result = schema.execute_sync("{ guarded public }")
     assert result.data == {"guarded": None, "public": "public"}
-    assert messages(result) == [ForbiddenError.default_message]
+    assert messages(result) == [AuthorizationFailedError.default_message]
 
 
 def test_a_graphql_error_raised_on_purpose_reaches_the_client():

@@ -94,7 +94,7 @@ async def test_a_cancelled_error_raised_by_a_loader_denies_only_its_field(is_asy
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = await schema.execute("{ guarded public }")
     assert result.data == {"guarded": None, "public": "public"}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
 
 
 async def test_a_real_cancellation_of_the_request_still_propagates():

@@ -128,7 +128,7 @@ def test_a_value_nested_600_levels_denies_that_field_with_forbidden_only(caplog)
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = schema.execute_sync("{ items { index } }")
     assert result.data == {"items": [None, {"index": 1}]}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "nested" not in dump(result) and "Recursion" not in dump(result)
     assert "nested deeper" in authz_logs(caplog)
     assert calls == ["shallow"]
@@ -140,7 +140,7 @@ class BadRepr:
 
 
 @pytest.mark.parametrize("answer", [False, RuntimeError("loader detail")])
-def test_a_value_whose_repr_raises_denies_with_forbidden_only(answer, caplog):
+def test_a_value_whose_repr_raises_denies_without_leaking(answer, caplog):
     def decide(_: Any) -> bool:
         if isinstance(answer, Exception):
             raise answer
@@ -149,7 +149,8 @@ def test_a_value_whose_repr_raises_denies_with_forbidden_only(answer, caplog):
     schema, _ = schema_checking([BadRepr()], decide)
     result = schema.execute_sync("{ items { index } }")
     assert result.data == {"items": [None]}
-    assert codes(result) == ["FORBIDDEN"]
+    failed = isinstance(answer, Exception)
+    assert codes(result) == ["INTERNAL_SERVER_ERROR" if failed else "FORBIDDEN"]
     assert "detail" not in dump(result) and "exploded" not in dump(result)
 
 
@@ -164,7 +165,7 @@ class ExplodingMapping(Mapping[str, Any]):
         return 1
 
 
-def test_load_scopes_returning_a_mapping_that_raises_denies_with_forbidden_only(
+def test_load_scopes_returning_a_mapping_that_raises_denies_without_leaking(
     caplog,
 ):
     authz = AuthExtension(lambda _: ExplodingMapping())
@@ -183,6 +184,6 @@ def test_load_scopes_returning_a_mapping_that_raises_denies_with_forbidden_only(
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = schema.execute_sync("{ secret public }")
     assert result.data == {"secret": None, "public": "public"}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "internals" not in dump(result)
     assert "load_scopes" in authz_logs(caplog)

@@ -1,4 +1,8 @@
-"""Issue 8, item 10: `error_reasons=False` keeps the policy's shape on the server."""
+"""Issue 8, item 10 and issue 19, point 5: the policy's shape stays on the server.
+
+`error_reasons` is off by default; `error_reasons=True` (for development)
+lists each failed branch of an `$or` / `$race` in the error.
+"""
 
 from typing import Any
 
@@ -42,8 +46,23 @@ ANY_OF = [
 
 
 @pytest.mark.parametrize("rules", ANY_OF)
-async def test_by_default_a_denied_or_tells_the_client_each_failed_branch(rules):
+@pytest.mark.parametrize("field", ["secret", "inline"])
+async def test_by_default_a_denied_or_tells_the_client_nothing_of_its_branches(
+    rules, field
+):
     schema = schema_for(AuthExtension(load_scopes), rules)
+
+    result = await schema.execute(f"{{ {field} }}")
+
+    [error] = result.errors or []
+    assert error.message == ForbiddenError().message
+    assert error.extensions == {"code": "FORBIDDEN"}
+    assert "team 7" not in repr(error.formatted)
+
+
+@pytest.mark.parametrize("rules", ANY_OF)
+async def test_error_reasons_true_tells_the_client_each_failed_branch(rules):
+    schema = schema_for(AuthExtension(load_scopes, error_reasons=True), rules)
 
     result = await schema.execute("{ secret }")
 

@@ -61,7 +61,7 @@ async def test_slow_async_loader_denies_its_field_and_names_the_scope(caplog):
         result, took = await timed(schema, "{ slow fast public }")
 
     assert result.data == {"slow": None, "fast": "fast", "public": "public"}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert result.errors[0].path == ["slow"]
     assert "did not answer" not in repr(result.errors[0].formatted)
     assert "scope 'slow'" in caplog.text
@@ -81,7 +81,7 @@ async def test_slow_async_load_scopes_denies_the_fields_needing_scopes(caplog):
         result, took = await timed(schema, "{ slow fast public }")
 
     assert result.data == {"slow": None, "fast": None, "public": "public"}
-    assert codes(result) == ["FORBIDDEN", "FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR"]
     assert "load_scopes did not answer within 0.05s" in caplog.text
     assert took < SLOW / 2
 
@@ -97,7 +97,7 @@ async def test_slow_async_rule_function_denies_and_names_its_field(caplog):
         result, took = await timed(schema, "{ slow fast }")
 
     assert result.data == {"slow": None, "fast": "fast"}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "Query.slow did not answer within 0.05s" in caplog.text
     assert took < SLOW / 2
 

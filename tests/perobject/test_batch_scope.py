@@ -121,7 +121,7 @@ async def test_an_exception_for_one_value_denies_only_the_fields_that_need_it(
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = await schema.execute("{ docs { id } }")
     assert [d and d["id"] for d in result.data["docs"]] == [0, 1, None, 3, None, 5]
-    assert sorted(codes(result)) == ["FORBIDDEN", "GONE"]
+    assert sorted(codes(result)) == ["GONE", "INTERNAL_SERVER_ERROR"]
     assert "engine detail" not in dump(result)
     assert "engine detail" in authz_logs(caplog)
 
@@ -140,7 +140,7 @@ def test_a_broken_load_fn_denies_the_whole_chunk_and_logs(load_fn, caplog):
     with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
         result = schema.execute_sync("{ docs { id } }")
     assert result.data == {"docs": [None] * 4}
-    assert set(codes(result)) == {"FORBIDDEN"}
+    assert set(codes(result)) == {"INTERNAL_SERVER_ERROR"}
     assert "BatchScope 'can'" in authz_logs(caplog)
     assert "ZeroDivision" not in dump(result)
 
@@ -181,7 +181,7 @@ async def test_a_slow_load_fn_outliving_scope_timeout_denies_its_chunk():
     schema = strawberry.Schema(query=Query, extensions=[authz])
     result = await schema.execute("{ field }")
     assert result.data == {"field": None}
-    assert codes(result) == ["FORBIDDEN"]
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
 
 
 def test_a_batch_scope_outside_a_list_is_asked_alone():
@@ -248,3 +248,64 @@ async def test_a_chain_of_batch_scopes_per_object_asks_one_batch_per_step(is_asy
     assert len(asked["team"]) == 1 and sorted(asked["team"][0]) == [0, 1, 2, 3]
     assert len(asked["can"]) == 1
     assert sorted(v[1] for v in asked["can"][0]) == [0, 1, 2, 4, 5, 6, 8, 9, 10]
+
+
+# -- the shapes load_fn may answer with (issue 19, point 13) ----------------------
+
+
+def even_as_set(values: list[Any]) -> set[Any]:
+    # A SQL result's natural shape: the allowed values only. A list value is
+    # looked up as a tuple.
+    return {tuple(value) for value in values if value[1] % 2 == 0}
+
+
+def even_as_mapping(values: list[Any]) -> dict[Any, bool]:
+    return {tuple(value): value[1] % 2 == 0 for value in values}
+
+
+def only_the_allowed_mapped(values: list[Any]) -> dict[Any, bool]:
+    return {tuple(value): True for value in values if value[1] % 2 == 0}
+
+
+async def async_even_as_set(values: list[Any]) -> frozenset[Any]:
+    await asyncio.sleep(0.001)
+    return frozenset(even_as_set(values))
+
+
+SHAPES = [
+    pytest.param(even_as_set, id="set"),
+    pytest.param(even_as_mapping, id="mapping"),
+    pytest.param(only_the_allowed_mapped, id="mapping-without-the-denied"),
+]
+
+
+@pytest.mark.parametrize("load_fn", SHAPES)
+def test_load_fn_may_answer_a_set_of_allowed_values_or_a_mapping(load_fn):
+    schema, calls = build(load_fn)
+    result = schema.execute_sync(QUERY)
+    assert result.data == {"docs": expected()}
+    assert len(calls) == math.ceil(ITEMS / 10)
+    assert set(codes(result)) == {"FORBIDDEN"}  # not answered: denied
+
+
+async def test_an_async_load_fn_may_answer_a_frozenset():
+    schema, calls = build(async_even_as_set)
+    result = await schema.execute(QUERY)
+    assert result.data == {"docs": expected()}
+    assert len(calls) == math.ceil(ITEMS / 10)
+
+
+@pytest.mark.parametrize("load_fn", SHAPES)
+def test_a_single_value_asked_alone_reads_the_same_shapes(load_fn):
+    scope = BatchScope(load_fn)
+    assert scope(["doc", 2]) is True
+    assert scope(["doc", 3]) is False
+
+
+def test_a_mapping_answering_a_non_bool_denies_the_chunk_and_logs(caplog):
+    schema, _ = build(lambda values: {tuple(v): "yes" for v in values})
+    with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
+        result = schema.execute_sync(QUERY)
+    assert result.data == {"docs": [None] * ITEMS}
+    assert set(codes(result)) == {"INTERNAL_SERVER_ERROR"}
+    assert "something else than a bool" in authz_logs(caplog)

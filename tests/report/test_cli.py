@@ -113,7 +113,9 @@ def test_python_dash_m_runs_as_a_real_process():
     assert done.stderr == "strawberry-authz: 1 unprotected field(s): Plain.label\n"
     assert json.loads(done.stdout)["summary"] == {
         "fields": 11,
-        "protected": 9,
+        "protected": 8,
+        "public": 1,
+        "follows": 0,
         "capability": 1,
         "open": 1,
     }
@@ -144,3 +146,31 @@ def test_the_installed_console_script_runs():
     )
     assert broken.returncode == 2
     assert "grant 'never_given' is given by no field" in broken.stderr
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [
+        (
+            "app",
+            "'tests.report.not_schemas:app' is GraphQL, not a strawberry.Schema "
+            "(did you mean tests.report.not_schemas:app.schema?)\n",
+        ),
+        (
+            "failing_factory",
+            "'tests.report.not_schemas:failing_factory' raised RuntimeError: "
+            "database is down\n",
+        ),
+        (
+            "authz",
+            "'tests.report.not_schemas:authz' is an AuthExtension, not a "
+            "strawberry.Schema: name the schema that lists it in extensions=[...]\n",
+        ),
+    ],
+)
+def test_a_target_that_is_not_a_schema_exits_2_with_one_line(
+    capsys, attribute, message
+):
+    code, out, err = run(capsys, "report", f"tests.report.not_schemas:{attribute}")
+    assert (code, out) == (2, "")
+    assert err == f"strawberry-authz: {message}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import strawberry
 
-from strawberry_authz import AuthExtension, ConfigurationError
+from strawberry_authz import AuthExtension, Column, ConfigurationError, FilterScope
 from strawberry_authz._compat import graphql_schema
 from strawberry_authz.report import (
     Report,
@@ -88,12 +88,16 @@ def test_grants_given_needed_and_capability_fields_are_shown():
 def test_a_field_nothing_protects_is_marked_open():
     report = build_report(policies.schema)
     assert [row.coordinate for row in report.open] == ["Plain.label"]
-    assert {row.status for row in report.fields if row.checks} == {"protected"}
+    assert {row.status for row in report.fields if row.checks} == {
+        "protected",
+        "public",  # Query.plain: authz.rule(True)
+    }
     text = to_text(report)
     assert "Plain.label         OPEN" in text
     assert text.endswith("Open (nothing protects them):\n  Plain.label\n")
     assert text.startswith(
-        "Policy coverage: 11 fields: 9 protected, 1 capability, 1 open\n"
+        "Policy coverage: 11 fields: 8 protected, 1 public, 0 follows, "
+        "1 capability, 1 open\n"
     )
 
 
@@ -180,7 +184,14 @@ def test_json_round_trips_and_has_the_documented_keys():
     data = json.loads(text)
     assert list(data) == ["version", "summary", "open", "fields"]
     assert data["version"] == 1
-    assert data["summary"] == {"fields": 11, "protected": 9, "capability": 1, "open": 1}
+    assert data["summary"] == {
+        "fields": 11,
+        "protected": 8,
+        "public": 1,
+        "follows": 0,
+        "capability": 1,
+        "open": 1,
+    }
     assert data["open"] == ["Plain.label"]
     account = data["fields"][0]
     assert list(account) == [
@@ -192,6 +203,8 @@ def test_json_round_trips_and_has_the_documented_keys():
         "grants",
         "object_grants",
         "needs_granted",
+        "follows",
+        "filterable",
     ]
     assert account["checks"][1] == {
         "phase": "before",
@@ -208,12 +221,41 @@ def test_markdown_is_a_table_with_one_row_per_field():
     lines = to_markdown(report).splitlines()
     rows = [line for line in lines if line.startswith("| `")]
     assert len(rows) == len(report.fields)
-    assert lines[2] == "| field | status | checks | grants | needs `$granted` |"
+    assert lines[2] == (
+        "| field | status | checks | grants | needs `$granted` | filterable |"
+    )
     assert "| `Plain.label` | **open** |" in to_markdown(report)
     assert (
         "| `Query.account` | protected | before · default `{member: True}`<br>"
-        "before · field `{$or: [{admin: True}, {member: True}]}` | read_email |  |"
+        "before · field `{$or: [{admin: True}, {member: True}]}` | read_email |  |  |"
     ) in rows
+
+
+def test_types_with_object_rules_say_whether_their_lists_filter_in_the_query():
+    report = build_report(policies.schema)
+    rows = {row.coordinate: row for row in report.fields}
+    # `Document`'s object rule is a rule function: it cannot become a filter.
+    assert rows["Document.title"].filterable is False
+    assert rows["Query.account"].filterable is None  # Query has no object rule
+    assert "filter  " in to_text(report)
+    assert "not in the query: a rule function" in to_text(report)
+
+    authz = AuthExtension(lambda context: {"owner": FilterScope.equals(1)})
+
+    @authz.type_rule({"owner": Column("owner_id")}, on_object=True)
+    @strawberry.type
+    class Note:
+        title: str
+
+    @strawberry.type
+    class Query:
+        notes: list[Note] = strawberry.field(default_factory=list)
+
+    filtered = build_report(strawberry.Schema(query=Query, extensions=[authz]))
+    (note,) = (row for row in filtered.fields if row.type_name == "Note")
+    assert note.filterable is True
+    assert "lists can be filtered in the query" in to_text(filtered)
+    assert to_markdown(filtered).splitlines()[-1].endswith("| yes |")
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 import spicedbkit
 from spicedbkit import VISIBLE, AsyncUnary, Broken, Counting, stop, write
 
-from strawberry_authz import ForbiddenError
+from strawberry_authz import AuthorizationFailedError
 from strawberry_authz.batch import BatchScope
 from strawberry_authz.spicedb import SpiceDB, SpiceDBCheckError
 
@@ -278,7 +278,7 @@ async def test_lookup_resources_reads_an_async_stream(db: Any) -> None:
 
 
 @pytest.mark.parametrize("broken", ["stopped engine", "unreachable engine"])
-async def test_lookup_resources_failing_is_forbidden_and_logged_not_leaked(
+async def test_lookup_resources_failing_is_a_failure_and_logged_not_leaked(
     db: Any, broken: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     if broken == "stopped engine":
@@ -289,10 +289,11 @@ async def test_lookup_resources_failing_is_forbidden_and_logged_not_leaked(
     else:
         spicedb = SpiceDB(Broken(), subject=as_user)
 
-    with pytest.raises(ForbiddenError) as raised:
+    with pytest.raises(AuthorizationFailedError) as raised:
         await spicedb.lookup_resources({"user": "user:alice"}, "document", "view")
 
-    assert raised.value.message == ForbiddenError().message
+    assert raised.value.message == AuthorizationFailedError().message
+    assert raised.value.extensions == {"code": "INTERNAL_SERVER_ERROR"}
     assert raised.value.__cause__ is None and raised.value.__context__ is not None
     assert "LookupResources(document#view) failed" in caplog.text
 
@@ -301,7 +302,7 @@ async def test_lookup_resources_refuses_a_malformed_type_without_a_call(
     db: Any,
 ) -> None:
     spicedb, counting = adapter(db)
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(AuthorizationFailedError):
         await spicedb.lookup_resources({"user": "user:alice"}, "Document!", "view")
     assert counting.requests == {}
 

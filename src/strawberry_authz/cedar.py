@@ -1,0 +1,311 @@
+"""Cedar adapter: per-object checks decided by Cedar policies, in process.
+
+Install with the extra `strawberry-authz[cedar]` (`cedarpy`). This module is
+imported only by its users; the core package never imports it.
+
+```python
+documents = Resource("document", attributes={"owner": "owner_id", "status": "status"})
+cedar = Cedar(POLICIES, entities=[], principal=lambda c: f'user::"{c["user"]}"')
+authz = AuthExtension(lambda context: {"can": cedar.scope(context)})
+
+@authz.type_rule(lambda p: {"can": documents.check(p.root, "view")})
+@strawberry.type
+class Document: ...
+```
+
+A scope value is a `ResourceCheck` (from `Resource.check`): the resource
+becomes a Cedar entity `kind::"id"` with its attributes, the action
+`Action::"action"`. All the values a request needs are decided with one
+`is_authorized_batch` call per chunk of `max_batch_size`.
+
+Fail closed everywhere: policies that do not parse are a `ConfigurationError`
+when the adapter is built; an anonymous principal is denied without a call;
+a value Cedar cannot take (not a `ResourceCheck`, a float attribute) denies
+only its fields; a policy that errors while deciding a value (Cedar would
+skip it, which can turn a `forbid` into an allow) denies that value; a
+failure of the call denies the whole chunk. Reasons are logged on the
+`strawberry_authz` logger; no text from the engine reaches a client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
+
+import cedarpy
+
+from .batch import BatchAnswers, BatchScope
+from .engines import EngineCallLedger, EngineCheckError, ResourceCheck
+from .errors import ConfigurationError
+
+__all__ = ["Cedar"]
+
+logger = logging.getLogger("strawberry_authz")
+
+EntityUid: TypeAlias = "str | Mapping[str, str]"
+"""`'user::"alice"'` or `{"type": "user", "id": "alice"}`."""
+Entities: TypeAlias = "Sequence[Mapping[str, Any]] | cedarpy.Entities"
+EntitiesSource: TypeAlias = "Entities | Callable[[Any], Entities]"
+
+_I64 = 2**63
+# A Cedar entity type: identifiers joined by `::`. One bad type makes Cedar
+# refuse the whole call, so each value is checked here first.
+_TYPE = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*(::[_a-zA-Z][_a-zA-Z0-9]*)*")
+_RESERVED = {
+    "true",
+    "false",
+    "if",
+    "then",
+    "else",
+    "in",
+    "like",
+    "has",
+    "is",
+    "__cedar",
+}
+
+
+class Cedar:
+    """Checks per-object permissions against Cedar policies, in process.
+
+    Args:
+        policies: The policy set, as Cedar text or a `cedarpy.PolicySet`.
+        entities: The entities every decision may read besides the
+            resources (principals, their groups): a list of Cedar JSON
+            entities, a `cedarpy.Entities` handle (parsed once), or
+            `entities(context)` returning either for the request. The
+            resources of a batch are added to it for that call.
+        principal: `principal(context)` returns the principal's uid
+            (`{"type": "user", "id": "alice"}` or `'user::"alice"'`), or
+            `None` for an anonymous request: every value is then denied
+            without calling Cedar.
+        context: `context(request_context)` returns the Cedar `context`
+            record of every check of the request (default: empty).
+        schema: A Cedar schema (text, JSON or `cedarpy.Schema`) the
+            requests and entities are validated against.
+        max_batch_size: At most this many values per `is_authorized_batch`.
+
+    Raises:
+        ConfigurationError: the policies do not parse, or an argument has
+            the wrong type.
+    """
+
+    __slots__ = (
+        "_calls",
+        "_context",
+        "_entities",
+        "_principal",
+        "max_batch_size",
+        "policies",
+        "schema",
+    )
+
+    def __init__(
+        self,
+        policies: str | cedarpy.PolicySet,
+        *,
+        entities: EntitiesSource,
+        principal: Callable[[Any], EntityUid | None],
+        context: Callable[[Any], Mapping[str, Any]] | None = None,
+        schema: str | Mapping[str, Any] | cedarpy.Schema | None = None,
+        max_batch_size: int = 1000,
+    ) -> None:
+        if isinstance(policies, str):
+            try:
+                policies = cedarpy.PolicySet.from_str(policies)
+            except Exception as error:
+                raise ConfigurationError(
+                    f"Cedar: the policies do not parse: {error}"
+                ) from None
+        if not isinstance(policies, cedarpy.PolicySet):
+            raise ConfigurationError(
+                f"Cedar: policies must be Cedar text or a PolicySet, got {policies!r}"
+            )
+        if not callable(principal):
+            raise ConfigurationError("Cedar: principal must be a function")
+        if context is not None and not callable(context):
+            raise ConfigurationError("Cedar: context must be a function or None")
+        if (
+            not isinstance(max_batch_size, int)
+            or isinstance(max_batch_size, bool)
+            or max_batch_size < 1
+        ):
+            raise ConfigurationError(
+                f"Cedar: max_batch_size must be a positive int, got {max_batch_size!r}"
+            )
+        if isinstance(schema, Mapping):
+            schema = json.dumps(schema)
+        self.policies = policies
+        self.schema = schema
+        self._entities = entities
+        self._principal = principal
+        self._context = context
+        self._calls = EngineCallLedger()
+        self.max_batch_size = max_batch_size
+
+    def scope(self, context: Any) -> BatchScope:
+        """The request's scope loader: `{"can": cedar.scope(context)}`.
+
+        Call it once per request (in `load_scopes`). Its values are
+        `ResourceCheck`s (`Resource.check(obj, action)`).
+        """
+        calls = self._calls.open(context)
+
+        def check_many(values: list[Any]) -> BatchAnswers:
+            return self._check_many(context, values, calls)
+
+        return BatchScope(check_many, max_batch_size=self.max_batch_size)
+
+    def call_ids(self, context: Any) -> list[str]:
+        """The ids of the `is_authorized_batch` calls made for this request.
+
+        Each call's id is sent as the correlation id of its requests, so
+        it also appears in Cedar's own answers and logs.
+        """
+        return self._calls.call_ids(context)
+
+    def _check_many(
+        self, context: Any, values: list[Any], calls: list[str]
+    ) -> BatchAnswers:
+        answers = BatchAnswers([False] * len(values))
+        principal = self._principal(context)
+        if principal is None:
+            return answers
+        principal = _uid(principal)
+        # As JSON once: cedarpy would encode a dict again for every request.
+        cedar_context = json.dumps(
+            dict(self._context(context)) if self._context else {}
+        )
+        # A Cedar call holds one entity per uid: a second check of the same
+        # resource with other attributes goes to the next round's call.
+        rounds: list[dict[tuple[str, str], list[int]]] = []
+        entities: list[dict[tuple[str, str], dict[str, Any]]] = []
+        for index, value in enumerate(values):
+            try:
+                entity = _resource_entity(value)
+            except EngineCheckError as error:
+                answers[index] = error
+                continue
+            uid = (value.kind, value.id)
+            number = next(
+                (
+                    number
+                    for number, found in enumerate(entities)
+                    if found.get(uid, entity) == entity
+                ),
+                len(entities),
+            )
+            if number == len(entities):
+                entities.append({})
+                rounds.append({})
+            entities[number][uid] = entity
+            rounds[number].setdefault(uid, []).append(index)
+        base = self._entities(context) if callable(self._entities) else self._entities
+        for number, found in enumerate(entities):
+            call_id = str(uuid.uuid4())
+            calls.append(call_id)
+            answers.call_ids.append(call_id)
+            where = [index for indexes in rounds[number].values() for index in indexes]
+            requests = [
+                {
+                    "principal": principal,
+                    "action": {"type": "Action", "id": values[index].action},
+                    "resource": {"type": values[index].kind, "id": values[index].id},
+                    "context": cedar_context,
+                    "correlation_id": call_id,
+                }
+                for index in where
+            ]
+            results = cedarpy.is_authorized_batch(
+                requests, self.policies, _with(base, list(found.values())), self.schema
+            )
+            if len(results) != len(requests):
+                raise EngineCheckError(
+                    f"Cedar answered {len(results)} results for {len(requests)}"
+                )
+            for index, result in zip(where, results, strict=True):
+                answers[index] = _answer(values[index], result, call_id)
+        return answers
+
+
+def _uid(principal: EntityUid) -> EntityUid:
+    if isinstance(principal, str):
+        return principal
+    if isinstance(principal, Mapping):
+        kind, name = principal.get("type"), principal.get("id")
+        if isinstance(kind, str) and isinstance(name, str) and kind and name:
+            return {"type": kind, "id": name}
+    raise TypeError(
+        f"Cedar principal() returned {principal!r}, expected "
+        '{"type": ..., "id": ...} or \'Type::"id"\''
+    )
+
+
+def _resource_entity(value: object) -> dict[str, Any]:
+    if not isinstance(value, ResourceCheck):
+        raise EngineCheckError(
+            f"Cedar scope value {value!r} is not a ResourceCheck "
+            "(use Resource.check(obj, action))"
+        )
+    if not _TYPE.fullmatch(value.kind) or _RESERVED & set(value.kind.split("::")):
+        raise EngineCheckError(f"{value.kind!r} is not a Cedar entity type")
+    attributes = {
+        name: _cedar_value(item, name) for name, item in value.attributes.items()
+    }
+    return {
+        "uid": {"type": value.kind, "id": value.id},
+        "attrs": attributes,
+        "parents": [],
+    }
+
+
+def _cedar_value(value: Any, name: str) -> Any:
+    """A Cedar JSON value; Cedar has no floats, no nulls, and 64-bit ints."""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if -_I64 <= value < _I64:
+            return value
+    elif isinstance(value, list):
+        return [_cedar_value(item, name) for item in value]
+    elif isinstance(value, Mapping):
+        return {key: _cedar_value(item, name) for key, item in value.items()}
+    raise EngineCheckError(
+        f"attribute {name!r} = {value!r} has no Cedar type "
+        "(Cedar has strings, booleans, 64-bit ints, sets and records)"
+    )
+
+
+def _with(base: Any, resources: list[dict[str, Any]]) -> Any:
+    """The base entities plus this call's resources."""
+    if isinstance(base, cedarpy.Entities):
+        return base.with_added_json_str(json.dumps(resources))
+    if isinstance(base, (str, bytes)) or not isinstance(base, Sequence):
+        raise TypeError(
+            "Cedar entities must be a list of entities or cedarpy.Entities, "
+            f"got {type(base).__name__}"
+        )
+    return [*base, *resources]
+
+
+def _answer(value: ResourceCheck, result: Any, call_id: str) -> bool | BaseException:
+    described = f"{value.kind}::{value.id!r} {value.action}"
+    if result.correlation_id != call_id:
+        return EngineCheckError(f"Cedar answered {described} out of order")
+    errors = result.diagnostics.errors
+    if errors:
+        # Cedar skips a policy that errors: a failing `forbid` would let the
+        # permit through. An error anywhere denies (fail closed).
+        return EngineCheckError(
+            f"Cedar could not decide {described} (call {call_id}): {'; '.join(errors)}"
+        )
+    decision = result.decision
+    if decision == cedarpy.Decision.Allow:
+        return True
+    if decision == cedarpy.Decision.Deny:
+        return False
+    return EngineCheckError(f"Cedar answered {described} with {decision}")

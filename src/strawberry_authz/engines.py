@@ -1,0 +1,264 @@
+"""What policy-engine adapters share: resources with attributes, and call ids.
+
+A policy decision point (Cerbos, Cedar, ...) decides on the *attributes* of
+the resource (owner, status, department), not only on its id. A rule hands
+it a `ResourceCheck` built from the object through a declared `Resource`
+mapping, so every rule on a kind sends the same attributes:
+
+```python
+documents = Resource("document", attributes={"owner": "owner_id", "status": "status"})
+
+@authz.type_rule(lambda p: {"can": documents.check(p.root, "view")})
+@strawberry.type
+class Document: ...
+```
+
+A `ResourceCheck` is keyed canonically by the scope cache (kind, id,
+action and the attribute map, order-free): two equal attribute maps share
+one answer, a changed attribute is a new question.
+
+`EngineCalls` keeps the ids of the engine calls one request made, so a
+decision hook or `AuditLog(engine_calls=...)` can name them.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import weakref
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, NamedTuple, TypeAlias
+
+from .errors import ConfigurationError
+from .keys import register_key, scope_value_key
+
+__all__ = [
+    "AttributeSource",
+    "EngineCallLedger",
+    "EngineCheckError",
+    "Resource",
+    "ResourceCheck",
+    "json_attribute",
+]
+
+AttributeSource: TypeAlias = "str | Callable[[Any], object]"
+"""Where an attribute comes from: an attribute name of the object, or a
+function of the object."""
+
+
+class EngineCheckError(Exception):
+    """One value could not be checked by the engine (malformed, refused, an
+    evaluation error, a missing answer).
+
+    It denies only the fields that need that value, with `FORBIDDEN`; its
+    message is logged, never sent to the client.
+    """
+
+
+class ResourceCheck(NamedTuple):
+    """One question to a policy engine: may the principal do `action` on it?
+
+    Built by `Resource.check`; `attributes` is a fresh dict of JSON values
+    (str, int, float, bool, None, lists and dicts of them).
+    """
+
+    kind: str
+    id: str
+    action: str
+    attributes: Mapping[str, Any]
+
+
+_SCALARS = (str, int, bool, float, type(None))
+
+
+def _check_key(check: ResourceCheck) -> Hashable:
+    """The cache key of a check: its names and the attribute map, order-free.
+
+    Scalars are keyed with their type (`True` is not `1`); anything else by
+    `scope_value_key`'s canonical form.
+    """
+    attributes = check.attributes
+    items = []
+    for name in sorted(attributes):
+        value = attributes[name]
+        kind = type(value)
+        items.append(
+            (name, (kind, value) if kind in _SCALARS else scope_value_key(value))
+        )
+    return ("resource-check", check.kind, check.id, check.action, tuple(items))
+
+
+register_key(ResourceCheck, _check_key)
+
+
+class Resource:
+    """How objects of one kind are shown to a policy engine.
+
+    Args:
+        kind: The resource kind the policies name (`"document"`).
+        id: Where the id comes from: an attribute name (default `"id"`) or a
+            function of the object. Ints are sent as strings.
+        attributes: The attributes the policies read: a mapping
+            `{policy name: attribute name or function}`, or a list of
+            attribute names sent under their own name. Enums are sent as
+            their `.value`.
+
+    Raises:
+        ConfigurationError: a kind, id or attribute source of the wrong type.
+    """
+
+    __slots__ = ("_attributes", "_id", "kind")
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        id: AttributeSource = "id",
+        attributes: Mapping[str, AttributeSource] | Iterable[str] = (),
+    ) -> None:
+        if not isinstance(kind, str) or not kind:
+            raise ConfigurationError(f"Resource: kind must be a name, got {kind!r}")
+        if not (isinstance(id, str) and id) and not callable(id):
+            raise ConfigurationError(
+                f"Resource {kind!r}: id must be an attribute name or a function, "
+                f"got {id!r}"
+            )
+        if isinstance(attributes, Mapping):
+            sources = dict(attributes)
+        elif isinstance(attributes, (str, bytes)):
+            raise ConfigurationError(
+                f"Resource {kind!r}: attributes must be a mapping or a list of "
+                f"names, got {attributes!r}"
+            )
+        else:
+            sources = {name: name for name in attributes}
+        for name, source in sources.items():
+            if not isinstance(name, str) or not name:
+                raise ConfigurationError(
+                    f"Resource {kind!r}: attribute name {name!r} is not a string"
+                )
+            if not (isinstance(source, str) and source) and not callable(source):
+                raise ConfigurationError(
+                    f"Resource {kind!r}: attribute {name!r} must come from an "
+                    f"attribute name or a function, got {source!r}"
+                )
+        self.kind = kind
+        self._id = id
+        self._attributes = tuple(sources.items())
+
+    def check(self, obj: object, action: str) -> ResourceCheck:
+        """The question "may the principal do `action` on `obj`?".
+
+        Raises:
+            TypeError: the id is not a non-empty string or int, or an
+                attribute is not a JSON value. Raised in a rule function,
+                it denies that object's fields (fail closed).
+        """
+        if not isinstance(action, str) or not action:
+            raise TypeError(f"Resource {self.kind!r}: action must be a name")
+        raw_id = _read(obj, self._id)
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            raw_id = str(raw_id)
+        if not isinstance(raw_id, str) or not raw_id:
+            raise TypeError(
+                f"Resource {self.kind!r}: id of {type(obj).__qualname__} is "
+                f"{type(raw_id).__name__}, expected a non-empty str or int"
+            )
+        attributes = {}
+        for name, source in self._attributes:
+            attributes[name] = json_attribute(_read(obj, source), self.kind, name)
+        return ResourceCheck(self.kind, raw_id, action, attributes)
+
+    def __repr__(self) -> str:
+        names = [name for name, _ in self._attributes]
+        return f"Resource({self.kind!r}, attributes={names!r})"
+
+
+def _read(obj: object, source: AttributeSource) -> object:
+    if isinstance(source, str):
+        return getattr(obj, source)
+    return source(obj)
+
+
+_MAX_DEPTH = 16
+
+
+def json_attribute(value: object, kind: str, name: str, depth: int = 0) -> Any:
+    """`value` as a JSON value (enums by `.value`), else `TypeError`."""
+    if depth > _MAX_DEPTH:
+        raise TypeError(f"Resource {kind!r}: attribute {name!r} nests too deeply")
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [json_attribute(item, kind, name, depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"Resource {kind!r}: attribute {name!r} has a non-string key"
+                )
+            out[key] = json_attribute(item, kind, name, depth + 1)
+        return out
+    raise TypeError(
+        f"Resource {kind!r}: attribute {name!r} is {type(value).__qualname__}, "
+        "not a JSON value (str, int, float, bool, None, list, dict)"
+    )
+
+
+class _Calls(list[str]):
+    """One request's call ids (a list that can be weakly referenced)."""
+
+    __slots__ = ("__weakref__", "context")
+
+    context: object
+
+
+class EngineCallLedger:
+    """The ids of the engine calls each request made, found by its context.
+
+    An adapter opens a ledger entry in `scope(context)` (once per request)
+    and appends the id of every call it makes for that request. The entry
+    lives as long as the request's scope does; `call_ids(context)` reads it
+    (from a decision hook: `decision.context`).
+    """
+
+    __slots__ = ("_entries", "_lock")
+
+    def __init__(self) -> None:
+        self._entries: dict[int, weakref.ref[_Calls]] = {}
+        self._lock = threading.Lock()
+
+    def open(self, context: object) -> list[str]:
+        """A new, empty list of call ids for the request of `context`.
+
+        The caller keeps it alive (in its scope's closure); when it is
+        collected, the entry goes too.
+        """
+        calls = _Calls()
+        calls.context = context
+        if context is None:
+            # Requests without a context cannot be told apart: not recorded.
+            return calls
+        key = id(context)
+        entries = self._entries
+
+        def forget(ref: weakref.ref[_Calls], key: int = key) -> None:
+            with self._lock:
+                if entries.get(key) is ref:
+                    del entries[key]
+
+        with self._lock:
+            entries[key] = weakref.ref(calls, forget)
+        return calls
+
+    def call_ids(self, context: object) -> list[str]:
+        """The ids of the calls made so far for the request of `context`
+        (none for a request without a context)."""
+        ref = self._entries.get(id(context))
+        calls = ref() if ref is not None else None
+        if calls is None or calls.context is not context:
+            return []
+        return list(calls)
