@@ -122,9 +122,9 @@ class SqliteEngine:
 
     name: EngineName = "sqlite"
 
-    def __init__(self, db: Database, calls: EngineCalls) -> None:
+    def __init__(self, db: Database, calls: EngineCalls | None = None) -> None:
         self.db = db
-        self.calls = calls
+        self.calls = calls or EngineCalls()
 
     def can(self, context: dict[str, Any]) -> object:
         user = context["user"]
