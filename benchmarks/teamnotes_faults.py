@@ -75,6 +75,8 @@ MESSAGES = {
     "NOT_FOUND": "No note with this id is visible to you.",
     "UNAVAILABLE": "The notes service is unavailable; nothing was changed. Try again.",
     "UNAUTHENTICATED": "You must be logged in to access this field.",
+    # A check that failed or timed out (not a policy's "no").
+    "INTERNAL_SERVER_ERROR": "Authorization could not be checked; please try again.",
 }
 ENGINE_TIMEOUT = 2.0
 NOTE_FIELDS = "id title draft body viewerCanEdit viewerCanDelete"
