@@ -229,6 +229,11 @@ class Run:
             self.tally.wrong.append(f"{response.status_code} for {query[:40]}")
             return {}, start, end
         result: dict[str, Any] = response.json()
+        failed = {"INTERNAL_SERVER_ERROR", "UNAVAILABLE"} & set(self.refused(result))
+        if failed:
+            # As a client should: back off a moment before trying again (and
+            # so leave this process's loop to the subscribers it also runs).
+            await asyncio.sleep(0.1)
         for problem in result.get("errors", []):
             code = str((problem.get("extensions") or {}).get("code"))
             if MESSAGES.get(code) != problem.get("message"):
