@@ -23,3 +23,28 @@ if not os.environ.get("SPICEDB_LIBRARY_PATH"):
         _cache = None
     for _library in sorted(_cache.glob("libspicedb.*")) if _cache else []:
         os.environ["SPICEDB_LIBRARY_PATH"] = str(_library)
+
+# Django settings, configured once for every test folder (tests/djangoorm,
+# the Django example's tests, docs/concepts/filtering.md): an in-memory
+# SQLite database and the apps whose models the tests create.
+try:
+    import django
+    from django.conf import settings
+except ImportError:  # the Django extra is not installed: those tests skip
+    django = None  # type: ignore[assignment]
+if django is not None and not settings.configured:
+    sys.path.insert(0, str(Path(HERE) / "djangoorm"))
+    if str(Path(HERE).parent) not in sys.path:  # `examples` is a package there
+        sys.path.append(str(Path(HERE).parent))
+    settings.configure(
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": "file:strawberry_authz?mode=memory&cache=shared",
+            }
+        },
+        INSTALLED_APPS=["filterapp", "examples.djangonotes"],
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        USE_TZ=True,
+    )
+    django.setup()

@@ -49,7 +49,9 @@ async def assert_filter_matches_check(
             `QuerySet`); the filter is applied to it.
         viewers: Contexts, each given to `load_scopes` as one request's.
         fetch: `fetch(query)` runs a query and returns its rows (sync or
-            async): `lambda q: session.scalars(q).all()`.
+            async): `lambda q: session.scalars(q).all()`; for a Django
+            `QuerySet`, `sync_to_async(list)` (Django runs no query on the
+            event loop).
         model: Passed to the backend (SQLAlchemy: the statement's first
             entity by default).
         key: What identifies a row across two queries (default: its `id`).

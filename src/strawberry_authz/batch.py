@@ -107,8 +107,13 @@ class BatchScope:
             or an awaitable of an iterable. The filter becomes
             `column IN (those values)`, and the rows it selected pass their
             object check without another `load_fn` call (their ids were
-            just listed). Without it, a `Column` on this scope cannot be
-            filtered: `authz.filter` refuses it (`ConfigurationError`).
+            just listed). It may answer a row condition instead: `True`
+            (every row), `False` (none) or a `strawberry_authz.conditions`
+            tree on the row's columns (or an awaitable of one), as a policy
+            engine's plan does; for a whole-row value (`Resource.each`)
+            that is the only answer. Without it, a `Column` on this scope
+            cannot be filtered: `authz.filter` refuses it
+            (`ConfigurationError`).
         max_passing: More passing values than this make the plan deny
             every row (logged): a truncated list is never taken as whole.
     """

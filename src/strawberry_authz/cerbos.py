@@ -17,9 +17,13 @@ class Document: ...
 ```
 
 A scope value is a `ResourceCheck` (from `Resource.check`): the resource's
-kind, id and attributes, and the action. All the values a request needs are
-checked with `CheckResources`, one call per chunk of `max_batch_size`
-(at most 500, Cerbos's own ceiling; the server's
+kind, id and attributes, and the action; or `Resource.each(action)`, which
+also filters queries (`authz.filter`): the scope's `passing=` asks
+`PlanResources` once per operation and type, and the plan becomes a
+condition on the mapped columns (`cerbos_plan.row_condition`); anything it
+cannot translate, and any engine error, denies every row. All the values
+a request needs are checked with `CheckResources`, one call per chunk of
+`max_batch_size` (at most 500, Cerbos's own ceiling; the server's
 `requestLimits.maxResourcesPerRequest`, 50 by default, must allow it).
 
 Fail closed everywhere: an anonymous principal is denied without a call; a
@@ -45,7 +49,9 @@ from cerbos.request.v1 import request_pb2
 from google.protobuf import struct_pb2
 
 from .batch import BatchAnswers, BatchScope
-from .engines import EngineCallLedger, EngineCheckError, ResourceCheck
+from .cerbos_plan import RESOURCE_ID, row_condition, translate_plan
+from .conditions import Condition
+from .engines import EngineCallLedger, EngineCheckError, ResourceCheck, RowCheck
 from .errors import ConfigurationError
 
 __all__ = ["MAX_RESOURCES", "Cerbos"]
@@ -127,7 +133,12 @@ class Cerbos:
         def check_many(values: list[Any]) -> Any:
             return self._check_many(context, values, calls)
 
-        return BatchScope(check_many, max_batch_size=self.max_batch_size)
+        def passing(value: Any) -> Any:
+            return plan_rows(self, context, value, calls)
+
+        return BatchScope(
+            check_many, max_batch_size=self.max_batch_size, passing=passing
+        )
 
     def call_ids(self, context: Any) -> list[str]:
         """The Cerbos call ids (`cerbosCallId`) of this request's checks.
@@ -190,6 +201,46 @@ class Cerbos:
         return self.client.check_resources(
             principal=principal, resources=entries, request_id=str(uuid.uuid4())
         )
+
+
+def plan_rows(cerbos: Cerbos, context: Any, value: Any, calls: list[str]) -> Any:
+    """Which rows pass `value` (a `Resource.each(action)`), by `PlanResources`.
+
+    `True`, `False`, or a row condition on the mapped columns; or an
+    awaitable of one, for an async client. An anonymous principal passes no
+    row without a call. Raises (the plan then denies every row, logged) for
+    another value, an engine error, or a plan it cannot translate exactly.
+    """
+    if not isinstance(value, RowCheck):
+        raise EngineCheckError(
+            f"a filtered Cerbos value is Resource.each(action), got {value!r}"
+        )
+    if not (_KIND.fullmatch(value.kind) and _ACTION.fullmatch(value.action)):
+        raise EngineCheckError(
+            f"Cerbos would refuse kind {value.kind!r} / action {value.action!r}"
+        )
+    spec = cerbos._principal(context)
+    if spec is None:
+        return False
+    answered = cerbos.client.plan_resources(
+        value.action,
+        _principal(spec),
+        engine_pb2.PlanResourcesInput.Resource(kind=value.kind),
+        request_id=str(uuid.uuid4()),
+    )
+    if isawaitable(answered):
+        return _rows_later(answered, value, calls)
+    return _rows(answered, value, calls)
+
+
+async def _rows_later(answered: Any, value: RowCheck, calls: list[str]) -> Any:
+    return _rows(await answered, value, calls)
+
+
+def _rows(response: Any, value: RowCheck, calls: list[str]) -> bool | Condition:
+    calls.append(response.cerbos_call_id or response.request_id)
+    planned = translate_plan(response, variables={RESOURCE_ID: RESOURCE_ID})
+    return row_condition(planned, value.attribute_columns, value.id_column)
 
 
 def _principal(spec: PrincipalSpec) -> engine_pb2.Principal:

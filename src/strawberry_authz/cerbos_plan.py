@@ -1,8 +1,9 @@
 """A Cerbos `PlanResources` answer as a small, engine-neutral condition tree.
 
-Not wired into filtering yet: `authz.plan` / `authz.filter` (the "Filter in
-the query" work) will call `translate_plan` and turn its tree into their
-own row conditions. Until then it is a standalone, tested translator.
+`Cerbos(...).scope(context)` uses it to filter queries: for a
+`Resource.each(action)` value, its `passing=` asks `PlanResources`, reads
+the answer with `translate_plan` and turns the tree into the engine-neutral
+row condition of `strawberry_authz.conditions` with `row_condition`.
 
 `translate_plan(response)` reads the filter of one `PlanResourcesResponse`:
 
@@ -41,7 +42,10 @@ from typing import Any, Literal, TypeAlias
 from cerbos.engine.v1 import engine_pb2
 from google.protobuf import struct_pb2
 
+from . import conditions as rows
+
 __all__ = [
+    "RESOURCE_ID",
     "AllOf",
     "AnyOf",
     "Compare",
@@ -50,6 +54,7 @@ __all__ = [
     "PlannedFilter",
     "UntranslatablePlan",
     "holds",
+    "row_condition",
     "translate_plan",
 ]
 
@@ -266,3 +271,104 @@ def _ordered(left: Any, right: Any) -> bool:
     return (_number(left) and _number(right)) or (
         isinstance(left, str) and isinstance(right, str)
     )
+
+
+RESOURCE_ID = "request.resource.id"
+"""The name `row_condition` reads as the resource id (never an attribute's:
+an attribute name has no dot). Pass `variables={RESOURCE_ID: RESOURCE_ID}`
+to `translate_plan`."""
+
+_COMPLEMENT = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
+
+
+def row_condition(
+    planned: PlannedFilter,
+    columns: Mapping[str, str],
+    id_column: str | None,
+) -> bool | rows.Condition:
+    """`planned` as a row condition: `True` (every row), `False` or a tree.
+
+    Args:
+        planned: From `translate_plan` (with the id named `RESOURCE_ID`).
+        columns: `{attribute: column}`: where each attribute the policy
+            reads is stored in a row.
+        id_column: The column of the resource id (compared as the id
+            Cerbos sees, its text: `OneOf(..., ids=True)`), or None.
+
+    The result passes a row exactly when `holds` does on the attributes of
+    that row: negations are pushed down to the comparisons, and each
+    comparison has an exact complement, so a CEL *error* (an ordering on
+    `null` or on another kind) passes neither a comparison nor its
+    negation, as the check denies it.
+
+    Raises:
+        UntranslatablePlan: an attribute without a column, or an ordering
+            on the id. The caller denies every row.
+    """
+    if planned.kind != "condition":
+        return planned.kind == "allow_all"
+    assert planned.condition is not None
+    return _rows(planned.condition, True, columns, id_column)
+
+
+def _rows(
+    condition: Condition,
+    positive: bool,
+    columns: Mapping[str, str],
+    id_column: str | None,
+) -> bool | rows.Condition:
+    """Where `condition` is true (`positive`) or false, as a row condition."""
+    if isinstance(condition, Negation):
+        return _rows(condition.child, not positive, columns, id_column)
+    if isinstance(condition, (AllOf, AnyOf)):
+        parts = [_rows(c, positive, columns, id_column) for c in condition.children]
+        # `and` is true when all are true, false when any is false.
+        every = isinstance(condition, AllOf) == positive
+        return _fold(parts, every)
+    if condition.attribute == RESOURCE_ID:
+        if id_column is None:
+            raise UntranslatablePlan("the plan reads the id, which has no column")
+        return _id(condition, positive, id_column)
+    column = columns.get(condition.attribute)
+    if column is None:
+        raise UntranslatablePlan(
+            f"attribute {condition.attribute!r} is not read from a column"
+        )
+    op, value = condition.op, condition.value
+    if op in _COMPLEMENT:
+        if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+            return False  # CEL cannot order it: an error either way
+        return rows.Compare(column, op if positive else _COMPLEMENT[op], value)  # type: ignore[arg-type]
+    if op == "in":
+        if not value:
+            return not positive
+        equal: rows.Condition = rows.Compare(column, "in", tuple(value))
+    else:
+        equal = rows.Compare(column, "eq", value)
+    # `eq` / `in` never err on a present attribute: false is "not true".
+    return equal if positive == (op != "ne") else rows.Not(equal)
+
+
+def _id(condition: Compare, positive: bool, column: str) -> bool | rows.Condition:
+    op, value = condition.op, condition.value
+    if op in _COMPLEMENT:
+        raise UntranslatablePlan(f"an ordering ({op!r}) on the resource id")
+    members = value if op == "in" else (value,)
+    # Cerbos sees every id as text: another kind is never equal.
+    ids = frozenset(m for m in members if isinstance(m, str))
+    equal: bool | rows.Condition = rows.OneOf(column, ids, ids=True) if ids else False
+    if positive == (op != "ne"):
+        return equal
+    return True if equal is False else rows.Not(equal)  # type: ignore[arg-type]
+
+
+def _fold(parts: list[bool | rows.Condition], every: bool) -> bool | rows.Condition:
+    """AND (`every`) or OR of `parts`, constants folded."""
+    if any(part is (not every) for part in parts):
+        return not every  # a false part decides an AND, a true one an OR
+    kept = [part for part in parts if not isinstance(part, bool)]
+    if not kept:
+        return every
+    if len(kept) == 1:
+        return kept[0]
+    return rows.And(tuple(kept)) if every else rows.Or(tuple(kept))

@@ -22,6 +22,7 @@ __all__ = [
     "NO_MATCH",
     "Column",
     "FilterScope",
+    "RowValue",
     "column_value",
     "columns_in",
     "substitute",
@@ -55,6 +56,26 @@ class Column:
 
     def __repr__(self) -> str:
         return f"Column({self.name!r})"
+
+
+class RowValue:
+    """A scope value read from a whole object (several columns) at once.
+
+    For a scope whose engine decides on many attributes of the row (a
+    policy engine's resource: `Resource.each("view")`). Checked for one
+    object, the value is `read(obj)`; planned for a query, the scope's
+    `BatchScope(passing=...)` receives it as it is and answers with a
+    condition on `columns` (see `planning`). Subclasses set `columns`
+    (at least one) and implement `read`.
+    """
+
+    __slots__ = ()
+
+    columns: tuple[Column, ...]
+
+    def read(self, obj: object) -> object:
+        """The scope value for the object `obj`."""
+        raise NotImplementedError
 
 
 Where = Callable[[Any], Any]
@@ -143,6 +164,8 @@ def columns_in(value: object) -> list[Column]:
     """Every `Column` inside a scope value (in lists, tuples and dict values)."""
     if type(value) is Column:
         return [value]
+    if isinstance(value, RowValue):
+        return list(value.columns)
     if isinstance(value, (list, tuple)):
         return [column for item in value for column in columns_in(item)]
     if isinstance(value, Mapping):
@@ -153,6 +176,8 @@ def columns_in(value: object) -> list[Column]:
 def substitute(value: object, obj: object) -> object:
     """`value` with each `Column` replaced by that attribute of `obj`."""
     if type(value) is Column:
+        return value.read(obj)
+    if isinstance(value, RowValue):
         return value.read(obj)
     if isinstance(value, list):
         return [substitute(item, obj) for item in value]

@@ -10,6 +10,7 @@ result is one of three: every row (`plan.allow_all`), no row
 | `Equals(column, value)` | `row.column == value`; `None` matches nothing |
 | `OneOf(column, values)` | `row.column` is among `values`; empty matches nothing |
 | `Where(column, scope, where, check)` | a `FilterScope`'s own pair |
+| `Compare(column, op, value)` | a typed comparison (`eq ne lt le gt ge in`) |
 | `And(children)`, `Or(children)` | every / at least one child |
 | `Not(child)` | the child does not hold; a `NULL` inside counts as not holding |
 
@@ -29,6 +30,7 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "And",
+    "Compare",
     "Condition",
     "Equals",
     "Not",
@@ -37,8 +39,10 @@ __all__ = [
     "Plan",
     "Where",
     "column_names",
+    "compares",
     "holds",
     "is_member",
+    "value_kind",
 ]
 
 
@@ -74,6 +78,42 @@ class Where:
     check: Callable[[Any], bool]
 
 
+CompareOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "in"]
+_OPS = frozenset(("eq", "ne", "lt", "le", "gt", "ge", "in"))
+
+
+@dataclass(frozen=True)
+class Compare:
+    """`column <op> value`, compared only within one kind of value.
+
+    What a policy engine's plan compares (a Cerbos `PlanResources`
+    condition). The kinds are numbers (`int` and `float`, never `bool`),
+    `str` and `bool`. A row passes only if its value is not `None`, is of
+    the kind of `value`, and the comparison holds: `NULL` and a value of
+    another kind never pass (`true` is not `1`, `"3"` is not `3`), as the
+    engine's typed comparison decides; `ne` too (`Not(Compare(c, "eq",
+    v))` is the one that passes a `NULL`). Orderings (`lt le gt ge`) hold
+    for numbers and strings only. For `in`, `value` is a tuple of members
+    and the row passes when it equals one of them.
+    """
+
+    column: str
+    op: CompareOp
+    value: Any
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"Compare: unknown operator {self.op!r}")
+        members = self.value if self.op == "in" else (self.value,)
+        if self.op == "in" and not isinstance(self.value, tuple):
+            raise TypeError("Compare: 'in' takes a tuple of members")
+        if any(value_kind(member) is None for member in members):
+            raise TypeError(
+                f"Compare: {self.value!r} is not a number, string or bool "
+                "(None is never compared)"
+            )
+
+
 @dataclass(frozen=True)
 class And:
     children: tuple[Condition, ...]
@@ -89,7 +129,7 @@ class Not:
     child: Condition
 
 
-Condition: TypeAlias = "Equals | OneOf | Where | And | Or | Not"
+Condition: TypeAlias = "Equals | OneOf | Where | Compare | And | Or | Not"
 
 PlanKind = Literal["allow_all", "deny_all", "condition"]
 
@@ -146,7 +186,44 @@ def holds(condition: Condition, obj: object) -> bool:
         return value is not None and target is not None and bool(value == target)
     if isinstance(condition, OneOf):
         return is_member(value, condition.values, ids=condition.ids)
+    if isinstance(condition, Compare):
+        return compares(value, condition.op, condition.value)
     return condition.check(value) is True
+
+
+def value_kind(value: object) -> str | None:
+    """`"number"`, `"str"` or `"bool"` (what `Compare` compares), else None."""
+    kind = type(value)
+    if kind is bool:
+        return "bool"
+    if kind is int or kind is float:
+        return "number"
+    if kind is str:
+        return "str"
+    return None
+
+
+def compares(value: object, op: str, target: Any) -> bool:
+    """`value <op> target` as `Compare` decides it (see there)."""
+    if op == "in":
+        return any(compares(value, "eq", member) for member in target)
+    kind = value_kind(value)
+    if kind is None or kind != value_kind(target):
+        return False
+    if op == "eq":
+        return bool(value == target)
+    if op == "ne":
+        return bool(value != target)
+    if kind == "bool":
+        return False  # orderings are for numbers and strings
+    left: Any = value
+    if op == "lt":
+        return bool(left < target)
+    if op == "le":
+        return bool(left <= target)
+    if op == "gt":
+        return bool(left > target)
+    return bool(left >= target)
 
 
 def is_member(value: object, values: frozenset[Any], *, ids: bool = False) -> bool:

@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
+from .columns import Column, RowValue
 from .errors import ConfigurationError
 from .keys import register_key, scope_value_key
 
@@ -38,6 +39,7 @@ __all__ = [
     "EngineCheckError",
     "Resource",
     "ResourceCheck",
+    "RowCheck",
     "json_attribute",
 ]
 
@@ -169,9 +171,74 @@ class Resource:
             attributes[name] = json_attribute(_read(obj, source), self.kind, name)
         return ResourceCheck(self.kind, raw_id, action, attributes)
 
+    def each(self, action: str) -> RowCheck:
+        """The question "may the principal do `action`?" for each object.
+
+        A scope value for a type's rule that also filters queries:
+        `@authz.type_rule({"can": documents.each("view")})`. Checked for one
+        object it is `check(obj, action)`; planned for a query, the engine
+        answers with a condition on the columns this mapping reads (each
+        attribute given by name is the column of that name; the id too).
+
+        Raises:
+            ConfigurationError: `action` is not a name, or nothing of the
+                mapping is read by name (no column to filter on).
+        """
+        return RowCheck(self, action)
+
     def __repr__(self) -> str:
         names = [name for name, _ in self._attributes]
         return f"Resource({self.kind!r}, attributes={names!r})"
+
+
+class RowCheck(RowValue):
+    """`Resource.each(action)`: a resource check read from each row.
+
+    Attributes:
+        resource: The `Resource` mapping.
+        action: The action asked.
+        id_column: The column of the resource id (None when a function
+            gives the id: then a plan on the id cannot be filtered).
+        attribute_columns: `{policy attribute: column}` for the attributes
+            read by name; an attribute given by a function has no column.
+    """
+
+    __slots__ = ("action", "attribute_columns", "columns", "id_column", "resource")
+
+    def __init__(self, resource: Resource, action: str) -> None:
+        if not isinstance(action, str) or not action:
+            raise ConfigurationError(
+                f"Resource {resource.kind!r}: each() needs an action name, "
+                f"got {action!r}"
+            )
+        self.resource = resource
+        self.action = action
+        source = resource._id
+        self.id_column = source if isinstance(source, str) else None
+        self.attribute_columns = {
+            name: source
+            for name, source in resource._attributes
+            if isinstance(source, str)
+        }
+        named = [self.id_column, *self.attribute_columns.values()]
+        self.columns = tuple(
+            Column(name) for name in dict.fromkeys(named) if name is not None
+        )
+        if not self.columns:
+            raise ConfigurationError(
+                f"Resource {resource.kind!r}: each() needs the id or an attribute "
+                "read by name (a column); every one is a function"
+            )
+
+    @property
+    def kind(self) -> str:
+        return self.resource.kind
+
+    def read(self, obj: object) -> ResourceCheck:
+        return self.resource.check(obj, self.action)
+
+    def __repr__(self) -> str:
+        return f"Resource({self.kind!r}).each({self.action!r})"
 
 
 def _read(obj: object, source: AttributeSource) -> object:

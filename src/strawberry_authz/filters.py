@@ -45,7 +45,9 @@ def apply_plan(plan: Plan, query: Query, model: Any = None) -> Query:
     Raises:
         TypeError: no backend knows the query's type.
     """
-    library = type(query).__module__.partition(".")[0]
+    # The class or one of its bases (an application's own QuerySet class).
+    libraries = [k.__module__.partition(".")[0] for k in type(query).__mro__]
+    library = next((name for name in libraries if name in _BACKENDS), libraries[0])
     backend = _BACKENDS.get(library)
     if backend is None:
         raise TypeError(

@@ -110,6 +110,14 @@ def _check_list(
     settings: GuardSettings,
     result: Any,
 ) -> Any:
+    if (
+        not isinstance(result, list)
+        and hasattr(type(result), "__aiter__")
+        and has_running_loop()
+    ):
+        # A lazy query that is also async-iterable (a Django QuerySet) must
+        # not run its SQL on the event loop: it is read with `async for`.
+        return _check_list_later(call, check, plan, settings, result)
     tree = _as_lists(result, check.lists)
     if not _unsettled(tree, check.lists):
         return _check_tree(call, check, plan, settings, tree)
@@ -162,6 +170,20 @@ def _check_tree(
     if pending:
         return _filter_later(call, plan, settings, tree, found_at, pending)
     return _filter(call, plan, settings, tree, found_at)
+
+
+async def _check_list_later(
+    call: FieldCall,
+    check: ObjectCheck,
+    plan: FieldPlan,
+    settings: GuardSettings,
+    result: Any,
+) -> Any:
+    items = [item async for item in result]
+    checked = _check_list(call, check, plan, settings, items)
+    if isinstance(checked, Awaitable):
+        return await checked
+    return checked
 
 
 async def _filter_later(

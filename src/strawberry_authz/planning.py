@@ -11,7 +11,9 @@ a constant, `$granted`) is decided for the request as a check would decide
 it, then folded: `$and` / `$chain` become AND, `$or` / `$race` OR, `$not` NOT.
 A `Column` leaf becomes the scope's `where` half: `Equals` / `OneOf` for
 `FilterScope.equals` / `one_of`, `Where` for a `FilterScope` of one's own,
-`OneOf` of the values a `BatchScope(passing=...)` returns. `$granted` is
+`OneOf` of the values a `BatchScope(passing=...)` returns, or the
+condition it returns (a policy engine's plan on a `RowValue`: the row's
+mapped columns, `Resource.each(action)`). `$granted` is
 decided as an inline check in the resolver that filters would decide it.
 
 **Refused.** What cannot become a filter is a `ConfigurationError` naming
@@ -34,8 +36,8 @@ from typing import Any
 
 from ._compat import object_definition
 from .batch import BatchScope
-from .columns import Column, FilterScope, columns_in
-from .conditions import And, Condition, Equals, Not, OneOf, Or, Plan, Where
+from .columns import Column, FilterScope, RowValue, columns_in
+from .conditions import And, Compare, Condition, Equals, Not, OneOf, Or, Plan, Where
 from .errors import ConfigurationError
 from .outcomes import (
     Denial,
@@ -100,7 +102,9 @@ class FilterRule:
             )
         elif isinstance(node, ColumnCheck):
             self.where[id(node)] = where
-            if len(columns_in(node.value)) != 1:
+            if len(columns_in(node.value)) != 1 and not isinstance(
+                node.value, RowValue
+            ):
                 self.problems.append(
                     f"{where}: key {node.name!r}: a filtered scope value holds "
                     f"exactly one Column, got {safe_repr(node.value)}"
@@ -220,6 +224,14 @@ class Planner:
                 f"scope {node.name!r} is not returned by load_scopes "
                 f"(it returned: {', '.join(sorted(scopes)) or 'nothing'})"
             )
+        if isinstance(node.value, RowValue):
+            if isinstance(loader, BatchScope) and loader.passing is not None:
+                return passing_values(loader, node, None, self.state.scopes.timeout)
+            raise ConfigurationError(
+                f"{where}: key {node.name!r}: scope {node.name!r} "
+                f"({safe_repr(loader)}) cannot filter on {safe_repr(node.value)}: "
+                "it needs a BatchScope with passing= (an engine's scope)"
+            )
         (column,) = columns_in(node.value)
         if isinstance(loader, FilterScope):
             if type(node.value) is not Column:
@@ -269,7 +281,11 @@ class Planner:
         listed = self.state.scopes.batches.listed
         for leaf in self.listing:
             answer = self.answers.get(id(leaf))
-            if isinstance(answer, OneOf) and answer.ids:
+            if (
+                isinstance(answer, OneOf)
+                and answer.ids
+                and [answer.column] == [c.name for c in columns_in(leaf.value)]
+            ):
                 listed.setdefault(leaf.name, []).append((leaf.value, answer.values))
 
     def _fold(self, node: Node) -> tuple[bool | Condition, bool]:
@@ -293,7 +309,7 @@ class Planner:
         return False, True  # nothing else reaches here; fail closed
 
 
-_CONDITIONS = (Equals, OneOf, Where, And, Or, Not)
+_CONDITIONS = (Equals, OneOf, Where, Compare, And, Or, Not)
 _MISSING = object()
 
 
@@ -330,9 +346,14 @@ def _or(parts: list[tuple[bool | Condition, bool]]) -> tuple[bool | Condition, b
 
 
 def passing_values(
-    scope: BatchScope, node: ColumnCheck, column: str, timeout: float | None
+    scope: BatchScope, node: ColumnCheck, column: str | None, timeout: float | None
 ) -> Any:
-    """`OneOf(column, values that pass)`, a denial, or an awaitable of either."""
+    """`OneOf(column, values that pass)`, a denial, or an awaitable of either.
+
+    `passing` may also answer a row condition itself (a `conditions` node,
+    or `True` / `False` for every row / none): a policy engine's plan. For
+    a `RowValue` (`column` None) that is the only answer it may give.
+    """
     during = f"scope {node.name!r} passing({safe_repr(node.value)})"
     try:
         found = scope.passing(node.value)  # type: ignore[misc]
@@ -341,18 +362,22 @@ def passing_values(
     if hasattr(found, "__aiter__") or isawaitable(found):
         return _passing_later(found, scope.max_passing, column, during, timeout)
     try:
-        return _one_of(column, _capped(found, scope.max_passing, during))
+        if _is_condition(found):
+            return found
+        return _one_of(column, _capped(found, scope.max_passing, during), during)
     except Exception as error:
         return _failure(error, during)
 
 
 async def _passing_later(
-    found: Any, cap: int, column: str, during: str, timeout: float | None
+    found: Any, cap: int, column: str | None, during: str, timeout: float | None
 ) -> Any:
     async def collect() -> Any:
         given = found
         if isawaitable(given) and not hasattr(given, "__aiter__"):
             given = await given
+        if _is_condition(given):
+            return given
         if not hasattr(given, "__aiter__"):
             return _capped(given, cap, during)
         values: set[Any] = set()
@@ -369,7 +394,10 @@ async def _passing_later(
         return values
 
     try:
-        return _one_of(column, await within(collect(), timeout))
+        got = await within(collect(), timeout)
+        if _is_condition(got):
+            return got
+        return _one_of(column, got, during)
     except asyncio.CancelledError:
         raise
     except asyncio.TimeoutError:
@@ -409,5 +437,15 @@ def _capped(found: Any, cap: int, during: str) -> set[Any]:
     return values
 
 
-def _one_of(column: str, values: set[Any]) -> Any:
+def _is_condition(found: Any) -> bool:
+    """Whether `passing` answered a row condition (or True / False)."""
+    return found is True or found is False or isinstance(found, _CONDITIONS)
+
+
+def _one_of(column: str | None, values: set[Any], during: str) -> Any:
+    if column is None:
+        raise TypeError(
+            f"{during} listed values for a whole-row value; it must answer a "
+            "row condition"
+        )
     return OneOf(column, frozenset(values), ids=True) if values else False

@@ -23,7 +23,17 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
 from sqlalchemy.sql import ClauseElement
 
-from .conditions import And, Condition, Equals, Not, OneOf, Or, Plan
+from .conditions import (
+    And,
+    Compare,
+    Condition,
+    Equals,
+    Not,
+    OneOf,
+    Or,
+    Plan,
+    value_kind,
+)
 from .errors import ConfigurationError
 
 __all__ = ["apply", "expression"]
@@ -94,6 +104,8 @@ def expression(
         else:
             values = _comparable(column, condition.values)
         return column.in_(values) if values else false()
+    if isinstance(condition, Compare):
+        return _compare(column, condition, type_name)
     made = condition.where(column)
     if made is True:
         return true()
@@ -105,6 +117,51 @@ def expression(
             f"{type(made).__name__}, expected a SQLAlchemy expression, True or False"
         )
     return made  # type: ignore[return-value]
+
+
+_KINDS = {bool: "bool", int: "number", float: "number", str: "str"}
+
+
+def _compare(column: Any, condition: Compare, type_name: str) -> ColumnElement[bool]:
+    """A `Compare` on a column of a known kind (number, string or bool).
+
+    The column's declared type tells the kind of every value it holds: a
+    constant of another kind can never be equal (`false()`, so its `Not`
+    passes every row, as the engine's `!=` does). `NULL` makes the
+    comparison `NULL`, which never passes (and `Not` coalesces it).
+
+    Raises:
+        TypeError: the column's type is none of those (an enum, a
+            `Decimal`, JSON): the plan denies every row (logged) rather
+            than compare values the check would read otherwise.
+    """
+    try:
+        python_type = column.type.python_type
+    except (AttributeError, NotImplementedError):
+        python_type = None
+    kind = _KINDS.get(python_type)
+    if kind is None:
+        raise TypeError(
+            f"the filter of {type_name}: Column({condition.column!r}) has type "
+            f"{python_type!r}; a Compare needs a number, string or bool column"
+        )
+    op, target = condition.op, condition.value
+    if op == "in":
+        kept = sorted((m for m in target if value_kind(m) == kind), key=repr)
+        return column.in_(kept) if kept else false()
+    if value_kind(target) != kind or (op not in ("eq", "ne") and kind == "bool"):
+        return false()
+    if op == "eq":
+        return column == target  # type: ignore[no-any-return]
+    if op == "ne":
+        return column != target  # type: ignore[no-any-return]
+    if op == "lt":
+        return column < target  # type: ignore[no-any-return]
+    if op == "le":
+        return column <= target  # type: ignore[no-any-return]
+    if op == "gt":
+        return column > target  # type: ignore[no-any-return]
+    return column >= target  # type: ignore[no-any-return]
 
 
 def _first_entity(stmt: Any) -> Any:

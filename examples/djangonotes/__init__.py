@@ -1,0 +1,1 @@
+"""djangonotes: a small strawberry-django app whose lists are filtered in SQL."""
