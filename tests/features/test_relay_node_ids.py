@@ -48,6 +48,17 @@ class Date(relay.Node):  # a second node type under the same extension's rule
     name: str
 
 
+@authz_a.type_rule({"member": True})
+@strawberry.interface
+class Plant(relay.Node):
+    name: str
+
+
+@strawberry.type
+class Fig(Plant):  # implements a type-ruled interface
+    code: relay.NodeID[int]
+
+
 @strawberry.type
 class Berry(relay.Node):  # no rule of any extension
     code: relay.NodeID[int]
@@ -76,8 +87,16 @@ class QueryA:
         return Date(code=5, name="date")
 
     @strawberry.field
+    def fig(self) -> Fig | None:
+        return Fig(code=6, name="fig")
+
+    @strawberry.field
     def berry(self) -> Berry | None:
         return Berry(code=2, name="berry")
+
+    @relay.connection(relay.ListConnection[Apple])
+    def apples(self) -> list[Apple]:
+        return [Apple(code=1, name="apple")]
 
 
 @strawberry.type
@@ -105,6 +124,7 @@ CRAB_ID = relay.to_base64("Crab", 4)
 BERRY_ID = relay.to_base64("Berry", 2)
 CHERRY_ID = relay.to_base64("Cherry", 3)
 DATE_ID = relay.to_base64("Date", 5)
+FIG_ID = relay.to_base64("Fig", 6)
 
 
 def run(schema: strawberry.Schema, query: str, member: bool, mode: str) -> Any:
@@ -120,23 +140,36 @@ NOT_ACTIVE = "Authorization is not active for this field; access denied."
 
 @MODES
 def test_the_type_rule_serves_its_node_id_to_a_viewer_who_passes(mode):
-    query = "{ apple { id name } crab { id } date { id } }"
+    query = """{ apple { id name } crab { id } date { id } fig { id }
+        apples(first: 1) { edges { node { id } } } }"""
     result = run(schema_a, query, True, mode)
     assert result.errors is None, result.errors
     assert result.data == {
         "apple": {"id": APPLE_ID, "name": "apple"},
         "crab": {"id": CRAB_ID},
         "date": {"id": DATE_ID},
+        "fig": {"id": FIG_ID},
+        "apples": {"edges": [{"node": {"id": APPLE_ID}}]},
     }
 
 
 @MODES
 def test_the_type_rule_denies_its_node_id_to_a_viewer_who_fails(mode):
-    result = run(schema_a, "{ apple { id } crab { id } date { id } }", False, mode)
-    assert result.data == {"apple": None, "crab": None, "date": None}
-    assert codes(result) == ["FORBIDDEN"] * 3
+    query = "{ apple { id } crab { id } date { id } fig { id } }"
+    result = run(schema_a, query, False, mode)
+    assert result.data == {"apple": None, "crab": None, "date": None, "fig": None}
+    assert codes(result) == ["FORBIDDEN"] * 4
+    for node_id in (APPLE_ID, CRAB_ID, DATE_ID, FIG_ID):
+        assert node_id not in dump(result)
+
+
+@MODES
+def test_the_type_rule_denies_its_node_ids_inside_a_connection(mode):
+    query = "{ apples(first: 1) { edges { node { id } } } }"
+    result = run(schema_a, query, False, mode)
+    assert result.data is None  # the denied id is non-null up to the root
+    assert codes(result) == ["FORBIDDEN"]
     assert APPLE_ID not in dump(result)
-    assert CRAB_ID not in dump(result)
 
 
 @MODES
@@ -168,20 +201,21 @@ def test_a_rule_of_an_extension_the_schema_does_not_use_still_denies_the_id(mode
 
 @MODES
 def test_a_schema_without_the_extension_denies_only_the_ruled_node_ids(mode):
-    query = "{ apple { id } crab { id } date { id } berry { id } }"
+    query = "{ apple { id } crab { id } date { id } fig { id } berry { id } }"
     result = run(schema_without, query, True, mode)
     assert result.data == {
         "apple": None,
         "crab": None,
         "date": None,
+        "fig": None,
         "berry": {"id": BERRY_ID},
     }
-    assert messages(result) == [NOT_ACTIVE] * 3
+    assert messages(result) == [NOT_ACTIVE] * 4
 
 
 @MODES
 def test_a_schema_without_the_extension_denies_every_field_of_each_ruled_node(mode):
-    query = "{ apple { name } crab { name claws } date { name } }"
+    query = "{ apple { name } crab { name claws } date { name } fig { name } }"
     result = run(schema_without, query, True, mode)
-    assert result.data == {"apple": None, "crab": None, "date": None}
-    assert messages(result) == [NOT_ACTIVE] * 3
+    assert result.data == {"apple": None, "crab": None, "date": None, "fig": None}
+    assert messages(result) == [NOT_ACTIVE] * 4
