@@ -34,7 +34,7 @@ from .conditions import (
     Plan,
     value_kind,
 )
-from .errors import ConfigurationError
+from ._errors import ConfigurationError
 
 __all__ = ["apply", "expression"]
 

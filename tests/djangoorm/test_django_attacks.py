@@ -19,7 +19,7 @@ from filterapp.models import Note as NoteRow
 from ormkit import build, ids, seed
 
 from strawberry_authz import AuthExtension, BatchScope, Column, FilterScope
-from strawberry_authz.errors import ConfigurationError
+from strawberry_authz import ConfigurationError
 
 ROWS = [
     {"id": 1, "title": "a", "owner_id": 1, "label": "a"},

@@ -17,7 +17,7 @@ from cerbos.response.v1 import response_pb2
 from google.protobuf import json_format
 
 from strawberry_authz.cerbos import _value
-from strawberry_authz.cerbos_plan import (
+from strawberry_authz._cerbos_plan import (
     AllOf,
     AnyOf,
     Compare,

@@ -25,7 +25,7 @@ from obskit import Attributes, Telemetry, attrs
 
 from strawberry_authz import AuthExtension, Decision
 from strawberry_authz.audit import AuditLog
-from strawberry_authz.decisions import DecisionPhase
+from strawberry_authz import DecisionPhase
 
 ITEMS = 40
 LIST_QUERY = "{ items { id name } }"

@@ -13,7 +13,7 @@ import spicedbkit
 from spicedbkit import VISIBLE, AsyncUnary, Broken, Counting, stop, write
 
 from strawberry_authz import AuthorizationFailedError
-from strawberry_authz.batch import BatchScope
+from strawberry_authz import BatchScope
 from strawberry_authz.spicedb import SpiceDB, SpiceDBCheckError
 
 

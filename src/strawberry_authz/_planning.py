@@ -37,11 +37,11 @@ from inspect import isawaitable
 from typing import Any
 
 from ._compat import object_definition
-from .batch import BatchScope
-from .columns import Column, FilterScope, RowValue, columns_in
+from ._batch import BatchScope
+from ._columns import Column, FilterScope, RowValue, columns_in
 from .conditions import And, Compare, Condition, Equals, Not, OneOf, Or, Plan, Where
-from .errors import ConfigurationError
-from .outcomes import (
+from ._errors import ConfigurationError
+from ._outcomes import (
     Denial,
     denial_from_exception,
     discard,
@@ -51,10 +51,10 @@ from .outcomes import (
     settle,
     within,
 )
-from .params import FieldCall
-from .policy import Policy, TypePolicy
-from .request import RequestState
-from .rules import (
+from ._params import FieldCall
+from ._policy import Policy, TypePolicy
+from ._request import RequestState
+from ._rules import (
     AllOf,
     AnyOf,
     Chain,
@@ -67,7 +67,7 @@ from .rules import (
     SourceTag,
     all_of,
 )
-from .rules import Not as NotNode
+from ._rules import Not as NotNode
 
 __all__ = ["FilterRule", "filter_rule_of", "filter_rule_problems"]
 

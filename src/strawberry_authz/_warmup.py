@@ -26,8 +26,8 @@ from graphql import (
 )
 
 from ._compat import ResolveInfo
-from .batch import Queued
-from .outcomes import (
+from ._batch import Queued
+from ._outcomes import (
     Denial,
     Later,
     Outcome,
@@ -38,9 +38,9 @@ from .outcomes import (
     misconfigured,
     settle,
 )
-from .params import AuthParams, FieldCall, ObjectCall
-from .request import RequestState
-from .rules import Node, PerObject
+from ._params import AuthParams, FieldCall, ObjectCall
+from ._request import RequestState
+from ._rules import Node, PerObject
 
 __all__ = [
     "ObjectTodo",

@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from inspect import isawaitable
 from typing import Any
 
-from .batch import Queued
-from .columns import columns_in, substitute
-from .grants import GrantDeclaration
-from .keys import rule_set_key, scope_key
-from .outcomes import (
+from ._batch import Queued
+from ._columns import columns_in, substitute
+from ._grants import GrantDeclaration
+from ._keys import rule_set_key, scope_key
+from ._outcomes import (
     ALLOW,
     Denial,
     Later,
@@ -35,9 +35,9 @@ from .outcomes import (
     timed_out,
     within,
 )
-from .params import AuthParams, FieldCall
-from .request import RequestState
-from .scopes import ScopeDeclaration, did_you_mean
+from ._params import AuthParams, FieldCall
+from ._request import RequestState
+from ._scopes import ScopeDeclaration, did_you_mean
 
 __all__ = ["Node", "RuleCompiler"]
 

@@ -41,16 +41,16 @@ from ._compat import (
     strawberry_definition_of,
     strawberry_field_of,
 )
-from .capabilities import (
+from ._capabilities import (
     Permission,
     capability_of,
     declares_capabilities,
     is_answer_type,
 )
-from .decisions import DecisionSource
-from .guards import FieldGuard
-from .params import FieldSite
-from .plan import (
+from ._decisions import DecisionSource
+from ._guards import FieldGuard
+from ._params import FieldSite
+from ._plan import (
     NO_FALLBACK,
     ErrorHooks,
     FieldPlan,
@@ -58,14 +58,14 @@ from .plan import (
     ObjectCheck,
     Part,
 )
-from .policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
-from .rules import Granted, Node, PerObject, SourceTag, all_of
-from .warmup import Warmer
+from ._policy import FieldPolicy, Policy, TypeMarker, TypePolicy, is_marker
+from ._rules import Granted, Node, PerObject, SourceTag, all_of
+from ._warmup import Warmer
 
 if TYPE_CHECKING:
     from strawberry.types.field import StrawberryField
 
-    from .capabilities import Capability
+    from ._capabilities import Capability
 
 __all__ = ["PlannedField", "install_guards", "plan_schema", "possible_object_types"]
 

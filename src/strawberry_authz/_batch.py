@@ -37,10 +37,10 @@ from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any, TypeAlias
 
-from .columns import NO_MATCH, column_value
+from ._columns import NO_MATCH, column_value
 from .conditions import is_member
-from .errors import ForbiddenError
-from .outcomes import (
+from ._errors import ForbiddenError
+from ._outcomes import (
     ALLOW,
     Denial,
     MaybeOutcome,

@@ -26,11 +26,11 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from ._compat import is_private, object_definition, unwrap_info
-from .errors import ConfigurationError, SchemaBuildConfigurationError
-from .grants import GrantSpec, normalize_grant_spec
-from .plan import ErrorHook, Phase
-from .rules import Node, RuleCompiler
-from .scopes import did_you_mean
+from ._errors import ConfigurationError, SchemaBuildConfigurationError
+from ._grants import GrantSpec, normalize_grant_spec
+from ._plan import ErrorHook, Phase
+from ._rules import Node, RuleCompiler
+from ._scopes import did_you_mean
 
 __all__ = [
     "FieldPolicy",

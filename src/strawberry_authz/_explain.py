@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .outcomes import Denial
-from .params import FieldCall
-from .plan import FieldPlan
-from .rules import (
+from ._outcomes import Denial
+from ._params import FieldCall
+from ._plan import FieldPlan
+from ._rules import (
     AllOf,
     AnyOf,
     Chain,
