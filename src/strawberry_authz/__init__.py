@@ -9,7 +9,6 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 from ._batch import BatchAnswers, BatchScope
 from ._capabilities import Permission
 from ._columns import Column, FilterScope
-from .conditions import Plan
 from ._decisions import CountingHook, Decision, DecisionPhase
 from ._errors import (
     AuthorizationFailedError,
@@ -19,8 +18,9 @@ from ._errors import (
 )
 from ._extension import AuthExtension
 from ._params import AuthParams, PostRuleFunction, RuleFunction, RuleResult, RuleSet
-from .roles import ANONYMOUS, WILDCARD, RoleRegistry
 from ._scopes import LoadScopes, ScopeLoader
+from .conditions import Plan
+from .roles import ANONYMOUS, WILDCARD, RoleRegistry
 
 __all__ = [
     "ANONYMOUS",

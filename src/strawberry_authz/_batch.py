@@ -38,7 +38,6 @@ from inspect import isawaitable
 from typing import Any, TypeAlias
 
 from ._columns import NO_MATCH, column_value
-from .conditions import is_member
 from ._errors import ForbiddenError
 from ._outcomes import (
     ALLOW,
@@ -52,6 +51,7 @@ from ._outcomes import (
     timed_out,
     within,
 )
+from .conditions import is_member
 
 __all__ = [
     "BatchAnswers",

@@ -39,7 +39,8 @@ from ._outcomes import Denial, MaybeOutcome, denial_from_exception, settle
 from ._params import FieldCall
 from ._plan import FieldPlan, GuardSettings
 from ._request import RequestState
-from ._rules import Node, RuleCompiler
+from ._rule_compiler import RuleCompiler
+from ._rules import Node
 from ._scopes import LoadScopes
 
 __all__ = [

@@ -15,7 +15,9 @@ from typing import Any
 
 from ._outcomes import Denial
 from ._params import FieldCall
+from ._per_object import PerObject
 from ._plan import FieldPlan
+from ._rule_compiler import RuleFunction
 from ._rules import (
     AllOf,
     AnyOf,
@@ -24,9 +26,7 @@ from ._rules import (
     Granted,
     Node,
     Not,
-    PerObject,
     Race,
-    RuleFunction,
     ScopeCheck,
     SourceTag,
 )

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from ._compat import operation_execution_context, operation_is_sync
 from ._batch import BatchObserver
 from ._capabilities import CapabilityMethods
+from ._compat import operation_execution_context, operation_is_sync
 from ._decisions import DecisionHook, decision_hook, hooks_of
 from ._declare import RuleDeclarations
 from ._denials import quiet_denials_in_strawberry_log
@@ -38,7 +38,7 @@ from ._plan import ErrorHook, GuardSettings
 from ._planning import filter_rule_problems
 from ._policy import Policy, compile_defaults, compile_fallback
 from ._request import RequestState
-from ._rules import RuleCompiler
+from ._rule_compiler import RuleCompiler
 from ._scopes import LoadScopes, ScopeDeclaration
 
 if TYPE_CHECKING:

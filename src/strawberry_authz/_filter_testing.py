@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .conditions import Plan
 from ._filters import apply_plan
 from ._outcomes import Denial, settle
 from ._planning import Planner, filter_rule_of
 from ._request import RequestState
+from .conditions import Plan
 
 if TYPE_CHECKING:
     from ._extension import AuthExtension

@@ -38,9 +38,10 @@ from ._outcomes import (
     settle,
 )
 from ._params import FieldCall
+from ._per_object import PerObject
 from ._plan import NO_FALLBACK, FieldPlan, GuardSettings
 from ._request import RequestState
-from ._rules import Node, PerObject, SourceTag
+from ._rules import Node, SourceTag
 from ._streams import bind_stream, filter_events
 
 __all__ = ["FieldGuard", "Resolver"]

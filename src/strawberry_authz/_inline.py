@@ -28,7 +28,8 @@ from ._outcomes import (
 from ._params import FieldCall, FieldSite, resolver_inputs
 from ._plan import FieldPlan, GuardSettings
 from ._request import RequestState
-from ._rules import CompiledRuleSets, Node, RuleCompiler
+from ._rule_compiler import CompiledRuleSets, RuleCompiler
+from ._rules import Node
 
 __all__ = ["InlineCheckMethods", "InlineChecks", "raw_info"]
 

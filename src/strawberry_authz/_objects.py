@@ -25,8 +25,8 @@ from ._outcomes import (
     settle,
 )
 from ._params import FieldCall
+from ._per_object import PerObject, object_key, object_key_at
 from ._plan import FieldPlan, GuardSettings, ObjectCheck
-from ._rules import PerObject, object_key, object_key_at
 from ._warmup import (
     ObjectTodo,
     awaits,

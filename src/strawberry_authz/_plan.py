@@ -17,8 +17,9 @@ from ._compat import resolve_type_name
 from ._decisions import DecisionHook, DecisionPhase, DecisionSource
 from ._grants import GrantSpec
 from ._params import FieldSite
+from ._per_object import PerObject
 from ._request import RequestState
-from ._rules import Node, PerObject
+from ._rules import Node
 from ._warmup import Warmer
 
 __all__ = [

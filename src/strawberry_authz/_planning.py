@@ -36,10 +36,9 @@ from collections.abc import Iterable
 from inspect import isawaitable
 from typing import Any
 
-from ._compat import object_definition
 from ._batch import BatchScope
 from ._columns import Column, FilterScope, RowValue, columns_in
-from .conditions import And, Compare, Condition, Equals, Not, OneOf, Or, Plan, Where
+from ._compat import object_definition
 from ._errors import ConfigurationError
 from ._outcomes import (
     Denial,
@@ -52,8 +51,10 @@ from ._outcomes import (
     within,
 )
 from ._params import FieldCall
+from ._per_object import PerObject
 from ._policy import Policy, TypePolicy
 from ._request import RequestState
+from ._rule_compiler import RuleFunction
 from ._rules import (
     AllOf,
     AnyOf,
@@ -61,13 +62,12 @@ from ._rules import (
     ColumnCheck,
     Granted,
     Node,
-    PerObject,
     Race,
-    RuleFunction,
     SourceTag,
     all_of,
 )
 from ._rules import Not as NotNode
+from .conditions import And, Compare, Condition, Equals, Not, OneOf, Or, Plan, Where
 
 __all__ = ["FilterRule", "filter_rule_of", "filter_rule_problems"]
 

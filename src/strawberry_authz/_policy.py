@@ -29,7 +29,8 @@ from ._compat import is_private, object_definition, unwrap_info
 from ._errors import ConfigurationError, SchemaBuildConfigurationError
 from ._grants import GrantSpec, normalize_grant_spec
 from ._plan import ErrorHook, Phase
-from ._rules import Node, RuleCompiler
+from ._rule_compiler import RuleCompiler
+from ._rules import Node
 from ._scopes import did_you_mean
 
 __all__ = [

@@ -25,8 +25,8 @@ from graphql import (
     SelectionSetNode,
 )
 
-from ._compat import ResolveInfo
 from ._batch import Queued
+from ._compat import ResolveInfo
 from ._outcomes import (
     Denial,
     Later,
@@ -39,8 +39,9 @@ from ._outcomes import (
     settle,
 )
 from ._params import AuthParams, FieldCall, ObjectCall
+from ._per_object import PerObject
 from ._request import RequestState
-from ._rules import Node, PerObject
+from ._rules import Node
 
 __all__ = [
     "ObjectTodo",

@@ -39,8 +39,8 @@ from typing import Any, TypeAlias
 import cedarpy
 
 from ._batch import BatchAnswers, BatchScope
-from .engines import EngineCallLedger, EngineCheckError, ResourceCheck
 from ._errors import ConfigurationError
+from .engines import EngineCallLedger, EngineCheckError, ResourceCheck
 
 __all__ = ["Cedar"]
 

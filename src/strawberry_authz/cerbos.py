@@ -50,9 +50,9 @@ from google.protobuf import struct_pb2
 
 from ._batch import BatchAnswers, BatchScope
 from ._cerbos_plan import RESOURCE_ID, row_condition, translate_plan
+from ._errors import ConfigurationError
 from .conditions import Condition
 from .engines import EngineCallLedger, EngineCheckError, ResourceCheck, RowCheck
-from ._errors import ConfigurationError
 
 __all__ = ["MAX_RESOURCES", "Cerbos"]
 

@@ -51,8 +51,8 @@ from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
 from ._batch import BatchScope
 from ._columns import Column
-from .engines import ResourceCheck
 from ._errors import AuthorizationFailedError
+from .engines import ResourceCheck
 
 __all__ = ["EmbeddedClient", "SpiceDB", "SpiceDBCheckError"]
 
