@@ -52,7 +52,9 @@ TESTS_OF_INTERNALS = {
     "tests/report/test_report.py",
 }
 PRIVATE_IMPORT = re.compile(
-    r"strawberry_authz\._[a-z]|from strawberry_authz import _[a-z]"
+    r"^\s*(from strawberry_authz\._[a-z]\w* import"
+    r"|import strawberry_authz\._[a-z]"
+    r"|from strawberry_authz import .*\b_[a-z])"
 )
 
 
