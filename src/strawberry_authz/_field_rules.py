@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
@@ -20,23 +20,13 @@ from graphql import (
     GraphQLUnionType,
 )
 
-from ._compat import (
-    strawberry_definition_of,
-)
+from ._compat import strawberry_definition_of
 from ._decisions import DecisionSource
 from ._output_fields import _field_policies, _OutputField, _TypeRules
 from ._per_object import PerObject
-from ._plan import (
-    NO_FALLBACK,
-    ErrorHooks,
-    ObjectCheck,
-    Part,
-)
+from ._plan import NO_FALLBACK, ErrorHooks, ObjectCheck, Part
 from ._policy import FieldPolicy, Policy, TypePolicy
 from ._rules import Node, SourceTag, all_of
-
-if TYPE_CHECKING:
-    pass
 
 
 class _SharedNodes:

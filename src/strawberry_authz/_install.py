@@ -11,34 +11,21 @@ import dataclasses
 import gc
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from graphql import (
-    GraphQLError,
-    GraphQLObjectType,
-)
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry import Schema
 
-from ._compat import (
-    rebuild_resolver,
-    serial_mutations,
-)
+from ._compat import rebuild_resolver, serial_mutations
 from ._guards import FieldGuard
 from ._output_fields import _Planned
 from ._params import FieldSite
 from ._per_object import PerObject
-from ._plan import (
-    FieldPlan,
-    GuardSettings,
-)
+from ._plan import FieldPlan, GuardSettings
 from ._planner import _FieldsPlanned, _plan_fields, _Planner
 from ._policy import Policy, is_marker
 from ._rules import Node
 from ._warmup import Warmer
-
-if TYPE_CHECKING:
-    pass
-
 
 __all__ = ["install_guards"]
 

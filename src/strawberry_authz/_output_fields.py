@@ -22,17 +22,10 @@ from graphql import (
 )
 from strawberry import relay
 
-from ._capabilities import (
-    Permission,
-)
-from ._compat import (
-    object_definition,
-    strawberry_field_of,
-)
+from ._capabilities import Permission
+from ._compat import object_definition, strawberry_field_of
 from ._params import FieldSite
-from ._plan import (
-    FieldPlan,
-)
+from ._plan import FieldPlan
 from ._policy import FieldPolicy, Policy, TypePolicy, is_marker
 
 if TYPE_CHECKING:

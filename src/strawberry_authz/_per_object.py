@@ -10,13 +10,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from ._batch import Queued
-from ._outcomes import (
-    Denial,
-    MaybeOutcome,
-    Outcome,
-    misconfigured,
-    shared,
-)
+from ._outcomes import Denial, MaybeOutcome, Outcome, misconfigured, shared
 from ._params import FieldCall
 from ._request import RequestState
 from ._rule_compiler import RuleFunction

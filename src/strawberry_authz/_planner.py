@@ -15,21 +15,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from graphql import (
-    GraphQLObjectType,
-    GraphQLSchema,
-)
+from graphql import GraphQLObjectType, GraphQLSchema
 from strawberry import Schema
 
-from ._capabilities import (
-    capability_of,
-    declares_capabilities,
-    is_answer_type,
-)
-from ._compat import (
-    graphql_schema,
-    strawberry_definition_of,
-)
+from ._capabilities import capability_of, declares_capabilities, is_answer_type
+from ._compat import graphql_schema, strawberry_definition_of
 from ._field_rules import _FieldRules, _parts, _SharedNodes, _TypeParts
 from ._output_fields import (
     OPERATIONS,
@@ -41,12 +31,7 @@ from ._output_fields import (
     _TypeRules,
 )
 from ._params import FieldSite
-from ._plan import (
-    NO_FALLBACK,
-    FieldPlan,
-    ObjectCheck,
-    Part,
-)
+from ._plan import NO_FALLBACK, FieldPlan, ObjectCheck, Part
 from ._policy import Policy, TypePolicy
 from ._policy_checks import (
     _check_grants_reachable,

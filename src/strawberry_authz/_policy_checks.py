@@ -7,23 +7,13 @@ enforcing a rule that could never apply or never pass.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from graphql import (
-    GraphQLInputObjectType,
-    GraphQLObjectType,
-    GraphQLSchema,
-)
+from graphql import GraphQLInputObjectType, GraphQLObjectType, GraphQLSchema
 
-from ._compat import (
-    strawberry_field_of,
-)
+from ._compat import strawberry_field_of
 from ._output_fields import _Planned, _TypeRules, possible_object_types
 from ._policy import Policy, TypeMarker, is_marker
 from ._rules import Granted, Node
-
-if TYPE_CHECKING:
-    pass
 
 
 def _check_root_type_rules(
