@@ -26,11 +26,12 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from ._compat import is_private, object_definition, own_fields, unwrap_info
-from .errors import ConfigurationError, SchemaBuildConfigurationError
-from .grants import GrantSpec, normalize_grant_spec
-from .plan import ErrorHook, Phase
-from .rules import Node, RuleCompiler
-from .scopes import did_you_mean
+from ._errors import ConfigurationError, SchemaBuildConfigurationError
+from ._grants import GrantSpec, normalize_grant_spec
+from ._plan import ErrorHook, Phase
+from ._rule_compiler import RuleCompiler
+from ._rules import Node
+from ._scopes import did_you_mean
 
 __all__ = [
     "FieldPolicy",
