@@ -24,12 +24,21 @@ def main() -> None:
         default="sqlite",
         help="who answers team membership and note ownership (default: sqlite)",
     )
+    parser.add_argument(
+        "--fault-switch",
+        action="store_true",
+        help="tests only: POST /_faults makes the engine's calls fail or hang",
+    )
     options = parser.parse_args()
 
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(options.db, options.engine)
+    app = create_app(options.db, options.engine, fault_switch=options.fault_switch)
+    if options.fault_switch:
+        logging.getLogger("examples.teamnotes").warning(
+            "--fault-switch: POST /_faults can break the engine; tests only"
+        )
     url = f"http://{options.host}:{options.port}/graphql"
     print_welcome(app.state.db, url, options.engine)
     uvicorn.run(app, host=options.host, port=options.port, log_level="info")

@@ -3,7 +3,8 @@
 - `/graphql`: the API, over HTTP and WebSocket (GraphiQL in a browser);
 - `/permissions`: what the viewer's roles allow, as JSON (`authz.dehydrate`);
 - `/`: a small page (`page.html`) that shows each note's buttons from what
-  the server says the viewer may do.
+  the server says the viewer may do;
+- `/_faults`: the engine's fault switch, only with `--fault-switch` (tests).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from .auth import user_from_authorization
+from .calls import EngineCalls
 from .db import Database
 from .engine import Engine, open_engine
 from .events import NoteEvents
+from .faults import EngineFaults
 from .logs import drop_query_strings_from_uvicorn_logs
 from .roles import VIEWER_CHECKS
 from .schema import audit_file, authz, context_for, schema
@@ -72,6 +75,18 @@ class NotesGraphQL(GraphQL[dict[str, Any], None]):
             user_from_authorization(self.db, header),
         )
 
+    def decode_json(self, data: str | bytes) -> object:
+        """A body or message that is not JSON is the client's error (400).
+
+        Strawberry answers 400 for malformed JSON, but undecodable bytes
+        (`UnicodeDecodeError`) and nesting deeper than Python's recursion
+        limit (`RecursionError`) would escape as 500s.
+        """
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):
+            raise json.JSONDecodeError("not a JSON document", "", 0) from None
+
     async def on_ws_connect(
         self, context: dict[str, Any]
     ) -> UnsetType | dict[str, object] | None:
@@ -88,18 +103,22 @@ class NotesGraphQL(GraphQL[dict[str, Any], None]):
         return await super().on_ws_connect(context)
 
 
-def create_app(db_path: str, engine: str = "sqlite") -> Starlette:
+def create_app(
+    db_path: str, engine: str = "sqlite", *, fault_switch: bool = False
+) -> Starlette:
     """The app on a SQLite file (created and seeded on first start).
 
     `engine` answers the policy's relationship checks: `"sqlite"` (queries on
     the same file) or `"spicedb"` (an embedded SpiceDB loaded from it); see
-    `engine.py`.
+    `engine.py`. `fault_switch` adds `POST /_faults`, which makes the
+    engine's calls fail (`faults.py`): for tests only.
     """
     drop_query_strings_from_uvicorn_logs()
     audit_file.path = f"{db_path}.audit.jsonl"
     db = Database(db_path)
     db.seed_if_empty()
-    checks = open_engine(engine, db)
+    faults = EngineFaults() if fault_switch else None
+    checks = open_engine(engine, db, EngineCalls(faults=faults))
     graphql = NotesGraphQL(db, NoteEvents(), checks)
 
     @asynccontextmanager
@@ -128,15 +147,15 @@ def create_app(db_path: str, engine: str = "sqlite") -> Starlette:
             headers={"Cache-Control": "no-store", "Vary": "Authorization"},
         )
 
-    app = Starlette(
-        routes=[
-            Route("/", home),
-            Route("/permissions", permissions),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/", home),
+        Route("/permissions", permissions),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if faults is not None:
+        routes.append(Route("/_faults", faults.endpoint, methods=["POST"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.db = db
     app.state.engine = checks
     return app

@@ -2,6 +2,11 @@
 
 One connection shared by the server's threads, serialized by a lock
 (`sqlite3` objects are not safe to use from two threads at once).
+
+Note ids are never reused: each is taken from `note_ids` (`AUTOINCREMENT`)
+before its row is written, so nothing said about a deleted note (an
+engine's relationship, a subscriber's cached answer) can apply to a later
+one, and a note's relationships can be written before its row is visible.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ CREATE TABLE IF NOT EXISTS memberships (
     user_id INTEGER NOT NULL REFERENCES users(id),
     PRIMARY KEY (team_id, user_id)
 );
+CREATE TABLE IF NOT EXISTS note_ids (id INTEGER PRIMARY KEY AUTOINCREMENT);
 CREATE TABLE IF NOT EXISTS notes (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY REFERENCES note_ids(id),
     team_id INTEGER NOT NULL REFERENCES teams(id),
     owner_id INTEGER NOT NULL REFERENCES users(id),
     title TEXT NOT NULL, body TEXT NOT NULL, draft INTEGER NOT NULL DEFAULT 0
@@ -100,10 +106,16 @@ class Database:
         self._connection = sqlite3.connect(self.path, check_same_thread=False)
         self._connection.row_factory = sqlite3.Row
         self._connection.execute("PRAGMA foreign_keys = ON")
+        # Readers never wait for a writer, and a commit is not an fsync (a
+        # crash of the process loses nothing; a power cut, the last moments).
+        self._connection.execute("PRAGMA journal_mode = WAL")
+        self._connection.execute("PRAGMA synchronous = NORMAL")
         self._lock = threading.Lock()
         self.queries = 0
         with self._transaction() as db:
             db.executescript(SCHEMA)
+            # A file from before `note_ids`: its notes' ids are taken.
+            db.execute("INSERT OR IGNORE INTO note_ids (id) SELECT id FROM notes")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -137,11 +149,12 @@ class Database:
                 row["name"]: row["id"] for row in db.execute("SELECT * FROM teams")
             }
             for team, owner, title, body, draft in SEED_NOTES:
-                note_id = db.execute(
-                    "INSERT INTO notes (team_id, owner_id, title, body, draft) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (teams[team], ids[owner], title, body, int(draft)),
-                ).lastrowid
+                note_id = db.execute("INSERT INTO note_ids DEFAULT VALUES").lastrowid
+                db.execute(
+                    "INSERT INTO notes (id, team_id, owner_id, title, body, draft) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (note_id, teams[team], ids[owner], title, body, int(draft)),
+                )
                 db.execute(
                     "INSERT INTO comments (note_id, author_id, body) VALUES (?, ?, ?)",
                     (note_id, ids["alice"], f"Comment on {title}"),
@@ -245,18 +258,33 @@ class Database:
             ).fetchall()
         return [NoteRow(**{**dict(row), "draft": bool(row["draft"])}) for row in rows]
 
-    def create_note(
+    def new_note(
         self, team_id: int, owner_id: int, title: str, body: str, draft: bool
     ) -> NoteRow:
+        """A note with a fresh id, not stored yet (`insert_note` stores it).
+
+        The id is used up even if the note is never inserted.
+        """
         with self._transaction() as db:
-            note_id = db.execute(
-                "INSERT INTO notes (team_id, owner_id, title, body, draft) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (team_id, owner_id, title, body, int(draft)),
-            ).lastrowid
-        created = self.note(int(note_id or 0))
-        assert created is not None
-        return created
+            note_id = db.execute("INSERT INTO note_ids DEFAULT VALUES").lastrowid
+        return NoteRow(int(note_id or 0), team_id, owner_id, title, body, draft)
+
+    def insert_note(self, note: NoteRow) -> NoteRow:
+        """Store a note made by `new_note`: from now on it is visible."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO notes (id, team_id, owner_id, title, body, draft) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    note.id,
+                    note.team_id,
+                    note.owner_id,
+                    note.title,
+                    note.body,
+                    int(note.draft),
+                ),
+            )
+        return note
 
     def update_note_body(self, note_id: int, body: str) -> NoteRow | None:
         with self._transaction() as db:

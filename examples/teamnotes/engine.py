@@ -13,6 +13,11 @@ scope and hears of every write that changes a relationship:
   mutation; see `spicedb_engine.py`. Needs the `spicedb` extra and the
   native library (`bash scripts/serve --engine spicedb` installs both).
 
+Both are blocking code: every call goes through `EngineCalls` (`calls.py`),
+on a thread and with a deadline, so a slow or hung engine never holds up the
+event loop. A check that fails or times out denies; a write that does raises
+`EngineUnavailable`, and the mutation changes nothing (see `schema.py`).
+
 `open_engine` is the one place that picks an engine.
 """
 
@@ -20,6 +25,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
+from strawberry_authz import BatchScope
+
+from .calls import EngineCalls
 from .db import Database, NoteRow
 
 EngineName = Literal["sqlite", "spicedb"]
@@ -48,16 +56,29 @@ class Engine(Protocol):
         """The request's loader for the `can` scope (call once per request)."""
         ...
 
-    def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
-        """`note` was just inserted; later checks, in this request too, see it."""
+    async def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
+        """`note` is about to be inserted (its id is reserved, its row not yet
+        visible); later checks, in this request too, see its relationships.
+
+        Raises:
+            EngineUnavailable: the write failed or timed out.
+        """
         ...
 
-    def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
-        """`note` was a draft and was just published: its team may view it."""
+    async def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
+        """The draft `note` is about to be published: its team may view it.
+
+        Raises:
+            EngineUnavailable: the write failed or timed out.
+        """
         ...
 
-    def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
-        """Note `note_id` was just deleted; nobody may act on it any more."""
+    async def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
+        """Note `note_id` is about to be deleted; nobody may act on it any more.
+
+        Raises:
+            EngineUnavailable: the write failed or timed out.
+        """
         ...
 
     def close(self) -> None:
@@ -65,15 +86,18 @@ class Engine(Protocol):
         ...
 
 
-def open_engine(name: str, db: Database) -> Engine:
+def open_engine(name: str, db: Database, calls: EngineCalls | None = None) -> Engine:
     """The engine called `name`, holding what `db` holds now.
+
+    `calls` runs its calls (default: `EngineCalls()`, no faults).
 
     Raises:
         ValueError: an unknown name.
         RuntimeError: `spicedb` without its package or native library.
     """
+    calls = calls or EngineCalls()
     if name == "sqlite":
-        return SqliteEngine(db)
+        return SqliteEngine(db, calls)
     if name == "spicedb":
         try:
             from .spicedb_engine import SpiceDBEngine
@@ -84,7 +108,7 @@ def open_engine(name: str, db: Database) -> Engine:
                 f"--engine spicedb needs the spicedb extra ({error}); "
                 "start the server with `bash scripts/serve --engine spicedb`"
             ) from error
-        return SpiceDBEngine(db)
+        return SpiceDBEngine(db, calls)
     raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
 
 
@@ -92,52 +116,67 @@ class SqliteEngine:
     """The `can` scope answered by queries on the app's own tables.
 
     Each `(can, value)` is queried at most once per request: strawberry-authz
-    caches every answer for the request.
+    caches every answer for the request. The values a request needs together
+    are answered together (`BatchScope`), in one call on an engine thread.
     """
 
     name: EngineName = "sqlite"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, calls: EngineCalls | None = None) -> None:
         self.db = db
+        self.calls = calls or EngineCalls()
 
     def can(self, context: dict[str, Any]) -> object:
         user = context["user"]
         db = self.db
+        calls = self.calls
 
-        def check(value: str) -> bool:
+        def check_many(values: list[str]) -> Any:
+            # All the values a request needs at once, in one engine call.
             if user is None:
-                return False
-            kind, object_id, permission = _parse(value)
+                return [False] * len(values)
+            return calls.run(
+                "check",
+                lambda: [answer(user.id, value) for value in values],
+                f"user:{user.id}",
+            )
+
+        def answer(user_id: int, value: str) -> bool | Exception:
+            try:
+                kind, object_id, permission = _parse(value)
+            except ValueError as error:
+                return error
             if kind == "team" and permission == "member":
-                return db.is_member(object_id, user.id)
+                return db.is_member(object_id, user_id)
             if kind == "note" and permission in ("view", "edit", "delete"):
                 note = db.note(object_id)
                 if note is None:
                     return False
-                if note.owner_id == user.id:
+                if note.owner_id == user_id:
                     return True
                 return (
                     permission == "view"
                     and not note.draft
-                    and db.is_member(note.team_id, user.id)
+                    and db.is_member(note.team_id, user_id)
                 )
-            # An unknown value is a bug in the policy: raising denies (fail
-            # closed) and strawberry-authz logs it.
-            raise ValueError(f"no such check: can {value!r}")
+            # An unknown value is a bug in the policy: an exception denies
+            # the fields that need it (fail closed) and strawberry-authz logs it.
+            return ValueError(f"no such check: can {value!r}")
 
-        return check
+        return BatchScope(check_many)
 
-    def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
+    async def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
         """Nothing to do: the notes table is where the answers come from."""
 
-    def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
+    async def note_published(self, context: dict[str, Any], note: NoteRow) -> None:
         """Nothing to do: the notes table is where the answers come from."""
 
-    def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
+    async def note_deleted(self, context: dict[str, Any], note_id: int) -> None:
         """Nothing to do: the notes table is where the answers come from."""
 
     def close(self) -> None:
-        """Nothing to release: the database belongs to the app."""
+        """Stop the engine threads; the database belongs to the app."""
+        self.calls.close()
 
 
 def _parse(value: str) -> tuple[str, int, str]:

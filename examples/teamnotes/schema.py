@@ -23,6 +23,23 @@ The policy uses every capability of strawberry-authz:
   "forbidden" alike, so ids cannot be probed), a fallback value (`myDrafts`
   is empty for guests), a subscription filtered per subscriber, and the
   decision log written to the server log.
+
+What it promises when the engine (`engine.py`) fails, raises or hangs:
+
+- a check that fails or outlives `scope_timeout` denies (fail closed), and
+  no engine call ever runs on the event loop (`calls.py`);
+- a mutation whose engine write fails answers one plain error
+  (`UNAVAILABLE`) and changes nothing: each writes the engine first and
+  SQLite second, in the order that keeps any half-done write closed
+  (`create_note`, `publish_note`, `delete_note` say how);
+- a draft is its author's alone, to read and to change: its checks ask for
+  the author (`edit`), never for the draft marker, so a marker removed by a
+  publish that then failed opens nothing;
+- each subscription event is read from the database and checked when it is
+  delivered, with fresh answers.
+
+Any other unexpected exception reaches the client as "Unexpected error."
+(`MaskUnexpectedErrors`), never with its own text.
 """
 
 from __future__ import annotations
@@ -30,16 +47,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any, Literal
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 
 from strawberry_authz import AuthExtension, AuthParams, Decision, Permission
 from strawberry_authz.audit import AuditLog
 
 from .auth import Scopes, load_scopes
+from .calls import ENGINE_TIMEOUT, EngineUnavailable
 from .db import Database, NoteRow, UserRow
 from .engine import Engine, on_note, team_member
 from .events import NoteEvents
@@ -95,6 +114,9 @@ authz = AuthExtension(
         "Subscription": {"subscribe": {"is_logged_in": True}},
     },
     on_decision=[log_decision, audit],
+    # An engine check that takes longer denies. The engine calls give up on
+    # their own after ENGINE_TIMEOUT (`calls.py`); this is the safety net.
+    scope_timeout=ENGINE_TIMEOUT + 0.5,
     # Deny by default: a field nobody wrote a rule for is refused, and
     # `strawberry-authz report ... --fail-on-unprotected` exits 0 on this
     # schema (every field is covered by some rule).
@@ -154,9 +176,24 @@ class Comment:
         return User.of(row) if row else None
 
 
-def may_edit(note_id: int) -> object:
-    """Who may change a note's body (`updateNote`): its author or an admin."""
-    return {"$or": [{"can": on_note(note_id, "edit")}, {"role_can": "note:update"}]}
+def is_author(note_id: int) -> object:
+    """The viewer wrote the note (the engine's `edit` is its owner's alone)."""
+    return {"can": on_note(note_id, "edit")}
+
+
+def may_edit(note_id: int, draft: bool) -> object:
+    """Who may change a note's body (`updateNote`): its author, or an admin
+    if it is published. A draft is its author's alone."""
+    if draft:
+        return is_author(note_id)
+    return {"$or": [is_author(note_id), {"role_can": "note:update"}]}
+
+
+def may_update(params: AuthParams) -> object:
+    """`updateNote`'s rule, from the note as it is now (published is final)."""
+    note_id = params.args["id"]
+    note = params.context["db"].note(note_id)
+    return may_edit(note_id, note is None or note.draft)
 
 
 def may_delete(note_id: int) -> object:
@@ -170,7 +207,7 @@ def may_publish(note_id: int) -> object:
     No role may publish someone else's draft: until it is published nobody
     else may even read it.
     """
-    return {"can": on_note(note_id, "edit")}
+    return is_author(note_id)
 
 
 def note_author_grants(params: AuthParams) -> list[str]:
@@ -192,7 +229,7 @@ class Note:
     # What the viewer may do to this note, for a page to enable its buttons:
     # the same rules as the mutations, so the answers cannot drift apart.
     viewer_can_edit: bool = authz.can_field(
-        lambda params: may_edit(params.root.id),
+        lambda params: may_edit(params.root.id, params.root.draft),
         description="Whether `updateNote` would accept this note from the viewer.",
     )
     viewer_can_delete: bool = authz.can_field(
@@ -300,7 +337,7 @@ def may_read_note(params: AuthParams, note: Note | None) -> object:
     if note is None:
         return False
     if note.draft:
-        return {"can": on_note(note.id, "view")}
+        return is_author(note.id)
     return {"$or": [{"can": on_note(note.id, "view")}, {"role_can": "note:read"}]}
 
 
@@ -379,11 +416,30 @@ class Query:
         return Viewer()
 
 
+class NotesUnavailableError(GraphQLError):
+    """A mutation's engine write failed: nothing was changed (reason logged)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The notes service is unavailable; nothing was changed. Try again.",
+            extensions={"code": "UNAVAILABLE"},
+        )
+
+
+async def engine_write(what: str, write: Awaitable[None]) -> None:
+    """Await an engine write; its failure becomes `NotesUnavailableError`."""
+    try:
+        await write
+    except EngineUnavailable as error:
+        log.warning("%s: engine write failed, nothing changed: %s", what, error)
+        raise NotesUnavailableError() from None
+
+
 @strawberry.type
 class Mutation:
     @authz.rule(lambda params: {"can": team_member(params.args["team_id"])})
     @strawberry.mutation
-    def create_note(
+    async def create_note(
         self,
         info: strawberry.Info,
         team_id: int,
@@ -391,16 +447,21 @@ class Mutation:
         body: str,
         draft: bool = False,
     ) -> Note:
+        """Relationships first, then the row: nobody sees a note the engine
+        does not know. If the engine fails, no row; the id stays unused."""
         user = viewer(info)
         assert user is not None
-        row = db_of(info).create_note(team_id, user.id, title, body, draft)
-        # Before anyone hears of it: a subscriber's check must find the note.
-        engine_of(info).note_created(info.context, row)
+        db = db_of(info)
+        note = db.new_note(team_id, user.id, title, body, draft)
+        await engine_write(
+            "createNote", engine_of(info).note_created(info.context, note)
+        )
+        db.insert_note(note)
         events: NoteEvents = info.context["events"]
-        events.publish(row)
-        return Note.of(row)
+        events.publish(note.id)
+        return Note.of(note)
 
-    @authz.rule(lambda params: may_edit(params.args["id"]))
+    @authz.rule(may_update)
     @strawberry.mutation
     def update_note(self, info: strawberry.Info, id: int, body: str) -> Note | None:
         row = db_of(info).update_note_body(id, body)
@@ -408,29 +469,43 @@ class Mutation:
 
     @authz.rule(lambda params: may_publish(params.args["id"]))
     @strawberry.mutation
-    def publish_note(self, info: strawberry.Info, id: int) -> Note | None:
+    async def publish_note(self, info: strawberry.Info, id: int) -> Note | None:
         """Publish a draft: its team may read it from now on.
 
+        The engine's draft marker goes first, then the row's flag: if the
+        engine fails, it stays a draft (drafts are checked by authorship,
+        not by the marker, so a marker already gone opens nothing).
         Publishing a published note changes nothing and returns it.
         """
-        row = db_of(info).publish_note(id)
-        if row is None:
-            return None
-        engine_of(info).note_published(info.context, row)
-        return Note.of(row)
+        db = db_of(info)
+        row = db.note(id)
+        if row is None or not row.draft:
+            return Note.of(row) if row else None
+        await engine_write(
+            "publishNote", engine_of(info).note_published(info.context, row)
+        )
+        row = db.publish_note(id)
+        return Note.of(row) if row else None
 
     @authz.rule(lambda params: may_delete(params.args["id"]))
     @strawberry.mutation
-    def delete_note(self, info: strawberry.Info, id: int) -> bool:
-        """True if the note existed; its comments go with it."""
-        deleted = db_of(info).delete_note(id)
-        engine_of(info).note_deleted(info.context, id)
-        return deleted
+    async def delete_note(self, info: strawberry.Info, id: int) -> bool:
+        """True if the note existed; its comments go with it.
+
+        The relationships go first, then the row: a note is never visible
+        with rights the engine no longer has, nor gone with rights left.
+        If the engine fails, the note stays as it was.
+        """
+        db = db_of(info)
+        if db.note(id) is None:
+            return False
+        await engine_write("deleteNote", engine_of(info).note_deleted(info.context, id))
+        return db.delete_note(id)
 
 
 def may_see_created_note(params: AuthParams, note: Note) -> object:
     if note.draft:
-        return {"can": on_note(note.id, "view")}
+        return is_author(note.id)
     return {"$or": [{"can": team_member(note.team_id)}, {"role_can": "team:read"}]}
 
 
@@ -439,13 +514,46 @@ class Subscription:
     @authz.post_rule(may_see_created_note, grants=["read_note_body"], drop_denied=True)
     @strawberry.subscription
     async def note_created(self, info: strawberry.Info) -> AsyncGenerator[Note, None]:
+        """Each new note the viewer may see, as it is when it is delivered.
+
+        An event is only a note's id: it is read from the database at
+        delivery (a draft published meanwhile arrives published, with its
+        current body; a note deleted meanwhile is not delivered), and
+        checked then with fresh engine answers, not the ones a previous
+        event of this long-lived operation left in its cache.
+        """
         events: NoteEvents = info.context["events"]
-        async for row in events.stream():
-            yield Note.of(row)
+        db = db_of(info)
+        async for note_id in events.stream():
+            authz.clear_cache(info, "can")
+            row = db.note(note_id)
+            if row is not None:
+                yield Note.of(row)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """ "Unexpected error." for any error no code raised on purpose.
+
+    A `GraphQLError` (a denial, `NOT_FOUND`, `UNAVAILABLE`, a syntax error)
+    keeps its message; anything else (an engine's own text, a bug) is
+    logged by Strawberry and reaches the client masked.
+    """
+
+    def __init__(self, execution_context: object = None) -> None:
+        super().__init__(should_mask_error=_unexpected)
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    return error.original_error is not None and not isinstance(
+        error.original_error, GraphQLError
+    )
 
 
 schema = strawberry.Schema(
-    query=Query, mutation=Mutation, subscription=Subscription, extensions=[authz]
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[authz, MaskUnexpectedErrors],
 )
 authz.validate(schema)
 

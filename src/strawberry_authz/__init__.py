@@ -6,21 +6,21 @@ schema = strawberry.Schema(query=Query, extensions=[authz])
 ```
 """
 
-from .batch import BatchScope
-from .capabilities import Permission
-from .columns import Column, FilterScope
-from .conditions import Plan
-from .decisions import Decision
-from .errors import (
+from ._batch import BatchAnswers, BatchScope
+from ._capabilities import Permission
+from ._columns import Column, FilterScope
+from ._decisions import CountingHook, Decision, DecisionPhase
+from ._errors import (
     AuthorizationFailedError,
     ConfigurationError,
     ForbiddenError,
     UnauthenticatedError,
 )
-from .extension import AuthExtension
-from .params import AuthParams, PostRuleFunction, RuleFunction, RuleResult, RuleSet
+from ._extension import AuthExtension
+from ._params import AuthParams, PostRuleFunction, RuleFunction, RuleResult, RuleSet
+from ._scopes import LoadScopes, ScopeLoader
+from .conditions import Plan
 from .roles import ANONYMOUS, WILDCARD, RoleRegistry
-from .scopes import LoadScopes, ScopeLoader
 
 __all__ = [
     "ANONYMOUS",
@@ -28,10 +28,13 @@ __all__ = [
     "AuthExtension",
     "AuthParams",
     "AuthorizationFailedError",
+    "BatchAnswers",
     "BatchScope",
     "Column",
     "ConfigurationError",
+    "CountingHook",
     "Decision",
+    "DecisionPhase",
     "FilterScope",
     "ForbiddenError",
     "LoadScopes",

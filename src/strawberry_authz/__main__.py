@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 
 from strawberry import Schema
 
-from .errors import ConfigurationError
-from .extension import AuthExtension
+from ._errors import ConfigurationError
+from ._extension import AuthExtension
 from .report import Report, build_report, to_json, to_markdown, to_text
 
 __all__ = ["load_schema", "main"]

@@ -21,6 +21,7 @@ request through.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import inspect
 import logging
@@ -63,6 +64,7 @@ __all__ = [
     "object_definition",
     "operation_execution_context",
     "operation_is_sync",
+    "own_fields",
     "rebuild_resolver",
     "resolve_type_name",
     "serial_mutations",
@@ -154,6 +156,29 @@ def strawberry_definition_of(
     """
     definition = gtype.extensions.get(_BACKREF)
     return definition if isinstance(definition, StrawberryObjectDefinition) else None
+
+
+def own_fields(cls: type) -> list[StrawberryField]:
+    """The fields of `cls`'s definition, each a field object of `cls` alone.
+
+    A field object the definition shares with another type's (Strawberry 0.287
+    gives every `relay.Node` type, and the `Node` interface, one and the same
+    `id` field) is replaced in the definition by a copy with its own
+    `extensions`, so a marker put on it covers this type only. Where each
+    type already has its own fields (Strawberry 0.288+) nothing changes.
+    """
+    definition = get_object_definition(cls, strict=True)
+    shared = {
+        id(field)
+        for base in cls.__mro__[1:]
+        for field in getattr(get_object_definition(base), "fields", ())
+    }
+    for index, field in enumerate(definition.fields):
+        if id(field) in shared:
+            owned = copy.copy(field)
+            owned.extensions = list(field.extensions)
+            definition.fields[index] = owned
+    return definition.fields
 
 
 def is_private(annotation: object) -> bool:

@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._filters import apply_plan
+from ._outcomes import Denial, settle
+from ._planning import Planner, filter_rule_of
+from ._request import RequestState
 from .conditions import Plan
-from .filters import apply_plan
-from .outcomes import Denial, settle
-from .planning import Planner, filter_rule_of
-from .request import RequestState
 
 if TYPE_CHECKING:
-    from .extension import AuthExtension
+    from ._extension import AuthExtension
 
 __all__ = ["assert_filter_matches_check", "check_row", "plan_for_context"]
 

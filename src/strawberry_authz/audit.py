@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .decisions import Decision
+from ._decisions import Decision
 
 __all__ = ["AuditLog", "AuditRecord"]
 

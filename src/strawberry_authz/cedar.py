@@ -38,9 +38,9 @@ from typing import Any, TypeAlias
 
 import cedarpy
 
-from .batch import BatchAnswers, BatchScope
+from ._batch import BatchAnswers, BatchScope
+from ._errors import ConfigurationError
 from .engines import EngineCallLedger, EngineCheckError, ResourceCheck
-from .errors import ConfigurationError
 
 __all__ = ["Cedar"]
 

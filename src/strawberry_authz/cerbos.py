@@ -48,11 +48,11 @@ from cerbos.engine.v1 import engine_pb2
 from cerbos.request.v1 import request_pb2
 from google.protobuf import struct_pb2
 
-from .batch import BatchAnswers, BatchScope
-from .cerbos_plan import RESOURCE_ID, row_condition, translate_plan
+from ._batch import BatchAnswers, BatchScope
+from ._cerbos_plan import RESOURCE_ID, row_condition, translate_plan
+from ._errors import ConfigurationError
 from .conditions import Condition
 from .engines import EngineCallLedger, EngineCheckError, ResourceCheck, RowCheck
-from .errors import ConfigurationError
 
 __all__ = ["MAX_RESOURCES", "Cerbos"]
 

@@ -36,7 +36,11 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 
-from .columns import columns_in
+from ._columns import columns_in
+from ._errors import ConfigurationError
+from ._filters import _applied, _refused
+from ._planning import FilterRule, _children
+from ._rules import ColumnCheck, Node
 from .conditions import (
     And,
     Compare,
@@ -48,10 +52,6 @@ from .conditions import (
     Plan,
     value_kind,
 )
-from .errors import ConfigurationError
-from .filters import _applied, _refused
-from .planning import FilterRule, _children
-from .rules import ColumnCheck, Node
 
 __all__ = ["apply", "authz_queryset", "expression", "filtered"]
 

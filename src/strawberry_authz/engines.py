@@ -30,9 +30,9 @@ import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
-from .columns import Column, RowValue
-from .errors import ConfigurationError
-from .keys import register_key, scope_value_key
+from ._columns import Column, RowValue
+from ._errors import ConfigurationError
+from ._keys import register_key, scope_value_key
 
 __all__ = [
     "AttributeSource",

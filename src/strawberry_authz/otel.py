@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from .decisions import Decision, DecisionPhase
+from ._decisions import Decision, DecisionPhase
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider

@@ -32,12 +32,14 @@ from typing import Any, Literal, cast
 from strawberry import Schema
 
 from ._compat import graphql_schema, strawberry_definition_of
-from .errors import ConfigurationError
-from .extension import AuthExtension
-from .install import PlannedField, plan_schema, possible_object_types
-from .plan import FieldPlan, Part
-from .planning import filter_rule_of
-from .rules import (
+from ._errors import ConfigurationError
+from ._extension import AuthExtension
+from ._output_fields import possible_object_types
+from ._per_object import PerObject
+from ._plan import FieldPlan, Part
+from ._planner import PlannedField, plan_schema
+from ._planning import filter_rule_of
+from ._rules import (
     AllOf,
     AnyOf,
     Chain,
@@ -45,7 +47,6 @@ from .rules import (
     Granted,
     Node,
     Not,
-    PerObject,
     Race,
     ScopeCheck,
     SourceTag,

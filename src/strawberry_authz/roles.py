@@ -37,8 +37,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
-from .errors import ConfigurationError
-from .outcomes import safe_repr
+from ._errors import ConfigurationError
+from ._outcomes import safe_repr
 
 __all__ = ["ANONYMOUS", "WILDCARD", "RoleRegistry"]
 

@@ -49,10 +49,10 @@ from authzed.api.v1 import (
 from authzed.api.v1.permission_service_pb2 import LookupPermissionship
 from authzed.api.v1.permission_service_pb2_grpc import PermissionsServiceStub
 
-from .batch import BatchScope
-from .columns import Column
+from ._batch import BatchScope
+from ._columns import Column
+from ._errors import AuthorizationFailedError
 from .engines import ResourceCheck
-from .errors import AuthorizationFailedError
 
 __all__ = ["EmbeddedClient", "SpiceDB", "SpiceDBCheckError"]
 

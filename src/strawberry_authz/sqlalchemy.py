@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
 from sqlalchemy.sql import ClauseElement
 
+from ._errors import ConfigurationError
 from .conditions import (
     And,
     Compare,
@@ -34,7 +35,6 @@ from .conditions import (
     Plan,
     value_kind,
 )
-from .errors import ConfigurationError
 
 __all__ = ["apply", "expression"]
 

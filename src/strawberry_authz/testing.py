@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from .decisions import Decision, DecisionHook, decision_hook, hooks_of
-from .extension import AuthExtension, batch_observer_of
-from .scopes import LoadScopes
+from ._decisions import Decision, DecisionHook, decision_hook, hooks_of
+from ._extension import AuthExtension, batch_observer_of
+from ._scopes import LoadScopes
 
 if TYPE_CHECKING:
     from strawberry import Schema

@@ -2,10 +2,13 @@
 
 Dependencies go one way (no import circle, type-only imports included);
 Strawberry's and graphql-core's private internals are touched in `_compat`
-only; no class grows past what a reader can hold in mind.
+only; no class and no module grows past what a reader can hold in mind; the
+file list shows what is public: every internal module starts with `_`, and
+what users write (docs, examples, benchmarks) imports public modules only.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import strawberry_authz
@@ -13,6 +16,46 @@ import strawberry_authz
 PACKAGE = Path(strawberry_authz.__file__).parent
 MODULES = {path.stem: path for path in sorted(PACKAGE.glob("*.py"))}
 MAX_CLASS_LINES = 220
+MAX_MODULE_LINES = 650
+ROOT = Path(__file__).parents[2]
+
+# The modules users import; everything else is internal and named `_...`.
+PUBLIC_MODULES = {
+    "audit",
+    "cedar",
+    "cerbos",
+    "conditions",
+    "django",
+    "engines",
+    "otel",
+    "report",
+    "roles",
+    "spicedb",
+    "sqlalchemy",
+    "testing",
+}
+
+# Tests that pin an internal on purpose (a key's identity, a translator, a
+# monkeypatched seam); every other test imports what users import.
+TESTS_OF_INTERNALS = {
+    "tests/architecture",
+    "tests/hotpath",
+    "tests/engines/test_cerbos_filter.py",
+    "tests/engines/test_cerbos_plan.py",
+    "tests/engines/test_filter_hook.py",
+    "tests/engines/test_resources.py",
+    "tests/failclosed/test_guards_built_on_first_call.py",
+    "tests/failclosed/test_remaining_guarantees.py",
+    "tests/perobject/test_type_rule_functions.py",
+    "tests/redteam/test_grants_and_object_records.py",
+    "tests/report/reachkit.py",
+    "tests/report/test_report.py",
+}
+PRIVATE_IMPORT = re.compile(
+    r"^\s*(from strawberry_authz\._[a-z]\w* import"
+    r"|import strawberry_authz\._[a-z]"
+    r"|from strawberry_authz import .*\b_[a-z])"
+)
 
 
 def internal_imports(path: Path) -> set[str]:
@@ -91,3 +134,37 @@ def test_the_public_api_is_re_exported_once_with_all():
     for name in exported:
         assert getattr(strawberry_authz, name) is not None
     assert {"AuthExtension", "BatchScope", "RoleRegistry"} <= set(exported)
+
+
+def test_no_module_is_longer_than_a_reader_can_follow():
+    lengths = {
+        name: len(path.read_text().splitlines()) for name, path in MODULES.items()
+    }
+    assert {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_the_file_list_shows_the_public_modules_and_marks_the_rest_private():
+    public = {name for name in MODULES if not name.startswith("_")}
+    assert public == PUBLIC_MODULES
+
+
+def test_what_users_write_imports_public_modules_only():
+    files = [
+        *ROOT.glob("docs/**/*.md"),
+        ROOT / "README.md",
+        *ROOT.glob("examples/**/*.py"),
+        *ROOT.glob("benchmarks/**/*.py"),
+        *ROOT.glob("tests/**/*.py"),
+    ]
+    offenders = []
+    for path in files:
+        relative = path.relative_to(ROOT).as_posix()
+        if any(
+            relative == allowed or relative.startswith(allowed + "/")
+            for allowed in TESTS_OF_INTERNALS
+        ):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if PRIVATE_IMPORT.search(line):
+                offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert offenders == []

@@ -16,8 +16,7 @@ import strawberry
 from capkit import OWNERS, Loads, can_edit_column, notes_schema, owner_of, owns
 
 import strawberry_authz
-from strawberry_authz import AuthExtension
-from strawberry_authz.batch import BatchScope
+from strawberry_authz import AuthExtension, BatchScope
 
 PACKAGE = str(Path(strawberry_authz.__file__).parent)
 ITEMS = 100

@@ -18,8 +18,13 @@ from django.test.utils import CaptureQueriesContext
 from filterapp.models import Note as NoteRow
 from ormkit import build, ids, seed
 
-from strawberry_authz import AuthExtension, BatchScope, Column, FilterScope
-from strawberry_authz.errors import ConfigurationError
+from strawberry_authz import (
+    AuthExtension,
+    BatchScope,
+    Column,
+    ConfigurationError,
+    FilterScope,
+)
 
 ROWS = [
     {"id": 1, "title": "a", "owner_id": 1, "label": "a"},

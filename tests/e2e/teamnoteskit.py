@@ -1,10 +1,13 @@
 """The teamnotes example server as a real process, for the end-to-end tests.
 
 `Server` runs `python -m examples.teamnotes` on a free loopback port with a
-fresh SQLite file and talks to it over HTTP; `conftest.py` makes one per
-test module (per engine).
+fresh SQLite file and talks to it over HTTP and WebSocket; `conftest.py`
+makes one per test module (per engine). `Server.faults` drives the engine's
+fault switch of a server started with `--fault-switch`.
 """
 
+import asyncio
+import json
 import os
 import socket
 import sqlite3
@@ -16,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {
@@ -48,9 +52,15 @@ def require_engine(engine: str) -> None:
 
 class Server:
     def __init__(
-        self, port: int, db_path: Path, output: Path, engine: str = "sqlite"
+        self,
+        port: int,
+        db_path: Path,
+        output: Path,
+        engine: str = "sqlite",
+        args: tuple[str, ...] = (),
     ) -> None:
         self.engine = engine
+        self.args = args
         self.port = port
         self.db_path = db_path
         self.output = output
@@ -72,6 +82,7 @@ class Server:
                     str(self.db_path),
                     "--engine",
                     self.engine,
+                    *self.args,
                 ],
                 cwd=ROOT,
                 stdout=out,
@@ -120,6 +131,22 @@ class Server:
         headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
         return httpx.get(f"{self.base_url}/permissions", headers=headers, timeout=10)
 
+    def faults(
+        self, mode: str = "off", *, on: str = "all", subject: str | None = None
+    ) -> None:
+        """Make the engine's calls `mode` ("off", "raise", "hang").
+
+        `on`: "all", "checks" or "writes"; `subject`: only the checks made
+        for this subject (`"user:2"`). Needs a server started with
+        `--fault-switch`.
+        """
+        response = httpx.post(
+            f"{self.base_url}/_faults",
+            json={"mode": mode, "on": on, "subject": subject},
+            timeout=10,
+        )
+        response.raise_for_status()
+
     def log_size(self) -> int:
         return self.output.stat().st_size
 
@@ -145,6 +172,15 @@ class Server:
         with sqlite3.connect(self.db_path) as db:
             return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
+    def note_row(self, note_id: int) -> tuple[object, ...] | None:
+        """The note's `(owner_id, team_id, title, body, draft)` in SQLite."""
+        with sqlite3.connect(self.db_path) as db:
+            row = db.execute(
+                "SELECT owner_id, team_id, title, body, draft FROM notes WHERE id = ?",
+                (note_id,),
+            ).fetchone()
+        return tuple(row) if row else None
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -154,3 +190,66 @@ def free_port() -> int:
 
 def codes(result: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in result.get("errors", [])]
+
+
+CREATE = (
+    "mutation($team: Int!, $title: String!, $draft: Boolean!) "
+    "{ createNote(teamId: $team, title: $title, body: $title, draft: $draft) { id } }"
+)
+
+
+def create_note(
+    server: Server, user: str, team: int, title: str, *, draft: bool = False
+) -> int:
+    """`user` creates a note (its body is its title); its id."""
+    created = server.query(CREATE, user, team=team, title=title, draft=draft)
+    assert "errors" not in created, created
+    note_id: int = created["data"]["createNote"]["id"]
+    return note_id
+
+
+def headers_of(user: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
+
+
+# -- WebSocket (graphql-transport-ws) -------------------------------------------
+
+SUBSCRIBE = "subscription { noteCreated { title body } }"
+
+
+async def connect_ws(
+    url: str, headers: dict[str, str], payload: dict[str, Any]
+) -> ClientConnection:
+    """A `graphql-transport-ws` connection, initialised with `payload` and acked."""
+    socket_ = await connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers=headers,
+        open_timeout=5,
+    )
+    await socket_.send(json.dumps({"type": "connection_init", "payload": payload}))
+    ack = json.loads(await asyncio.wait_for(socket_.recv(), 5))
+    assert ack["type"] == "connection_ack"
+    return socket_
+
+
+async def send_operation(
+    socket_: ClientConnection, id_: str, query: str, **variables: Any
+) -> None:
+    payload = {"query": query, "variables": variables}
+    await socket_.send(json.dumps({"id": id_, "type": "subscribe", "payload": payload}))
+
+
+async def subscribe(
+    server: Server, user: str | None, query: str = SUBSCRIBE
+) -> ClientConnection:
+    socket_ = await connect_ws(server.ws_url, headers_of(user), {})
+    await send_operation(socket_, "1", query)
+    return socket_
+
+
+async def next_message(socket_: ClientConnection, timeout: float) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(
+        await asyncio.wait_for(socket_.recv(), timeout)
+    )
+    return message

@@ -6,7 +6,6 @@ those notes, each page costs at most 2 queries, and each team's nested
 notes are filtered by the same rule in one prefetch.
 """
 
-from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -31,12 +30,6 @@ query($after: String) {
   }
 }
 """
-
-pytestmark = pytest.mark.skipif(
-    tuple(int(p) for p in version("strawberry-graphql").split(".")[:2]) < (0, 300),
-    reason="a relay.Node id under a type rule is denied on Strawberry 0.287.1 "
-    "(pre-existing, see docs/concepts/filtering.md)",
-)
 
 
 @pytest.fixture(autouse=True)

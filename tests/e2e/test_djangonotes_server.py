@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from importlib.metadata import version
 from typing import Any
 
 import httpx
@@ -19,12 +18,6 @@ from teamnoteskit import ROOT, free_port
 
 from examples.djangonotes import models
 from examples.djangonotes.data import USERS, seed, visible
-
-pytestmark = pytest.mark.skipif(
-    tuple(int(p) for p in version("strawberry-graphql").split(".")[:2]) < (0, 300),
-    reason="a relay.Node id under a type rule is denied on Strawberry 0.287.1 "
-    "(pre-existing, see docs/concepts/filtering.md)",
-)
 
 NOTES = """
 query($after: String) {

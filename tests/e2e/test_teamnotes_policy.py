@@ -1,9 +1,10 @@
 """The teamnotes policy, tested the way docs/testing.md shows: one line a check.
 
-In process, on a real SQLite database seeded with the demo data: `run_as`
-runs one operation as a demo user (the example's own `load_scopes`), or as
-a viewer whose scopes the test states; `assert_allowed` / `assert_denied`
-say which field was allowed, and which rule denied the others.
+In process, on a real SQLite database seeded with the demo data:
+`run_as_async` runs one operation as a demo user (the example's own
+`load_scopes`), or as a viewer whose scopes the test states;
+`assert_allowed` / `assert_denied` say which field was allowed, and which
+rule denied the others.
 """
 
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from examples.teamnotes.db import Database
 from examples.teamnotes.engine import SqliteEngine
 from examples.teamnotes.events import NoteEvents
 from examples.teamnotes.schema import context_for, schema
-from strawberry_authz.testing import assert_allowed, assert_denied, run_as
+from strawberry_authz.testing import assert_allowed, assert_denied, run_as_async
 
 
 @pytest.fixture
@@ -26,30 +27,36 @@ def db(tmp_path) -> Iterator[Database]:
 
 
 def as_user(db: Database, name: str | None) -> dict[str, Any]:
+    # The engine answers on threads, asynchronously (examples/teamnotes/calls.py):
+    # hence `run_as_async`, not the synchronous `run_as`.
     user = next((u for u in db.users() if u.name == name), None)
     return context_for(db, NoteEvents(), SqliteEngine(db), user)
 
 
-def test_a_team_member_reads_the_bodies_the_team_list_grants(db):
-    result = run_as(
+async def test_a_team_member_reads_the_bodies_the_team_list_grants(db):
+    result = await run_as_async(
         schema, "{ myTeams { notes { body } } }", context=as_user(db, "carol")
     )
     assert_allowed(result, "myTeams.notes.body")
 
 
-def test_another_team_s_note_by_id_is_denied_by_the_post_rule_as_not_found(db):
-    result = run_as(schema, "{ note(id: 3) { title } }", context=as_user(db, "carol"))
+async def test_another_team_s_note_by_id_is_denied_by_the_post_rule_as_not_found(db):
+    result = await run_as_async(
+        schema, "{ note(id: 3) { title } }", context=as_user(db, "carol")
+    )
     assert_denied(result, "note", by="post")
     assert [e.extensions["code"] for e in result.errors] == ["NOT_FOUND"]
 
 
-def test_an_anonymous_caller_is_turned_away_by_the_default_scopes(db):
-    result = run_as(schema, "{ note(id: 1) { title } }", context=as_user(db, None))
+async def test_an_anonymous_caller_is_turned_away_by_the_default_scopes(db):
+    result = await run_as_async(
+        schema, "{ note(id: 1) { title } }", context=as_user(db, None)
+    )
     assert_denied(result, "note", by="default", code="UNAUTHENTICATED")
     assert [e.extensions["code"] for e in result.errors] == ["UNAUTHENTICATED"]
 
 
-def test_a_photo_needs_the_grant_of_me_or_a_role(db):
+async def test_a_photo_needs_the_grant_of_me_or_a_role(db):
     # The viewer's scopes stated outright: the shape of the rule, not the data.
     nobody = {
         "is_public": True,
@@ -58,6 +65,8 @@ def test_a_photo_needs_the_grant_of_me_or_a_role(db):
         "can": lambda value: False,
     }
     context = as_user(db, "gus")
-    result = run_as(schema, "{ me { photos { url } } }", scopes=nobody, context=context)
+    result = await run_as_async(
+        schema, "{ me { photos { url } } }", scopes=nobody, context=context
+    )
     assert_allowed(result, "me.photos")  # `me` granted read_photos
     assert_allowed(result, "me.photos.url")

@@ -19,8 +19,19 @@ from typing import Any
 
 import httpx
 import pytest
-from teamnoteskit import TOKENS, Server, codes, free_port
-from websockets.asyncio.client import ClientConnection, connect
+from teamnoteskit import (
+    CREATE,
+    SUBSCRIBE,
+    TOKENS,
+    Server,
+    codes,
+    connect_ws,
+    create_note,
+    free_port,
+    next_message,
+    send_operation,
+    subscribe,
+)
 
 # -- startup -------------------------------------------------------------------
 
@@ -228,21 +239,8 @@ def test_creating_a_note_in_another_team_is_denied_and_writes_nothing(
     assert server.count("notes") == before
 
 
-CREATE = (
-    "mutation($team: Int!, $title: String!, $draft: Boolean!) "
-    "{ createNote(teamId: $team, title: $title, body: $title, draft: $draft) { id } }"
-)
 DELETE = "mutation($id: Int!) { deleteNote(id: $id) }"
 UPDATE = 'mutation($id: Int!) { updateNote(id: $id, body: "changed") { body } }'
-
-
-def create_note(
-    server: Server, user: str, team: int, title: str, *, draft: bool = False
-) -> int:
-    created = server.query(CREATE, user, team=team, title=title, draft=draft)
-    assert "errors" not in created, created
-    note_id: int = created["data"]["createNote"]["id"]
-    return note_id
 
 
 def test_a_new_draft_is_its_authors_at_once_and_nobody_elses(server: Server) -> None:
@@ -288,18 +286,19 @@ def test_only_the_author_or_an_admin_deletes_a_note(server: Server) -> None:
     assert server.query(DELETE, "alice", id=by_admin)["data"] == {"deleteNote": True}
 
 
-def test_a_deleted_notes_author_gets_no_rights_on_the_next_note_with_its_id(
-    server: Server,
-) -> None:
+def test_a_deleted_notes_id_is_never_handed_out_again(server: Server) -> None:
     gone = create_note(server, "carol", 1, "Deleted")
     assert server.query(DELETE, "carol", id=gone)["data"] == {"deleteNote": True}
-    # SQLite hands the highest id out again: dave's note gets carol's old id.
-    reused = create_note(server, "dave", 2, "Dave's, same id")
-    assert reused == gone
-    assert codes(server.query(UPDATE, "carol", id=reused)) == ["FORBIDDEN"]
-    assert codes(server.query(DELETE, "carol", id=reused)) == ["FORBIDDEN"]
-    assert codes(server.query(NOTE_BY_ID, "carol", id=reused)) == ["NOT_FOUND"]
-    assert server.query(UPDATE, "dave", id=reused)["data"] == {
+    # AUTOINCREMENT: dave's next note gets a new id, never carol's old one,
+    # so nothing said about the old note (a relationship, a cached answer)
+    # can apply to his.
+    daves = create_note(server, "dave", 2, "Dave's, new id")
+    assert daves > gone
+    assert codes(server.query(UPDATE, "carol", id=daves)) == ["FORBIDDEN"]
+    assert codes(server.query(DELETE, "carol", id=daves)) == ["FORBIDDEN"]
+    assert codes(server.query(NOTE_BY_ID, "carol", id=daves)) == ["NOT_FOUND"]
+    assert codes(server.query(NOTE_BY_ID, "carol", id=gone)) == ["NOT_FOUND"]
+    assert server.query(UPDATE, "dave", id=daves)["data"] == {
         "updateNote": {"body": "changed"}
     }
 
@@ -327,44 +326,6 @@ def test_checks_are_answered_by_the_chosen_engine(server: Server) -> None:
 
 
 # -- subscriptions -------------------------------------------------------------
-
-SUBSCRIBE = "subscription { noteCreated { title body } }"
-
-
-async def connect_ws(
-    url: str, headers: dict[str, str], payload: dict[str, Any]
-) -> ClientConnection:
-    """A `graphql-transport-ws` connection, initialised with `payload` and acked."""
-    socket_ = await connect(
-        url,
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        additional_headers=headers,
-        open_timeout=5,
-    )
-    await socket_.send(json.dumps({"type": "connection_init", "payload": payload}))
-    ack = json.loads(await asyncio.wait_for(socket_.recv(), 5))
-    assert ack["type"] == "connection_ack"
-    return socket_
-
-
-async def send_operation(socket_: ClientConnection, id_: str, query: str) -> None:
-    await socket_.send(
-        json.dumps({"id": id_, "type": "subscribe", "payload": {"query": query}})
-    )
-
-
-async def subscribe(server: Server, user: str | None) -> ClientConnection:
-    headers = {"Authorization": f"Bearer {TOKENS[user]}"} if user else {}
-    socket_ = await connect_ws(server.ws_url, headers, {})
-    await send_operation(socket_, "1", SUBSCRIBE)
-    return socket_
-
-
-async def next_message(socket_: ClientConnection, timeout: float) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(
-        await asyncio.wait_for(socket_.recv(), timeout)
-    )
-    return message
 
 
 async def create(

@@ -20,8 +20,7 @@ from cerbos.effect.v1 import effect_pb2
 from cerbos.engine.v1 import engine_pb2
 from enginekit import DOCUMENTS, Doc
 
-from strawberry_authz import AuthExtension, ConfigurationError
-from strawberry_authz.batch import BatchScope
+from strawberry_authz import AuthExtension, BatchScope, ConfigurationError
 from strawberry_authz.cerbos import MAX_RESOURCES, Cerbos
 from strawberry_authz.engines import EngineCheckError
 

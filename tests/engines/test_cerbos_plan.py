@@ -16,8 +16,7 @@ from cerbos.request.v1 import request_pb2
 from cerbos.response.v1 import response_pb2
 from google.protobuf import json_format
 
-from strawberry_authz.cerbos import _value
-from strawberry_authz.cerbos_plan import (
+from strawberry_authz._cerbos_plan import (
     AllOf,
     AnyOf,
     Compare,
@@ -27,6 +26,7 @@ from strawberry_authz.cerbos_plan import (
     holds,
     translate_plan,
 )
+from strawberry_authz.cerbos import _value
 
 ALICE = engine_pb2.Principal(id="alice", roles=["user"])
 

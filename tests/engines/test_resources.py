@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from strawberry_authz import ConfigurationError
+from strawberry_authz._keys import scope_key
 from strawberry_authz.engines import EngineCallLedger, Resource, ResourceCheck
-from strawberry_authz.keys import scope_key
 
 
 class Status(enum.Enum):

@@ -10,7 +10,7 @@ import logging
 import strawberry
 
 from strawberry_authz import AuthExtension
-from strawberry_authz import install as install_module
+from strawberry_authz import _install as install_module
 from tests.authzkit import authz_logs, codes, dump
 
 

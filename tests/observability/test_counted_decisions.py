@@ -23,9 +23,8 @@ import strawberry
 from authzkit import codes
 from obskit import Attributes, Telemetry, attrs
 
-from strawberry_authz import AuthExtension, Decision
+from strawberry_authz import AuthExtension, Decision, DecisionPhase
 from strawberry_authz.audit import AuditLog
-from strawberry_authz.decisions import DecisionPhase
 
 ITEMS = 40
 LIST_QUERY = "{ items { id name } }"

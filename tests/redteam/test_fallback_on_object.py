@@ -1,5 +1,5 @@
 """fallback_rule=False does not catch the on_object bypasses: fields of an
-on_object type are exempt from the fallback (install.py _field_plan)."""
+on_object type are exempt from the fallback (_planner.py _field_plan)."""
 
 import asyncio
 from collections.abc import AsyncGenerator

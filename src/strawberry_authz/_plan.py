@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._compat import resolve_type_name
-from .decisions import DecisionHook, DecisionPhase, DecisionSource
-from .grants import GrantSpec
-from .params import FieldSite
-from .request import RequestState
-from .rules import Node, PerObject
-from .warmup import Warmer
+from ._decisions import DecisionHook, DecisionPhase, DecisionSource
+from ._grants import GrantSpec
+from ._params import FieldSite
+from ._per_object import PerObject
+from ._request import RequestState
+from ._rules import Node
+from ._warmup import Warmer
 
 __all__ = [
     "NO_FALLBACK",

@@ -14,9 +14,9 @@ from inspect import isawaitable
 from time import perf_counter
 from typing import Any
 
-from .decisions import DecisionHook, count_allowed, record_decision
-from .denials import client_error
-from .outcomes import (
+from ._decisions import DecisionHook, count_allowed, record_decision
+from ._denials import client_error
+from ._outcomes import (
     Denial,
     Outcome,
     decided,
@@ -24,10 +24,10 @@ from .outcomes import (
     misconfigured,
     settle,
 )
-from .params import FieldCall
-from .plan import FieldPlan, GuardSettings, ObjectCheck
-from .rules import PerObject, object_key, object_key_at
-from .warmup import (
+from ._params import FieldCall
+from ._per_object import PerObject, object_key, object_key_at
+from ._plan import FieldPlan, GuardSettings, ObjectCheck
+from ._warmup import (
     ObjectTodo,
     awaits,
     collector_paused,

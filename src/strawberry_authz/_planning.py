@@ -36,12 +36,11 @@ from collections.abc import Iterable
 from inspect import isawaitable
 from typing import Any
 
+from ._batch import BatchScope
+from ._columns import Column, FilterScope, RowValue, columns_in
 from ._compat import object_definition
-from .batch import BatchScope
-from .columns import Column, FilterScope, RowValue, columns_in
-from .conditions import And, Compare, Condition, Equals, Not, OneOf, Or, Plan, Where
-from .errors import ConfigurationError
-from .outcomes import (
+from ._errors import ConfigurationError
+from ._outcomes import (
     Denial,
     denial_from_exception,
     discard,
@@ -51,23 +50,24 @@ from .outcomes import (
     settle,
     within,
 )
-from .params import FieldCall
-from .policy import Policy, TypePolicy
-from .request import RequestState
-from .rules import (
+from ._params import FieldCall
+from ._per_object import PerObject
+from ._policy import Policy, TypePolicy
+from ._request import RequestState
+from ._rule_compiler import RuleFunction
+from ._rules import (
     AllOf,
     AnyOf,
     Chain,
     ColumnCheck,
     Granted,
     Node,
-    PerObject,
     Race,
-    RuleFunction,
     SourceTag,
     all_of,
 )
-from .rules import Not as NotNode
+from ._rules import Not as NotNode
+from .conditions import And, Compare, Condition, Equals, Not, OneOf, Or, Plan, Where
 
 __all__ = ["FilterRule", "filter_rule_of", "filter_rule_problems"]
 

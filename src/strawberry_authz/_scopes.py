@@ -22,8 +22,8 @@ from typing import Any, TypeAlias, Union, get_args, get_origin
 
 import pydantic
 
-from .batch import Batches, BatchObserver, BatchScope, Queued
-from .outcomes import (
+from ._batch import Batches, BatchObserver, BatchScope, Queued
+from ._outcomes import (
     ALLOW,
     Denial,
     MaybeOutcome,

@@ -19,10 +19,10 @@ from time import perf_counter
 from typing import Any
 
 from ._compat import entering_stream
-from .outcomes import Denial, Outcome, decided, settle
-from .params import FieldCall
-from .request import RequestState
-from .rules import Node
+from ._outcomes import Denial, Outcome, decided, settle
+from ._params import FieldCall
+from ._request import RequestState
+from ._rules import Node
 
 __all__ = ["bind_stream", "filter_events"]
 

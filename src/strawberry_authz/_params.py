@@ -24,9 +24,9 @@ from ._compat import (
     make_info,
     strawberry_resolver_inputs,
 )
-from .grants import GRANTS_FAILED, grant_names
-from .outcomes import denial_from_exception, shared
-from .request import RequestState
+from ._grants import GRANTS_FAILED, grant_names
+from ._outcomes import denial_from_exception, shared
+from ._request import RequestState
 
 if TYPE_CHECKING:
     from strawberry import Schema

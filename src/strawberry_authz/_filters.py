@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
+from ._errors import ConfigurationError
+from ._inline import InlineChecks, raw_info
+from ._outcomes import Denial, denial_from_exception
+from ._planning import FilterRule, Planner, filter_rule_of
+from ._policy import Policy
+from ._request import RequestState
 from .conditions import Plan
-from .errors import ConfigurationError
-from .inline import InlineChecks, raw_info
-from .outcomes import Denial, denial_from_exception
-from .planning import FilterRule, Planner, filter_rule_of
-from .policy import Policy
-from .request import RequestState
 
 __all__ = ["FilterConfigurationError", "FilterMethods", "apply_plan"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from graphql import GraphQLError, default_field_resolver
 
-from .decisions import (
+from ._decisions import (
     AllowedCounter,
     DecisionPhase,
     allowed_counter,
@@ -26,10 +26,10 @@ from .decisions import (
     counts_allowed,
     record_decision,
 )
-from .denials import client_error, deny, inactive_error
-from .grants import GRANTS_FAILED, grant_names
-from .objects import check_objects
-from .outcomes import (
+from ._denials import client_error, deny, inactive_error
+from ._grants import GRANTS_FAILED, grant_names
+from ._objects import check_objects
+from ._outcomes import (
     Denial,
     MaybeOutcome,
     Outcome,
@@ -37,11 +37,12 @@ from .outcomes import (
     denial_from_exception,
     settle,
 )
-from .params import FieldCall
-from .plan import NO_FALLBACK, FieldPlan, GuardSettings
-from .request import RequestState
-from .rules import Node, PerObject, SourceTag
-from .streams import bind_stream, filter_events
+from ._params import FieldCall
+from ._per_object import PerObject
+from ._plan import NO_FALLBACK, FieldPlan, GuardSettings
+from ._request import RequestState
+from ._rules import Node, SourceTag
+from ._streams import bind_stream, filter_events
 
 __all__ = ["FieldGuard", "Resolver"]
 

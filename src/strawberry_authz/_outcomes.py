@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 from graphql import GraphQLError
 
-from .errors import (
+from ._errors import (
     AuthorizationFailedError,
     ForbiddenError,
     UnauthenticatedError,

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .outcomes import Denial
-from .params import FieldCall
-from .plan import FieldPlan
-from .rules import (
+from ._outcomes import Denial
+from ._params import FieldCall
+from ._per_object import PerObject
+from ._plan import FieldPlan
+from ._rule_compiler import RuleFunction
+from ._rules import (
     AllOf,
     AnyOf,
     Chain,
@@ -24,9 +26,7 @@ from .rules import (
     Granted,
     Node,
     Not,
-    PerObject,
     Race,
-    RuleFunction,
     ScopeCheck,
     SourceTag,
 )

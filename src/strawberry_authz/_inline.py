@@ -14,8 +14,8 @@ from contextvars import ContextVar
 from typing import Any, cast
 
 from ._compat import ResolveInfo, strawberry_field_of, strawberry_schema_of, unwrap_info
-from .denials import client_error
-from .outcomes import (
+from ._denials import client_error
+from ._outcomes import (
     Denial,
     MaybeOutcome,
     Outcome,
@@ -25,10 +25,11 @@ from .outcomes import (
     misconfigured,
     settle,
 )
-from .params import FieldCall, FieldSite, resolver_inputs
-from .plan import FieldPlan, GuardSettings
-from .request import RequestState
-from .rules import CompiledRuleSets, Node, RuleCompiler
+from ._params import FieldCall, FieldSite, resolver_inputs
+from ._plan import FieldPlan, GuardSettings
+from ._request import RequestState
+from ._rule_compiler import CompiledRuleSets, RuleCompiler
+from ._rules import Node
 
 __all__ = ["InlineCheckMethods", "InlineChecks", "raw_info"]
 

@@ -13,11 +13,11 @@ from typing import Any
 from graphql import GraphQLError
 
 from ._compat import strawberry_error_logger
-from .errors import ForbiddenError, error_code, fresh_error, is_denial, mark_denial
-from .explain import why_denied
-from .outcomes import Denial
-from .params import FieldCall
-from .plan import NO_FALLBACK, FieldPlan, GuardSettings
+from ._errors import ForbiddenError, error_code, fresh_error, is_denial, mark_denial
+from ._explain import why_denied
+from ._outcomes import Denial
+from ._params import FieldCall
+from ._plan import NO_FALLBACK, FieldPlan, GuardSettings
 
 __all__ = [
     "QuietDenials",

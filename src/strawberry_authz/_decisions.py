@@ -22,7 +22,7 @@ from inspect import isawaitable
 from time import perf_counter
 from typing import Any, Literal, Protocol
 
-from .outcomes import Denial, Outcome
+from ._outcomes import Denial, Outcome
 
 __all__ = [
     "AllowedCounter",

@@ -10,11 +10,11 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import ConfigurationError
-from .grants import GrantSpec
-from .params import PostRuleFunction
-from .plan import NO_FALLBACK, ErrorHook, Phase
-from .policy import (
+from ._errors import ConfigurationError
+from ._grants import GrantSpec
+from ._params import PostRuleFunction
+from ._plan import NO_FALLBACK, ErrorHook, Phase
+from ._policy import (
     FieldPolicy,
     Policy,
     check_phase,

@@ -34,13 +34,14 @@ from ._compat import (
     strawberry_field_of,
     unwrap_info,
 )
-from .errors import ConfigurationError
-from .outcomes import Denial, MaybeOutcome, denial_from_exception, settle
-from .params import FieldCall
-from .plan import FieldPlan, GuardSettings
-from .request import RequestState
-from .rules import Node, RuleCompiler
-from .scopes import LoadScopes
+from ._errors import ConfigurationError
+from ._outcomes import Denial, MaybeOutcome, denial_from_exception, settle
+from ._params import FieldCall
+from ._plan import FieldPlan, GuardSettings
+from ._request import RequestState
+from ._rule_compiler import RuleCompiler
+from ._rules import Node
+from ._scopes import LoadScopes
 
 __all__ = [
     "Capability",

@@ -37,10 +37,9 @@ from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any, TypeAlias
 
-from .columns import NO_MATCH, column_value
-from .conditions import is_member
-from .errors import ForbiddenError
-from .outcomes import (
+from ._columns import NO_MATCH, column_value
+from ._errors import ForbiddenError
+from ._outcomes import (
     ALLOW,
     Denial,
     MaybeOutcome,
@@ -52,6 +51,7 @@ from .outcomes import (
     timed_out,
     within,
 )
+from .conditions import is_member
 
 __all__ = [
     "BatchAnswers",

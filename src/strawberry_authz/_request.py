@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import Hashable
 from typing import Any, Protocol
 
-from .batch import BatchObserver
-from .grants import GrantLedger
-from .outcomes import Denial, MaybeOutcome, Outcome, shared
-from .scopes import LoadScopes, ScopeCache
+from ._batch import BatchObserver
+from ._grants import GrantLedger
+from ._outcomes import Denial, MaybeOutcome, Outcome, shared
+from ._scopes import LoadScopes, ScopeCache
 
 __all__ = ["Decidable", "RequestState"]
 

@@ -23,23 +23,23 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from ._batch import BatchObserver
+from ._capabilities import CapabilityMethods
 from ._compat import operation_execution_context, operation_is_sync
-from .batch import BatchObserver
-from .capabilities import CapabilityMethods
-from .decisions import DecisionHook, decision_hook, hooks_of
-from .declare import RuleDeclarations
-from .denials import quiet_denials_in_strawberry_log
-from .errors import ConfigurationError
-from .filters import FilterMethods
-from .grants import GrantDeclaration
-from .inline import InlineCheckMethods, InlineChecks
-from .install import install_guards
-from .plan import ErrorHook, GuardSettings
-from .planning import filter_rule_problems
-from .policy import Policy, compile_defaults, compile_fallback
-from .request import RequestState
-from .rules import RuleCompiler
-from .scopes import LoadScopes, ScopeDeclaration
+from ._decisions import DecisionHook, decision_hook, hooks_of
+from ._declare import RuleDeclarations
+from ._denials import quiet_denials_in_strawberry_log
+from ._errors import ConfigurationError
+from ._filters import FilterMethods
+from ._grants import GrantDeclaration
+from ._inline import InlineCheckMethods, InlineChecks
+from ._install import install_guards
+from ._plan import ErrorHook, GuardSettings
+from ._planning import filter_rule_problems
+from ._policy import Policy, compile_defaults, compile_fallback
+from ._request import RequestState
+from ._rule_compiler import RuleCompiler
+from ._scopes import LoadScopes, ScopeDeclaration
 
 if TYPE_CHECKING:
     from strawberry import Schema

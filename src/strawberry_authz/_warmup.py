@@ -25,9 +25,9 @@ from graphql import (
     SelectionSetNode,
 )
 
+from ._batch import Queued
 from ._compat import ResolveInfo
-from .batch import Queued
-from .outcomes import (
+from ._outcomes import (
     Denial,
     Later,
     Outcome,
@@ -38,9 +38,10 @@ from .outcomes import (
     misconfigured,
     settle,
 )
-from .params import AuthParams, FieldCall, ObjectCall
-from .request import RequestState
-from .rules import Node, PerObject
+from ._params import AuthParams, FieldCall, ObjectCall
+from ._per_object import PerObject
+from ._request import RequestState
+from ._rules import Node
 
 __all__ = [
     "ObjectTodo",

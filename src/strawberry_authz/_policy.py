@@ -25,12 +25,13 @@ from graphql import GraphQLError
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
 
-from ._compat import is_private, object_definition, unwrap_info
-from .errors import ConfigurationError, SchemaBuildConfigurationError
-from .grants import GrantSpec, normalize_grant_spec
-from .plan import ErrorHook, Phase
-from .rules import Node, RuleCompiler
-from .scopes import did_you_mean
+from ._compat import is_private, object_definition, own_fields, unwrap_info
+from ._errors import ConfigurationError, SchemaBuildConfigurationError
+from ._grants import GrantSpec, normalize_grant_spec
+from ._plan import ErrorHook, Phase
+from ._rule_compiler import RuleCompiler
+from ._rules import Node
+from ._scopes import did_you_mean
 
 __all__ = [
     "FieldPolicy",
@@ -315,7 +316,7 @@ def _mark_new_class(sub: type, marker: TypeMarker) -> None:
             name = inherited.python_name
             if name in annotations or name in vars(sub):
                 continue
-            if isinstance(declared.get(name), StrawberryField):
+            if declared.get(name) is inherited:
                 continue  # shared with the base: carries the base's markers
             field = copy.copy(inherited)
             field.extensions = [*inherited.extensions]
@@ -479,13 +480,16 @@ def decorate_type(
         drop_denied=drop_denied,
     )
     policy.type_policies.setdefault(cls, []).append(type_policy)
+    # The marker goes on field objects of `cls` alone: on a field object
+    # shared with other types it would deny their fields too.
+    fields = own_fields(cls)
     if not any(
         isinstance(ext, TypeMarker) and ext.policy is policy
-        for field in definition.fields
+        for field in fields
         for ext in field.extensions
     ):
         marker = TypeMarker(policy)
-        for field in definition.fields:
+        for field in fields:
             field.extensions.append(marker)
         mark_subclasses(cls, marker)
     return cls

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, get_args, get_origin
 
-from .outcomes import safe_repr
+from ._outcomes import safe_repr
 
 __all__ = [
     "GRANTS_FAILED",
