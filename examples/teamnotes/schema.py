@@ -52,15 +52,17 @@ from typing import Any, Literal
 
 import strawberry
 from graphql import GraphQLError
+from strawberry import relay
 from strawberry.extensions import MaskErrors
 
-from strawberry_authz import AuthExtension, AuthParams, Decision, Permission
+from strawberry_authz import AuthExtension, AuthParams, Column, Decision, Permission
 from strawberry_authz.audit import AuditLog
 
 from .auth import Scopes, load_scopes
 from .calls import ENGINE_TIMEOUT, EngineUnavailable
 from .db import Database, NoteRow, UserRow
-from .engine import Engine, on_note, team_member
+from .engine import Engine, note_ids, on_note, team_member
+from .filtering import where_sql
 from .events import NoteEvents
 from .roles import VIEWER_CHECKS
 
@@ -216,7 +218,21 @@ def note_author_grants(params: AuthParams) -> list[str]:
     return ["author"] if user is not None and params.root.owner_id == user.id else []
 
 
+# Who may read a note, wherever one is returned: its author (the engine's
+# `view`), its team unless it is a draft (`view` again), or a role that reads
+# published notes. The same rule, read as a query filter, is the `WHERE` of
+# the `notes` connection (`Query.notes`): `Column` is the note's own column
+# when one note is checked, the table's column when the query is filtered.
+NOTE_READ = {
+    "$or": [
+        {"$and": [{"role_can": "note:read"}, {"published": Column("draft")}]},
+        {"can": note_ids("view")},
+    ]
+}
+
+
 @authz.type_rule({"is_logged_in": True}, grants=note_author_grants)
+@authz.type_rule(NOTE_READ, on_object=True)
 @strawberry.type
 class Note:
     id: int
@@ -357,8 +373,57 @@ def note_not_found(error: Exception, path: list[str | int]) -> Exception:
     return NoteNotFoundError()
 
 
+class NoteWindow:
+    """The notes a filter's `WHERE` selects, paged in SQL.
+
+    `relay.ListConnection` slices what its resolver returns
+    (`window[start:stop]`): the slice becomes `LIMIT` / `OFFSET`, so every
+    page is full, and `totalCount` is a `COUNT` with the same `WHERE`.
+    """
+
+    def __init__(self, db: Database, where: str, params: list[object]) -> None:
+        self.db, self.where, self.params = db, where, params
+
+    def __getitem__(self, window: slice) -> list[Note]:
+        start = window.start or 0
+        limit = None if window.stop is None else max(window.stop - start, 0)
+        rows = self.db.notes_where(self.where, self.params, start, limit)
+        return [Note.of(row) for row in rows]
+
+    def count(self) -> int:
+        return self.db.count_notes_where(self.where, self.params)
+
+
+@authz.type_rule({"is_logged_in": True})
+@strawberry.type
+class NoteConnection(relay.ListConnection[Note]):
+    window: strawberry.Private[NoteWindow | None] = None
+
+    @strawberry.field(description="How many notes the viewer may read in all.")
+    def total_count(self) -> int:
+        return 0 if self.window is None else self.window.count()
+
+    @classmethod
+    def resolve_connection(
+        cls, nodes: Any, *, info: strawberry.Info, **kwargs: Any
+    ) -> NoteConnection:
+        connection = super().resolve_connection(nodes, info=info, **kwargs)
+        connection.window = nodes
+        return connection
+
+
 @strawberry.type
 class Query:
+    @relay.connection(
+        NoteConnection,
+        description="Every note the viewer may read, by id, a page at a time.",
+    )
+    async def notes(self, info: strawberry.Info) -> list[Note]:
+        # `Note`'s own read rule (`NOTE_READ`) as a WHERE, before LIMIT and
+        # COUNT. Each note still gets its object check (defense in depth).
+        where, params = where_sql(await authz.plan(info, Note))
+        return NoteWindow(db_of(info), where, params)  # type: ignore[return-value]
+
     @authz.rule({"is_public": True}, skip_defaults=True)
     @strawberry.field
     def public_notes(self, info: strawberry.Info) -> list[PublicNote]:
