@@ -43,8 +43,8 @@ from typing import Any
 from cerbos.sdk.grpc.client import CerbosClient
 
 from strawberry_authz import BatchScope, Column
-from strawberry_authz.engines import Resource
 from strawberry_authz.cerbos import Cerbos
+from strawberry_authz.engines import Resource
 
 from .calls import EngineCalls
 from .db import Database, NoteRow
@@ -54,7 +54,9 @@ POLICIES = Path(__file__).parent / "cerbos"
 CONTEXT_PRINCIPAL = "cerbos_principal"
 STARTUP_SECONDS = 20.0
 
-NOTES = Resource("note", attributes={"owner": "owner_id", "team": "team_id", "draft": "draft"})
+NOTES = Resource(
+    "note", attributes={"owner": "owner_id", "team": "team_id", "draft": "draft"}
+)
 TEAMS = Resource("team", attributes={"number": "id"})
 
 log = logging.getLogger("examples.teamnotes.cerbos")
@@ -76,7 +78,9 @@ class CerbosEngine:
         self._server = CerbosProcess()
         self._client = CerbosClient(self._server.address)
         self.cerbos = Cerbos(_CallsOnThreads(self._client, calls), principal=_principal)
-        log.info("Cerbos: serving the policies of %s at %s", POLICIES, self._server.address)
+        log.info(
+            "Cerbos: serving the policies of %s at %s", POLICIES, self._server.address
+        )
 
     def can(self, context: dict[str, Any]) -> object:
         inner = self.cerbos.scope(context)

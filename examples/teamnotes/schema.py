@@ -62,8 +62,8 @@ from .auth import Scopes, load_scopes
 from .calls import ENGINE_TIMEOUT, EngineUnavailable
 from .db import Database, NoteRow, UserRow
 from .engine import Engine, note_ids, on_note, team_member
-from .filtering import where_sql
 from .events import NoteEvents
+from .filtering import where_sql
 from .roles import VIEWER_CHECKS
 
 log = logging.getLogger("examples.teamnotes.authz")

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from teamnoteskit import (
     CREATE,
+    WRITING_ENGINES,
     Server,
     codes,
     connect_ws,
@@ -30,6 +31,7 @@ from teamnoteskit import (
     free_port,
     headers_of,
     next_message,
+    require_engine,
     send_operation,
     subscribe,
 )
@@ -47,6 +49,13 @@ PUBLISH = "mutation($id: Int!) { publishNote(id: $id) { draft } }"
 DELETE = "mutation($id: Int!) { deleteNote(id: $id) }"
 NOTE = "query($id: Int!) { note(id: $id) { title draft body viewerCanEdit } }"
 EVENTS = "subscription { noteCreated { id title draft body } }"
+
+
+@pytest.fixture(scope="module", params=WRITING_ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    require_engine(name)
+    return name
 
 
 @pytest.fixture(scope="module")
