@@ -22,7 +22,11 @@ The policy uses every capability of strawberry-authz:
   author only), an `on_error` hook (`note` answers "not found" and
   "forbidden" alike, so ids cannot be probed), a fallback value (`myDrafts`
   is empty for guests), a subscription filtered per subscriber, and the
-  decision log written to the server log.
+  decision log written to the server log;
+- one rule checked two ways: `Note`'s read rule (`NOTE_READ`, with
+  `Column`s) checks each note and, as a SQL `WHERE` (`filtering.py`), pages
+  the `notes` connection, so every page is full and `totalCount` counts only
+  what the viewer may read.
 
 What it promises when the engine (`engine.py`) fails, raises or hangs:
 
