@@ -10,7 +10,9 @@ placeholders and the values beside it, never inside it.
 The translation keeps the plan two-valued, as the Python check is: a `NOT`
 is `NOT COALESCE(..., 0)`, so a `NULL` never lets a row through that the
 check would deny; `None` matches nothing; ids an engine listed as text
-(`"5"`, from SpiceDB) match the integer column too. A node it does not know
+(`"5"`, from SpiceDB) match the integer column too; a typed comparison
+(`Compare`, from Cerbos) passes only values of its kind (`draft` holds
+bools). A node it does not know
 raises `ConfigurationError`: refused, never replaced by a broader query.
 """
 
@@ -30,6 +32,8 @@ from strawberry_authz.conditions import (
 
 # The columns a rule may filter `notes` on (a plan naming another is refused).
 NOTE_COLUMNS = frozenset(("id", "team_id", "owner_id", "title", "draft"))
+# Stored as 0 / 1, read as `bool`: a typed comparison treats them as bools.
+BOOL_COLUMNS = frozenset(("draft",))
 _COMPARE = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
@@ -63,10 +67,9 @@ def _sql(node: Condition, columns: frozenset[str], params: list[object]) -> str:
             return "0"
         return _members(_column(node.column, columns), [node.value], params)
     if isinstance(node, OneOf):
+        # An engine's ids are text ("5"): SQLite applies the integer column's
+        # affinity to the list, so "5" matches the row 5, as `ids=True` says.
         values: list[object] = [v for v in node.values if v is not None]
-        if node.ids:
-            # An engine's ids are text; the row's id is an integer.
-            values += [int(v) for v in values if isinstance(v, str) and v.isdigit()]
         return _members(_column(node.column, columns), values, params)
     if isinstance(node, Compare):
         return _compare(node, _column(node.column, columns), params)
@@ -84,20 +87,21 @@ def _members(column: str, values: list[object], params: list[object]) -> str:
 
 def _compare(node: Compare, column: str, params: list[object]) -> str:
     # Typed, as `Compare` is: a row value of another kind never passes.
-    # SQLite stores a bool as the integer 0 / 1, so bools compare as such.
-    members = node.value if node.op == "in" else (node.value,)
-    kind = "'integer'" if isinstance(members[0], bool) else _sql_type(members[0])
-    typed = f"typeof({column}) IN ({kind})"
     if node.op == "in":
-        return f"({typed} AND {_members(column, list(members), params)})"
-    if isinstance(node.value, bool) and node.op not in ("eq", "ne"):
-        return "0"
-    params.append(node.value)
-    return f"({typed} AND {column} {_COMPARE[node.op]} ?)"
-
-
-def _sql_type(value: object) -> str:
-    return "'text'" if isinstance(value, str) else "'integer', 'real'"
+        members = [Compare(node.column, "eq", member) for member in node.value]
+        return _sql(Or(tuple(members)), frozenset((column,)), params)
+    value = node.value
+    if isinstance(value, bool) != (column in BOOL_COLUMNS):
+        return "0"  # a bool against a number, or a number against a bool
+    if isinstance(value, bool):
+        # SQLite stores a bool as the integer 0 / 1; bools are not ordered.
+        if node.op not in ("eq", "ne"):
+            return "0"
+        params.append(int(value))
+        return f"(typeof({column}) = 'integer' AND {column} {_COMPARE[node.op]} ?)"
+    kinds = "'text'" if isinstance(value, str) else "'integer', 'real'"
+    params.append(value)
+    return f"(typeof({column}) IN ({kinds}) AND {column} {_COMPARE[node.op]} ?)"
 
 
 def _column(name: str, columns: frozenset[str]) -> str:
