@@ -43,6 +43,7 @@ from typing import Any
 from cerbos.sdk.grpc.client import CerbosClient
 
 from strawberry_authz import BatchScope, Column
+from strawberry_authz.batch import BatchAnswers
 from strawberry_authz.cerbos import Cerbos
 from strawberry_authz.engines import Resource
 
@@ -99,22 +100,26 @@ class CerbosEngine:
                     "attributes": {"uid": user.id, "teams": [t for t, _ in teams]},
                 }
 
-        async def check_many(values: list[object]) -> list[bool | BaseException]:
+        async def check_many(values: list[object]) -> BatchAnswers:
+            answers = BatchAnswers([False] * len(values))
             if user is None:
-                return [False] * len(values)
+                return answers
             await principal()
             asked = await calls.run("check", lambda: _questions(db, values), who)
-            answers: list[bool | BaseException] = [False] * len(values)
-            where = [i for i, question in enumerate(asked) if question is not None]
+            # Malformed values deny alone; a note without a row is denied
+            # without asking; the rest go to Cerbos in one batch.
+            where = [i for i, q in enumerate(asked) if _is_question(q)]
+            for index, question in enumerate(asked):
+                if isinstance(question, Exception):
+                    answers[index] = question
             if where:
                 answered = inner.load_fn([asked[i] for i in where])
                 if not isinstance(answered, list):
                     answered = await answered
                 for index, answer in zip(where, answered, strict=True):
                     answers[index] = answer
-            for index, question in enumerate(asked):
-                if isinstance(question, Exception):
-                    answers[index] = question
+                # The Cerbos call ids, for the decision log's reasons.
+                answers.call_ids = list(getattr(answered, "call_ids", []))
             return answers
 
         async def passing(value: Any) -> Any:
@@ -147,6 +152,10 @@ class CerbosEngine:
 def _principal(context: dict[str, Any]) -> dict[str, Any] | None:
     principal: dict[str, Any] | None = context.get(CONTEXT_PRINCIPAL)
     return principal
+
+
+def _is_question(question: object) -> bool:
+    return question is not None and not isinstance(question, Exception)
 
 
 def _questions(db: Database, values: Sequence[object]) -> list[Any]:
