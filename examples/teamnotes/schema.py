@@ -398,11 +398,15 @@ class NoteWindow:
         return self.db.count_notes_where(self.where, self.params)
 
 
-@authz.type_rule({"is_logged_in": True})
+# No type rule here: `edges` and `pageInfo` are the fields of Strawberry's
+# own connection classes, shared with every other connection (a type rule
+# would reach them too); they follow the `notes` field. `totalCount` is
+# this class's own field, with its own rule.
 @strawberry.type
 class NoteConnection(relay.ListConnection[Note]):
     window: strawberry.Private[NoteWindow | None] = None
 
+    @authz.rule({"is_logged_in": True})
     @strawberry.field(description="How many notes the viewer may read in all.")
     def total_count(self) -> int:
         return 0 if self.window is None else self.window.count()
