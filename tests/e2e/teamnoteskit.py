@@ -26,8 +26,8 @@ TOKENS = {
     name: f"demo-{name}-token" for name in ("alice", "bob", "carol", "dave", "gus")
 }
 ENGINES = ("sqlite", "spicedb", "cerbos")
-# The engines that write: the fault tests break their writes too (Cerbos
-# keeps no data, so it has nothing to write).
+# The engines that write (Cerbos keeps no data): the fault tests of failing
+# writes run on these only.
 WRITING_ENGINES = ("sqlite", "spicedb")
 
 
