@@ -17,7 +17,7 @@ scope and hears of every write that changes a relationship:
   Needs the `cerbos` extra and the binary (`bash scripts/serve --engine
   cerbos` fetches both).
 
-Both are blocking code: every call goes through `EngineCalls` (`calls.py`),
+All three are blocking code: every call goes through `EngineCalls` (`calls.py`),
 on a thread and with a deadline, so a slow or hung engine never holds up the
 event loop. A check that fails or times out denies; a write that does raises
 `EngineUnavailable`, and the mutation changes nothing (see `schema.py`).
