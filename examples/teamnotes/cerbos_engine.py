@@ -146,6 +146,7 @@ class CerbosEngine:
 
     def close(self) -> None:
         self.calls.close()
+        self._client.close()
         self._server.stop()
 
 
