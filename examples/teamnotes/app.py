@@ -109,7 +109,8 @@ def create_app(
     """The app on a SQLite file (created and seeded on first start).
 
     `engine` answers the policy's relationship checks: `"sqlite"` (queries on
-    the same file) or `"spicedb"` (an embedded SpiceDB loaded from it); see
+    the same file), `"spicedb"` (an embedded SpiceDB loaded from it) or
+    `"cerbos"` (a Cerbos server with the policies of `cerbos/`); see
     `engine.py`. `fault_switch` adds `POST /_faults`, which makes the
     engine's calls fail (`faults.py`): for tests only.
     """

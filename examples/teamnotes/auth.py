@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from strawberry_authz import UnauthenticatedError
+from strawberry_authz import FilterScope, UnauthenticatedError
 
 from .db import Database, UserRow
 from .engine import Engine
@@ -26,7 +26,8 @@ class Scopes(TypedDict, total=False):
     is_public: bool
     is_logged_in: bool
     role_can: str  # "user:read", "note:update": see roles.py
-    can: str  # "team:1#member", "note:5#view": see engine.py
+    can: str | list[object]  # "team:1#member", "note:5#view": see engine.py
+    published: bool  # `Column("draft")`: the note is not a draft
 
 
 def user_from_authorization(db: Database, header: str | None) -> UserRow | None:
@@ -51,4 +52,7 @@ def load_scopes(context: dict[str, Any]) -> dict[str, object]:
         "is_logged_in": is_logged_in,
         "role_can": roles.scope(user),
         "can": engine.can(context),
+        # A note's `draft` flag is False: checked on a note, or `draft = 0`
+        # in a query filter (`notes`, see schema.py).
+        "published": FilterScope.equals(False),
     }

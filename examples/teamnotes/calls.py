@@ -1,9 +1,10 @@
 """Every engine call off the event loop, with a deadline.
 
-Both engines are blocking code (SQLite queries; the embedded SpiceDB's
-synchronous client). Called on the event loop, one slow or hung call would
-freeze every request and every WebSocket of the server. `EngineCalls.run`
-runs it on a small thread pool of its own instead and gives up after
+Every engine is blocking code (SQLite queries; the embedded SpiceDB's
+synchronous client; the Cerbos gRPC client). Called on the event loop, one
+slow or hung call would freeze every request and every WebSocket of the
+server. `EngineCalls.run` runs it on a small thread pool of its own instead
+and gives up after
 `timeout` seconds: the caller then gets `EngineUnavailable` (a check denies,
 a mutation answers a plain error and changes nothing), whatever the call
 does later.

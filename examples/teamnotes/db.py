@@ -247,14 +247,35 @@ class Database:
     def all_notes(self) -> list[NoteRow]:
         return self._notes("", ())
 
+    def notes_where(
+        self, where: str, params: list[object], offset: int, limit: int | None
+    ) -> list[NoteRow]:
+        """The notes `where` (a filter's SQL, `?` placeholders) selects, by id,
+        from `offset`, at most `limit` of them (None: all)."""
+        window = (-1 if limit is None else limit, offset)
+        return self._notes(f"WHERE {where}", tuple(params), "LIMIT ? OFFSET ?", window)
+
+    def count_notes_where(self, where: str, params: list[object]) -> int:
+        with self._transaction() as db:
+            row = db.execute(f"SELECT count(*) FROM notes WHERE {where}", params)
+            count: int = row.fetchone()[0]
+        return count
+
     def note(self, note_id: int) -> NoteRow | None:
         found = self._notes("WHERE id = ?", (note_id,))
         return found[0] if found else None
 
-    def _notes(self, where: str, params: tuple[object, ...]) -> list[NoteRow]:
+    def _notes(
+        self,
+        where: str,
+        params: tuple[object, ...],
+        window: str = "",
+        window_params: tuple[object, ...] = (),
+    ) -> list[NoteRow]:
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT * FROM notes {where} ORDER BY id", params
+                f"SELECT * FROM notes {where} ORDER BY id {window}",
+                (*params, *window_params),
             ).fetchall()
         return [NoteRow(**{**dict(row), "draft": bool(row["draft"])}) for row in rows]
 

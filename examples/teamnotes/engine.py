@@ -12,8 +12,12 @@ scope and hears of every write that changes a relationship:
   `teamnotes.zed`), written from the database at start and on every
   mutation; see `spicedb_engine.py`. Needs the `spicedb` extra and the
   native library (`bash scripts/serve --engine spicedb` installs both).
+- `cerbos`: a Cerbos server, started by the engine, decides from the YAML
+  policies in `cerbos/` and the rows' attributes (`cerbos_engine.py`).
+  Needs the `cerbos` extra and the binary (`bash scripts/serve --engine
+  cerbos` fetches both).
 
-Both are blocking code: every call goes through `EngineCalls` (`calls.py`),
+All three are blocking code: every call goes through `EngineCalls` (`calls.py`),
 on a thread and with a deadline, so a slow or hung engine never holds up the
 event loop. A check that fails or times out denies; a write that does raises
 `EngineUnavailable`, and the mutation changes nothing (see `schema.py`).
@@ -25,16 +29,19 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from strawberry_authz import BatchScope
+from strawberry_authz import BatchScope, Column
+from strawberry_authz.conditions import And, Condition, Equals, OneOf, Or
 
 from .calls import EngineCalls
 from .db import Database, NoteRow
 
-EngineName = Literal["sqlite", "spicedb"]
-ENGINES: tuple[EngineName, ...] = ("sqlite", "spicedb")
+EngineName = Literal["sqlite", "spicedb", "cerbos"]
+ENGINES: tuple[EngineName, ...] = ("sqlite", "spicedb", "cerbos")
 NotePermission = Literal["view", "edit", "delete"]
 # What `--engine spicedb` imports beyond the example's own dependencies.
 SPICEDB_PACKAGES = ("authzed", "spicedb_embedded", "grpc")
+# What `--engine cerbos` imports beyond them (it also needs the binary).
+CERBOS_PACKAGES = ("cerbos", "grpc", "google")
 
 
 def team_member(team_id: int) -> str:
@@ -45,6 +52,13 @@ def team_member(team_id: int) -> str:
 def on_note(note_id: int, permission: NotePermission) -> str:
     """The `can` value "the viewer may `permission` note `note_id`"."""
     return f"note:{note_id}#{permission}"
+
+
+def note_ids(permission: NotePermission) -> list[object]:
+    """The `can` value "the viewer may `permission` this note", for a type
+    rule: `Column("id")` is the note's id when one note is checked, and the
+    notes that pass when a query is filtered (`notes` in `schema.py`)."""
+    return ["note", Column("id"), permission]
 
 
 class Engine(Protocol):
@@ -93,7 +107,8 @@ def open_engine(name: str, db: Database, calls: EngineCalls | None = None) -> En
 
     Raises:
         ValueError: an unknown name.
-        RuntimeError: `spicedb` without its package or native library.
+        RuntimeError: `spicedb` or `cerbos` without its package, native
+            library or binary.
     """
     calls = calls or EngineCalls()
     if name == "sqlite":
@@ -109,6 +124,17 @@ def open_engine(name: str, db: Database, calls: EngineCalls | None = None) -> En
                 "start the server with `bash scripts/serve --engine spicedb`"
             ) from error
         return SpiceDBEngine(db, calls)
+    if name == "cerbos":
+        try:
+            from .cerbos_engine import CerbosEngine
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] not in CERBOS_PACKAGES:
+                raise
+            raise RuntimeError(
+                f"--engine cerbos needs the cerbos extra ({error}); "
+                "start the server with `bash scripts/serve --engine cerbos`"
+            ) from error
+        return CerbosEngine(db, calls)
     raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
 
 
@@ -131,7 +157,7 @@ class SqliteEngine:
         db = self.db
         calls = self.calls
 
-        def check_many(values: list[str]) -> Any:
+        def check_many(values: list[object]) -> Any:
             # All the values a request needs at once, in one engine call.
             if user is None:
                 return [False] * len(values)
@@ -141,7 +167,7 @@ class SqliteEngine:
                 f"user:{user.id}",
             )
 
-        def answer(user_id: int, value: str) -> bool | Exception:
+        def answer(user_id: int, value: object) -> bool | Exception:
             try:
                 kind, object_id, permission = _parse(value)
             except ValueError as error:
@@ -163,7 +189,26 @@ class SqliteEngine:
             # the fields that need it (fail closed) and strawberry-authz logs it.
             return ValueError(f"no such check: can {value!r}")
 
-        return BatchScope(check_many)
+        async def passing(value: Any) -> Condition | bool:
+            # A query filter (`notes`): the rows `["note", Column("id"),
+            # "view"]` lets through, as a condition on the notes' own columns
+            # (the same rule as `answer`), so the filter stays one SQL query.
+            if user is None:
+                return False
+            kind, _, permission = value
+            if kind != "note" or permission not in ("view", "edit", "delete"):
+                raise ValueError(f"no such filter: can {value!r}")
+            mine = Equals("owner_id", user.id)
+            if permission != "view":
+                return mine
+            teams = await calls.run(
+                "check", lambda: db.teams_of(user.id), f"user:{user.id}"
+            )
+            published = Equals("draft", False)
+            team_ids = frozenset(team_id for team_id, _ in teams)
+            return Or((mine, And((published, OneOf("team_id", team_ids)))))
+
+        return BatchScope(check_many, passing=passing)
 
     async def note_created(self, context: dict[str, Any], note: NoteRow) -> None:
         """Nothing to do: the notes table is where the answers come from."""
@@ -179,8 +224,14 @@ class SqliteEngine:
         self.calls.close()
 
 
-def _parse(value: str) -> tuple[str, int, str]:
-    """`"note:5#view"` -> `("note", 5, "view")`; ValueError if malformed."""
+def _parse(value: object) -> tuple[str, int, str]:
+    """`"note:5#view"` or `["note", 5, "view"]` -> `("note", 5, "view")`;
+    ValueError if malformed."""
+    if isinstance(value, (list, tuple)) and len(value) == 3:
+        kind, object_id, permission = value
+        return str(kind), int(object_id), str(permission)
+    if not isinstance(value, str):
+        raise ValueError(f"malformed can value {value!r}")
     head, _, permission = value.rpartition("#")
     kind, _, object_id = head.partition(":")
     return kind, int(object_id), permission

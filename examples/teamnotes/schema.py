@@ -22,7 +22,11 @@ The policy uses every capability of strawberry-authz:
   author only), an `on_error` hook (`note` answers "not found" and
   "forbidden" alike, so ids cannot be probed), a fallback value (`myDrafts`
   is empty for guests), a subscription filtered per subscriber, and the
-  decision log written to the server log.
+  decision log written to the server log;
+- one rule checked two ways: `Note`'s read rule (`NOTE_READ`, with
+  `Column`s) checks each note and, as a SQL `WHERE` (`filtering.py`), pages
+  the `notes` connection, so every page is full and `totalCount` counts only
+  what the viewer may read.
 
 What it promises when the engine (`engine.py`) fails, raises or hangs:
 
@@ -52,16 +56,18 @@ from typing import Any, Literal
 
 import strawberry
 from graphql import GraphQLError
+from strawberry import relay
 from strawberry.extensions import MaskErrors
 
-from strawberry_authz import AuthExtension, AuthParams, Decision, Permission
+from strawberry_authz import AuthExtension, AuthParams, Column, Decision, Permission
 from strawberry_authz.audit import AuditLog
 
 from .auth import Scopes, load_scopes
 from .calls import ENGINE_TIMEOUT, EngineUnavailable
 from .db import Database, NoteRow, UserRow
-from .engine import Engine, on_note, team_member
+from .engine import Engine, note_ids, on_note, team_member
 from .events import NoteEvents
+from .filtering import where_sql
 from .roles import VIEWER_CHECKS
 
 log = logging.getLogger("examples.teamnotes.authz")
@@ -216,7 +222,21 @@ def note_author_grants(params: AuthParams) -> list[str]:
     return ["author"] if user is not None and params.root.owner_id == user.id else []
 
 
+# Who may read a note, wherever one is returned: its author (the engine's
+# `view`), its team unless it is a draft (`view` again), or a role that reads
+# published notes. The same rule, read as a query filter, is the `WHERE` of
+# the `notes` connection (`Query.notes`): `Column` is the note's own column
+# when one note is checked, the table's column when the query is filtered.
+NOTE_READ = {
+    "$or": [
+        {"$and": [{"role_can": "note:read"}, {"published": Column("draft")}]},
+        {"can": note_ids("view")},
+    ]
+}
+
+
 @authz.type_rule({"is_logged_in": True}, grants=note_author_grants)
+@authz.type_rule(NOTE_READ, on_object=True)
 @strawberry.type
 class Note:
     id: int
@@ -357,8 +377,61 @@ def note_not_found(error: Exception, path: list[str | int]) -> Exception:
     return NoteNotFoundError()
 
 
+class NoteWindow:
+    """The notes a filter's `WHERE` selects, paged in SQL.
+
+    `relay.ListConnection` slices what its resolver returns
+    (`window[start:stop]`): the slice becomes `LIMIT` / `OFFSET`, so every
+    page is full, and `totalCount` is a `COUNT` with the same `WHERE`.
+    """
+
+    def __init__(self, db: Database, where: str, params: list[object]) -> None:
+        self.db, self.where, self.params = db, where, params
+
+    def __getitem__(self, window: slice) -> list[Note]:
+        start = window.start or 0
+        limit = None if window.stop is None else max(window.stop - start, 0)
+        rows = self.db.notes_where(self.where, self.params, start, limit)
+        return [Note.of(row) for row in rows]
+
+    def count(self) -> int:
+        return self.db.count_notes_where(self.where, self.params)
+
+
+# No type rule here: `edges` and `pageInfo` are the fields of Strawberry's
+# own connection classes, shared with every other connection (a type rule
+# would reach them too); they follow the `notes` field. `totalCount` is
+# this class's own field, with its own rule.
+@strawberry.type
+class NoteConnection(relay.ListConnection[Note]):
+    window: strawberry.Private[NoteWindow | None] = None
+
+    @authz.rule({"is_logged_in": True})
+    @strawberry.field(description="How many notes the viewer may read in all.")
+    def total_count(self) -> int:
+        return 0 if self.window is None else self.window.count()
+
+    @classmethod
+    def resolve_connection(
+        cls, nodes: Any, *, info: strawberry.Info, **kwargs: Any
+    ) -> NoteConnection:
+        connection = super().resolve_connection(nodes, info=info, **kwargs)
+        connection.window = nodes
+        return connection
+
+
 @strawberry.type
 class Query:
+    @relay.connection(
+        NoteConnection,
+        description="Every note the viewer may read, by id, a page at a time.",
+    )
+    async def notes(self, info: strawberry.Info) -> list[Note]:
+        # `Note`'s own read rule (`NOTE_READ`) as a WHERE, before LIMIT and
+        # COUNT. Each note still gets its object check (defense in depth).
+        where, params = where_sql(await authz.plan(info, Note))
+        return NoteWindow(db_of(info), where, params)  # type: ignore[return-value]
+
     @authz.rule({"is_public": True}, skip_defaults=True)
     @strawberry.field
     def public_notes(self, info: strawberry.Info) -> list[PublicNote]:

@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {
     name: f"demo-{name}-token" for name in ("alice", "bob", "carol", "dave", "gus")
 }
-ENGINES = ("sqlite", "spicedb")
+ENGINES = ("sqlite", "spicedb", "cerbos")
+# The engines that write (Cerbos keeps no data): the fault tests of failing
+# writes run on these only.
+WRITING_ENGINES = ("sqlite", "spicedb")
 
 
 def spicedb_missing() -> str | None:
@@ -41,13 +44,27 @@ def spicedb_missing() -> str | None:
     return None
 
 
+def cerbos_missing() -> str | None:
+    """Why the server cannot run on Cerbos here, or None."""
+    try:
+        import cerbos.sdk.grpc.client  # noqa: F401
+    except ImportError as error:
+        return str(error)
+    binary = os.environ.get("CERBOS_BINARY")
+    if not binary or not Path(binary).is_file():
+        return f"CERBOS_BINARY={binary!r} is not the Cerbos binary"
+    return None
+
+
 def require_engine(engine: str) -> None:
-    missing = spicedb_missing() if engine == "spicedb" else None
-    if missing is None:
+    missing = {"spicedb": spicedb_missing, "cerbos": cerbos_missing}.get(engine)
+    why = missing() if missing else None
+    if why is None:
         return
-    if os.environ.get("STRAWBERRY_AUTHZ_REQUIRE_SPICEDB") or os.environ.get("CI"):
-        pytest.fail(f"embedded SpiceDB is required here but missing: {missing}")
-    pytest.skip(f"embedded SpiceDB not installed ({missing}); run bash scripts/test")
+    required = f"STRAWBERRY_AUTHZ_REQUIRE_{engine.upper()}"
+    if os.environ.get(required) or os.environ.get("CI"):
+        pytest.fail(f"{engine} is required here but missing: {why}")
+    pytest.skip(f"{engine} not installed ({why}); run bash scripts/test")
 
 
 class Server:

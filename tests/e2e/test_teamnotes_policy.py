@@ -70,3 +70,43 @@ async def test_a_photo_needs_the_grant_of_me_or_a_role(db):
     )
     assert_allowed(result, "me.photos")  # `me` granted read_photos
     assert_allowed(result, "me.photos.url")
+
+
+ANSWERS = [
+    "{ notes(first: 3) { totalCount edges { node { id title } } "
+    "pageInfo { hasNextPage endCursor } } }",
+    "{ myTeams { name notes { id body } members { name } } }",
+    "{ myDrafts { id title } }",
+    "{ team(id: 1) { name } }",
+    "{ team(id: 2) { name } }",
+    *(
+        f"{{ note(id: {n}) {{ title body viewerCanEdit viewerCanDelete "
+        "viewerCanPublish } }"
+        for n in range(1, 7)
+    ),
+]
+
+
+async def test_every_engine_gives_every_demo_user_the_same_answers(db):
+    # sqlite, embedded SpiceDB and a Cerbos server, each answering the same
+    # policy from the same data: every query, every user, the same result.
+    from teamnoteskit import ENGINES, require_engine
+
+    from examples.teamnotes.engine import open_engine
+
+    for name in ENGINES:
+        require_engine(name)
+    engines = {name: open_engine(name, db) for name in ENGINES}
+    try:
+        for user in db.users():
+            for query in ANSWERS:
+                results = {}
+                for name, engine in engines.items():
+                    context = context_for(db, NoteEvents(), engine, user)
+                    result = await schema.execute(query, context_value=context)
+                    errors = [e.message for e in result.errors or []]
+                    results[name] = (result.data, errors)
+                assert len(set(map(repr, results.values()))) == 1, (user, results)
+    finally:
+        for engine in engines.values():
+            engine.close()
