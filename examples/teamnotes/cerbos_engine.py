@@ -42,8 +42,7 @@ from typing import Any
 
 from cerbos.sdk.grpc.client import CerbosClient
 
-from strawberry_authz import BatchScope, Column
-from strawberry_authz.batch import BatchAnswers
+from strawberry_authz import BatchAnswers, BatchScope, Column
 from strawberry_authz.cerbos import Cerbos
 from strawberry_authz.engines import Resource
 
