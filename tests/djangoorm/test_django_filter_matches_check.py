@@ -15,6 +15,7 @@ from filterapp.models import Note as NoteRow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ormkit import seed
+from rulekit import rule_trees
 
 from strawberry_authz import AuthExtension, Column, FilterScope
 from strawberry_authz.testing import assert_filter_matches_check
@@ -55,18 +56,7 @@ def load_scopes(viewer: dict[str, Any]) -> dict[str, object]:
 
 
 def rules() -> st.SearchStrategy[dict[str, object]]:
-    def extend(inner: st.SearchStrategy[dict[str, object]]) -> Any:
-        group = st.lists(inner, min_size=1, max_size=3)
-        return st.one_of(
-            st.builds(
-                lambda k, items: {k: items},
-                st.sampled_from(["$and", "$or", "$chain", "$race"]),
-                group,
-            ),
-            st.builds(lambda item: {"$not": item}, inner),
-        )
-
-    return st.recursive(st.sampled_from(LEAVES), extend, max_leaves=6)
+    return rule_trees(LEAVES)
 
 
 ROW = st.fixed_dictionaries(

@@ -13,6 +13,7 @@ import strawberry
 from filterkit import NoteRow, sqlite_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rulekit import rule_trees
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,20 +47,7 @@ def load_scopes(viewer: dict[str, Any]) -> dict[str, object]:
 
 
 def rules() -> st.SearchStrategy[dict[str, object]]:
-    leaf = st.sampled_from(LEAVES)
-
-    def extend(inner: st.SearchStrategy[dict[str, object]]) -> Any:
-        group = st.lists(inner, min_size=1, max_size=3)
-        return st.one_of(
-            st.builds(
-                lambda k, items: {k: items},
-                st.sampled_from(["$and", "$or", "$chain", "$race"]),
-                group,
-            ),
-            st.builds(lambda item: {"$not": item}, inner),
-        )
-
-    return st.recursive(leaf, extend, max_leaves=6)
+    return rule_trees(LEAVES)
 
 
 ROW = st.fixed_dictionaries(
