@@ -29,17 +29,20 @@ failure of the call denies the whole chunk. Reasons are logged on the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import cedarpy
+from cedarpy import pst
 
 from ._batch import BatchAnswers, BatchScope
 from ._errors import ConfigurationError
+from ._keys import scope_value_key
 from .engines import EngineCallLedger, EngineCheckError, ResourceCheck
 
 __all__ = ["Cedar"]
@@ -95,6 +98,7 @@ class Cedar:
     """
 
     __slots__ = (
+        "_by_attributes",
         "_calls",
         "_context",
         "_entities",
@@ -140,6 +144,9 @@ class Cedar:
         if isinstance(schema, Mapping):
             schema = json.dumps(schema)
         self.policies = policies
+        # Policies that read a resource only through its type and attributes
+        # decide equal attribute maps alike: one request for all of them.
+        self._by_attributes = _reads_attributes_only(policies)
         self.schema = schema
         self._entities = entities
         self._principal = principal
@@ -181,27 +188,37 @@ class Cedar:
         # empty context is left out: Cedar's default is that same record,
         # and parsing "{}" for each request costs as much as deciding it.
         cedar_context = json.dumps(record) if record else None
+        # Values Cedar answers alike share one request: each group's first
+        # value is asked, its answer given to every member.
+        groups = (
+            _attribute_groups(values)
+            if self._by_attributes
+            else [[index] for index in range(len(values))]
+        )
         # A Cedar call holds one entity per uid: a second check of the same
         # resource with other attributes goes to the next round's call.
-        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[int]]]] = [{}]
+        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[list[int]]]]]
+        rounds = [{}]
         kinds: dict[str, bool] = {}
-        for index, value in enumerate(values):
+        for members in groups:
+            value = values[members[0]]
             try:
                 entity = _resource_entity(value, kinds)
             except EngineCheckError as error:
-                answers[index] = error
+                for index in members:
+                    answers[index] = EngineCheckError(*error.args)
                 continue
             uid = (value.kind, value.id)
             for found in rounds:
                 same = found.get(uid)
                 if same is None:
-                    found[uid] = (entity, [index])
+                    found[uid] = (entity, [members])
                     break
                 if same[0] == entity:
-                    same[1].append(index)
+                    same[1].append(members)
                     break
             else:
-                rounds.append({uid: (entity, [index])})
+                rounds.append({uid: (entity, [members])})
         if not rounds[0]:
             return answers
         base = self._entities(context) if callable(self._entities) else self._entities
@@ -210,11 +227,11 @@ class Cedar:
             call_id = str(uuid.uuid4())
             calls.append(call_id)
             answers.call_ids.append(call_id)
-            where: list[int] = []
+            asked: list[list[int]] = []
             requests = []
-            for entity, indexes in found.values():
-                for index in indexes:
-                    name = values[index].action
+            for entity, groups_of_entity in found.values():
+                for members in groups_of_entity:
+                    name = values[members[0]].action
                     action = actions.get(name)
                     if action is None:
                         action = actions[name] = {"type": "Action", "id": name}
@@ -227,7 +244,7 @@ class Cedar:
                     if cedar_context is not None:
                         request["context"] = cedar_context
                     requests.append(request)
-                    where.append(index)
+                    asked.append(members)
             resources = [entity for entity, _ in found.values()]
             results = decide_batch(
                 requests, self.policies, base, resources, self.schema, call_id
@@ -236,9 +253,91 @@ class Cedar:
                 raise EngineCheckError(
                     f"Cedar answered {len(results)} results for {len(requests)}"
                 )
-            for index, result in zip(where, results, strict=True):
-                answers[index] = _answer(values[index], result, call_id)
+            for members, result in zip(asked, results, strict=True):
+                answer = _answer(values[members[0]], result, call_id)
+                if isinstance(answer, BaseException):
+                    # Each member's own error, naming its own resource.
+                    for index in members:
+                        answers[index] = _answer(values[index], result, call_id)
+                else:
+                    for index in members:
+                        answers[index] = answer
         return answers
+
+
+def _attribute_groups(values: list[Any]) -> list[list[int]]:
+    """The indexes of `values`, grouped by kind, action and attribute map.
+
+    Members of a group differ only in their ids. The key keeps each
+    attribute's type (`True` is not `1`, `1` not `"1"`); a value that is
+    not a plain `ResourceCheck`, or whose attributes cannot be keyed, is a
+    group of its own.
+    """
+    groups: dict[Hashable, list[int]] = {}
+    for index, value in enumerate(values):
+        key: Hashable = index  # an int: never equal to a tuple key
+        if type(value) is ResourceCheck:
+            parts: list[Any] = [value.kind, value.action]
+            try:
+                for name, item in value.attributes.items():
+                    kind = type(item)
+                    if kind is str or kind is bool or kind is int:
+                        parts += (name, kind, item)
+                    else:
+                        parts += (name, None, scope_value_key(item))
+            except Exception:
+                pass
+            else:
+                key = tuple(parts)
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [index]
+        else:
+            members.append(index)
+    return list(groups.values())
+
+
+def _reads_attributes_only(policies: cedarpy.PolicySet) -> bool:
+    """True when no policy can tell two resources of one type with equal
+    attributes apart: the resource is named only as `resource.attr`,
+    `resource has attr` or `resource is Type` (scope `resource` or
+    `resource is Type`). Anything else (`resource == ...`, `in`, the resource
+    as a value, a template slot, a construct this cedarpy cannot show) is
+    False: then each resource is asked.
+    """
+    try:
+        tree = policies.to_pst()
+    except Exception:
+        return False
+    for policy in (*tree.static_policies.values(), *tree.templates.values()):
+        if not isinstance(policy.resource, (pst.ScopeAny, pst.ScopeIs)):
+            return False
+        stack: list[Any] = list(policy.clauses)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, pst.Var):
+                if node.name == "resource":
+                    return False  # the resource as a value: its identity
+            elif isinstance(node, (pst.GetAttr, pst.HasAttr)) and _is_resource(
+                node.base
+            ):
+                continue
+            elif isinstance(node, pst.Is) and _is_resource(node.base):
+                if node.in_expr is not None:
+                    return False
+            elif isinstance(node, Mapping):
+                stack.extend(node.values())
+            elif isinstance(node, tuple):
+                stack.extend(node)
+            elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+                stack.extend(
+                    getattr(node, field.name) for field in dataclasses.fields(node)
+                )
+    return True
+
+
+def _is_resource(node: object) -> bool:
+    return isinstance(node, pst.Var) and node.name == "resource"
 
 
 def _uid(principal: EntityUid) -> EntityUid:

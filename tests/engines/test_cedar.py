@@ -15,7 +15,7 @@ from enginekit import CEDAR_POLICIES, DOCUMENTS, Doc
 
 from strawberry_authz import ConfigurationError
 from strawberry_authz.cedar import Cedar
-from strawberry_authz.engines import EngineCheckError
+from strawberry_authz.engines import EngineCheckError, Resource
 
 pytestmark = pytest.mark.usefixtures("cedar_installed")
 
@@ -193,3 +193,125 @@ def test_answers_read_without_parsing_are_those_cedar_gave() -> None:
     # The forbid errored and Cedar skipped it: its errors are read (they deny).
     assert records[2]["diagnostics"]["errors"]
     assert records[3]["correlation_id"] == "c2"  # another call's: out of order
+
+
+# -- Equal attribute maps, one Cedar request ----------------------------------
+
+
+@pytest.fixture
+def requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[list[Any]]:
+    """The requests of each `is_authorized_batch` call."""
+    from strawberry_authz import cedar as module
+
+    sent: list[list[Any]] = []
+    decide = module.decide_batch
+
+    def counting(requests: list[Any], *args: Any) -> Any:
+        sent.append([request["resource"]["id"] for request in requests])
+        return decide(requests, *args)
+
+    monkeypatch.setattr(module, "decide_batch", counting)
+    return sent
+
+
+def test_equal_attribute_maps_are_one_request_when_policies_read_only_attributes(
+    requests_sent: list[list[Any]],
+) -> None:
+    cedar = Cedar(CEDAR_POLICIES, entities=ALICE, principal=as_alice)
+    docs = [Doc(str(i), "alice" if i % 2 else "bob", "draft") for i in range(1, 7)]
+
+    answers = check(cedar, [DOCUMENTS.check(doc, "view") for doc in docs])
+
+    assert list(answers) == [True, False, True, False, True, False]
+    # One question per attribute map, each answer given to every document.
+    assert requests_sent == [["1", "2"]]
+
+
+ANY = "permit(principal, action, resource"
+IDENTITY_POLICIES = {
+    "scope ==": ANY + ' == document::"1");',
+    "scope in": ANY + ' in document::"1");',
+    "scope is in": ANY + ' is document in document::"1");',
+    "is in": ANY + ') when { resource is document in document::"1" };',
+    "compared": ANY + ') when { resource == document::"1" };',
+    "in a set": ANY + ') when { [document::"1"].contains(resource) };',
+    "in the context": ANY + ") when { context.doc == resource };",
+    "a forbid": ANY
+    + ');\nforbid(principal, action, resource) unless { resource == document::"1" };',
+}
+
+
+@pytest.mark.parametrize("policy", IDENTITY_POLICIES.values(), ids=IDENTITY_POLICIES)
+def test_equal_attribute_maps_are_each_asked_when_a_policy_names_a_resource(
+    policy: str, requests_sent: list[list[Any]]
+) -> None:
+    cedar = Cedar(
+        policy,
+        entities=ALICE,
+        principal=as_alice,
+        context=lambda c: {"doc": {"__entity": {"type": "document", "id": "1"}}},
+    )
+    same = [Doc(i, "alice", "draft") for i in ("1", "2", "3")]
+
+    answers = check(cedar, [DOCUMENTS.check(doc, "view") for doc in same])
+
+    assert list(answers) == [True, False, False]
+    assert requests_sent == [["1", "2", "3"]]
+
+
+def test_a_linked_template_naming_a_resource_asks_each_document(
+    requests_sent: list[list[Any]],
+) -> None:
+    policies = cedarpy.PolicySet.from_str(
+        "permit(principal, action, resource == ?resource);"
+    ).with_linked("policy0", "only-1", {"?resource": {"type": "document", "id": "1"}})
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    same = [Doc(i, "alice", "draft") for i in ("1", "2")]
+
+    answers = check(cedar, [DOCUMENTS.check(doc, "view") for doc in same])
+
+    assert list(answers) == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([True, 1, "1", True], [True, False, False, True]),
+        ([1, True, 1], [False, True, False]),
+        (
+            [{"x": True, "y": 1}, {"y": 1, "x": True}, {"x": 1, "y": 1}],
+            [True, True, False],
+        ),
+        ([[True], [1], [True]], [True, False, True]),
+    ],
+    ids=["scalars", "int first", "records", "sets"],
+)
+def test_attribute_maps_that_differ_in_a_type_are_asked_apart(
+    flags: list[Any], expected: list[bool]
+) -> None:
+    policies = """
+    permit(principal, action, resource) when {
+        resource.flag == true || resource.flag == {"x": true, "y": 1}
+        || resource.flag == [true]
+    };
+    """
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    flagged = Resource(
+        "document", id=lambda doc: doc[0], attributes={"flag": lambda doc: doc[1]}
+    )
+    values = [flagged.check((str(i), flag), "view") for i, flag in enumerate(flags)]
+
+    assert list(check(cedar, values)) == expected
+
+
+def test_an_error_shared_by_equal_attribute_maps_names_each_document(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policies = "permit(principal, action, resource) when { resource.locked };"
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    values = [DOCUMENTS.check(Doc(i, "alice", "draft"), "view") for i in ("7", "8")]
+
+    answers = check(cedar, values)
+
+    assert all(isinstance(answer, EngineCheckError) for answer in answers)
+    assert "'7'" in str(answers[0]) and "'8'" in str(answers[1])
