@@ -144,10 +144,14 @@ class Cedar:
         if isinstance(schema, Mapping):
             schema = json.dumps(schema)
         self.policies = policies
-        # Policies that read a resource only through its type and attributes
-        # decide equal attribute maps alike: one request for all of them.
-        self._by_attributes = _reads_attributes_only(policies)
         self.schema = schema
+        # Policies that read a resource only through its type and attributes
+        # decide equal attribute maps alike: one request for all of them. Not
+        # with a schema that may enumerate ids (`entity Color enum [...]`):
+        # Cedar refuses an id it does not list, whatever the attributes.
+        self._by_attributes = _reads_attributes_only(policies) and (
+            schema is None or "enum" not in str(schema)
+        )
         self._entities = entities
         self._principal = principal
         self._context = context

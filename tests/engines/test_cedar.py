@@ -315,3 +315,26 @@ def test_an_error_shared_by_equal_attribute_maps_names_each_document(
 
     assert all(isinstance(answer, EngineCheckError) for answer in answers)
     assert "'7'" in str(answers[0]) and "'8'" in str(answers[1])
+
+
+def test_with_a_schema_of_enumerated_ids_each_resource_is_asked() -> None:
+    """Cedar refuses an id its schema's `enum` does not list: never answered
+    from a listed resource with the same (no) attributes."""
+    schema = """
+    entity user { id: String };
+    entity color enum ["red", "blue"];
+    action view appliesTo { principal: [user], resource: [color] };
+    """
+    cedar = Cedar(
+        "permit(principal, action, resource is color);",
+        entities=ALICE,
+        principal=as_alice,
+        schema=schema,
+    )
+    colors = Resource("color", id=lambda name: name)
+
+    _, green = check(
+        cedar, [colors.check("red", "view"), colors.check("green", "view")]
+    )
+
+    assert green is not True
