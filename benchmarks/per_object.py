@@ -47,7 +47,11 @@ Cases from issue #20, "A policy decision point":
    (`strawberry_authz.cedar.Cedar`, ``execute_sync``), a type rule
    ``{"can": documents.check(root, "view")}`` with a declared `Resource`:
    ours / the same schema without authorization, target <= 3x (issue 20),
-   exactly ceil(N / 1000) ``is_authorized_batch`` calls.
+   exactly ceil(N / 1000) ``is_authorized_batch`` calls. Its policies read
+   only attributes, so documents with equal attribute maps share one Cedar
+   request; reported beside it, the same with one more policy naming a
+   resource (``forbid ... resource == document::"none"``), where Cedar is
+   asked about every document.
 9. The same against a real Cerbos server (`strawberry_authz.cerbos.Cerbos`,
    its async gRPC client, ``await schema.execute``): exactly ceil(N / 500)
    ``CheckResources`` calls of at most 500 resources; the library's share,
@@ -681,6 +685,8 @@ CEDAR_POLICIES = """
 permit(principal, action == Action::"view", resource)
 when { resource.owner == principal.id || resource.status == "published" };
 """
+# A policy naming a resource: Cedar must then be asked about each document.
+CEDAR_NAMING = 'forbid(principal, action, resource == document::"none");'
 CEDAR_BATCH = 1000  # `Cedar`'s default max_batch_size
 CERBOS_BATCH = 500  # one CheckResources call carries at most this many
 TESTS_ENGINES = Path(__file__).resolve().parents[1] / "tests" / "engines"
@@ -830,8 +836,9 @@ def engine_missing(engine: str) -> str | None:
     return None
 
 
-def build_cedar(rows: list[EngineRow]) -> Variant:
-    """Case 5: `Cedar` in process, under `execute_sync`.
+def build_cedar(rows: list[EngineRow], *, each: bool = False) -> Variant:
+    """Case 8: `Cedar` in process, under `execute_sync` (with `each`, one
+    more policy names a resource: every document is its own request).
 
     Each `is_authorized_batch` call is cedarpy's Rust function
     (`strawberry_authz.cedar._RUST_BATCH`), wrapped during the run to count
@@ -871,13 +878,13 @@ def build_cedar(rows: list[EngineRow]) -> Variant:
         }
     ]
     cedar = Cedar(
-        CEDAR_POLICIES,
+        CEDAR_POLICIES + CEDAR_NAMING if each else CEDAR_POLICIES,
         entities=entities,
         principal=lambda context: {"type": "user", "id": "alice"},
         max_batch_size=CEDAR_BATCH,
     )
     return Variant(
-        f"cedar sync {len(rows)}",
+        f"cedar {'each' if each else 'sync'} {len(rows)}",
         _engine_schema(rows, cedar.scope),
         False,
         _engine_expected(rows),
@@ -1089,6 +1096,7 @@ def build_variants(
                 engine_rows, is_async=False, max_batch_size=CEDAR_BATCH
             ),
             build_cedar(engine_rows),
+            build_cedar(engine_rows, each=True),
         ]
         cases += [
             Case(
@@ -1103,6 +1111,12 @@ def build_variants(
                 f"plain docs sync {items}",
                 None,
                 minus_engine=True,
+            ),
+            Case(
+                f"case 8  Cedar asked about each document, {items} items",
+                f"cedar each {items}",
+                f"plain docs sync {items}",
+                None,
             ),
             Case(
                 f"case 8  the same rule answered from memory, {items} items",

@@ -171,12 +171,13 @@ def _require_engine(bench: ModuleType, name: str) -> None:
     pytest.skip(f"{name} not installed ({missing})")
 
 
+@pytest.mark.parametrize("each", [False, True], ids=["grouped", "each asked"])
 def test_the_cedar_variant_shows_exactly_the_visible_documents_in_one_call(
-    bench: ModuleType, loop: asyncio.AbstractEventLoop
+    bench: ModuleType, loop: asyncio.AbstractEventLoop, each: bool
 ) -> None:
     _require_engine(bench, "cedar")
     rows = bench.make_engine_rows(ITEMS, denied=True)
-    variant = bench.build_cedar(rows)
+    variant = bench.build_cedar(rows, each=each)
     for _ in range(2):  # every request pays its own calls, no more
         result = variant.run(loop)
         hidden = bench.engine_hidden(rows)
