@@ -78,22 +78,21 @@ def _check_key(check: ResourceCheck) -> Hashable:
     """The cache key of a check: its names and the attribute map, order-free.
 
     One flat tuple: the tag and names, then `name, type, value` per
-    attribute sorted by name (names are unique, so only they are compared),
-    the type `None` and `scope_value_key`'s canonical form for a value that
-    is not a scalar. Scalars keep their type (`True` is not `1`). Flat, the
-    key is a single tuple of atoms the garbage collector soon stops
-    scanning (thousands are kept per list of objects).
+    attribute sorted by name, the type `None` and `scope_value_key`'s
+    canonical form for a value that is not a scalar. Scalars keep their
+    type (`True` is not `1`). Flat, the key is a single tuple of atoms the
+    garbage collector soon stops scanning (thousands are kept per list of
+    objects).
     """
-    items = [
-        (name, type(value), value)
-        if type(value) in _SCALARS
-        else (name, None, scope_value_key(value))
-        for name, value in check.attributes.items()
-    ]
-    items.sort()
+    attributes = check.attributes
     key: list[Any] = ["resource-check", check.kind, check.id, check.action]
-    for item in items:
-        key += item
+    for name in sorted(attributes):
+        value = attributes[name]
+        kind = type(value)
+        if kind in _SCALARS:
+            key += (name, kind, value)
+        else:
+            key += (name, None, scope_value_key(value))
     return tuple(key)
 
 

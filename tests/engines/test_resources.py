@@ -109,6 +109,15 @@ def test_nested_attributes_are_keyed_by_their_content() -> None:
     assert key({"a": "b", "c": "d"}) != key({"a": "b"})
 
 
+def test_values_equal_in_python_but_of_another_type_are_another_key() -> None:
+    def key(value: Any) -> object:
+        return scope_key("can", ResourceCheck("note", "7", "read", {"v": value}))
+
+    keys = [key(v) for v in (True, 1, 1.0, "1", [1], [1.0], [True], {"x": 1})]
+    assert len(set(keys)) == len(keys)
+    assert key({"x": 1}) != key({"x": 1.0}) and key([1]) == key([1])
+
+
 def test_an_attribute_name_with_a_dot_is_one_name_not_a_path() -> None:
     class Shown:
         id = 1
