@@ -16,7 +16,10 @@ class Document: ...
 A scope value is a `ResourceCheck` (from `Resource.check`): the resource
 becomes a Cedar entity `kind::"id"` with its attributes, the action
 `Action::"action"`. All the values a request needs are decided with one
-`is_authorized_batch` call per chunk of `max_batch_size`.
+`is_authorized_batch` call per chunk of `max_batch_size`. When no policy
+can tell resources apart except by their attributes (see
+`_reads_attributes_only`), the values of a chunk with the same kind, action
+and attribute map share one Cedar request.
 
 Fail closed everywhere: policies that do not parse are a `ConfigurationError`
 when the adapter is built; an anonymous principal is denied without a call;
@@ -194,14 +197,14 @@ class Cedar:
         cedar_context = json.dumps(record) if record else None
         # Values Cedar answers alike share one request: each group's first
         # value is asked, its answer given to every member.
-        groups = (
+        groups: Sequence[Sequence[int]] = (
             _attribute_groups(values)
             if self._by_attributes
-            else [[index] for index in range(len(values))]
+            else [(index,) for index in range(len(values))]
         )
         # A Cedar call holds one entity per uid: a second check of the same
         # resource with other attributes goes to the next round's call.
-        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[list[int]]]]]
+        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[Sequence[int]]]]]
         rounds = [{}]
         kinds: dict[str, bool] = {}
         for members in groups:
@@ -231,7 +234,7 @@ class Cedar:
             call_id = str(uuid.uuid4())
             calls.append(call_id)
             answers.call_ids.append(call_id)
-            asked: list[list[int]] = []
+            asked: list[Sequence[int]] = []
             requests = []
             for entity, groups_of_entity in found.values():
                 for members in groups_of_entity:
@@ -371,13 +374,28 @@ def _resource_entity(value: object, kinds: dict[str, bool]) -> dict[str, Any]:
         )
     if not valid:
         raise EngineCheckError(f"{kind!r} is not a Cedar entity type")
-    attributes = {}
-    for name, item in value.attributes.items():
-        item_kind = type(item)
-        attributes[name] = (
-            item if item_kind is str or item_kind is bool else _cedar_value(item, name)
-        )
-    return {"uid": {"type": kind, "id": value.id}, "attrs": attributes, "parents": []}
+    attributes = value.attributes
+    # A dict of strings and booleans (the common map) is sent as it is: it
+    # is only read. Anything else is copied, each value checked.
+    plain = type(attributes) is dict
+    if plain:
+        for item in attributes.values():
+            item_kind = type(item)
+            if item_kind is not str and item_kind is not bool:
+                plain = False
+                break
+    if not plain:
+        attributes = {
+            name: _cedar_value(item, name) for name, item in attributes.items()
+        }
+    return {
+        "uid": {"type": kind, "id": value.id},
+        "attrs": attributes,
+        "parents": _NO_PARENTS,
+    }
+
+
+_NO_PARENTS: list[Any] = []  # shared by every resource entity, never changed
 
 
 def _cedar_value(value: Any, name: str) -> Any:
