@@ -41,7 +41,6 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import cedarpy
-from cedarpy import pst
 
 from ._batch import BatchAnswers, BatchScope
 from ._errors import ConfigurationError
@@ -313,9 +312,15 @@ def _reads_attributes_only(policies: cedarpy.PolicySet) -> bool:
     False: then each resource is asked.
     """
     try:
+        from cedarpy import pst  # cedarpy 4.12: an earlier one asks each resource
+
         tree = policies.to_pst()
     except Exception:
         return False
+
+    def is_resource(node: object) -> bool:
+        return isinstance(node, pst.Var) and node.name == "resource"
+
     for policy in (*tree.static_policies.values(), *tree.templates.values()):
         if not isinstance(policy.resource, (pst.ScopeAny, pst.ScopeIs)):
             return False
@@ -325,11 +330,11 @@ def _reads_attributes_only(policies: cedarpy.PolicySet) -> bool:
             if isinstance(node, pst.Var):
                 if node.name == "resource":
                     return False  # the resource as a value: its identity
-            elif isinstance(node, (pst.GetAttr, pst.HasAttr)) and _is_resource(
+            elif isinstance(node, (pst.GetAttr, pst.HasAttr)) and is_resource(
                 node.base
             ):
                 continue
-            elif isinstance(node, pst.Is) and _is_resource(node.base):
+            elif isinstance(node, pst.Is) and is_resource(node.base):
                 if node.in_expr is not None:
                     return False
             elif isinstance(node, Mapping):
@@ -341,10 +346,6 @@ def _reads_attributes_only(policies: cedarpy.PolicySet) -> bool:
                     getattr(node, field.name) for field in dataclasses.fields(node)
                 )
     return True
-
-
-def _is_resource(node: object) -> bool:
-    return isinstance(node, pst.Var) and node.name == "resource"
 
 
 def _uid(principal: EntityUid) -> EntityUid:
