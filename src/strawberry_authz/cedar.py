@@ -220,7 +220,7 @@ class Cedar:
                 if same is None:
                     found[uid] = (entity, [members])
                     break
-                if same[0] == entity:
+                if _same_attributes(same[0]["attrs"], entity["attrs"]):
                     same[1].append(members)
                     break
             else:
@@ -269,6 +269,17 @@ class Cedar:
                     for index in members:
                         answers[index] = answer
         return answers
+
+
+def _same_attributes(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether Cedar reads two attribute maps alike: as JSON, since Python
+    finds `True == 1` (and `{"a": True} == {"a": 1}`)."""
+    if one is other:
+        return True
+    try:
+        return json.dumps(one, sort_keys=True) == json.dumps(other, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
 
 
 def _attribute_groups(values: list[Any]) -> list[list[int]]:

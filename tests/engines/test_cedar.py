@@ -338,3 +338,20 @@ def test_with_a_schema_of_enumerated_ids_each_resource_is_asked() -> None:
     )
 
     assert green is not True
+
+
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "each asked"])
+def test_one_resource_asked_with_true_and_with_1_is_decided_on_each(
+    grouped: bool,
+) -> None:
+    """Python finds `{"flag": True} == {"flag": 1}`; Cedar does not."""
+    policies = "permit(principal, action, resource) when { resource.flag == true };"
+    if not grouped:
+        policies += '\nforbid(principal, action, resource == document::"none");'
+    cedar = Cedar(policies, entities=ALICE, principal=as_alice)
+    flagged = Resource(
+        "document", id=lambda doc: doc[0], attributes={"flag": lambda doc: doc[1]}
+    )
+    values = [flagged.check(("1", flag), "view") for flag in (True, 1, [True], [1])]
+
+    assert list(check(cedar, values)) == [True, False, False, False]
