@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 import strawberry
 from authzkit import codes, dump
-from shapekit import ASYNC_SHAPES, SYNC_SHAPES, shaped
+from shapekit import (
+    ASYNC_SHAPES,
+    SYNC_SHAPES,
+    execute_sync_leaving,
+    forget_tracebacks,
+    shaped,
+    unawaited_coroutines,
+)
 
 from strawberry_authz import AuthExtension
 
@@ -172,12 +179,15 @@ async def test_every_level_of_a_nested_list_is_settled_before_the_function(shape
 
 @pytest.mark.parametrize("field", CASES)
 @pytest.mark.parametrize("shape", ASYNC_SHAPES)
-async def test_a_list_to_await_under_execute_sync_is_denied_unseen(shape, field):
-    result, seen = await run(field, shape, is_async=False)
+def test_a_list_to_await_under_execute_sync_is_denied_unseen(shape, field):
+    context: dict[str, Any] = {"seen": []}
+    query = f'{{ {field}(shape: "{shape}") {{ text }} }}'
+    result, left = execute_sync_leaving(schema, query, context_value=context)
     assert "LEAK" not in dump(result) and "mine" not in dump(result)
     assert result.data is None
     assert codes(result) == ["INTERNAL_SERVER_ERROR"]
-    assert seen == []
+    assert context["seen"] == []
+    assert left == []  # the items it was given to await are closed
 
 
 def test_the_function_gets_the_list_that_is_served():
@@ -209,3 +219,22 @@ def test_the_function_gets_the_list_that_is_served():
     )
     assert result.data == {"docs": [{"text": "second"}, {"text": "first"}]}
     assert [doc.text for doc in served[0]] == ["second", "first"]
+
+
+async def test_a_post_rule_denying_a_list_of_awaitables_leaves_none_unawaited():
+    guarded = AuthExtension(lambda _: {})
+
+    @strawberry.type
+    class Query:
+        @guarded.post_rule(lambda _params, result: len(result) > 2)
+        @strawberry.field
+        def docs(self) -> list[str] | None:
+            return shaped("awaitables", ["a", "b"])
+
+    schema = strawberry.Schema(query=Query, extensions=[guarded])
+    with unawaited_coroutines() as left:
+        result = await schema.execute("{ docs }")
+        forget_tracebacks(result)
+    assert result.data == {"docs": None}
+    assert codes(result) == ["FORBIDDEN"]
+    assert left == []
