@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 import pytest
+import strawberry
 
 
 def codes(result: Any) -> list[str | None]:
@@ -30,4 +31,16 @@ def authz_logs(caplog: pytest.LogCaptureFixture) -> str:
         for record in caplog.records
         if record.name.startswith("strawberry_authz")
         and record.levelno >= logging.WARNING
+    )
+
+
+def owned_type(authz: Any, name: str, rule: Any, **options: Any) -> Any:
+    """An object type `name` under `authz.type_rule(rule, **options)`.
+
+    Its objects carry a private `owner`, for the rule to read, and a `text`,
+    to look for in the response: `Doc(owner="me", text="mine")`.
+    """
+    fields = {"owner": strawberry.Private[str], "text": str}
+    return authz.type_rule(rule, **options)(
+        strawberry.type(type(name, (), {"__annotations__": fields}))
     )

@@ -30,23 +30,49 @@ def make_authz() -> AuthExtension:
     )
 
 
-def _doc_schema(authz: AuthExtension, **grant_options: Any) -> strawberry.Schema:
-    """`doc` grants with `grant_options`; `Doc.secret` needs `$granted: read`."""
+def secret_doc(authz: AuthExtension, rule: Any = None) -> Any:
+    """A `Doc` type whose `secret` needs `rule` (default `$granted: read`)."""
 
     @strawberry.type
     class Doc:
         title: str = "title"
 
-        @authz.rule({"$granted": "read"})
+        @authz.rule(rule or {"$granted": "read"})
         @strawberry.field
         def secret(self) -> str | None:
             return "the secret"
 
+    return Doc
+
+
+def doc_schema(authz: AuthExtension, Doc: Any, **rule_options: Any) -> Any:
+    """`Query.doc` returns a `Doc`, allowed, with `rule_options` (grants=...)."""
+
     @strawberry.type
     class Query:
-        @authz.rule({"allow": True}, **grant_options)
+        @authz.rule({"allow": True}, **rule_options)
         @strawberry.field
-        def doc(self) -> Doc | None:
+        def doc(self) -> Doc | None:  # type: ignore[valid-type]
+            return Doc()  # type: ignore[no-any-return]
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+def granting_and_plain_schema() -> strawberry.Schema:
+    """`granting` grants `read` to its `Doc`, `plain` the same without grants."""
+    authz = make_authz()
+    Doc = secret_doc(authz)
+
+    @strawberry.type
+    class Query:
+        @authz.rule({"allow": True}, grants=["read"])
+        @strawberry.field
+        def granting(self) -> Doc:  # type: ignore[valid-type]
+            return Doc()
+
+        @authz.rule({"allow": True})
+        @strawberry.field
+        def plain(self) -> Doc:  # type: ignore[valid-type]
             return Doc()
 
     return strawberry.Schema(query=Query, extensions=[authz])
@@ -56,35 +82,15 @@ def _doc_schema(authz: AuthExtension, **grant_options: Any) -> strawberry.Schema
 
 
 def test_static_grant_lets_the_returned_objects_fields_pass():
-    schema = _doc_schema(make_authz(), grants=["read"])
+    authz = make_authz()
+    schema = doc_schema(authz, secret_doc(authz), grants=["read"])
     result = schema.execute_sync("{ doc { title secret } }")
     assert result.errors is None
     assert result.data == {"doc": {"title": "title", "secret": "the secret"}}
 
 
 def test_granted_field_is_forbidden_when_the_parent_granted_nothing():
-    authz = make_authz()
-
-    @strawberry.type
-    class Doc:
-        @authz.rule({"$granted": "read"})
-        @strawberry.field
-        def secret(self) -> str | None:
-            return "the secret"
-
-    @strawberry.type
-    class Query:
-        @authz.rule({"allow": True}, grants=["read"])
-        @strawberry.field
-        def granting(self) -> Doc:
-            return Doc()
-
-        @authz.rule({"allow": True})
-        @strawberry.field
-        def plain(self) -> Doc:
-            return Doc()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = granting_and_plain_schema()
     result = schema.execute_sync("{ plain { secret } }")
     assert result.data == {"plain": {"secret": None}}
     assert codes(result) == ["FORBIDDEN"]
@@ -173,13 +179,9 @@ def test_computed_grants_receive_params_and_the_result(is_async):
 @pytest.mark.parametrize("is_async", [False, True])
 async def test_computed_grants_may_return_a_list_of_names(is_async):
     authz = make_authz()
-
-    @strawberry.type
-    class Doc:
-        @authz.rule({"$and": {"$granted": "read"}, "$or": {"$granted": "audit"}})
-        @strawberry.field
-        def secret(self) -> str | None:
-            return "the secret"
+    Doc = secret_doc(
+        authz, {"$and": {"$granted": "read"}, "$or": {"$granted": "audit"}}
+    )
 
     def grants(params: Any, result: Any) -> list[str]:
         return ["read", "audit"]
@@ -187,14 +189,7 @@ async def test_computed_grants_may_return_a_list_of_names(is_async):
     async def async_grants(params: Any, result: Any) -> list[str]:
         return ["read", "audit"]
 
-    @strawberry.type
-    class Query:
-        @authz.rule({"allow": True}, grants=async_grants if is_async else grants)
-        @strawberry.field
-        async def doc(self) -> Doc:
-            return Doc()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = doc_schema(authz, Doc, grants=async_grants if is_async else grants)
     result = await schema.execute("{ doc { secret } }")
     assert result.errors is None
     assert result.data == {"doc": {"secret": "the secret"}}
@@ -233,13 +228,7 @@ def test_post_rule_grants_are_given_once_the_post_rule_passed():
 def test_grants_are_not_computed_when_a_post_rule_denies():
     authz = make_authz()
     computed: list[Any] = []
-
-    @strawberry.type
-    class Doc:
-        @authz.rule({"$granted": "read"})
-        @strawberry.field
-        def secret(self) -> str | None:
-            return "the secret"
+    Doc = secret_doc(authz)
 
     def grants(params: Any, result: Any) -> str:
         computed.append(result)
@@ -249,7 +238,7 @@ def test_grants_are_not_computed_when_a_post_rule_denies():
     class Query:
         @authz.post_rule(lambda params, doc: False, grants=grants)
         @strawberry.field
-        def doc(self) -> Doc | None:
+        def doc(self) -> Doc | None:  # type: ignore[valid-type]
             return Doc()
 
     schema = strawberry.Schema(query=Query, extensions=[authz])
@@ -271,26 +260,21 @@ def test_grants_are_not_computed_when_the_type_rule_or_defaults_deny():
         computed.append(result)
         return "read"
 
-    @strawberry.type
-    class Doc:
-        @authz.rule({"$granted": "read"})
-        @strawberry.field
-        def secret(self) -> str | None:
-            return "the secret"
+    Doc = secret_doc(authz)
 
     @authz.type_rule({"deny": True})
     @strawberry.type
     class Box:
         @authz.rule({"allow": True}, grants=grants)
         @strawberry.field
-        def doc(self) -> Doc | None:
+        def doc(self) -> Doc | None:  # type: ignore[valid-type]
             return Doc()
 
     @strawberry.type
     class Query:
         @authz.rule({"allow": True}, grants=grants)
         @strawberry.field
-        def doc(self) -> Doc | None:
+        def doc(self) -> Doc | None:  # type: ignore[valid-type]
             return Doc()
 
         @authz.rule({"allow": True}, skip_defaults=True)
@@ -307,19 +291,13 @@ def test_grants_are_not_computed_when_the_type_rule_or_defaults_deny():
 def test_grants_are_not_computed_when_the_resolver_raises():
     authz = make_authz()
     computed: list[Any] = []
-
-    @strawberry.type
-    class Doc:
-        @authz.rule({"$granted": "read"})
-        @strawberry.field
-        def secret(self) -> str | None:
-            return "the secret"
+    Doc = secret_doc(authz)
 
     @strawberry.type
     class Query:
         @authz.rule({"allow": True}, grants=lambda p, r: computed.append(r) or "read")
         @strawberry.field
-        def doc(self) -> Doc | None:
+        def doc(self) -> Doc | None:  # type: ignore[valid-type]
             raise ValueError("boom")
 
     schema = strawberry.Schema(query=Query, extensions=[authz])
@@ -394,12 +372,7 @@ def test_grants_are_not_inherited_by_grandchildren():
             return "page text"
 
     @strawberry.type
-    class Doc:
-        @authz.rule({"$granted": "read"})
-        @strawberry.field
-        def secret(self) -> str | None:
-            return "the secret"
-
+    class Doc(secret_doc(authz)):  # type: ignore[misc]
         @strawberry.field
         def page(self) -> Page:
             return Page()
@@ -431,37 +404,16 @@ def test_grants_are_not_inherited_by_grandchildren():
 
 
 def test_grant_of_one_field_is_not_seen_under_a_sibling_field():
-    authz = make_authz()
-
-    @strawberry.type
-    class Doc:
-        @authz.rule({"$granted": "read"})
-        @strawberry.field
-        def secret(self) -> str | None:
-            return "the secret"
-
-    @strawberry.type
-    class Query:
-        @authz.rule({"allow": True}, grants=["read"])
-        @strawberry.field
-        def granted(self) -> Doc:
-            return Doc()
-
-        @authz.rule({"allow": True})
-        @strawberry.field
-        def ungranted(self) -> Doc:
-            return Doc()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = granting_and_plain_schema()
     result = schema.execute_sync(
-        "{ granted { secret } ungranted { secret } again: granted { secret } }"
+        "{ granting { secret } plain { secret } again: granting { secret } }"
     )
     assert result.data == {
-        "granted": {"secret": "the secret"},
-        "ungranted": {"secret": None},
+        "granting": {"secret": "the secret"},
+        "plain": {"secret": None},
         "again": {"secret": "the secret"},
     }
-    assert error_paths(result) == [["ungranted", "secret"]]
+    assert error_paths(result) == [["plain", "secret"]]
 
 
 # -- no leak: aliases, list items, requests ------------------------------------------

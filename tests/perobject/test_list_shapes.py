@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import pytest
 import strawberry
-from authzkit import codes, dump
+from authzkit import codes, dump, owned_type
 from shapekit import ASYNC_SHAPES, SYNC_SHAPES, execute_sync_leaving, shaped
 
 import strawberry_authz
@@ -27,27 +27,11 @@ def owns(owner: str) -> bool:
 authz = AuthExtension(lambda _: {"owns": owns})
 
 
-@authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=True)
-@strawberry.type
-class Secret:
-    owner: strawberry.Private[str]
-    text: str
-
-
-@authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=True, drop_denied=True)
-@strawberry.type
-class Dropped:
-    owner: strawberry.Private[str]
-    text: str
-
-
-@authz.type_rule(lambda p: {"owns": p.root.owner})
-@strawberry.type
-class Note:
-    """A type rule function (not `on_object`): decided per object, per field."""
-
-    owner: strawberry.Private[str]
-    text: str
+OWNS = lambda p: {"owns": p.root.owner}  # noqa: E731
+Secret = owned_type(authz, "Secret", OWNS, on_object=True)
+Dropped = owned_type(authz, "Dropped", OWNS, on_object=True, drop_denied=True)
+# A type rule function (not `on_object`): decided per object, per field.
+Note = owned_type(authz, "Note", OWNS)
 
 
 @authz.type_rule(lambda p: not getattr(p.root, "hidden", False))
