@@ -34,6 +34,14 @@ def authz_logs(caplog: pytest.LogCaptureFixture) -> str:
     )
 
 
+def ruled_type(
+    authz: Any, name: str, fields: dict[str, Any], rule: Any, **options: Any
+) -> Any:
+    """An object type `name` of `fields` under `authz.type_rule(rule, **options)`."""
+    cls = type(name, (), {"__annotations__": dict(fields)})
+    return authz.type_rule(rule, **options)(strawberry.type(cls))
+
+
 def owned_type(authz: Any, name: str, rule: Any, **options: Any) -> Any:
     """An object type `name` under `authz.type_rule(rule, **options)`.
 
@@ -41,6 +49,16 @@ def owned_type(authz: Any, name: str, rule: Any, **options: Any) -> Any:
     to look for in the response: `Doc(owner="me", text="mine")`.
     """
     fields = {"owner": strawberry.Private[str], "text": str}
-    return authz.type_rule(rule, **options)(
-        strawberry.type(type(name, (), {"__annotations__": fields}))
+    return ruled_type(authz, name, fields, rule, **options)
+
+
+def titled_type(authz: Any, rule: Any, **options: Any) -> Any:
+    """A `Doc` type (`id`, `title`, `body`) under `authz.type_rule(rule, **options)`."""
+    return ruled_type(
+        authz, "Doc", {"id": int, "title": str, "body": str}, rule, **options
     )
+
+
+def titled(doc_type: Any, ids: Any) -> list[Any]:
+    """A `titled_type` object for each of `ids`: title `t{id}`, body `b{id}`."""
+    return [doc_type(id=i, title=f"t{i}", body=f"b{i}") for i in ids]
