@@ -62,3 +62,22 @@ def titled_type(authz: Any, rule: Any, **options: Any) -> Any:
 def titled(doc_type: Any, ids: Any) -> list[Any]:
     """A `titled_type` object for each of `ids`: title `t{id}`, body `b{id}`."""
     return [doc_type(id=i, title=f"t{i}", body=f"b{i}") for i in ids]
+
+
+def docs_schema(
+    authz: Any, item_type: Any, make: Any, *, nullable: bool = True
+) -> strawberry.Schema:
+    """A schema whose `Query.docs` (a list of `item_type`) returns `make()`.
+
+    `make` gives what a resolver may return: a list, an iterable, an async
+    generator, or a coroutine of one (an async resolver).
+    """
+    item = item_type | None if nullable else item_type
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[item]:  # type: ignore[valid-type]
+            return make()  # type: ignore[no-any-return]
+
+    return strawberry.Schema(query=Query, extensions=[authz])

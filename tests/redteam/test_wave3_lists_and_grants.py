@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import pytest
 import strawberry
-from authzkit import codes, dump
+from authzkit import codes, docs_schema, dump, ruled_type
 
 from strawberry_authz import AuthExtension
 
@@ -162,19 +162,16 @@ async def aiter_of(items: list[Any]) -> AsyncIterator[Any]:
 
 async def test_a_one_shot_iterable_denies_plainly_when_read_twice():
     authz = AuthExtension(viewer)
-
-    @authz.type_rule(lambda p: p.root.owner == p.context["user"], on_object=True)
-    @strawberry.type
-    class Doc:
-        owner: str
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return Countdown([Doc(owner="alice"), Doc(owner="bob")])  # type: ignore[return-value]
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    Doc = ruled_type(
+        authz,
+        "Doc",
+        {"owner": str},
+        lambda p: p.root.owner == p.context["user"],
+        on_object=True,
+    )
+    schema = docs_schema(
+        authz, Doc, lambda: Countdown([Doc(owner="alice"), Doc(owner="bob")])
+    )
     result = await schema.execute("{ docs { owner } }", context_value={"user": "alice"})
     assert "SECRET-CURSOR-TEXT" not in dump(result)
     assert "bob" not in repr(result.data)
