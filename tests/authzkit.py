@@ -1,5 +1,6 @@
 """Helpers shared by the tests: what a client receives, and what was logged."""
 
+import asyncio
 import logging
 from typing import Any
 
@@ -81,3 +82,23 @@ def docs_schema(
             return make()  # type: ignore[no-any-return]
 
     return strawberry.Schema(query=Query, extensions=[authz])
+
+
+def owners_schema(authz: Any, owners: list[str]) -> strawberry.Schema:
+    """`Query.docs`, an async resolver, returns a `Doc` (`owner`) per name of
+    `owners`; `Doc`'s object rule asks `owns` for the owner, denied docs are
+    dropped."""
+    doc_type = ruled_type(
+        authz,
+        "Doc",
+        {"owner": str},
+        lambda p: {"owns": p.root.owner},
+        on_object=True,
+        drop_denied=True,
+    )
+
+    async def docs() -> list[Any]:
+        await asyncio.sleep(0)
+        return [doc_type(owner=owner) for owner in owners]
+
+    return docs_schema(authz, doc_type, docs, nullable=False)

@@ -9,7 +9,7 @@ adds its own leaves, columns and viewer values.
 from collections.abc import Callable
 from typing import Any
 
-import strawberry
+from authzkit import ruled_type
 from hypothesis import strategies as st
 
 from strawberry_authz import AuthExtension, Column, FilterScope
@@ -79,10 +79,4 @@ def note_type(
 ) -> tuple[AuthExtension, type]:
     """An extension of `load_scopes` and a `Note` type checked by `rule`."""
     authz = AuthExtension(load_scopes)
-
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Note:
-        id: int
-
-    return authz, Note
+    return authz, ruled_type(authz, "Note", {"id": int}, rule, on_object=True)

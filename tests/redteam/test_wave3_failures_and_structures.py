@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import codes, docs_schema, dump, ruled_type
+from authzkit import codes, docs_schema, dump, owners_schema, ruled_type
 from strawberry import relay
 
 from strawberry_authz import AuthExtension, BatchScope, ForbiddenError
@@ -273,20 +273,7 @@ async def test_two_viewers_at_once_never_share_batch_answers():
         return {"owns": BatchScope(load_fn)}
 
     authz = AuthExtension(load_scopes)
-    Doc = ruled_type(
-        authz,
-        "Doc",
-        {"owner": str},
-        lambda p: {"owns": p.root.owner},
-        on_object=True,
-        drop_denied=True,
-    )
-
-    async def docs() -> list[Any]:
-        await asyncio.sleep(0)
-        return [Doc(owner="alice"), Doc(owner="bob")]
-
-    schema = docs_schema(authz, Doc, docs, nullable=False)
+    schema = owners_schema(authz, ["alice", "bob"])
     a, b = await asyncio.gather(
         schema.execute("{ docs { owner } }", context_value={"user": "alice"}),
         schema.execute("{ docs { owner } }", context_value={"user": "bob"}),
