@@ -102,3 +102,13 @@ def owners_schema(authz: Any, owners: list[str]) -> strawberry.Schema:
         return [doc_type(owner=owner) for owner in owners]
 
     return docs_schema(authz, doc_type, docs, nullable=False)
+
+
+def holder_schema(authz: Any, name: str, value_type: Any) -> strawberry.Schema:
+    """A schema whose one root field, `Query.<name>`, returns `value_type()`."""
+
+    def resolve() -> value_type:  # type: ignore[valid-type]
+        return value_type()
+
+    query = type("Query", (), {name: strawberry.field(resolver=resolve)})
+    return strawberry.Schema(query=strawberry.type(query), extensions=[authz])
