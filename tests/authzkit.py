@@ -1,9 +1,11 @@
 """Helpers shared by the tests: what a client receives, and what was logged."""
 
+import asyncio
 import logging
 from typing import Any
 
 import pytest
+import strawberry
 
 
 def codes(result: Any) -> list[str | None]:
@@ -31,3 +33,82 @@ def authz_logs(caplog: pytest.LogCaptureFixture) -> str:
         if record.name.startswith("strawberry_authz")
         and record.levelno >= logging.WARNING
     )
+
+
+def ruled_type(
+    authz: Any, name: str, fields: dict[str, Any], rule: Any, **options: Any
+) -> Any:
+    """An object type `name` of `fields` under `authz.type_rule(rule, **options)`."""
+    cls = type(name, (), {"__annotations__": dict(fields)})
+    return authz.type_rule(rule, **options)(strawberry.type(cls))
+
+
+def owned_type(authz: Any, name: str, rule: Any, **options: Any) -> Any:
+    """An object type `name` under `authz.type_rule(rule, **options)`.
+
+    Its objects carry a private `owner`, for the rule to read, and a `text`,
+    to look for in the response: `Doc(owner="me", text="mine")`.
+    """
+    fields = {"owner": strawberry.Private[str], "text": str}
+    return ruled_type(authz, name, fields, rule, **options)
+
+
+def titled_type(authz: Any, rule: Any, **options: Any) -> Any:
+    """A `Doc` type (`id`, `title`, `body`) under `authz.type_rule(rule, **options)`."""
+    return ruled_type(
+        authz, "Doc", {"id": int, "title": str, "body": str}, rule, **options
+    )
+
+
+def titled(doc_type: Any, ids: Any) -> list[Any]:
+    """A `titled_type` object for each of `ids`: title `t{id}`, body `b{id}`."""
+    return [doc_type(id=i, title=f"t{i}", body=f"b{i}") for i in ids]
+
+
+def docs_schema(
+    authz: Any, item_type: Any, make: Any, *, nullable: bool = True
+) -> strawberry.Schema:
+    """A schema whose `Query.docs` (a list of `item_type`) returns `make()`.
+
+    `make` gives what a resolver may return: a list, an iterable, an async
+    generator, or a coroutine of one (an async resolver).
+    """
+    item = item_type | None if nullable else item_type
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[item]:  # type: ignore[valid-type]
+            return make()  # type: ignore[no-any-return]
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+def owners_schema(authz: Any, owners: list[str]) -> strawberry.Schema:
+    """`Query.docs`, an async resolver, returns a `Doc` (`owner`) per name of
+    `owners`; `Doc`'s object rule asks `owns` for the owner, denied docs are
+    dropped."""
+    doc_type = ruled_type(
+        authz,
+        "Doc",
+        {"owner": str},
+        lambda p: {"owns": p.root.owner},
+        on_object=True,
+        drop_denied=True,
+    )
+
+    async def docs() -> list[Any]:
+        await asyncio.sleep(0)
+        return [doc_type(owner=owner) for owner in owners]
+
+    return docs_schema(authz, doc_type, docs, nullable=False)
+
+
+def holder_schema(authz: Any, name: str, value_type: Any) -> strawberry.Schema:
+    """A schema whose one root field, `Query.<name>`, returns `value_type()`."""
+
+    def resolve() -> value_type:  # type: ignore[valid-type]
+        return value_type()
+
+    query = type("Query", (), {name: strawberry.field(resolver=resolve)})
+    return strawberry.Schema(query=strawberry.type(query), extensions=[authz])

@@ -42,6 +42,7 @@ from ._per_object import PerObject
 from ._plan import NO_FALLBACK, FieldPlan, GuardSettings
 from ._request import RequestState
 from ._rules import Node, SourceTag
+from ._served import settle_then
 from ._streams import bind_stream, filter_events
 
 __all__ = ["FieldGuard", "Resolver"]
@@ -136,10 +137,12 @@ class FieldGuard:
         after = self._check_result(call, await pending)
         return (await after) if isawaitable(after) else after
 
-    def _check_result(self, call: FieldCall, result: Any) -> Any:
-        """Run the post rules on `result`; then the field has passed."""
+    def _check_result(self, call: FieldCall, result: Any, settled: bool = False) -> Any:
+        """Run the post rules on `result` (a list settled for them: `_served`)."""
         post = self.plan.post
         call.result = result
+        if not settled and (post is not None or callable(self.plan.grants)):
+            return settle_then(call, *self._denying, self._check_result)
         if post is None:
             return self._complete(call)
         started = perf_counter()
@@ -192,7 +195,7 @@ class FieldGuard:
     def _complete(self, call: FieldCall) -> Any:
         """Record the grants this field gives, then check its objects.
 
-        A `grants=` function sees the result as the resolver returned it.
+        A `grants=` function sees the result as it will be served (`_served`).
         """
         grants = self.plan.grants
         if grants is None:

@@ -35,6 +35,16 @@ def run(schema: strawberry.Schema, query: str, **context: bool) -> Any:
     return schema.execute_sync(query, context_value=dict(context))
 
 
+def answer(authz: AuthExtension, value: str, rule: Any = None, **options: Any) -> Any:
+    """A field resolving to `value`; under `authz.rule(rule, **options)` if given."""
+
+    def resolve() -> str | None:
+        return value
+
+    field = strawberry.field(resolver=resolve)
+    return field if rule is None else authz.rule(rule, **options)(field)
+
+
 # -- default scopes per operation type ------------------------------------------
 
 
@@ -43,19 +53,9 @@ def _defaults_schema() -> strawberry.Schema:
 
     @strawberry.type
     class Query:
-        @strawberry.field
-        def plain(self) -> str | None:
-            return "plain"
-
-        @authz.rule({"own": True})
-        @strawberry.field
-        def ruled(self) -> str | None:
-            return "ruled"
-
-        @authz.rule({"own": True}, skip_defaults=True)
-        @strawberry.field
-        def skipping(self) -> str | None:
-            return "skipping"
+        plain = answer(authz, "plain")
+        ruled = answer(authz, "ruled", {"own": True})
+        skipping = answer(authz, "skipping", {"own": True}, skip_defaults=True)
 
     @strawberry.type
     class Mutation:
@@ -245,23 +245,10 @@ def _type_rule_schema() -> strawberry.Schema:
     @authz.type_rule({"staff": True})
     @strawberry.type
     class Secret:
-        @strawberry.field
-        def plain(self) -> str | None:
-            return "plain"
-
-        @authz.rule({"own": True})
-        @strawberry.field
-        def ruled(self) -> str | None:
-            return "ruled"
-
-        @authz.rule({"own": True}, skip_type_rules=True)
-        @strawberry.field
-        def skipping(self) -> str | None:
-            return "skipping"
-
-        @strawberry.field
-        def other(self) -> str | None:
-            return "other"
+        plain = answer(authz, "plain")
+        ruled = answer(authz, "ruled", {"own": True})
+        skipping = answer(authz, "skipping", {"own": True}, skip_type_rules=True)
+        other = answer(authz, "other")
 
     @strawberry.type
     class Query:
@@ -313,24 +300,12 @@ def _root_type_rule_schema() -> strawberry.Schema:
     @authz.type_rule({"staff": True})
     @strawberry.type
     class Query:
-        @strawberry.field
-        def plain(self) -> str | None:
-            return "plain"
-
-        @authz.rule({"own": True})
-        @strawberry.field
-        def ruled(self) -> str | None:
-            return "ruled"
-
-        @authz.rule({"own": True}, skip_type_rules=True)
-        @strawberry.field
-        def no_type_rule(self) -> str | None:
-            return "no_type_rule"
-
-        @authz.rule({"own": True}, skip_defaults=True)
-        @strawberry.field
-        def no_defaults(self) -> str | None:
-            return "no_defaults"
+        plain = answer(authz, "plain")
+        ruled = answer(authz, "ruled", {"own": True})
+        no_type_rule = answer(
+            authz, "no_type_rule", {"own": True}, skip_type_rules=True
+        )
+        no_defaults = answer(authz, "no_defaults", {"own": True}, skip_defaults=True)
 
     return strawberry.Schema(query=Query, extensions=[authz])
 
@@ -366,27 +341,21 @@ def test_all_three_layers_passing_lets_the_field_resolve():
 
 
 @pytest.mark.parametrize(
-    ("context", "expected"),
+    ("field", "context", "expected"),
     [
-        ({"logged_in": True, "own": True}, "no_type_rule"),
-        ({"staff": True, "own": True}, None),
+        # skip_type_rules keeps the defaults
+        ("noTypeRule", {"logged_in": True, "own": True}, "no_type_rule"),
+        ("noTypeRule", {"staff": True, "own": True}, None),
+        # skip_defaults keeps the type rule
+        ("noDefaults", {"staff": True, "own": True}, "no_defaults"),
+        ("noDefaults", {"logged_in": True, "own": True}, None),
     ],
 )
-def test_skip_type_rules_on_a_root_field_keeps_the_defaults(context, expected):
-    result = run(_root_type_rule_schema(), "{ noTypeRule }", **context)
-    assert result.data == {"noTypeRule": expected}
-
-
-@pytest.mark.parametrize(
-    ("context", "expected"),
-    [
-        ({"staff": True, "own": True}, "no_defaults"),
-        ({"logged_in": True, "own": True}, None),
-    ],
-)
-def test_skip_defaults_on_a_root_field_keeps_the_type_rule(context, expected):
-    result = run(_root_type_rule_schema(), "{ noDefaults }", **context)
-    assert result.data == {"noDefaults": expected}
+def test_a_skip_option_on_a_root_field_drops_only_its_own_layer(
+    field, context, expected
+):
+    result = run(_root_type_rule_schema(), f"{{ {field} }}", **context)
+    assert result.data == {field: expected}
 
 
 # -- rule forms ----------------------------------------------------------------

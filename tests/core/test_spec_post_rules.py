@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import codes
+from authzkit import codes, holder_schema
 
 from strawberry_authz import AuthExtension, UnauthenticatedError
 
@@ -313,13 +313,7 @@ def test_type_post_rule_checks_every_field_of_the_type_with_its_result():
         def bio(self) -> str | None:
             return f"bio with {SECRET}"
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def profile(self) -> Profile:
-            return Profile()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = holder_schema(authz, "profile", Profile)
     result = schema.execute_sync("{ profile { name password bio } }")
     assert result.data == {"profile": {"name": "ann", "password": None, "bio": None}}
     assert codes(result) == ["FORBIDDEN", "FORBIDDEN"]
@@ -340,13 +334,7 @@ def test_type_post_rule_and_a_fields_own_post_rule_must_both_pass():
         def value(self, text: str) -> str | None:
             return text
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def thing(self) -> Thing:
-            return Thing()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = holder_schema(authz, "thing", Thing)
     result = schema.execute_sync(
         """{ thing {
             ok: value(text: "fine")
@@ -431,13 +419,7 @@ def test_post_rule_with_a_type_rule_needs_both():
         def text(self, value: str) -> str | None:
             return value
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def box(self) -> Box:
-            return Box()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = holder_schema(authz, "box", Box)
     query = f'{{ box {{ ok: text(value: "fine") no: text(value: "{SECRET}") }} }}'
     reader = schema.execute_sync(query, context_value={"roles": ("reader",)})
     assert reader.data == {"box": {"ok": "fine", "no": None}}

@@ -128,6 +128,27 @@ class Harness:
         pass
 
 
+def document_type(
+    authz: AuthExtension,
+    *,
+    action: str = "view",
+    value: Callable[[ResourceCheck], Any] = lambda check: check,
+) -> Any:
+    """`Document` (its private `doc`, and its `id`), whose type rule asks the
+    `can` scope for `value(DOCUMENTS.check(doc, action))`."""
+
+    @authz.type_rule(lambda p: {"can": value(DOCUMENTS.check(p.root.doc, action))})
+    @strawberry.type
+    class Document:
+        doc: strawberry.Private[Doc]
+
+        @strawberry.field
+        def id(self) -> str:
+            return self.doc.id
+
+    return Document
+
+
 def schema_for(
     harness: Harness,
     adapter: Any,
@@ -137,17 +158,7 @@ def schema_for(
 ) -> strawberry.Schema:
     """`documents` (every document, denied ones null) and `document(id)`."""
     authz = AuthExtension(lambda context: {"can": adapter.scope(context)}, **options)
-
-    @authz.type_rule(
-        lambda p: {"can": harness.value(DOCUMENTS.check(p.root.doc, action))}
-    )
-    @strawberry.type
-    class Document:
-        doc: strawberry.Private[Doc]
-
-        @strawberry.field
-        def id(self) -> str:
-            return self.doc.id
+    Document = document_type(authz, action=action, value=harness.value)
 
     @strawberry.type
     class Query:

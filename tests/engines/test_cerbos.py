@@ -18,7 +18,7 @@ import strawberry
 from authzkit import authz_logs, codes, dump
 from cerbos.effect.v1 import effect_pb2
 from cerbos.engine.v1 import engine_pb2
-from enginekit import DOCUMENTS, Doc
+from enginekit import DOCUMENTS, Doc, document_type
 
 from strawberry_authz import AuthExtension, BatchScope, ConfigurationError
 from strawberry_authz.cerbos import MAX_RESOURCES, Cerbos
@@ -112,14 +112,7 @@ async def test_1001_documents_take_exactly_three_calls_of_at_most_500(
     docs = [Doc(str(n), "alice" if n % 3 else "bob", "draft") for n in range(1001)]
     authz = AuthExtension(lambda context: {"can": cerbos.scope(context)})
 
-    @authz.type_rule(lambda p: {"can": DOCUMENTS.check(p.root.doc, "view")})
-    @strawberry.type
-    class Document:
-        doc: strawberry.Private[Doc]
-
-        @strawberry.field
-        def id(self) -> str:
-            return self.doc.id
+    Document = document_type(authz)
 
     @strawberry.type
     class Query:
@@ -202,14 +195,7 @@ async def test_a_server_stopped_mid_request_denies_the_rest_plainly(
     )
     authz = AuthExtension(lambda context: {"can": cerbos.scope(context)})
 
-    @authz.type_rule(lambda p: {"can": DOCUMENTS.check(p.root.doc, "view")})
-    @strawberry.type
-    class Document:
-        doc: strawberry.Private[Doc]
-
-        @strawberry.field
-        def id(self) -> str:
-            return self.doc.id
+    Document = document_type(authz)
 
     @strawberry.type
     class Query:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import authz_logs, codes, dump
+from authzkit import authz_logs, codes, dump, owned_type
 
 from strawberry_authz import AuthExtension
 
@@ -49,19 +49,11 @@ def build(*, broken: bool = False):
 
         name: str
 
-    @authz.type_rule(lambda p: {"owns": p.root.owner})
-    @strawberry.type
-    class Note:
-        """A type rule function: decided per object, the list decides it ahead."""
-
-        owner: strawberry.Private[str]
-        text: str
-
-    @authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=True)
-    @strawberry.type
-    class Secret:
-        owner: strawberry.Private[str]
-        text: str
+    # A type rule function: decided per object, the list decides it ahead.
+    Note = owned_type(authz, "Note", lambda p: {"owns": p.root.owner})
+    Secret = owned_type(
+        authz, "Secret", lambda p: {"owns": p.root.owner}, on_object=True
+    )
 
     @strawberry.type
     class Query:
@@ -70,12 +62,12 @@ def build(*, broken: bool = False):
             return LazyRows([Tag(name="a"), Tag(name="b")], broken=broken)
 
         @strawberry.field
-        def notes(self) -> list[Note | None]:
+        def notes(self) -> list[Note | None]:  # type: ignore[valid-type]
             rows = [Note(owner="me", text="mine"), Note(owner="x", text="LEAK")]
             return LazyRows(rows, broken=broken)
 
         @strawberry.field
-        def secrets(self) -> list[Secret | None] | None:
+        def secrets(self) -> list[Secret | None] | None:  # type: ignore[valid-type]
             rows = [Secret(owner="me", text="mine"), Secret(owner="x", text="LEAK")]
             return LazyRows(rows, broken=broken)
 

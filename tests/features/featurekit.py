@@ -10,7 +10,15 @@ from typing import Any
 import strawberry
 from authzkit import codes, dump
 
-__all__ = ["PlainQuery", "codes", "drain", "dump", "frames"]
+__all__ = [
+    "PlainQuery",
+    "codes",
+    "drain",
+    "dump",
+    "events",
+    "frames",
+    "subscription_schema",
+]
 
 
 @strawberry.type
@@ -37,3 +45,15 @@ async def drain(stream: Any, *, timeout: float = 3.0) -> list[Any]:
 def frames(results: list[Any]) -> list[tuple[Any, list[str | None]]]:
     """(data, error codes) of each streamed result, for compact assertions."""
     return [(result.data, codes(result)) for result in results]
+
+
+def subscription_schema(
+    authz: Any, subscription: Any, query: Any = PlainQuery
+) -> strawberry.Schema:
+    """A schema of `subscription` (and `query`) guarded by `authz`."""
+    return strawberry.Schema(query=query, subscription=subscription, extensions=[authz])
+
+
+async def events(schema: Any, query: str, context: Any) -> list[Any]:
+    """Every result of subscribing to `query` with `context`, drained."""
+    return await drain(await schema.subscribe(query, context_value=context))

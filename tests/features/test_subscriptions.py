@@ -4,7 +4,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from featurekit import PlainQuery, drain, dump, frames
+from featurekit import drain, dump, events, frames, subscription_schema
 
 from strawberry_authz import AuthExtension, UnauthenticatedError
 
@@ -50,22 +50,14 @@ async def test_denied_subscription_returns_an_error_and_never_starts_the_generat
             started.append("alerts")
             yield 1
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
+    schema = subscription_schema(authz, Subscription)
 
-    denied = await drain(
-        await schema.subscribe("subscription { alerts }", context_value={"user": "bob"})
-    )
+    denied = await events(schema, "subscription { alerts }", {"user": "bob"})
     assert frames(denied) == [(None, ["FORBIDDEN"])]
     assert denied[0].errors[0].path == ["alerts"]
     assert started == []
 
-    allowed = await drain(
-        await schema.subscribe(
-            "subscription { alerts }", context_value={"user": "admin"}
-        )
-    )
+    allowed = await events(schema, "subscription { alerts }", {"user": "admin"})
     assert frames(allowed) == [({"alerts": 1}, [])]
     assert started == ["alerts"]
 
@@ -82,12 +74,8 @@ async def test_unauthenticated_subscriber_gets_unauthenticated_and_no_side_effec
             started.append("alerts")
             yield 1
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    denied = await drain(
-        await schema.subscribe("subscription { alerts }", context_value={"user": None})
-    )
+    schema = subscription_schema(authz, Subscription)
+    denied = await events(schema, "subscription { alerts }", {"user": None})
     assert frames(denied) == [(None, ["UNAUTHENTICATED"])]
     assert started == []
 
@@ -109,12 +97,8 @@ async def test_subscribe_phase_rule_is_checked_once_not_per_event():
             for tick in range(3):
                 yield tick
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "bob"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(schema, "subscription { ticks }", {"user": "bob"})
     assert frames(results) == [({"ticks": n}, []) for n in range(3)]
     assert len(seen_by_rule) == 1
     assert calls == [("is_logged_in", True)]
@@ -139,12 +123,8 @@ async def test_resolve_phase_rule_checks_every_event_and_the_stream_stays_open()
             for number in range(5):
                 yield number
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe("subscription { numbers }", context_value={"user": "x"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(schema, "subscription { numbers }", {"user": "x"})
     assert frames(results) == [
         ({"numbers": 0}, []),
         ({"numbers": None}, ["FORBIDDEN"]),
@@ -178,13 +158,9 @@ async def test_post_rule_sees_each_event_as_its_result_and_denied_events_are_err
             yield Message(owner="bob", text="secret of bob")
             yield Message(owner="ann", text="bye ann")
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe(
-            "subscription { messages { owner text } }", context_value={"user": "ann"}
-        )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(
+        schema, "subscription { messages { owner text } }", {"user": "ann"}
     )
     assert frames(results) == [
         ({"messages": {"owner": "ann", "text": "hi ann"}}, []),
@@ -211,12 +187,8 @@ async def test_event_denied_by_a_raised_error_reports_that_error_for_that_event(
             for number in range(3):
                 yield number
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe("subscription { numbers }", context_value={"user": "x"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(schema, "subscription { numbers }", {"user": "x"})
     assert frames(results) == [
         ({"numbers": 0}, []),
         ({"numbers": None}, ["UNAUTHENTICATED"]),
@@ -238,12 +210,8 @@ async def test_drop_denied_on_post_rule_drops_denied_events_silently():
                 produced.append(number)
                 yield number
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe("subscription { numbers }", context_value={"user": "x"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(schema, "subscription { numbers }", {"user": "x"})
     assert frames(results) == [({"numbers": n}, []) for n in (0, 2, 4)]
     assert produced == [0, 1, 2, 3, 4, 5]
 
@@ -263,18 +231,12 @@ async def test_drop_denied_on_resolve_phase_rule_drops_denied_events_silently():
             for room in ("lobby", "ann", "bob", "lobby", "bob"):
                 yield room
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
+    schema = subscription_schema(authz, Subscription)
     for user, visible in (
         ("ann", ["lobby", "ann", "lobby"]),
         ("bob", ["lobby", "bob", "lobby", "bob"]),
     ):
-        results = await drain(
-            await schema.subscribe(
-                "subscription { roomEvents }", context_value={"user": user}
-            )
-        )
+        results = await events(schema, "subscription { roomEvents }", {"user": user})
         assert frames(results) == [({"roomEvents": room}, []) for room in visible]
 
 
@@ -295,18 +257,12 @@ async def test_subscribe_default_scopes_deny_before_the_generator_starts():
             started.append("ticks")
             yield 1
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    denied = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": None})
-    )
+    schema = subscription_schema(authz, Subscription)
+    denied = await events(schema, "subscription { ticks }", {"user": None})
     assert frames(denied) == [(None, ["UNAUTHENTICATED"])]
     assert started == []
 
-    allowed = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "ann"})
-    )
+    allowed = await events(schema, "subscription { ticks }", {"user": "ann"})
     assert frames(allowed) == [({"ticks": 1}, [])]
 
 
@@ -335,9 +291,7 @@ async def test_resolve_default_scopes_are_checked_at_event_time_not_at_subscribe
             for tick in range(3):
                 yield tick
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
+    schema = subscription_schema(authz, Subscription)
     results = await drain(await schema.subscribe("subscription { ticks }"))
     assert frames(results) == [({"ticks": n}, []) for n in range(3)]
     assert calls == ["live while streaming=True"]
@@ -363,20 +317,12 @@ async def test_resolve_default_scopes_deny_each_event_but_keep_the_stream_open()
             for tick in range(3):
                 yield tick
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "bob"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(schema, "subscription { ticks }", {"user": "bob"})
     assert frames(results) == [({"ticks": None}, ["FORBIDDEN"])] * 3
     assert started == ["ticks"]
 
-    admin = await drain(
-        await schema.subscribe(
-            "subscription { ticks }", context_value={"user": "admin"}
-        )
-    )
+    admin = await events(schema, "subscription { ticks }", {"user": "admin"})
     assert frames(admin) == [({"ticks": n}, []) for n in range(3)]
 
 
@@ -402,18 +348,10 @@ async def test_skip_defaults_on_a_subscription_skips_both_default_phases():
         async def guarded(self) -> AsyncGenerator[int, None]:
             yield 1
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    ok = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "bob"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    ok = await events(schema, "subscription { ticks }", {"user": "bob"})
     assert frames(ok) == [({"ticks": 1}, [])]
-    denied = await drain(
-        await schema.subscribe(
-            "subscription { guarded }", context_value={"user": "bob"}
-        )
-    )
+    denied = await events(schema, "subscription { guarded }", {"user": "bob"})
     assert frames(denied) == [(None, ["FORBIDDEN"])]
 
 
@@ -431,21 +369,13 @@ async def test_type_rule_on_the_subscription_root_applies_at_subscribe_time():
             for tick in range(3):
                 yield tick
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    denied = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "bob"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    denied = await events(schema, "subscription { ticks }", {"user": "bob"})
     assert frames(denied) == [(None, ["FORBIDDEN"])]
     assert started == []
 
     calls.clear()
-    allowed = await drain(
-        await schema.subscribe(
-            "subscription { ticks }", context_value={"user": "admin"}
-        )
-    )
+    allowed = await events(schema, "subscription { ticks }", {"user": "admin"})
     assert frames(allowed) == [({"ticks": n}, []) for n in range(3)]
     # Checked once, before the stream: not once per event.
     assert calls == [("is_admin", True)]
@@ -461,12 +391,8 @@ async def test_type_rule_on_a_renamed_subscription_root_still_applies():
         async def ticks(self) -> AsyncGenerator[int, None]:
             yield 1
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    denied = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "bob"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    denied = await events(schema, "subscription { ticks }", {"user": "bob"})
     assert frames(denied) == [(None, ["FORBIDDEN"])]
 
 
@@ -493,20 +419,14 @@ async def test_static_rule_loaders_run_once_per_subscription_not_per_event():
             for tick in range(4):
                 yield tick
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "ann"})
-    )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(schema, "subscription { ticks }", {"user": "ann"})
     assert frames(results) == [({"ticks": n}, []) for n in range(4)]
     assert sorted(calls) == [("in_room", "lobby"), ("is_logged_in", True)]
 
     # A second subscription is a new operation: its own cache.
     calls.clear()
-    await drain(
-        await schema.subscribe("subscription { ticks }", context_value={"user": "ann"})
-    )
+    await events(schema, "subscription { ticks }", {"user": "ann"})
     assert sorted(calls) == [("in_room", "lobby"), ("is_logged_in", True)]
 
 
@@ -530,9 +450,7 @@ async def test_async_loaders_are_cached_per_subscription_too():
             for tick in range(4):
                 yield tick
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
+    schema = subscription_schema(authz, Subscription)
     results = await drain(await schema.subscribe("subscription { ticks }"))
     assert frames(results) == [({"ticks": n}, []) for n in range(4)]
     assert calls == ["lobby"]
@@ -555,14 +473,8 @@ async def test_rules_depending_on_the_event_run_for_every_event():
             for room in ("lobby", "bob", "ann", "bob"):
                 yield room
 
-    schema = strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
-    )
-    results = await drain(
-        await schema.subscribe(
-            "subscription { roomEvents }", context_value={"user": "ann"}
-        )
-    )
+    schema = subscription_schema(authz, Subscription)
+    results = await events(schema, "subscription { roomEvents }", {"user": "ann"})
     assert frames(results) == [
         ({"roomEvents": "lobby"}, []),
         ({"roomEvents": None}, ["FORBIDDEN"]),
@@ -601,85 +513,64 @@ def message_schema(authz: AuthExtension, subscription_policy) -> strawberry.Sche
             for id_, public in ((1, True), (2, False), (3, True)):
                 yield Message(id=id_, public=public)
 
-    return strawberry.Schema(
-        query=PlainQuery, subscription=Subscription, extensions=[authz]
+    return subscription_schema(authz, Subscription)
+
+
+async def message_frames(subscription_policy: Any) -> list[Any]:
+    """`frames` of `message_schema`'s three messages, to a logged-in user."""
+    authz = AuthExtension(user_scopes())
+    schema = message_schema(authz, subscription_policy(authz))
+    return frames(
+        await events(schema, "subscription { messages { id body } }", {"user": "ann"})
     )
+
+
+SECOND_BODY_DENIED = [
+    ({"messages": {"id": 1, "body": "body 1"}}, []),
+    ({"messages": {"id": 2, "body": None}}, ["FORBIDDEN"]),
+    ({"messages": {"id": 3, "body": "body 3"}}, []),
+]
 
 
 async def test_grants_of_a_subscription_field_reach_every_event_child_field():
-    authz = AuthExtension(user_scopes())
-    schema = message_schema(
-        authz, authz.rule({"is_logged_in": True}, grants=["read_body"])
-    )
-    results = await drain(
-        await schema.subscribe(
-            "subscription { messages { id body } }", context_value={"user": "ann"}
-        )
-    )
-    assert frames(results) == [
-        ({"messages": {"id": n, "body": f"body {n}"}}, []) for n in (1, 2, 3)
-    ]
+    assert await message_frames(
+        lambda authz: authz.rule({"is_logged_in": True}, grants=["read_body"])
+    ) == [({"messages": {"id": n, "body": f"body {n}"}}, []) for n in (1, 2, 3)]
 
 
 async def test_grants_computed_per_event_do_not_leak_to_later_events():
-    authz = AuthExtension(user_scopes())
-    schema = message_schema(
-        authz,
-        authz.post_rule(
-            lambda params, result: True,
-            grants=lambda params, result: ["read_body"] if result.public else [],
-        ),
-    )
-    results = await drain(
-        await schema.subscribe(
-            "subscription { messages { id body } }", context_value={"user": "ann"}
+    assert (
+        await message_frames(
+            lambda authz: authz.post_rule(
+                lambda params, result: True,
+                grants=lambda params, result: ["read_body"] if result.public else [],
+            )
         )
+        == SECOND_BODY_DENIED
     )
-    assert frames(results) == [
-        ({"messages": {"id": 1, "body": "body 1"}}, []),
-        ({"messages": {"id": 2, "body": None}}, ["FORBIDDEN"]),
-        ({"messages": {"id": 3, "body": "body 3"}}, []),
-    ]
 
 
 async def test_grants_of_a_resolve_phase_rule_are_given_per_event():
-    authz = AuthExtension(user_scopes())
-    schema = message_schema(
-        authz,
-        authz.rule(
-            lambda params: True,
-            phase="resolve",
-            grants=lambda params, result: "read_body" if result.id != 2 else None,
-        ),
-    )
-    results = await drain(
-        await schema.subscribe(
-            "subscription { messages { id body } }", context_value={"user": "ann"}
+    assert (
+        await message_frames(
+            lambda authz: authz.rule(
+                lambda params: True,
+                phase="resolve",
+                grants=lambda params, result: "read_body" if result.id != 2 else None,
+            )
         )
+        == SECOND_BODY_DENIED
     )
-    assert frames(results) == [
-        ({"messages": {"id": 1, "body": "body 1"}}, []),
-        ({"messages": {"id": 2, "body": None}}, ["FORBIDDEN"]),
-        ({"messages": {"id": 3, "body": "body 3"}}, []),
-    ]
 
 
 async def test_grants_per_event_also_work_when_denied_events_are_dropped():
-    authz = AuthExtension(user_scopes())
-    schema = message_schema(
-        authz,
-        authz.post_rule(
+    assert await message_frames(
+        lambda authz: authz.post_rule(
             lambda params, result: result.id != 2,
             drop_denied=True,
             grants=lambda params, result: ["read_body"] if result.id == 1 else [],
-        ),
-    )
-    results = await drain(
-        await schema.subscribe(
-            "subscription { messages { id body } }", context_value={"user": "ann"}
         )
-    )
-    assert frames(results) == [
+    ) == [
         ({"messages": {"id": 1, "body": "body 1"}}, []),
         ({"messages": {"id": 3, "body": None}}, ["FORBIDDEN"]),
     ]

@@ -13,72 +13,20 @@ import strawberry
 from filterkit import NoteRow, sqlite_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rulekit import rule_trees
+from rulekit import LEAVES, ROW, VIEWER, note_scopes, note_type, rule_trees
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from strawberry_authz import AuthExtension, Column, FilterScope
 from strawberry_authz.testing import assert_filter_matches_check
 
-LEAVES: list[dict[str, object]] = [
-    {"admin": True},
-    {"closed": True},
-    {"owner": Column("owner_id")},
-    {"member": Column("team_id")},
-    {"public": Column("public")},
-    {"above": Column("id")},
-]
-
 
 def load_scopes(viewer: dict[str, Any]) -> dict[str, object]:
-    threshold = viewer["above"]
-    return {
-        "admin": viewer["admin"],
-        "closed": False,
-        "owner": FilterScope.equals(viewer["user"]),
-        "member": FilterScope.one_of(viewer["teams"]),
-        "public": FilterScope.equals(True),
-        # A pair written by hand: `id > threshold` both ways.
-        "above": FilterScope(
-            check=lambda value: value is not None and value > threshold,
-            where=lambda column: column > threshold,
-        ),
-    }
+    return note_scopes(viewer, lambda column, threshold: column > threshold)
 
 
 def rules() -> st.SearchStrategy[dict[str, object]]:
     return rule_trees(LEAVES)
-
-
-ROW = st.fixed_dictionaries(
-    {
-        "owner_id": st.none() | st.sampled_from([1, 2, 3]),
-        "team_id": st.none() | st.sampled_from([10, 20]),
-        "public": st.none() | st.booleans(),
-    }
-)
-
-VIEWER = st.fixed_dictionaries(
-    {
-        # "1" and "10": text where the columns hold numbers (SQLite would
-        # convert; Python's check does not).
-        "user": st.none() | st.sampled_from([1, 2, "1"]),
-        "teams": st.lists(st.sampled_from([10, 20, "10"]), max_size=2),
-        "admin": st.booleans(),
-        "above": st.integers(0, 6),
-    }
-)
-
-
-def note_type(rule: dict[str, object]) -> tuple[AuthExtension, type]:
-    authz = AuthExtension(load_scopes)
-
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Note:
-        id: int
-
-    return authz, Note
 
 
 @settings(
@@ -88,14 +36,14 @@ def note_type(rule: dict[str, object]) -> tuple[AuthExtension, type]:
 )
 @given(
     rule=rules(),
-    rows=st.lists(ROW, max_size=8),
-    viewers=st.lists(VIEWER, min_size=1, max_size=3),
+    rows=st.lists(st.fixed_dictionaries(ROW), max_size=8),
+    viewers=st.lists(st.fixed_dictionaries(VIEWER), min_size=1, max_size=3),
 )
 def test_random_rules_filter_exactly_the_rows_their_check_allows(rule, rows, viewers):
     engine = sqlite_engine(
         [{"id": index + 1, "title": "t", **row} for index, row in enumerate(rows)]
     )
-    authz, note = note_type(rule)
+    authz, note = note_type(load_scopes, rule)
     with Session(engine) as session:
         asyncio.run(
             assert_filter_matches_check(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import titled, titled_type
 
 import strawberry_authz
 from strawberry_authz import AuthExtension
@@ -52,18 +53,13 @@ def build(
 
     authz = AuthExtension(lambda _: {"member": counted})
 
-    @authz.type_rule({"member": True})
-    @strawberry.type
-    class Doc:
-        id: int
-        title: str
-        body: str
+    Doc = titled_type(authz, {"member": True})
 
     @strawberry.type
     class Query:
         @strawberry.field
-        def docs(self) -> list[Doc]:
-            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(items)]
+        def docs(self) -> list[Doc]:  # type: ignore[valid-type]
+            return titled(Doc, range(items))
 
     return strawberry.Schema(query=Query, extensions=[authz]), calls
 
@@ -142,18 +138,15 @@ async def test_a_second_list_in_the_same_request_reuses_the_decision():
 def build_object_rule(drop: bool) -> strawberry.Schema:
     authz = AuthExtension(lambda _: {"can": lambda value: value % 4 != 3})
 
-    @authz.type_rule(lambda p: {"can": p.root.id}, on_object=True, drop_denied=drop)
-    @strawberry.type
-    class Doc:
-        id: int
-        title: str
-        body: str
+    Doc = titled_type(
+        authz, lambda p: {"can": p.root.id}, on_object=True, drop_denied=drop
+    )
 
     @strawberry.type
     class Query:
         @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(ITEMS)]
+        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
+            return titled(Doc, range(ITEMS))
 
     return strawberry.Schema(query=Query, extensions=[authz])
 

@@ -7,15 +7,41 @@ under `execute` as under `execute_sync`, and nothing waits forever.
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import strawberry
-from authzkit import authz_logs, codes, dump
+from authzkit import authz_logs, codes, dump, owned_type
 
 from strawberry_authz import AuthExtension, BatchScope
 
 HANG = 5.0  # seconds: far more than any of these operations needs
+
+
+def docs_schema(
+    owns: Any,
+    docs: Callable[[Any], Any],
+    *,
+    on_object: bool = False,
+    base: type = object,
+) -> strawberry.Schema:
+    """`docs` returns `docs(Doc)`; `Doc`'s type rule asks `owns` of its owner.
+
+    `owns` is the scope's loader; `base` gives the query more fields.
+    """
+    authz = AuthExtension(lambda _: {"owns": owns})
+    Doc = owned_type(
+        authz, "Doc", lambda p: {"owns": p.root.owner}, on_object=on_object
+    )
+
+    @strawberry.type
+    class Query(base):  # type: ignore[misc,valid-type]
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
+            return docs(Doc)  # type: ignore[no-any-return]
+
+    return strawberry.Schema(query=Query, extensions=[authz])
 
 
 def shared_list_schema(*, on_object: bool):
@@ -24,34 +50,25 @@ def shared_list_schema(*, on_object: bool):
     The `owns` batch answers after a round trip, so `reverse` runs while the
     items of `docs` are being decided.
     """
-    docs: list[Any] = []
+    shared: list[Any] = []
 
     async def owns(values: list[Any]) -> list[bool]:
         await asyncio.sleep(0.02)
         return [value == "me" for value in values]
 
-    authz = AuthExtension(lambda _: {"owns": BatchScope(owns)})
-
-    @authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=on_object)
-    @strawberry.type
-    class Doc:
-        owner: strawberry.Private[str]
-        text: str
+    def docs(Doc: Any) -> list[Any]:
+        shared[:] = [Doc(owner="me", text="mine"), Doc(owner="other", text="LEAK")]
+        return shared
 
     @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            docs[:] = [Doc(owner="me", text="mine"), Doc(owner="other", text="LEAK")]
-            return docs
-
+    class Reversing:
         @strawberry.field
         async def reverse(self) -> bool:
             await asyncio.sleep(0.001)
-            docs.reverse()  # the same list object, in place
+            shared.reverse()  # the same list object, in place
             return True
 
-    return strawberry.Schema(query=Query, extensions=[authz])
+    return docs_schema(BatchScope(owns), docs, on_object=on_object, base=Reversing)
 
 
 @pytest.mark.parametrize("on_object", [False, True], ids=["type_rule", "on_object"])
@@ -69,21 +86,10 @@ async def test_a_list_reordered_in_place_while_decided_serves_the_items_decided(
 
 def batch_schema(load_fn: Any):
     """Docs owned by "b" (allowed) and "a" (denied), asked in one batch."""
-    authz = AuthExtension(lambda _: {"owns": BatchScope(load_fn)})
-
-    @authz.type_rule(lambda p: {"owns": p.root.owner})
-    @strawberry.type
-    class Doc:
-        owner: strawberry.Private[str]
-        text: str
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return [Doc(owner="b", text="allowed"), Doc(owner="a", text="LEAK")]
-
-    return strawberry.Schema(query=Query, extensions=[authz])
+    return docs_schema(
+        BatchScope(load_fn),
+        lambda Doc: [Doc(owner="b", text="allowed"), Doc(owner="a", text="LEAK")],
+    )
 
 
 def sorts_its_values(values: list[Any]) -> list[bool]:
@@ -166,21 +172,11 @@ class ShiftingList(list):
 async def test_a_list_iterating_differently_each_time_serves_the_items_decided(
     kind, on_object, is_async
 ):
-    authz = AuthExtension(lambda _: {"owns": lambda owner: owner == "me"})
-
-    @authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=on_object)
-    @strawberry.type
-    class Doc:
-        owner: strawberry.Private[str]
-        text: str
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return kind([Doc(owner="me", text="mine"), Doc(owner="x", text="LEAK")])
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = docs_schema(
+        lambda owner: owner == "me",
+        lambda Doc: kind([Doc(owner="me", text="mine"), Doc(owner="x", text="LEAK")]),
+        on_object=on_object,
+    )
     query = "{ docs { text } }"
     result = await schema.execute(query) if is_async else schema.execute_sync(query)
     assert "LEAK" not in dump(result)

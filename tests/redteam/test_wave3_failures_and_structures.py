@@ -10,11 +10,22 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import codes, dump
+from authzkit import codes, docs_schema, dump, owners_schema, ruled_type
 from strawberry import relay
 
 from strawberry_authz import AuthExtension, BatchScope, ForbiddenError
 from strawberry_authz.audit import AuditLog
+
+
+def not_blocked_type(authz: AuthExtension) -> Any:
+    """`Doc` (`id`), allowed when `{"$not": {"blocked": id}}` passes (on_object)."""
+    return ruled_type(
+        authz,
+        "Doc",
+        {"id": int},
+        lambda p: {"$not": {"blocked": p.root.id}},
+        on_object=True,
+    )
 
 
 def by_user(context: Any) -> dict[str, Any]:
@@ -52,19 +63,12 @@ async def test_a_failure_under_not_is_internal_never_a_pass_never_text(where):
         return {"blocked": BatchScope(load_fn)}
 
     authz = AuthExtension(load_scopes)
+    Doc = not_blocked_type(authz)
 
-    @authz.type_rule(lambda p: {"$not": {"blocked": p.root.id}}, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
+    async def docs() -> list[Any]:
+        return [Doc(id=1), Doc(id=2)]
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        async def docs(self) -> list[Doc | None]:
-            return [Doc(id=1), Doc(id=2)]
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = docs_schema(authz, Doc, docs)
     result = await schema.execute("{ docs { id } }")
     assert "SECRET" not in dump(result)
     assert result.data["docs"] == [None, None]
@@ -269,20 +273,7 @@ async def test_two_viewers_at_once_never_share_batch_answers():
         return {"owns": BatchScope(load_fn)}
 
     authz = AuthExtension(load_scopes)
-
-    @authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=True, drop_denied=True)
-    @strawberry.type
-    class Doc:
-        owner: str
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        async def docs(self) -> list[Doc]:
-            await asyncio.sleep(0)
-            return [Doc(owner="alice"), Doc(owner="bob")]
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = owners_schema(authz, ["alice", "bob"])
     a, b = await asyncio.gather(
         schema.execute("{ docs { owner } }", context_value={"user": "alice"}),
         schema.execute("{ docs { owner } }", context_value={"user": "bob"}),
@@ -305,19 +296,12 @@ async def test_two_viewers_at_once_never_share_batch_answers():
 )
 async def test_a_batch_answer_that_is_not_a_bool_never_passes_a_not(answer):
     authz = AuthExtension(lambda c: {"blocked": BatchScope(answer)})
+    Doc = not_blocked_type(authz)
 
-    @authz.type_rule(lambda p: {"$not": {"blocked": p.root.id}}, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
+    async def docs() -> Any:
+        yield Doc(id=1)
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        async def docs(self) -> list[Doc | None]:
-            yield Doc(id=1)
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = docs_schema(authz, Doc, docs)
     result = await schema.execute("{ docs { id } }")
     assert result.data == {"docs": [None]}
     assert codes(result) == ["INTERNAL_SERVER_ERROR"]

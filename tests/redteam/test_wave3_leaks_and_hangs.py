@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import authz_logs, codes, dump
+from authzkit import authz_logs, codes, dump, owners_schema
 
 from strawberry_authz import AuthExtension, BatchScope
 
@@ -116,20 +116,7 @@ async def test_a_batch_scope_shared_by_every_request_never_mixes_viewers():
 
     shared = BatchScope(load_fn)
     authz = AuthExtension(lambda c: {"owns": shared})
-
-    @authz.type_rule(lambda p: {"owns": p.root.owner}, on_object=True, drop_denied=True)
-    @strawberry.type
-    class Doc:
-        owner: str
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        async def docs(self) -> list[Doc]:
-            await asyncio.sleep(0)
-            return [Doc(owner="alice"), Doc(owner="bob"), Doc(owner="carol")]
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = owners_schema(authz, ["alice", "bob", "carol"])
 
     async def as_viewer(name: str) -> Any:
         VIEWER.set(name)
