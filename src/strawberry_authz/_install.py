@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from graphql import GraphQLError, GraphQLObjectType
 from strawberry import Schema
 
-from ._compat import rebuild_resolver, serial_mutations
+from ._compat import read_attribute, rebuild_resolver, serial_mutations
 from ._guards import FieldGuard
 from ._output_fields import _Planned
 from ._params import FieldSite
@@ -209,7 +209,11 @@ class _Unbuilt:
         entry = self.entry
         try:
             original = _without_markers(build, entry, self.original)
-            guard = FieldGuard(entry.field_plan(), build.settings, original)
+            field = entry.output.field
+            reads = (
+                None if field is None else read_attribute(build.schema, field, original)
+            )
+            guard = FieldGuard(entry.field_plan(), build.settings, original, reads)
             resolver = guard.build()
         except Exception:
             logger.exception(
