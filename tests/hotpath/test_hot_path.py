@@ -299,7 +299,7 @@ def test_an_allowed_objects_fields_without_resolvers_skip_strawberrys_wrapper():
             body: str
 
         if authz is not None:
-            Doc = authz.type_rule(lambda p: {"can": p.root.id})(Doc)  # noqa: N806
+            Doc = authz.type_rule(lambda p: {"can": p.root.id})(Doc)
 
         @strawberry.type
         class Query:
