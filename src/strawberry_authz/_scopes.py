@@ -204,6 +204,16 @@ class ScopeCache:
             self.results[key] = outcome
         return outcome
 
+    def batch_scope(self, name: str) -> BatchScope | None:
+        """The `BatchScope` `load_scopes` returned for scope `name`, if it has
+        returned one (nothing is loaded here); else None."""
+        scopes = self._scopes
+        if type(scopes) is dict:
+            loader = scopes.get(name)
+            if type(loader) is BatchScope:
+                return loader
+        return None
+
     def loaded(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
         """What `load_scopes` returned (loading it now if need be).
 
