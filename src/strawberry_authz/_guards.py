@@ -55,19 +55,12 @@ class FieldGuard:
     __slots__ = ("_built", "original", "plan", "reads", "settings")
 
     def __init__(
-        self,
-        plan: FieldPlan,
-        settings: GuardSettings,
-        original: Resolver | None,
-        reads: str | None = None,
+        self, plan: FieldPlan, settings: GuardSettings, original: Resolver | None
     ) -> None:
         self.plan = plan
         self.settings = settings
         self.original: Resolver = original or default_field_resolver
-        # The attribute `original` returns, when that is all it does (a field
-        # without a resolver; `_compat.read_attribute`): a decided field then
-        # reads it itself, one call instead of Strawberry's three.
-        self.reads = reads
+        self.reads: str | None = None  # see `_compat.read_attribute`
         self._built: Resolver | None = None
 
     def build(self) -> Resolver:

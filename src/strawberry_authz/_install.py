@@ -209,11 +209,9 @@ class _Unbuilt:
         entry = self.entry
         try:
             original = _without_markers(build, entry, self.original)
-            field = entry.output.field
-            reads = (
-                None if field is None else read_attribute(build.schema, field, original)
-            )
-            guard = FieldGuard(entry.field_plan(), build.settings, original, reads)
+            guard = FieldGuard(entry.field_plan(), build.settings, original)
+            if (field := entry.output.field) is not None:
+                guard.reads = read_attribute(build.schema, field, original)
             resolver = guard.build()
         except Exception:
             logger.exception(
