@@ -65,6 +65,7 @@ __all__ = [
     "operation_execution_context",
     "operation_is_sync",
     "own_fields",
+    "read_attribute",
     "rebuild_resolver",
     "resolve_type_name",
     "serial_mutations",
@@ -228,6 +229,31 @@ def rebuild_resolver(
             with contextlib.suppress(AttributeError):
                 del extension.apply
     return resolver
+
+
+def read_attribute(
+    schema: Schema, field: StrawberryField, resolver: Callable[..., Any]
+) -> str | None:
+    """The attribute `resolver` returns, when that is all it does; else None.
+
+    Strawberry gives a field without a resolver of its own, extensions or
+    exception handlers its `_get_basic_result`, which calls
+    `field.get_result`, which returns `config.default_resolver(root,
+    field.python_name)`. With `StrawberryField`'s own `get_result` and the
+    default `getattr`, `getattr(root, name)` returns the same, one call
+    instead of three. Anything else (a subclass's `get_result`, another
+    default resolver, a resolver of another shape): None, and the resolver
+    runs.
+    """
+    if (
+        getattr(resolver, "__name__", None) == "_get_basic_result"
+        and getattr(resolver, "_is_default", False) is True
+        and not field.base_resolver
+        and type(field).get_result is StrawberryField.get_result
+        and schema.schema_converter.config.default_resolver is getattr
+    ):
+        return field.python_name
+    return None
 
 
 def _applied(field: StrawberryField) -> None:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Any
 
@@ -103,8 +102,10 @@ _DENIAL_MARK = "_strawberry_authz_denial"
 
 def mark_denial(error: Exception) -> Exception:
     """Mark `error` (a fresh copy) as the error of a denial, for the log filter."""
-    with contextlib.suppress(AttributeError, TypeError):
+    try:  # not `contextlib.suppress`: this runs once per denied field
         setattr(error, _DENIAL_MARK, True)
+    except (AttributeError, TypeError):
+        return error  # one that takes no attribute stays unmarked
     return error
 
 
@@ -139,7 +140,7 @@ def fresh_error(error: Exception) -> Exception:
     """
     if isinstance(error, GraphQLError):
         clone = type(error).__new__(type(error))
-        for slot in _GRAPHQL_ERROR_SLOTS:
+        for slot in _COPIED_SLOTS:
             setattr(clone, slot, getattr(error, slot, None))
         clone.__dict__.update(error.__dict__)
         clone.args = error.args
@@ -153,14 +154,13 @@ def fresh_error(error: Exception) -> Exception:
         return error
 
 
-_GRAPHQL_ERROR_SLOTS = (
+_COPIED_SLOTS = (
     "cause",
     "extensions",
-    "locations",
     "message",
-    "nodes",
     "original_error",
-    "path",
     "positions",
     "source",
 )
+"""`GraphQLError`'s slots a copy keeps; `path`, `locations` and `nodes` are
+set by graphql-core where the copy is raised."""

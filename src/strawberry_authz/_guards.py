@@ -53,7 +53,7 @@ Resolver = Callable[..., Any]
 class FieldGuard:
     """Everything enforced on one resolver, and the resolver it guards."""
 
-    __slots__ = ("_built", "original", "plan", "settings")
+    __slots__ = ("_built", "original", "plan", "reads", "settings")
 
     def __init__(
         self, plan: FieldPlan, settings: GuardSettings, original: Resolver | None
@@ -61,6 +61,7 @@ class FieldGuard:
         self.plan = plan
         self.settings = settings
         self.original: Resolver = original or default_field_resolver
+        self.reads: str | None = None  # see `_compat.read_attribute`
         self._built: Resolver | None = None
 
     def build(self) -> Resolver:
@@ -374,6 +375,24 @@ def _per_object_closure(guard: FieldGuard, node: PerObject) -> Resolver:
     resolve = guard.resolve
     node_id = id(node)
     denied = _known_denial(guard)
+
+    reads = guard.reads
+    if reads is not None and not guard.plan.has_arguments:
+        # The usual object field, an attribute: read here once allowed.
+        def resolve_per_object_attribute(root: Any, info: Any) -> Any:
+            state = var.get()
+            if state is not None:
+                at = info.path.prev
+                if at is not None:
+                    # `rules.object_key(at, node)`, inlined: this runs per field.
+                    known = state.per_object.get((id(at.prev), at.key, node_id))
+                    if known is True:
+                        return getattr(root, reads)
+                    if type(known) is Denial and denied is not None:
+                        raise denied(known, info)
+            return resolve(state, root, info, {})
+
+        return resolve_per_object_attribute
 
     if not guard.plan.has_arguments:
         # The usual object field: no `**args` dict to pack and unpack.

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from graphql import GraphQLError, GraphQLObjectType
 from strawberry import Schema
 
-from ._compat import rebuild_resolver, serial_mutations
+from ._compat import read_attribute, rebuild_resolver, serial_mutations
 from ._guards import FieldGuard
 from ._output_fields import _Planned
 from ._params import FieldSite
@@ -210,6 +210,8 @@ class _Unbuilt:
         try:
             original = _without_markers(build, entry, self.original)
             guard = FieldGuard(entry.field_plan(), build.settings, original)
+            if (field := entry.output.field) is not None:
+                guard.reads = read_attribute(build.schema, field, original)
             resolver = guard.build()
         except Exception:
             logger.exception(

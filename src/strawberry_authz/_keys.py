@@ -247,10 +247,20 @@ def _list_key(rules: list[Any], below: int) -> Hashable:
     """`_rule_key` of a list whose items are at depth `below`."""
     if below > MAX_KEY_DEPTH + 1:
         raise UnkeyableValueError(f"rule set nested deeper than {MAX_KEY_DEPTH}")
-    listed = [
-        _dict_key(item, below) if type(item) is dict else _rule_key(item, below)
-        for item in rules
-    ]
+    listed: list[Hashable] = []
+    for item in rules:
+        if type(item) is dict:
+            if len(item) == 1 and below <= MAX_KEY_DEPTH:
+                # `_dict_key` of `{"scope": value}` with a plain value, inlined:
+                # the commonest branch of an `$or` returned per object.
+                ((name, value),) = item.items()
+                kind = type(value)
+                if kind is str or kind is int or kind is bool:
+                    listed.append(("d", ((name, ("v", (kind, value))),)))
+                    continue
+            listed.append(_dict_key(item, below))
+        else:
+            listed.append(_rule_key(item, below))
     return ("l", tuple(listed))
 
 

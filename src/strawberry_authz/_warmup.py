@@ -27,9 +27,11 @@ from graphql import (
 
 from ._batch import Queued
 from ._compat import ResolveInfo
+from ._keys import scope_key
 from ._outcomes import (
     Denial,
     Later,
+    MaybeOutcome,
     Outcome,
     decided,
     denial_from_exception,
@@ -41,7 +43,9 @@ from ._outcomes import (
 from ._params import AuthParams, FieldCall, ObjectCall
 from ._per_object import PerObject
 from ._request import RequestState
+from ._rule_compiler import RuleFunction, is_scope_name
 from ._rules import Node
+from ._scopes import ScopeCache
 
 __all__ = [
     "ObjectTodo",
@@ -249,6 +253,8 @@ def _decide_objects(
             pending.append(Later(_remember_all, per_object, futures))
         return pending
     # The first round, with each object's call made only if needed.
+    scopes = state.scopes
+    names: dict[str, bool] = {}
     waiting: list[tuple[PerObject, Any, ObjectCall]] = []
     queued: list[tuple[Any, Queued]] = []
     batches.collecting = True
@@ -267,7 +273,12 @@ def _decide_objects(
                     returned = function.fn(AuthParams(site, info, root))
                 except (Exception, asyncio.CancelledError) as error:
                     returned = function.run_failed(error)
-                plain = function.plain(returned, state)
+                if type(returned) is dict and len(returned) == 1:
+                    plain = _batch_value(function, returned, scopes, names)
+                    if plain is None:
+                        plain = function.plain(returned, state)
+                else:
+                    plain = function.plain(returned, state)
                 # The common answers, without `node.remember`: allowed, or
                 # one batch value (whose answer will be the object's).
                 if plain is True:
@@ -322,6 +333,44 @@ def _decide_objects(
         finally:
             batches.collecting = False
     return []
+
+
+def _batch_value(
+    function: RuleFunction,
+    returned: dict[Any, Any],
+    scopes: ScopeCache,
+    names: dict[str, bool],
+) -> MaybeOutcome | None:
+    """`function.plain(returned, state)` for the commonest answer of a sync
+    round, `{scope: value}` of a `BatchScope`; None: the general path.
+
+    `function.plain`, `ScopeCache.answer` and `Batches.ask` do the same, with
+    the checks every other shape needs: this runs per object. `names` keeps
+    `is_scope_name` of the names seen.
+    """
+    ((name, value),) = returned.items()
+    if type(name) is not str or not function.asks_as_is:
+        return None
+    known_name = names.get(name)
+    if known_name is None:
+        known_name = names[name] = is_scope_name(name)
+    if not known_name:
+        return None
+    batch = scopes.batch_scope(name)
+    if batch is None:
+        return None
+    try:
+        key = scope_key(name, value)
+    except Exception:
+        return None  # the general path says why
+    results = scopes.results
+    known = results.get(key)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    outcome = scopes.batches.ask(name, batch, value, key)
+    if type(outcome) is not Queued:
+        results[key] = outcome
+    return outcome
 
 
 _MAX_ROUNDS = 8

@@ -270,3 +270,51 @@ async def test_a_field_of_a_denied_object_costs_its_error_and_nothing_more(is_as
     # through `QuietDenials` (issue 19: one log line per denial, no
     # traceback): 7 calls, no evaluation of the rule again.
     assert (three_fields - one_field) / (2 * ITEMS) < 7.5
+
+
+STRAWBERRY = str(Path(strawberry.__file__).parent)
+
+
+class StrawberryCalls(Calls):
+    """Counts the Python calls into Strawberry's own code."""
+
+    def profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(STRAWBERRY):
+            self.count += 1
+
+
+def test_an_allowed_objects_fields_without_resolvers_skip_strawberrys_wrapper():
+    def docs_schema(authz: AuthExtension | None, items: int) -> strawberry.Schema:
+        @strawberry.type
+        class Doc:
+            id: int
+            title: str
+            body: str
+
+        if authz is not None:
+            Doc = authz.type_rule(lambda p: {"can": p.root.id})(Doc)
+
+        @strawberry.type
+        class Query:
+            @strawberry.field
+            def docs(self) -> list[Doc]:  # type: ignore[valid-type]
+                return [Doc(id=i, title=f"t{i}", body=f"b{i}") for i in range(items)]
+
+        return strawberry.Schema(
+            query=Query, extensions=[] if authz is None else [authz]
+        )
+
+    def per_field(authorized: bool) -> float:
+        def run(items: int) -> tuple[int, int]:
+            authz = AuthExtension(lambda _: {"can": lambda value: True})
+            schema = docs_schema(authz if authorized else None, items)
+            schema.execute_sync("{ docs { id } }")  # builds the guards
+            with StrawberryCalls() as calls:
+                result = schema.execute_sync("{ docs { id title body } }")
+            return calls.count, count_fields(result)
+
+        return calls_per_field(run)
+
+    # Strawberry's resolver of a field without one is two calls (its wrapper,
+    # then `get_result`); the guard of an allowed object reads the attribute.
+    assert per_field(authorized=True) < per_field(authorized=False)

@@ -304,3 +304,58 @@ def test_a_mapping_answering_a_non_bool_denies_the_chunk_and_logs(caplog):
     assert result.data == {"docs": [None] * ITEMS}
     assert set(codes(result)) == {"INTERNAL_SERVER_ERROR"}
     assert "something else than a bool" in authz_logs(caplog)
+
+
+def test_a_second_list_of_the_same_values_keeps_the_first_lists_denials():
+    """Sync: the second list finds its values answered in the scope cache."""
+    calls: list[list[int]] = []
+
+    def can_many(values: list[int]) -> list[bool]:
+        calls.append(list(values))
+        return [value % 3 != 0 for value in values]
+
+    authz = AuthExtension(lambda _: {"can": BatchScope(can_many)})
+
+    @authz.type_rule(lambda p: {"can": p.root.id})
+    @strawberry.type
+    class Doc:
+        id: int | None
+        secret: str | None
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc]:
+            return [Doc(id=i, secret=f"s{i}") for i in range(9)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = schema.execute_sync("{ a: docs { id secret } b: docs { id secret } }")
+    expected = [
+        {"id": i, "secret": f"s{i}"} if i % 3 else {"id": None, "secret": None}
+        for i in range(9)
+    ]
+    assert result.data == {"a": expected, "b": expected}
+    assert calls == [list(range(9))]
+
+
+def test_a_declared_scope_still_checks_each_objects_value():
+    """`scopes=` declares the value type: a value of another type is denied."""
+    authz = AuthExtension(
+        lambda _: {"can": BatchScope(lambda values: [True for _ in values])},
+        scopes={"can": int},
+    )
+
+    @authz.type_rule(lambda p: {"can": p.root.id if p.root.id % 2 else str(p.root.id)})
+    @strawberry.type
+    class Doc:
+        id: int | None
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc]:
+            return [Doc(id=i) for i in range(6)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = schema.execute_sync("{ docs { id } }")
+    assert result.data == {"docs": [{"id": i if i % 2 else None} for i in range(6)]}
