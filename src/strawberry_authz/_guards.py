@@ -65,12 +65,11 @@ class FieldGuard:
         self._built: Resolver | None = None
 
     def build(self) -> Resolver:
-        """The resolver to install: the fastest closure that enforces the plan.
+        """The resolver to install (made once): the fastest closure enforcing the plan.
 
-        Made on the first call; later calls return the same one. A plan with
-        nothing to enforce on the field itself (the field of a type whose
-        only rules are object rules, checked where the object is returned)
-        gets the original resolver: its fields cost nothing.
+        A plan with nothing to enforce on the field itself (a field of a type
+        whose only rules are object rules, checked where the object is
+        returned) gets the original resolver: its fields cost nothing.
         """
         built = self._built
         if built is None:
