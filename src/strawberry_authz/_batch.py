@@ -308,6 +308,20 @@ class Batches:
         queue[1].append((value, key, future))
         return future
 
+    def enqueue(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
+        """Queue `entries` (value, key, future) for scope `name`'s next batch.
+
+        What `ask` does per value, for a list pre-decision that made the
+        futures itself (and put them in `results`): called with a running
+        loop, which every future will be settled in (`_ask_chunk` settles
+        every entry of its chunk, whatever `load_fn` does).
+        """
+        queue = self._queued.get(name)
+        if queue is None:
+            queue = self._queued[name] = (scope, [], set())
+            asyncio.get_running_loop().call_soon(self._flush_async, name)
+        queue[1].extend(entries)
+
     @property
     def queued(self) -> bool:
         return bool(self._queued)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Any
 
@@ -103,8 +102,10 @@ _DENIAL_MARK = "_strawberry_authz_denial"
 
 def mark_denial(error: Exception) -> Exception:
     """Mark `error` (a fresh copy) as the error of a denial, for the log filter."""
-    with contextlib.suppress(AttributeError, TypeError):
+    try:  # not `contextlib.suppress`: this runs once per denied object
         setattr(error, _DENIAL_MARK, True)
+    except (AttributeError, TypeError):
+        return error
     return error
 
 
@@ -139,8 +140,16 @@ def fresh_error(error: Exception) -> Exception:
     """
     if isinstance(error, GraphQLError):
         clone = type(error).__new__(type(error))
-        for slot in _GRAPHQL_ERROR_SLOTS:
-            setattr(clone, slot, getattr(error, slot, None))
+        try:  # the slots named, not looped over: once per denied object
+            clone.cause = error.cause
+            clone.extensions = error.extensions
+            clone.message = error.message
+            clone.original_error = error.original_error
+            clone.positions = error.positions
+            clone.source = error.source
+        except AttributeError:  # a subclass that left some unset
+            for slot in _GRAPHQL_ERROR_SLOTS:
+                setattr(clone, slot, getattr(error, slot, None))
         clone.__dict__.update(error.__dict__)
         clone.args = error.args
         clone.path = None
