@@ -454,10 +454,11 @@ async def _remember_all(
     for key, future in futures:
         if not future.done():
             outcome = await settle(future)
-        elif future.cancelled() or future.exception() is not None:
-            outcome = _outcome_of(future)
         else:
-            outcome = future.result()
+            try:  # what a batch set, mostly: tested only when it raises
+                outcome = future.result()
+            except (Exception, asyncio.CancelledError):
+                outcome = _outcome_of(future)
         if table.get(key) is future:  # else `clear` forgot it meanwhile
             table[key] = outcome
     return True
