@@ -42,7 +42,6 @@ from ._outcomes import (
 from ._params import AuthParams, FieldCall, ObjectCall
 from ._per_object import PerObject
 from ._request import RequestState
-from ._rule_compiler import RuleFunction
 from ._rules import BARE_OPERATORS, Node
 
 __all__ = [
@@ -337,13 +336,17 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
                 returned = function.fn(AuthParams(site, info, root))
             except (Exception, asyncio.CancelledError) as error:
                 returned = function.run_failed(error)
-            if type(returned) is dict and len(returned) == 1:
+            if (
+                type(returned) is dict
+                and len(returned) == 1
+                and function.compiler.scopes is None
+            ):
                 # `function.plain` and `Scopes.answer`, inlined for one
                 # `BatchScope` value.
                 ((name, value),) = returned.items()
                 batch = fast.get(name, _UNKNOWN) if type(name) is str else None
                 if batch is _UNKNOWN:
-                    batch = fast[name] = _batch_scope(state, function, name)
+                    batch = fast[name] = _batch_scope(state, name)
                 if batch is not None:
                     try:
                         value_key = scope_key(name, value)
@@ -351,9 +354,12 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
                         value_key = None  # `plain` says why
                     if value_key is not None:
                         known = results.get(value_key)
-                        if known is None:
+                        if known is None:  # a value to ask
                             known = results[value_key] = create_future()
                             batch[1].append((value, value_key, known))
+                            per_object[key] = known
+                            futures.append((key, known))
+                            continue
                         if known is True or type(known) is Denial:
                             per_object[key] = known
                             continue
@@ -386,16 +392,14 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
 _UNKNOWN: Any = object()
 
 
-def _batch_scope(
-    state: RequestState, function: RuleFunction, name: str
-) -> tuple[BatchScope, list[Any]] | None:
-    """Scope `name` as `_decide_async` asks it, if `{name: value}` is one
-    `BatchScope` value asked as it is (as `RuleFunction.plain` and
-    `Scopes.answer` would); else None (the long way)."""
+def _batch_scope(state: RequestState, name: str) -> tuple[BatchScope, list[Any]] | None:
+    """Scope `name` as `_decide_async` asks it, if `{name: value}` (from a
+    rule function without declared scopes) is one `BatchScope` value asked
+    as it is, as `RuleFunction.plain` and `Scopes.answer` would; else None
+    (the long way)."""
     batches = state.scopes.batches
     if (
-        function.compiler.scopes is not None
-        or not name
+        not name
         or name[0] == "$"
         or name in BARE_OPERATORS
         or batches.listed
