@@ -132,3 +132,25 @@ async def test_error_hooks_still_see_every_denied_item_at_its_path():
     result = await authz_schema.execute("{ docs { text } }")
     assert "LEAK" not in dump(result)
     assert sorted(seen) == [["docs", 1], ["docs", 3], ["docs", 4]]
+
+
+async def test_a_value_of_the_wrong_declared_type_is_never_asked():
+    """With `scopes=` declared, each returned value is checked against its
+    type before it is asked: the one-value shortcut skips no check."""
+    asked: list[Any] = []
+
+    async def owns(values: list[Any]) -> list[bool]:
+        asked.extend(values)
+        return [True for _ in values]
+
+    def rule(params: Any) -> Any:
+        owner = params.root.owner
+        return {"owns": 3 if owner == "other" else owner}
+
+    result = await schema(owns, rule, on_object=True, scopes={"owns": str}).execute(
+        "{ docs { text } }"
+    )
+    assert "LEAK" in dump(result)  # the "shared" one, which the batch allows
+    data = [item and item["text"] for item in result.data["docs"]]
+    assert data == ["mine", None, "mine", "LEAK", None, "mine"]
+    assert 3 not in asked
