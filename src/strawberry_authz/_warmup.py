@@ -313,7 +313,9 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
     # Answers a future will give (a batch value, mostly): kept as the
     # future until all are settled, then written in one pass. A shared
     # wrapper per object would cost a callback per object instead.
-    futures: list[tuple[Any, asyncio.Future[Any]]] = []
+    # Two lists, not one of pairs: no tuple per object for the collector.
+    waiting: list[Any] = []
+    futures: list[asyncio.Future[Any]] = []
     # Per scope name, its `BatchScope` (None: not one, the long way) and the
     # values this pass queues for it.
     fast: dict[str, tuple[BatchScope, list[Any]] | None] = {}
@@ -358,19 +360,22 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
                             known = results[value_key] = create_future()
                             batch[1].append((value, value_key, known))
                             per_object[key] = known
-                            futures.append((key, known))
+                            waiting.append(key)
+                            futures.append(known)
                             continue
                         if known is True or type(known) is Denial:
                             per_object[key] = known
                             continue
                         if isinstance(known, asyncio.Future):
                             per_object[key] = known
-                            futures.append((key, known))
+                            waiting.append(key)
+                            futures.append(known)
                             continue
             plain = function.plain(returned, state)
             if isinstance(plain, asyncio.Future):
                 per_object[key] = plain
-                futures.append((key, plain))
+                waiting.append(key)
+                futures.append(plain)
                 continue
             if plain is None:
                 plain = function.then(
@@ -385,7 +390,7 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
             if entry is not None and entry[1]:
                 batches.enqueue(name, entry[0], entry[1])
     if futures:
-        pending.append(Later(_remember_all, per_object, futures))
+        pending.append(Later(_remember_all, per_object, waiting, futures))
     return pending
 
 
@@ -449,13 +454,14 @@ def none_awaited(items: Iterable[object]) -> bool:
 
 
 async def _remember_all(
-    table: dict[Any, Any], futures: list[tuple[Any, asyncio.Future[Any]]]
+    table: dict[Any, Any], keys: list[Any], futures: list[asyncio.Future[Any]]
 ) -> Outcome:
-    """Wait for `futures` and put each outcome in `table` in its future's place.
+    """Wait for `futures` and put each outcome in `table` under its key
+    (`keys`, in the same order), where the future still stands.
 
     A batch answers many at once: once one is done, most others are too.
     """
-    for key, future in futures:
+    for key, future in zip(keys, futures, strict=True):
         if not future.done():
             outcome = await settle(future)
         else:
