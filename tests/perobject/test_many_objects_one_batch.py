@@ -6,7 +6,6 @@ are made once per error and copied: neither may hand one object's answer,
 or one denial's error, to another.
 """
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -155,21 +154,3 @@ async def test_a_value_of_the_wrong_declared_type_is_never_asked():
     data = [item and item["text"] for item in result.data["docs"]]
     assert data == ["mine", None, "mine", "LEAK", None, "mine"]
     assert 3 not in asked
-
-
-async def test_an_answer_whose_future_failed_or_was_cancelled_is_a_denial():
-    """The answers of a pass are read from their futures without asking each
-    whether it failed first: one that raised or was cancelled still denies."""
-    from strawberry_authz._outcomes import Denial
-    from strawberry_authz._warmup import _remember_all
-
-    loop = asyncio.get_running_loop()
-    allowed, failed, cancelled = (loop.create_future() for _ in range(3))
-    allowed.set_result(True)
-    failed.set_exception(RuntimeError("the engine went away"))
-    cancelled.cancel()
-    table: dict[Any, Any] = {"a": allowed, "f": failed, "c": cancelled}
-    assert await _remember_all(table, ["a", "f", "c"], [allowed, failed, cancelled])
-    assert table["a"] is True
-    assert isinstance(table["f"], Denial) and table["f"].failed
-    assert isinstance(table["c"], Denial) and table["c"].failed
