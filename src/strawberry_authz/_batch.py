@@ -308,6 +308,20 @@ class Batches:
         queue[1].append((value, key, future))
         return future
 
+    def enqueue(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
+        """Queue `entries` (value, key, future) for scope `name`'s next batch.
+
+        What `ask` does per value, for a list pre-decision that made the
+        futures itself (and put them in `results`): called with a running
+        loop, which every future will be settled in (`_ask_chunk` settles
+        every entry of its chunk, whatever `load_fn` does).
+        """
+        queue = self._queued.get(name)
+        if queue is None:
+            queue = self._queued[name] = (scope, [], set())
+            asyncio.get_running_loop().call_soon(self._flush_async, name)
+        queue[1].extend(entries)
+
     @property
     def queued(self) -> bool:
         return bool(self._queued)
@@ -376,8 +390,7 @@ class Batches:
 
     def _settle(self, chunk: list[_Entry], outcomes: list[Outcome]) -> None:
         results = self.results
-        for entry, outcome in zip(chunk, outcomes, strict=True):
-            key, future = entry[1], entry[2]
+        for (_, key, future), outcome in zip(chunk, outcomes, strict=True):
             if future is None:
                 results[key] = outcome
             elif future.done():
@@ -486,18 +499,22 @@ def _answers_of(
                 "for cannot be told; answer in the order given"
             )
         ] * len(values)
-    for answer in answered:  # all checked before any is read (and logged)
-        if (
-            answer is not True
-            and answer is not False
-            and not isinstance(answer, BaseException)
-        ):
-            return [
-                misconfigured(
-                    f"BatchScope {name!r}: load_fn answered something else "
-                    "than a bool or an exception"
-                )
-            ] * len(values)
+    if set(map(type, answered)) <= _BOOL:  # all bools, told in one pass in C
+        if False not in answered:
+            return [ALLOW] * len(values)
+    else:
+        for answer in answered:  # all checked before any is read (and logged)
+            if (
+                answer is not True
+                and answer is not False
+                and not isinstance(answer, BaseException)
+            ):
+                return [
+                    misconfigured(
+                        f"BatchScope {name!r}: load_fn answered something else "
+                        "than a bool or an exception"
+                    )
+                ] * len(values)
     via = f" (engine call {', '.join(calls)})" if calls else ""
     outcomes: list[Outcome] = []
     # One error for every value the call denies: the client gets a copy per
@@ -520,6 +537,9 @@ def _answers_of(
                 )
             )
     return outcomes
+
+
+_BOOL = frozenset({bool})
 
 
 def _chunk_failed(name: str, error: BaseException) -> Outcome:

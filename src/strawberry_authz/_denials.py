@@ -22,6 +22,7 @@ from ._plan import NO_FALLBACK, FieldPlan, GuardSettings
 __all__ = [
     "QuietDenials",
     "client_error",
+    "client_errors",
     "deny",
     "inactive_error",
     "quiet_denials_in_strawberry_log",
@@ -112,6 +113,50 @@ def client_error(
         if why is not None and settings.explain_denials == "response":
             error.extensions = {**(error.extensions or {}), "why": why}
     return error
+
+
+def client_errors(
+    denied: list[tuple[int, Denial]],
+    plan: FieldPlan,
+    settings: GuardSettings,
+    base: list[str | int],
+) -> list[Exception]:
+    """`client_error` of each `(index, denial)`, the item at `base + [index]`.
+
+    When nothing reads the path or the reason (no error hook, no
+    explanation, no debug output, the denial log off), the error is the
+    denial's own error, fresh: the items whose denials share one (a batch
+    call's) get copies of the first one's. Thousands of denied list items
+    then cost one `client_error`, not one each.
+    """
+    level = settings.denial_log_level
+    if (
+        plan.on_error
+        or settings.error_resolver is not None
+        or settings.explain_denials
+        or settings.debug
+        or (level is not None and logger.isEnabledFor(level))
+    ):
+        return [
+            client_error(denial, plan, settings, [*base, index])
+            for index, denial in denied
+        ]
+    made: dict[int, Exception] = {}
+    errors: list[Exception] = []
+    for index, denial in denied:
+        if denial.branches:  # its error is made from its branches
+            errors.append(client_error(denial, plan, settings, [*base, index]))
+            continue
+        # `denied` keeps every denial, so its error's id stays unique.
+        error = made.get(id(denial.error))
+        if error is None:
+            error = made[id(denial.error)] = client_error(
+                denial, plan, settings, [*base, index]
+            )
+            errors.append(error)
+        else:
+            errors.append(mark_denial(fresh_error(error)))
+    return errors
 
 
 class QuietDenials(logging.Filter):

@@ -102,10 +102,10 @@ _DENIAL_MARK = "_strawberry_authz_denial"
 
 def mark_denial(error: Exception) -> Exception:
     """Mark `error` (a fresh copy) as the error of a denial, for the log filter."""
-    try:  # not `contextlib.suppress`: this runs once per denied field
+    try:  # not `contextlib.suppress`: this runs once per denied object
         setattr(error, _DENIAL_MARK, True)
     except (AttributeError, TypeError):
-        return error  # one that takes no attribute stays unmarked
+        return error
     return error
 
 
@@ -140,8 +140,16 @@ def fresh_error(error: Exception) -> Exception:
     """
     if isinstance(error, GraphQLError):
         clone = type(error).__new__(type(error))
-        for slot in _COPIED_SLOTS:
-            setattr(clone, slot, getattr(error, slot, None))
+        try:  # the slots named, not looped over: once per denied object
+            clone.cause = error.cause
+            clone.extensions = error.extensions
+            clone.message = error.message
+            clone.original_error = error.original_error
+            clone.positions = error.positions
+            clone.source = error.source
+        except AttributeError:  # a subclass that left some unset
+            for slot in _COPIED_SLOTS:
+                setattr(clone, slot, getattr(error, slot, None))
         clone.__dict__.update(error.__dict__)
         clone.args = error.args
         clone.path = None

@@ -15,7 +15,7 @@ from time import perf_counter
 from typing import Any
 
 from ._decisions import DecisionHook, count_allowed, record_decision
-from ._denials import client_error
+from ._denials import client_error, client_errors
 from ._outcomes import (
     Denial,
     Outcome,
@@ -263,9 +263,9 @@ def _serve_flat(
     if drop:
         left_out = {index for index, _ in denied}
         return [item for index, item in enumerate(items) if index not in left_out]
-    base = call.info.path.as_list()
-    for index, denial in denied:
-        items[index] = client_error(denial, plan, settings, [*base, index])
+    errors = client_errors(denied, plan, settings, call.info.path.as_list())
+    for (index, _), error in zip(denied, errors, strict=True):
+        items[index] = error
     return items
 
 

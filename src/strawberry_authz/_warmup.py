@@ -25,7 +25,7 @@ from graphql import (
     SelectionSetNode,
 )
 
-from ._batch import Queued
+from ._batch import BatchScope, Queued
 from ._compat import ResolveInfo
 from ._keys import scope_key
 from ._outcomes import (
@@ -44,7 +44,7 @@ from ._params import AuthParams, FieldCall, ObjectCall
 from ._per_object import PerObject
 from ._request import RequestState
 from ._rule_compiler import RuleFunction, is_scope_name
-from ._rules import Node
+from ._rules import BARE_OPERATORS, Node
 from ._scopes import ScopeCache
 
 __all__ = [
@@ -217,41 +217,7 @@ def _decide_objects(
     batches = state.scopes.batches
     state.kept.append(keep)  # once for every key below
     if not state.scopes.sync and has_running_loop():
-        pending: list[Any] = []
-        # Answers a future will give (a batch value, mostly): kept as the
-        # future until all are settled, then written in one pass. A shared
-        # wrapper per object would cost a callback per object instead.
-        futures: list[tuple[Any, asyncio.Future[Any]]] = []
-        for node, key, root in todo:
-            if key in per_object:
-                continue
-            function = node.function
-            if function is None:
-                outcome = node.decide(
-                    state, key, None, _object_call(call, node, key, root)
-                )
-            else:
-                # A rule function alone: called directly, and a `FieldCall`
-                # made only if its answer needs one.
-                try:  # `function.run`, inlined: this runs per object
-                    returned = function.fn(AuthParams(site, info, root))
-                except (Exception, asyncio.CancelledError) as error:
-                    returned = function.run_failed(error)
-                plain = function.plain(returned, state)
-                if isinstance(plain, asyncio.Future):
-                    per_object[key] = plain
-                    futures.append((key, plain))
-                    continue
-                if plain is None:
-                    plain = function.then(
-                        returned, state, _object_call(call, node, key, root)
-                    )
-                outcome = node.remember(state, key, plain)
-            if not decided(outcome):
-                pending.append(outcome)
-        if futures:
-            pending.append(Later(_remember_all, per_object, futures))
-        return pending
+        return _decide_async(call, todo)
     # The first round, with each object's call made only if needed.
     scopes = state.scopes
     names: dict[str, bool] = {}
@@ -378,6 +344,128 @@ _MAX_ROUNDS = 8
 per step); what is still undecided is then decided field by field."""
 
 
+def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
+    """`decide_objects` with an event loop: every rule starts now.
+
+    The common rule, a function returning `{scope: value}` for a
+    `BatchScope`, is asked here without a call per object: the value's
+    future joins its scope's queue (`Batches.enqueue`), and the object's
+    answer is that future until `_remember_all` writes the outcome.
+    """
+    state = call.state
+    site, info = call.site, call.info
+    per_object = state.per_object
+    results = state.scopes.results
+    batches = state.scopes.batches
+    pending: list[Any] = []
+    # Answers a future will give (a batch value, mostly): kept as the
+    # future until all are settled, then written in one pass. A shared
+    # wrapper per object would cost a callback per object instead.
+    # Two lists, not one of pairs: no tuple per object for the collector.
+    waiting: list[Any] = []
+    futures: list[asyncio.Future[Any]] = []
+    # Per scope name, its `BatchScope` (None: not one, the long way) and the
+    # values this pass queues for it.
+    fast: dict[str, tuple[BatchScope, list[Any]] | None] = {}
+    create_future = asyncio.get_running_loop().create_future
+    try:
+        for node, key, root in todo:
+            if key in per_object:
+                continue
+            function = node.function
+            if function is None:
+                outcome = node.decide(
+                    state, key, None, _object_call(call, node, key, root)
+                )
+                if not decided(outcome):
+                    pending.append(outcome)
+                continue
+            # A rule function alone: called directly, and a `FieldCall`
+            # made only if its answer needs one.
+            try:  # `function.run`, inlined: this runs per object
+                returned = function.fn(AuthParams(site, info, root))
+            except (Exception, asyncio.CancelledError) as error:
+                returned = function.run_failed(error)
+            if (
+                type(returned) is dict
+                and len(returned) == 1
+                and function.compiler.scopes is None
+            ):
+                # `function.plain` and `Scopes.answer`, inlined for one
+                # `BatchScope` value.
+                ((name, value),) = returned.items()
+                batch = fast.get(name, _UNKNOWN) if type(name) is str else None
+                if batch is _UNKNOWN:
+                    batch = fast[name] = _batch_scope(state, name)
+                if batch is not None:
+                    try:
+                        value_key = scope_key(name, value)
+                    except Exception:
+                        value_key = None  # `plain` says why
+                    if value_key is not None:
+                        known = results.get(value_key)
+                        if known is None:  # a value to ask
+                            known = results[value_key] = create_future()
+                            batch[1].append((value, value_key, known))
+                            per_object[key] = known
+                            waiting.append(key)
+                            futures.append(known)
+                            continue
+                        if known is True or type(known) is Denial:
+                            per_object[key] = known
+                            continue
+                        if isinstance(known, asyncio.Future):
+                            per_object[key] = known
+                            waiting.append(key)
+                            futures.append(known)
+                            continue
+            plain = function.plain(returned, state)
+            if isinstance(plain, asyncio.Future):
+                per_object[key] = plain
+                waiting.append(key)
+                futures.append(plain)
+                continue
+            if plain is None:
+                plain = function.then(
+                    returned, state, _object_call(call, node, key, root)
+                )
+            outcome = node.remember(state, key, plain)
+            if not decided(outcome):
+                pending.append(outcome)
+    finally:
+        # Even when a rule raised past its guard: no future left unasked.
+        for name, entry in fast.items():
+            if entry is not None and entry[1]:
+                batches.enqueue(name, entry[0], entry[1])
+    if futures:
+        pending.append(Later(_remember_all, per_object, waiting, futures))
+    return pending
+
+
+_UNKNOWN: Any = object()
+
+
+def _batch_scope(state: RequestState, name: str) -> tuple[BatchScope, list[Any]] | None:
+    """Scope `name` as `_decide_async` asks it, if `{name: value}` (from a
+    rule function without declared scopes) is one `BatchScope` value asked
+    as it is, as `RuleFunction.plain` and `Scopes.answer` would; else None
+    (the long way)."""
+    batches = state.scopes.batches
+    if (
+        not name
+        or name[0] == "$"
+        or name in BARE_OPERATORS
+        or batches.listed
+        or batches.immediate
+    ):
+        return None
+    loaded = state.scopes.loaded()
+    scope = loaded.get(name) if type(loaded) is dict else None
+    if type(scope) is not BatchScope:
+        return None
+    return scope, []
+
+
 def _object_call(call: FieldCall, node: PerObject, key: Any, root: Any) -> ObjectCall:
     """The check of `root`, an object `call`'s field returned, under `key`.
 
@@ -414,19 +502,21 @@ def none_awaited(items: Iterable[object]) -> bool:
 
 
 async def _remember_all(
-    table: dict[Any, Any], futures: list[tuple[Any, asyncio.Future[Any]]]
+    table: dict[Any, Any], keys: list[Any], futures: list[asyncio.Future[Any]]
 ) -> Outcome:
-    """Wait for `futures` and put each outcome in `table` in its future's place.
+    """Wait for `futures` and put each outcome in `table` under its key
+    (`keys`, in the same order), where the future still stands.
 
     A batch answers many at once: once one is done, most others are too.
     """
-    for key, future in futures:
+    for key, future in zip(keys, futures, strict=True):
         if not future.done():
             outcome = await settle(future)
-        elif future.cancelled() or future.exception() is not None:
-            outcome = _outcome_of(future)
         else:
-            outcome = future.result()
+            try:  # what a batch set, mostly: tested only when it raises
+                outcome = future.result()
+            except (Exception, asyncio.CancelledError):
+                outcome = _outcome_of(future)
         if table.get(key) is future:  # else `clear` forgot it meanwhile
             table[key] = outcome
     return True
