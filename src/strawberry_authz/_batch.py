@@ -322,6 +322,22 @@ class Batches:
             asyncio.get_running_loop().call_soon(self._flush_async, name)
         queue[1].extend(entries)
 
+    def enqueue_sync(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
+        """Queue `entries` (value, key, None) for scope `name`'s next `flush`.
+
+        What `ask` does per value while collecting without a loop, for a list
+        pre-decision that checked `results` itself; a key already queued is
+        asked once.
+        """
+        queue = self._queued.get(name)
+        if queue is None:
+            queue = self._queued[name] = (scope, [], set())
+        keys = queue[2]
+        for entry in entries:
+            if entry[1] not in keys:
+                keys.add(entry[1])
+                queue[1].append(entry)
+
     @property
     def queued(self) -> bool:
         return bool(self._queued)

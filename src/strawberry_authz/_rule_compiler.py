@@ -156,13 +156,6 @@ class RuleFunction(Node):
             return decided  # type: ignore[return-value]
         return None
 
-    @property
-    def asks_as_is(self) -> bool:
-        """Whether a returned `{name: value}` of a scope name (`is_scope_name`)
-        is that scope asked for `value` as it is (`plain`'s shortcut): true
-        when no declaration checks the values."""
-        return self.compiler.scopes is None
-
     def _known_rule_set(
         self, rules: dict[Any, Any] | list[Any], state: RequestState
     ) -> MaybeOutcome | Node:
@@ -321,11 +314,6 @@ class CompiledRuleSets:
                 self._nodes.clear()
             self._nodes[key] = node
         return node, False
-
-
-def is_scope_name(name: str) -> bool:
-    """Whether the key `name` of a rule set names a scope (not an operator)."""
-    return bool(name) and name[0] != "$" and name not in BARE_OPERATORS
 
 
 def _plain_scope_checks(rules: dict[Any, Any]) -> Node | None:

@@ -204,12 +204,6 @@ class ScopeCache:
             self.results[key] = outcome
         return outcome
 
-    def batch_scope(self, name: str) -> BatchScope | None:
-        """The `BatchScope` of scope `name` if `load_scopes` returned one (and
-        has run: nothing is loaded here); else None."""
-        loader = self._scopes.get(name) if type(self._scopes) is dict else None
-        return loader if type(loader) is BatchScope else None
-
     def loaded(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
         """What `load_scopes` returned (loading it now if need be).
 

@@ -31,7 +31,6 @@ from ._keys import scope_key
 from ._outcomes import (
     Denial,
     Later,
-    MaybeOutcome,
     Outcome,
     decided,
     denial_from_exception,
@@ -43,9 +42,7 @@ from ._outcomes import (
 from ._params import AuthParams, FieldCall, ObjectCall
 from ._per_object import PerObject
 from ._request import RequestState
-from ._rule_compiler import RuleFunction, is_scope_name
 from ._rules import BARE_OPERATORS, Node
-from ._scopes import ScopeCache
 
 __all__ = [
     "ObjectTodo",
@@ -219,10 +216,16 @@ def _decide_objects(
     if not state.scopes.sync and has_running_loop():
         return _decide_async(call, todo)
     # The first round, with each object's call made only if needed.
-    scopes = state.scopes
-    names: dict[str, bool] = {}
+    results = state.scopes.results
     waiting: list[tuple[PerObject, Any, ObjectCall]] = []
     queued: list[tuple[Any, Queued]] = []
+    # The common rule, `{scope: value}` of a `BatchScope`, asked inline as
+    # in `_decide_async`: per scope name its batch and the values this round
+    # queues (each once); the objects waiting for a value in two lists.
+    fast: dict[str, tuple[BatchScope, list[Any]] | None] = {}
+    asked: set[Any] = set()
+    waiting_keys: list[Any] = []
+    waiting_values: list[Any] = []
     batches.collecting = True
     try:
         for node, key, root in todo:
@@ -239,12 +242,35 @@ def _decide_objects(
                     returned = function.fn(AuthParams(site, info, root))
                 except (Exception, asyncio.CancelledError) as error:
                     returned = function.run_failed(error)
-                if type(returned) is dict and len(returned) == 1:
-                    plain = _batch_value(function, returned, scopes, names)
-                    if plain is None:
-                        plain = function.plain(returned, state)
-                else:
-                    plain = function.plain(returned, state)
+                if (
+                    type(returned) is dict
+                    and len(returned) == 1
+                    and function.compiler.scopes is None
+                ):
+                    # `function.plain` and `Scopes.answer`, inlined for one
+                    # `BatchScope` value.
+                    ((name, value),) = returned.items()
+                    batch = fast.get(name, _UNKNOWN) if type(name) is str else None
+                    if batch is _UNKNOWN:
+                        batch = fast[name] = _batch_scope(state, name)
+                    if batch is not None:
+                        try:
+                            value_key = scope_key(name, value)
+                        except Exception:
+                            value_key = None  # `plain` says why
+                        if value_key is not None:
+                            known = results.get(value_key)
+                            if known is None:  # a value to ask
+                                if value_key not in asked:
+                                    asked.add(value_key)
+                                    batch[1].append((value, value_key, None))
+                                waiting_keys.append(key)
+                                waiting_values.append(value_key)
+                                continue
+                            if known is True or type(known) is Denial:
+                                per_object[key] = known
+                                continue
+                plain = function.plain(returned, state)
                 # The common answers, without `node.remember`: allowed, or
                 # one batch value (whose answer will be the object's).
                 if plain is True:
@@ -270,13 +296,20 @@ def _decide_objects(
                 waiting.append((node, key, item_call))
     finally:
         batches.collecting = False
+        for name, entry in fast.items():
+            if entry is not None and entry[1]:
+                batches.enqueue_sync(name, entry[0], entry[1])
     # The next rounds, as long as a round queued batch values: each asks
     # them, and evaluates again the objects still undecided.
     for round_ in range(1, _MAX_ROUNDS + 1):
-        if not (waiting or queued) or not batches.queued:
+        if not (waiting or queued or waiting_keys) or not batches.queued:
             break
         batches.flush()
-        results = state.scopes.results
+        for key, value_key in zip(waiting_keys, waiting_values, strict=True):
+            answer = results.get(value_key)
+            if answer is True or isinstance(answer, Denial):
+                per_object[key] = answer
+        waiting_keys = waiting_values = []
         for key, wait in queued:
             answer = results.get(wait.key)
             if answer is True or isinstance(answer, Denial):
@@ -299,44 +332,6 @@ def _decide_objects(
         finally:
             batches.collecting = False
     return []
-
-
-def _batch_value(
-    function: RuleFunction,
-    returned: dict[Any, Any],
-    scopes: ScopeCache,
-    names: dict[str, bool],
-) -> MaybeOutcome | None:
-    """`function.plain(returned, state)` for the commonest answer of a sync
-    round, `{scope: value}` of a `BatchScope`; None: the general path.
-
-    `function.plain`, `ScopeCache.answer` and `Batches.ask` do the same, with
-    the checks every other shape needs: this runs per object. `names` keeps
-    `is_scope_name` of the names seen.
-    """
-    ((name, value),) = returned.items()
-    if type(name) is not str or not function.asks_as_is:
-        return None
-    known_name = names.get(name)
-    if known_name is None:
-        known_name = names[name] = is_scope_name(name)
-    if not known_name:
-        return None
-    batch = scopes.batch_scope(name)
-    if batch is None:
-        return None
-    try:
-        key = scope_key(name, value)
-    except Exception:
-        return None  # the general path says why
-    results = scopes.results
-    known = results.get(key)
-    if known is not None:
-        return known  # type: ignore[no-any-return]
-    outcome = scopes.batches.ask(name, batch, value, key)
-    if type(outcome) is not Queued:
-        results[key] = outcome
-    return outcome
 
 
 _MAX_ROUNDS = 8
@@ -446,7 +441,7 @@ _UNKNOWN: Any = object()
 
 
 def _batch_scope(state: RequestState, name: str) -> tuple[BatchScope, list[Any]] | None:
-    """Scope `name` as `_decide_async` asks it, if `{name: value}` (from a
+    """Scope `name` as a list pre-decision asks it, if `{name: value}` (from a
     rule function without declared scopes) is one `BatchScope` value asked
     as it is, as `RuleFunction.plain` and `Scopes.answer` would; else None
     (the long way)."""
