@@ -194,37 +194,32 @@ class Cedar:
         # empty context is left out: Cedar's default is that same record,
         # and parsing "{}" for each request costs as much as deciding it.
         cedar_context = json.dumps(record) if record else None
-        # Values Cedar answers alike share one request: each group's first
-        # value is asked, its answer given to every member.
-        groups: Sequence[Sequence[int]] = (
-            _attribute_groups(values)
-            if self._by_attributes
-            else [(index,) for index in range(len(values))]
-        )
         # A Cedar call holds one entity per uid: a second check of the same
         # resource with other attributes goes to the next round's call.
-        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[Sequence[int]]]]]
+        # Every value's entity is in its round's call, as when each is asked:
+        # a policy may read another resource from the entities (`doc::"b"
+        # has x`, a principal or context entity that is a resource), and
+        # base entities holding a resource's uid make Cedar refuse the call.
+        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[int]]]]
         rounds = [{}]
         kinds: dict[str, bool] = {}
-        for members in groups:
-            value = values[members[0]]
+        for index, value in enumerate(values):
             try:
                 entity = _resource_entity(value, kinds)
             except EngineCheckError as error:
-                for index in members:
-                    answers[index] = EngineCheckError(*error.args)
+                answers[index] = error
                 continue
             uid = (value.kind, value.id)
             for found in rounds:
                 same = found.get(uid)
                 if same is None:
-                    found[uid] = (entity, [members])
+                    found[uid] = (entity, [index])
                     break
                 if _same_attributes(same[0]["attrs"], entity["attrs"]):
-                    same[1].append(members)
+                    same[1].append(index)
                     break
             else:
-                rounds.append({uid: (entity, [members])})
+                rounds.append({uid: (entity, [index])})
         if not rounds[0]:
             return answers
         base = self._entities(context) if callable(self._entities) else self._entities
@@ -233,24 +228,32 @@ class Cedar:
             call_id = str(uuid.uuid4())
             calls.append(call_id)
             answers.call_ids.append(call_id)
+            # Values Cedar answers alike share one request: each group's
+            # first value is asked, its answer given to every member.
+            indexes = [index for _, of_uid in found.values() for index in of_uid]
+            groups: Sequence[Sequence[int]] = (
+                _attribute_groups(values, indexes)
+                if self._by_attributes
+                else [[index] for index in indexes]
+            )
             asked: list[Sequence[int]] = []
             requests = []
-            for entity, groups_of_entity in found.values():
-                for members in groups_of_entity:
-                    name = values[members[0]].action
-                    action = actions.get(name)
-                    if action is None:
-                        action = actions[name] = {"type": "Action", "id": name}
-                    request = {
-                        "principal": principal,
-                        "action": action,
-                        "resource": entity["uid"],
-                        "correlation_id": call_id,
-                    }
-                    if cedar_context is not None:
-                        request["context"] = cedar_context
-                    requests.append(request)
-                    asked.append(members)
+            for members in groups:
+                value = values[members[0]]
+                name = value.action
+                action = actions.get(name)
+                if action is None:
+                    action = actions[name] = {"type": "Action", "id": name}
+                request = {
+                    "principal": principal,
+                    "action": action,
+                    "resource": found[(value.kind, value.id)][0]["uid"],
+                    "correlation_id": call_id,
+                }
+                if cedar_context is not None:
+                    request["context"] = cedar_context
+                requests.append(request)
+                asked.append(members)
             resources = [entity for entity, _ in found.values()]
             results = decide_batch(
                 requests, self.policies, base, resources, self.schema, call_id
@@ -282,8 +285,8 @@ def _same_attributes(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
         return False
 
 
-def _attribute_groups(values: list[Any]) -> list[list[int]]:
-    """The indexes of `values`, grouped by kind, action and attribute map.
+def _attribute_groups(values: list[Any], indexes: list[int]) -> list[list[int]]:
+    """`indexes` of `values`, grouped by kind, action and attribute map.
 
     Members of a group differ only in their ids. The key keeps each
     attribute's type (`True` is not `1`, `1` not `"1"`); a value that is
@@ -291,7 +294,8 @@ def _attribute_groups(values: list[Any]) -> list[list[int]]:
     group of its own.
     """
     groups: dict[Hashable, list[int]] = {}
-    for index, value in enumerate(values):
+    for index in indexes:
+        value = values[index]
         key: Hashable = index  # an int: never equal to a tuple key
         if type(value) is ResourceCheck:
             parts: list[Any] = [value.kind, value.action]
