@@ -78,9 +78,7 @@ def doc(name: str, **attributes: Any) -> ResourceCheck:
     return ResourceCheck("doc", name, "view", attributes)
 
 
-def test_a_policy_naming_another_resource_of_the_group_is_not_answered_from_the_first() -> (
-    None
-):
+def test_a_policy_naming_another_member_of_a_group_reads_that_member() -> None:
     """`doc::"b" has secret` reads b from the entities: b must be among them."""
     policies = (
         PERMIT + 'forbid(principal, action, resource) when { doc::"b" has secret };'
@@ -144,8 +142,8 @@ POLICIES = [
     PERMIT + "forbid(principal, action, resource) when { resource.n > 0 };",
     PERMIT + 'forbid(principal, action, resource) when { doc::"b" has flag };',
     PERMIT + "forbid(principal, action, resource) when { principal has flag };",
-    PERMIT
-    + 'forbid(principal, action, resource) when { if resource has n then resource.n == 1 else doc::"c" has s };',
+    PERMIT + "forbid(principal, action, resource) when { if resource has n "
+    'then resource.n == 1 else doc::"c" has s };',
 ]
 SCALARS = st.one_of(
     st.booleans(),
