@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from strawberry_authz.cedar import Cedar
@@ -174,6 +174,10 @@ VALUES = st.lists(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies=st.sampled_from(POLICIES), values=VALUES)
+@example(  # a, c share a request; c with other attributes is in the call
+    policies=POLICIES[-1],
+    values=[doc("a"), doc("c"), doc("c", flag=False, s=False)],
+)
 def test_groups_answer_what_each_resource_asked_alone_or_in_the_call_answers(
     policies: str, values: list[ResourceCheck]
 ) -> None:
@@ -193,3 +197,38 @@ def test_groups_answer_what_each_resource_asked_alone_or_in_the_call_answers(
             and "principal has" not in policies
         ):
             assert alone(policies, value, base=[]) is True, (value, json.dumps(values))
+
+
+ENUM_SCHEMA = """
+entity user { id: String };
+entity color enum ["red", "blue"];
+action view appliesTo { principal: [user], resource: [color] };
+"""
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param(lambda: ENUM_SCHEMA, id="text"),
+        pytest.param(lambda: cedarpy.Schema.from_str(ENUM_SCHEMA), id="handle"),
+    ],
+)
+def test_an_id_an_enum_schema_does_not_list_is_never_answered_from_a_listed_one(
+    schema: Any,
+) -> None:
+    """Cedar refuses `color::"green"` when the schema lists red and blue,
+    whether the schema is text or a `cedarpy.Schema` handle."""
+    cedar = Cedar(
+        "permit(principal, action, resource is color);",
+        entities=ALICE,
+        principal=lambda _: ALICE_UID,
+        schema=schema(),
+    )
+    values = [
+        ResourceCheck("color", "red", "view", {}),
+        ResourceCheck("color", "green", "view", {}),
+    ]
+
+    _, green = cedar.scope({}).load_fn(values)
+
+    assert green is not True
