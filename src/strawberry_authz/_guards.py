@@ -42,7 +42,7 @@ from ._per_object import PerObject
 from ._plan import NO_FALLBACK, FieldPlan, GuardSettings
 from ._request import RequestState
 from ._rules import Node, SourceTag
-from ._served import settle_then
+from ._served import changed, kept, settle_then
 from ._streams import bind_stream, filter_events
 
 __all__ = ["FieldGuard", "Resolver"]
@@ -143,6 +143,8 @@ class FieldGuard:
         call.result = result
         if not settled and (post is not None or callable(self.plan.grants)):
             return settle_then(call, *self._denying, self._check_result)
+        if settled:
+            kept(call, result)
         if post is None:
             return self._complete(call)
         started = perf_counter()
@@ -165,6 +167,9 @@ class FieldGuard:
         _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
+        denial = changed(call, plan.coordinate, "post rule")
+        if denial is not None:
+            return deny(call, denial, plan, self.settings)
         return self._complete(call)
 
     @property
@@ -213,7 +218,7 @@ class FieldGuard:
         if isawaitable(made):
             return self._complete_later(call, made, where)
         call.state.grants.record(call.info.path, grant_names(made, where))
-        return self._check_objects(call)
+        return self._after_grants(call)
 
     async def _complete_later(
         self, call: FieldCall, pending: Awaitable[Any], where: str
@@ -224,8 +229,14 @@ class FieldGuard:
             denial_from_exception(error, where)
             names = GRANTS_FAILED
         call.state.grants.record(call.info.path, names)
-        checked = self._check_objects(call)
+        checked = self._after_grants(call)
         return (await checked) if isawaitable(checked) else checked
+
+    def _after_grants(self, call: FieldCall) -> Any:
+        denial = changed(call, self.plan.coordinate, "grants function")
+        if denial is not None:
+            return deny(call, denial, *self._denying)
+        return self._check_objects(call)
 
     def _warm(self, call: FieldCall) -> Any:
         warmer = self.plan.warmer

@@ -183,6 +183,7 @@ class FieldCall:
         "result",
         "returned",
         "root",
+        "served",
         "site",
         "state",
     )

@@ -1,0 +1,132 @@
+"""Third wave (b): a post rule and a `grants=` function see the served list.
+
+A function that changes the list it is given (append, remove, reorder) must
+never make the field serve an item its rules deny, nor apply an item's
+decision to another item. What held is written in docs/security.md.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import strawberry
+from authzkit import authz_logs, codes, dump, owned_type
+
+from strawberry_authz import AuthExtension
+
+Mutation = Callable[[list[Any], Any], None]
+
+
+def viewer(context: Any) -> dict[str, Any]:
+    return {"user": context["user"]}
+
+
+def appended(items: list[Any], doc: Any) -> None:
+    items.append(doc(owner="bob", text="APPENDED-SECRET"))
+
+
+def reordered(items: list[Any], doc: Any) -> None:
+    items.reverse()
+
+
+def removed(items: list[Any], doc: Any) -> None:
+    items.pop()
+
+
+def replaced(items: list[Any], doc: Any) -> None:
+    items[0] = doc(owner="bob", text="APPENDED-SECRET")
+
+
+MUTATIONS = [appended, reordered, removed, replaced]
+
+
+async def items_of(docs: list[Any]) -> AsyncIterator[Any]:
+    for doc in docs:
+        yield doc
+
+
+def mutating_schema(
+    mutate: Mutation, *, where: str, shape: str, on_object: bool
+) -> strawberry.Schema:
+    """`Query.docs` ([alice's, alice's 2]) under a post rule that allows a
+    list of the viewer's own documents; `where` ("grants" or "post") is the
+    function that changes the list after (or while) deciding."""
+    authz = AuthExtension(viewer)
+    Doc = owned_type(
+        authz,
+        "Doc",
+        (lambda p: p.root.owner == p.context["user"]) if on_object else True,
+        on_object=on_object,
+    )
+
+    def all_mine(params: Any, result: Any) -> bool:
+        mine = all(doc.owner == params.context["user"] for doc in result)
+        if where == "post":
+            mutate(result, Doc)
+        return mine
+
+    def grants(params: Any, result: Any) -> list[str]:
+        if where == "grants":
+            mutate(result, Doc)
+        return ["read"]
+
+    def docs() -> Any:
+        rows = [Doc(owner="alice", text="first"), Doc(owner="alice", text="second")]
+        if shape == "list":
+            return rows
+        if shape == "tuple":
+            return tuple(rows)
+        if shape == "gen":
+            return iter(rows)
+        return items_of(rows)
+
+    @strawberry.type
+    class Query:
+        @authz.post_rule(all_mine, grants=grants)
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
+            return docs()  # type: ignore[no-any-return]
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+@pytest.mark.parametrize("on_object", [False, True], ids=["field", "on_object"])
+@pytest.mark.parametrize("shape", ["list", "tuple", "gen", "async_gen"])
+@pytest.mark.parametrize("where", ["grants", "post"])
+@pytest.mark.parametrize("mutate", MUTATIONS)
+async def test_a_function_changing_the_list_it_was_given_denies_the_field(
+    mutate: Mutation,
+    where: str,
+    shape: str,
+    on_object: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The rule decided one list and another would be served: denied, as a
+    failure, with the reason in the server log."""
+    schema = mutating_schema(mutate, where=where, shape=shape, on_object=on_object)
+
+    result = await schema.execute("{ docs { text } }", context_value={"user": "alice"})
+
+    assert "APPENDED-SECRET" not in dump(result)
+    assert result.data is None
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
+    assert "Query.docs changed the list it was given" in authz_logs(caplog)
+
+
+def untouched(items: list[Any], doc: Any) -> None:
+    """Reads the list (as a grants function may) without changing it."""
+    sorted(items, key=lambda item: item.text, reverse=True)
+
+
+@pytest.mark.parametrize("on_object", [False, True], ids=["field", "on_object"])
+@pytest.mark.parametrize("shape", ["list", "tuple", "gen", "async_gen"])
+@pytest.mark.parametrize("where", ["grants", "post"])
+async def test_a_function_reading_the_list_leaves_it_served(
+    where: str, shape: str, on_object: bool
+) -> None:
+    schema = mutating_schema(untouched, where=where, shape=shape, on_object=on_object)
+
+    result = await schema.execute("{ docs { text } }", context_value={"user": "alice"})
+
+    assert result.data == {"docs": [{"text": "first"}, {"text": "second"}]}
+    assert codes(result) == []
