@@ -130,3 +130,47 @@ async def test_a_function_reading_the_list_leaves_it_served(
 
     assert result.data == {"docs": [{"text": "first"}, {"text": "second"}]}
     assert codes(result) == []
+
+
+def nested_schema(mutate_inner: bool) -> strawberry.Schema:
+    """`Query.pages` ([[alice's], [alice's]]) whose grants function adds
+    bob's document to an inner list (or only reads the lists)."""
+    authz = AuthExtension(viewer)
+    Doc = owned_type(authz, "Doc", True)
+
+    def all_mine(params: Any, result: Any) -> bool:
+        user = params.context["user"]
+        return all(doc.owner == user for page in result for doc in page)
+
+    def grants(params: Any, result: Any) -> list[str]:
+        if mutate_inner:
+            result[1].append(Doc(owner="bob", text="APPENDED-SECRET"))
+        return ["read"]
+
+    @strawberry.type
+    class Query:
+        @authz.post_rule(all_mine, grants=grants)
+        @strawberry.field
+        def pages(self) -> list[list[Doc]]:  # type: ignore[valid-type]
+            return [
+                [Doc(owner="alice", text="first")],
+                iter([Doc(owner="alice", text="second")]),
+            ]
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+@pytest.mark.parametrize("mutate_inner", [True, False], ids=["changed", "read"])
+def test_an_inner_list_changed_under_execute_sync_denies_the_field(
+    mutate_inner: bool,
+) -> None:
+    schema = nested_schema(mutate_inner)
+
+    result = schema.execute_sync("{ pages { text } }", context_value={"user": "alice"})
+
+    assert "APPENDED-SECRET" not in dump(result)
+    if mutate_inner:
+        assert result.data is None
+        assert codes(result) == ["INTERNAL_SERVER_ERROR"]
+    else:
+        assert result.data == {"pages": [[{"text": "first"}], [{"text": "second"}]]}
