@@ -143,8 +143,6 @@ class FieldGuard:
         call.result = result
         if not settled and (post is not None or callable(self.plan.grants)):
             return settle_then(call, *self._denying, self._check_result)
-        if settled:
-            kept(call, result)
         if post is None:
             return self._complete(call)
         started = perf_counter()
@@ -167,9 +165,8 @@ class FieldGuard:
         _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
-        denial = changed(call, plan.coordinate, "post rule")
-        if denial is not None:
-            return deny(call, denial, plan, self.settings)
+        if callable(plan.grants):  # what the post rules allowed: `_served.changed`
+            kept(call, call.result)
         return self._complete(call)
 
     @property
@@ -218,7 +215,7 @@ class FieldGuard:
         if isawaitable(made):
             return self._complete_later(call, made, where)
         call.state.grants.record(call.info.path, grant_names(made, where))
-        return self._after_grants(call)
+        return _objects_after_grants(self, call)
 
     async def _complete_later(
         self, call: FieldCall, pending: Awaitable[Any], where: str
@@ -229,14 +226,8 @@ class FieldGuard:
             denial_from_exception(error, where)
             names = GRANTS_FAILED
         call.state.grants.record(call.info.path, names)
-        checked = self._after_grants(call)
+        checked = _objects_after_grants(self, call)
         return (await checked) if isawaitable(checked) else checked
-
-    def _after_grants(self, call: FieldCall) -> Any:
-        denial = changed(call, self.plan.coordinate, "grants function")
-        if denial is not None:
-            return deny(call, denial, *self._denying)
-        return self._check_objects(call)
 
     def _warm(self, call: FieldCall) -> Any:
         warmer = self.plan.warmer
@@ -527,6 +518,15 @@ def _evaluate(node: Node, call: FieldCall, plan: FieldPlan, kind: str) -> MaybeO
 
 _SIZED = (list, tuple)
 """Results whose length is read without running anything of the user's."""
+
+
+def _objects_after_grants(guard: FieldGuard, call: FieldCall) -> Any:
+    """`FieldGuard._check_objects`, unless the grants function changed the
+    list a post rule allowed: that list is no longer what would be served."""
+    denial = changed(call, guard.plan.coordinate, "grants function")
+    if denial is not None:
+        return deny(call, denial, *guard._denying)
+    return guard._check_objects(call)
 
 
 async def _warm_after(

@@ -6,10 +6,9 @@ resolver's raw value: a generator or a lazy iterable read once into a list,
 an async iterable read to its end, awaitable items awaited, at every list
 level of the field's type. A function that iterates it can therefore never
 shorten what is served, nor make the item rules decide other items than
-the ones served. A function that changes the list it was given (adds,
-removes, replaces or reorders items, at any list level) denies the field:
-its decision, or the grants it gave, were about another list than the one
-that would be served (`kept`, `changed`).
+the ones served. A function may change the list it gets (what it leaves
+is served, the item rules decide it), except a `grants=` function after a
+post rule allowed the list: the field is then denied (`kept`, `changed`).
 """
 
 from __future__ import annotations
@@ -114,16 +113,16 @@ async def _read_async(result: Any, depth: int) -> Any:
 
 
 def kept(call: FieldCall, served: Any) -> None:
-    """Remember the items of the settled list `served` (by identity, at
-    every list level) for `changed`; what is not a list is not kept."""
+    """Remember the items of the list the post rules allowed (by identity,
+    at every list level) for `changed`; what is not a list is not kept."""
     call.served = _items(served) if type(served) is list else None
 
 
 def changed(call: FieldCall, coordinate: str, by: str) -> Denial | None:
     """A denial when the list `kept` is no longer the one in `call.result`.
 
-    The post rules and the `grants=` function get the list that is served;
-    one that changes it would make the field serve what no rule decided.
+    The post rules decided that list; a `grants=` function that changed it
+    would make the field serve what no post rule allowed.
     """
     before = getattr(call, "served", None)
     if before is None:
@@ -133,7 +132,7 @@ def changed(call: FieldCall, coordinate: str, by: str) -> Denial | None:
         return None
     return misconfigured(
         f"the {by} of {coordinate} changed the list it was given; the field "
-        "is denied (its rules decided another list than the one served)"
+        "is denied (its post rule allowed another list than the one served)"
     )
 
 

