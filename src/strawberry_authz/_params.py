@@ -187,6 +187,9 @@ class FieldCall:
         "site",
         "state",
     )
+    # Set only for a list a post rule allowed and a grants function reads
+    # (`_served.kept`): never on the hot path.
+    served: tuple[Any, ...] | None
 
     def __init__(
         self,
