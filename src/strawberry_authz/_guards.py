@@ -165,9 +165,7 @@ class FieldGuard:
         _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
-        if callable(plan.grants):  # what the post rules allowed: `_served.changed`
-            kept(call, call.result)
-        return self._complete(call)
+        return self._complete(kept(call, plan.grants))
 
     @property
     def _denying(self) -> tuple[FieldPlan, GuardSettings]:

@@ -112,10 +112,16 @@ async def _read_async(result: Any, depth: int) -> Any:
     return await _settled_lists(items, depth)
 
 
-def kept(call: FieldCall, served: Any) -> None:
-    """Remember the items of the list the post rules allowed (by identity,
-    at every list level) for `changed`; what is not a list is not kept."""
-    call.served = _items(served) if type(served) is list else None
+def kept(call: FieldCall, grants: Any) -> FieldCall:
+    """`call`, its list just allowed by the post rules kept for `changed`.
+
+    Only for a `grants=` function, which runs next; the items are kept by
+    identity at every list level; what is not a list is not kept.
+    """
+    if callable(grants):
+        served = call.result
+        call.served = _items(served) if type(served) is list else None
+    return call
 
 
 def changed(call: FieldCall, coordinate: str, by: str) -> Denial | None:
