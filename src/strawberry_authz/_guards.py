@@ -42,7 +42,7 @@ from ._per_object import PerObject
 from ._plan import NO_FALLBACK, FieldPlan, GuardSettings
 from ._request import RequestState
 from ._rules import Node, SourceTag
-from ._served import settle_then
+from ._served import changed, kept, settle_then
 from ._streams import bind_stream, filter_events
 
 __all__ = ["FieldGuard", "Resolver"]
@@ -165,7 +165,7 @@ class FieldGuard:
         _record(self, call, plan.post_phase, plan.post, outcome, started, waited)
         if isinstance(outcome, Denial):
             return deny(call, outcome, plan, self.settings)
-        return self._complete(call)
+        return self._complete(kept(call, plan.grants))
 
     @property
     def _denying(self) -> tuple[FieldPlan, GuardSettings]:
@@ -213,7 +213,7 @@ class FieldGuard:
         if isawaitable(made):
             return self._complete_later(call, made, where)
         call.state.grants.record(call.info.path, grant_names(made, where))
-        return self._check_objects(call)
+        return _objects_after_grants(self, call)
 
     async def _complete_later(
         self, call: FieldCall, pending: Awaitable[Any], where: str
@@ -224,7 +224,7 @@ class FieldGuard:
             denial_from_exception(error, where)
             names = GRANTS_FAILED
         call.state.grants.record(call.info.path, names)
-        checked = self._check_objects(call)
+        checked = _objects_after_grants(self, call)
         return (await checked) if isawaitable(checked) else checked
 
     def _warm(self, call: FieldCall) -> Any:
@@ -534,6 +534,15 @@ def _evaluate(node: Node, call: FieldCall, plan: FieldPlan, kind: str) -> MaybeO
 
 _SIZED = (list, tuple)
 """Results whose length is read without running anything of the user's."""
+
+
+def _objects_after_grants(guard: FieldGuard, call: FieldCall) -> Any:
+    """`FieldGuard._check_objects`, unless the grants function changed the
+    list a post rule allowed: that list is no longer what would be served."""
+    denial = changed(call, guard.plan.coordinate, "grants function")
+    if denial is not None:
+        return deny(call, denial, *guard._denying)
+    return guard._check_objects(call)
 
 
 async def _warm_after(

@@ -183,9 +183,13 @@ class FieldCall:
         "result",
         "returned",
         "root",
+        "served",
         "site",
         "state",
     )
+    # Set only for a list a post rule allowed and a grants function reads
+    # (`_served.kept`): never on the hot path.
+    served: tuple[Any, ...] | None
 
     def __init__(
         self,

@@ -6,7 +6,9 @@ resolver's raw value: a generator or a lazy iterable read once into a list,
 an async iterable read to its end, awaitable items awaited, at every list
 level of the field's type. A function that iterates it can therefore never
 shorten what is served, nor make the item rules decide other items than
-the ones served.
+the ones served. A function may change the list it gets (what it leaves
+is served, the item rules decide it), except a `grants=` function after a
+post rule allowed the list: the field is then denied (`kept`, `changed`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ._params import FieldCall
 from ._plan import FieldPlan, GuardSettings
 from ._warmup import none_awaited
 
-__all__ = ["served_list", "settle_then"]
+__all__ = ["changed", "kept", "served_list", "settle_then"]
 
 Then = Callable[[FieldCall, Any, bool], Any]
 """What runs once the result is settled: `then(call, served, True)`."""
@@ -108,6 +110,54 @@ def served_list(call: FieldCall, coordinate: str) -> Any:
 async def _read_async(result: Any, depth: int) -> Any:
     items = [item async for item in result]
     return await _settled_lists(items, depth)
+
+
+def kept(call: FieldCall, grants: Any) -> FieldCall:
+    """`call`, its list just allowed by the post rules kept for `changed`.
+
+    Only for a `grants=` function, which runs next; the items are kept by
+    identity at every list level; what is not a list is not kept.
+    """
+    if callable(grants):
+        served = call.result
+        call.served = _items(served) if type(served) is list else None
+    return call
+
+
+def changed(call: FieldCall, coordinate: str, by: str) -> Denial | None:
+    """A denial when the list `kept` is no longer the one in `call.result`.
+
+    The post rules decided that list; a `grants=` function that changed it
+    would make the field serve what no post rule allowed.
+    """
+    before = getattr(call, "served", None)
+    if before is None:
+        return None
+    result = call.result
+    if type(result) is list and _same(result, before):
+        return None
+    return misconfigured(
+        f"the {by} of {coordinate} changed the list it was given; the field "
+        "is denied (its post rule allowed another list than the one served)"
+    )
+
+
+def _items(items: list[Any]) -> tuple[Any, ...]:
+    """`items` with every inner list as a tuple (the items themselves kept)."""
+    return tuple(_items(item) if type(item) is list else item for item in items)
+
+
+def _same(items: list[Any], before: tuple[Any, ...]) -> bool:
+    """Whether `items` still holds the very objects of `before`, in order."""
+    if len(items) != len(before):
+        return False
+    for item, was in zip(items, before, strict=True):
+        if type(item) is list:
+            if type(was) is not tuple or not _same(item, was):
+                return False
+        elif item is not was:
+            return False
+    return True
 
 
 def _list_depth(return_type: Any) -> int:

@@ -194,64 +194,74 @@ class Cedar:
         # empty context is left out: Cedar's default is that same record,
         # and parsing "{}" for each request costs as much as deciding it.
         cedar_context = json.dumps(record) if record else None
-        # Values Cedar answers alike share one request: each group's first
-        # value is asked, its answer given to every member.
-        groups: Sequence[Sequence[int]] = (
-            _attribute_groups(values)
-            if self._by_attributes
-            else [(index,) for index in range(len(values))]
-        )
         # A Cedar call holds one entity per uid: a second check of the same
         # resource with other attributes goes to the next round's call.
-        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[Sequence[int]]]]]
+        # Every value's entity is in its round's call, as when each is asked:
+        # a policy may read another resource from the entities (`doc::"b"
+        # has x`, a principal or context entity that is a resource), and
+        # base entities holding a resource's uid make Cedar refuse the call.
+        rounds: list[dict[tuple[str, str], tuple[dict[str, Any], list[int]]]]
         rounds = [{}]
         kinds: dict[str, bool] = {}
-        for members in groups:
-            value = values[members[0]]
+        for index, value in enumerate(values):
             try:
                 entity = _resource_entity(value, kinds)
             except EngineCheckError as error:
-                for index in members:
-                    answers[index] = EngineCheckError(*error.args)
+                answers[index] = error
                 continue
             uid = (value.kind, value.id)
             for found in rounds:
                 same = found.get(uid)
                 if same is None:
-                    found[uid] = (entity, [members])
+                    found[uid] = (entity, [index])
                     break
                 if _same_attributes(same[0]["attrs"], entity["attrs"]):
-                    same[1].append(members)
+                    same[1].append(index)
                     break
             else:
-                rounds.append({uid: (entity, [members])})
+                rounds.append({uid: (entity, [index])})
         if not rounds[0]:
             return answers
         base = self._entities(context) if callable(self._entities) else self._entities
+        # Only the entities of the asked values are sent when no other entity
+        # of the call can be one of them (see `_alone_in_call`).
+        lean = self._by_attributes and _alone_in_call(principal, base, rounds)
         actions: dict[str, dict[str, str]] = {}
         for found in rounds:
             call_id = str(uuid.uuid4())
             calls.append(call_id)
             answers.call_ids.append(call_id)
+            # Values Cedar answers alike share one request: each group's
+            # first value is asked, its answer given to every member.
+            indexes = [index for _, of_uid in found.values() for index in of_uid]
+            groups: Sequence[Sequence[int]] = (
+                _attribute_groups(values, indexes)
+                if self._by_attributes
+                else [[index] for index in indexes]
+            )
             asked: list[Sequence[int]] = []
             requests = []
-            for entity, groups_of_entity in found.values():
-                for members in groups_of_entity:
-                    name = values[members[0]].action
-                    action = actions.get(name)
-                    if action is None:
-                        action = actions[name] = {"type": "Action", "id": name}
-                    request = {
-                        "principal": principal,
-                        "action": action,
-                        "resource": entity["uid"],
-                        "correlation_id": call_id,
-                    }
-                    if cedar_context is not None:
-                        request["context"] = cedar_context
-                    requests.append(request)
-                    asked.append(members)
-            resources = [entity for entity, _ in found.values()]
+            for members in groups:
+                value = values[members[0]]
+                name = value.action
+                action = actions.get(name)
+                if action is None:
+                    action = actions[name] = {"type": "Action", "id": name}
+                request = {
+                    "principal": principal,
+                    "action": action,
+                    "resource": found[(value.kind, value.id)][0]["uid"],
+                    "correlation_id": call_id,
+                }
+                if cedar_context is not None:
+                    request["context"] = cedar_context
+                requests.append(request)
+                asked.append(members)
+            resources = (
+                [found[(values[m[0]].kind, values[m[0]].id)][0] for m in asked]
+                if lean
+                else [entity for entity, _ in found.values()]
+            )
             results = decide_batch(
                 requests, self.policies, base, resources, self.schema, call_id
             )
@@ -271,6 +281,31 @@ class Cedar:
         return answers
 
 
+def _alone_in_call(
+    principal: EntityUid, base: Any, rounds: list[dict[tuple[str, str], Any]]
+) -> bool:
+    """Whether the values' entities can be left out of a call but the asked ones.
+
+    With policies that dereference only `resource`, `principal` and
+    `context` (`_reads_attributes_only`), a value's entity is read only when
+    it is the request's resource, unless the principal is one of them, or
+    the base entities hold one of their uids (Cedar then refuses the call).
+    Unknown to the adapter (a `cedarpy.Entities` handle, a uid it does not
+    read) is False: every value's entity is sent.
+    """
+    if not isinstance(principal, Mapping) or not isinstance(base, list):
+        return False
+    uids = [(principal.get("type"), principal.get("id"))]
+    for entity in base:
+        uid = entity.get("uid") if isinstance(entity, Mapping) else None
+        if isinstance(uid, Mapping) and "__entity" in uid:
+            uid = uid["__entity"]
+        if not isinstance(uid, Mapping):
+            return False
+        uids.append((uid.get("type"), uid.get("id")))
+    return not any(uid in found for found in rounds for uid in uids)
+
+
 def _same_attributes(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
     """Whether Cedar reads two attribute maps alike: as JSON, since Python
     finds `True == 1` (and `{"a": True} == {"a": 1}`)."""
@@ -282,8 +317,8 @@ def _same_attributes(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
         return False
 
 
-def _attribute_groups(values: list[Any]) -> list[list[int]]:
-    """The indexes of `values`, grouped by kind, action and attribute map.
+def _attribute_groups(values: list[Any], indexes: list[int]) -> list[list[int]]:
+    """`indexes` of `values`, grouped by kind, action and attribute map.
 
     Members of a group differ only in their ids. The key keeps each
     attribute's type (`True` is not `1`, `1` not `"1"`); a value that is
@@ -291,7 +326,8 @@ def _attribute_groups(values: list[Any]) -> list[list[int]]:
     group of its own.
     """
     groups: dict[Hashable, list[int]] = {}
-    for index, value in enumerate(values):
+    for index in indexes:
+        value = values[index]
         key: Hashable = index  # an int: never equal to a tuple key
         if type(value) is ResourceCheck:
             parts: list[Any] = [value.kind, value.action]
@@ -341,10 +377,16 @@ def _reads_attributes_only(policies: cedarpy.PolicySet) -> bool:
             if isinstance(node, pst.Var):
                 if node.name == "resource":
                     return False  # the resource as a value: its identity
-            elif isinstance(node, (pst.GetAttr, pst.HasAttr)) and is_resource(
-                node.base
-            ):
-                continue
+            elif isinstance(node, (pst.GetAttr, pst.HasAttr)):
+                # Only these three are read from the entities directly; any
+                # other entity (a literal, `resource.parent`, `context.doc`)
+                # may be a resource of the call that was not sent.
+                base = node.base
+                if not (
+                    isinstance(base, pst.Var)
+                    and base.name in ("resource", "principal", "context")
+                ):
+                    return False
             elif isinstance(node, pst.Is) and is_resource(node.base):
                 if node.in_expr is not None:
                     return False
