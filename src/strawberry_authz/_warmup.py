@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from inspect import isawaitable
 from types import GeneratorType
-from typing import Any
+from typing import Any, TypeAlias
 
 from graphql import (
     FieldNode,
@@ -42,6 +42,7 @@ from ._outcomes import (
 from ._params import AuthParams, FieldCall, ObjectCall
 from ._per_object import PerObject
 from ._request import RequestState
+from ._rule_compiler import RuleFunction
 from ._rules import BARE_OPERATORS, Node
 
 __all__ = [
@@ -219,10 +220,10 @@ def _decide_objects(
     results = state.scopes.results
     waiting: list[tuple[PerObject, Any, ObjectCall]] = []
     queued: list[tuple[Any, Queued]] = []
-    # The common rule, `{scope: value}` of a `BatchScope`, asked inline as
-    # in `_decide_async`: per scope name its batch and the values this round
-    # queues (each once); the objects waiting for a value in two lists.
-    fast: dict[str, tuple[BatchScope, list[Any]] | None] = {}
+    # The common rule, `{scope: value}` of a `BatchScope`, asked inline
+    # (`_batch_value`): the values this round queues (each once) per scope,
+    # the objects waiting for a value in two lists.
+    fast: _Fast = {}
     asked: set[Any] = set()
     waiting_keys: list[Any] = []
     waiting_values: list[Any] = []
@@ -242,34 +243,20 @@ def _decide_objects(
                     returned = function.fn(AuthParams(site, info, root))
                 except (Exception, asyncio.CancelledError) as error:
                     returned = function.run_failed(error)
-                if (
-                    type(returned) is dict
-                    and len(returned) == 1
-                    and function.compiler.scopes is None
-                ):
-                    # `function.plain` and `Scopes.answer`, inlined for one
-                    # `BatchScope` value.
-                    ((name, value),) = returned.items()
-                    batch = fast.get(name, _UNKNOWN) if type(name) is str else None
-                    if batch is _UNKNOWN:
-                        batch = fast[name] = _batch_scope(state, name)
-                    if batch is not None:
-                        try:
-                            value_key = scope_key(name, value)
-                        except Exception:
-                            value_key = None  # `plain` says why
-                        if value_key is not None:
-                            known = results.get(value_key)
-                            if known is None:  # a value to ask
-                                if value_key not in asked:
-                                    asked.add(value_key)
-                                    batch[1].append((value, value_key, None))
-                                waiting_keys.append(key)
-                                waiting_values.append(value_key)
-                                continue
-                            if known is True or type(known) is Denial:
-                                per_object[key] = known
-                                continue
+                found = _batch_value(state, fast, function, returned)
+                if found is not None:
+                    entries, value, value_key = found
+                    known = results.get(value_key)
+                    if known is None:  # a value to ask
+                        if value_key not in asked:
+                            asked.add(value_key)
+                            entries.append((value, value_key, None))
+                        waiting_keys.append(key)
+                        waiting_values.append(value_key)
+                        continue
+                    if known is True or type(known) is Denial:
+                        per_object[key] = known
+                        continue
                 plain = function.plain(returned, state)
                 # The common answers, without `node.remember`: allowed, or
                 # one batch value (whose answer will be the object's).
@@ -361,7 +348,7 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
     futures: list[asyncio.Future[Any]] = []
     # Per scope name, its `BatchScope` (None: not one, the long way) and the
     # values this pass queues for it.
-    fast: dict[str, tuple[BatchScope, list[Any]] | None] = {}
+    fast: _Fast = {}
     create_future = asyncio.get_running_loop().create_future
     try:
         for node, key, root in todo:
@@ -381,39 +368,25 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
                 returned = function.fn(AuthParams(site, info, root))
             except (Exception, asyncio.CancelledError) as error:
                 returned = function.run_failed(error)
-            if (
-                type(returned) is dict
-                and len(returned) == 1
-                and function.compiler.scopes is None
-            ):
-                # `function.plain` and `Scopes.answer`, inlined for one
-                # `BatchScope` value.
-                ((name, value),) = returned.items()
-                batch = fast.get(name, _UNKNOWN) if type(name) is str else None
-                if batch is _UNKNOWN:
-                    batch = fast[name] = _batch_scope(state, name)
-                if batch is not None:
-                    try:
-                        value_key = scope_key(name, value)
-                    except Exception:
-                        value_key = None  # `plain` says why
-                    if value_key is not None:
-                        known = results.get(value_key)
-                        if known is None:  # a value to ask
-                            known = results[value_key] = create_future()
-                            batch[1].append((value, value_key, known))
-                            per_object[key] = known
-                            waiting.append(key)
-                            futures.append(known)
-                            continue
-                        if known is True or type(known) is Denial:
-                            per_object[key] = known
-                            continue
-                        if isinstance(known, asyncio.Future):
-                            per_object[key] = known
-                            waiting.append(key)
-                            futures.append(known)
-                            continue
+            found = _batch_value(state, fast, function, returned)
+            if found is not None:
+                entries, value, value_key = found
+                known = results.get(value_key)
+                if known is None:  # a value to ask
+                    known = results[value_key] = create_future()
+                    entries.append((value, value_key, known))
+                    per_object[key] = known
+                    waiting.append(key)
+                    futures.append(known)
+                    continue
+                if known is True or type(known) is Denial:
+                    per_object[key] = known
+                    continue
+                if isinstance(known, asyncio.Future):
+                    per_object[key] = known
+                    waiting.append(key)
+                    futures.append(known)
+                    continue
             plain = function.plain(returned, state)
             if isinstance(plain, asyncio.Future):
                 per_object[key] = plain
@@ -438,6 +411,37 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
 
 
 _UNKNOWN: Any = object()
+
+_Fast: TypeAlias = "dict[str, tuple[BatchScope, list[Any]] | None]"
+"""Per scope name, its `BatchScope` and the values a pass queues for it
+(None: not one, the long way)."""
+
+
+def _batch_value(
+    state: RequestState, fast: _Fast, function: RuleFunction, returned: object
+) -> tuple[list[Any], Any, Hashable] | None:
+    """`function.plain` and `Scopes.answer`, inlined for the common rule.
+
+    When a rule function without declared scopes returned `{name: value}`
+    for a `BatchScope`: the list its pass queues values on, the value and
+    its key (the caller reads `results` once). None: the long way.
+    """
+    if (
+        type(returned) is not dict
+        or len(returned) != 1
+        or function.compiler.scopes is not None
+    ):
+        return None
+    ((name, value),) = returned.items()
+    batch = fast.get(name, _UNKNOWN) if type(name) is str else None
+    if batch is _UNKNOWN:
+        batch = fast[name] = _batch_scope(state, name)
+    if batch is None:
+        return None
+    try:
+        return batch[1], value, scope_key(name, value)
+    except Exception:
+        return None  # `plain` says why
 
 
 def _batch_scope(state: RequestState, name: str) -> tuple[BatchScope, list[Any]] | None:
