@@ -35,7 +35,7 @@ from ._warmup import (
     none_awaited,
 )
 
-__all__ = ["check_objects"]
+__all__ = ["check_objects", "settle_list"]
 
 
 def check_objects(
@@ -276,27 +276,73 @@ def _check_list(
     settings: GuardSettings,
     result: Any,
 ) -> Any:
-    if (
-        not isinstance(result, list)
-        and hasattr(type(result), "__aiter__")
-        and has_running_loop()
-    ):
-        # A lazy query that is also async-iterable (a Django QuerySet) must
-        # not run its SQL on the event loop: it is read with `async for`.
-        return _check_list_later(call, check, plan, settings, result)
-    tree = _as_lists(result, check.lists)
-    if not _unsettled(tree, check.lists):
-        return _check_tree(call, check, plan, settings, tree)
     # Async iterables and awaitables, which graphql-core would complete:
     # settled here first, so the items decided are the items served.
-    if call.state.scopes.sync or not has_running_loop():
-        _discard_unsettled(tree, check.lists)
-        denial = misconfigured(
-            f"{plan.coordinate} returned a list (or items) to await under "
-            "execute_sync: its items cannot be decided"
+    settled = settle_list(
+        result,
+        check.lists,
+        read_async=has_running_loop(),
+        can_await=not call.state.scopes.sync and has_running_loop(),
+        cannot_await="its items cannot be decided",
+        coordinate=plan.coordinate,
+    )
+    if isinstance(settled, Denial):
+        raise client_error(settled, plan, settings, call.info.path.as_list())
+    if isawaitable(settled):
+        return _check_tree_later(call, check, plan, settings, settled)
+    return _check_tree(call, check, plan, settings, settled)
+
+
+def settle_list(
+    result: Any,
+    depth: int,
+    *,
+    read_async: bool,
+    can_await: bool,
+    cannot_await: str,
+    coordinate: str,
+) -> Any:
+    """`result` with its `depth` list levels read into lists, all settled.
+
+    The tree (`_as_lists`), an awaitable of it, or a `Denial`. With
+    `read_async`, a result that is not a list but async-iterable (a lazy
+    query such as a Django `QuerySet`, whose SQL must not run on the event
+    loop) is read with `async for`. What is still to be awaited is awaited
+    when `can_await`; else its coroutines are closed and the answer is a
+    failure denial: `coordinate` returned it under `execute_sync`, and
+    `cannot_await`. Iterating `result` may raise: the caller denies.
+    """
+    if (
+        read_async
+        and not isinstance(result, list)
+        and hasattr(type(result), "__aiter__")
+    ):
+        return _read_async(result, depth, can_await, cannot_await, coordinate)
+    tree = _as_lists(result, depth)
+    if not _unsettled(tree, depth):
+        return tree
+    if not can_await:
+        _discard_unsettled(tree, depth)
+        return misconfigured(
+            f"{coordinate} returned a list (or items) to await under "
+            f"execute_sync: {cannot_await}"
         )
-        raise client_error(denial, plan, settings, call.info.path.as_list())
-    return _check_tree_later(call, check, plan, settings, tree)
+    return _settled_lists(tree, depth)
+
+
+async def _read_async(
+    result: Any, depth: int, can_await: bool, cannot_await: str, coordinate: str
+) -> Any:
+    items = [item async for item in result]
+    settled = settle_list(
+        items,
+        depth,
+        read_async=False,
+        can_await=can_await,
+        cannot_await=cannot_await,
+        coordinate=coordinate,
+    )
+    return (await settled) if isawaitable(settled) else settled
 
 
 async def _check_tree_later(
@@ -304,9 +350,11 @@ async def _check_tree_later(
     check: ObjectCheck,
     plan: FieldPlan,
     settings: GuardSettings,
-    tree: Any,
+    settling: Awaitable[Any],
 ) -> Any:
-    tree = await _settled_lists(tree, check.lists)
+    tree = await settling
+    if isinstance(tree, Denial):
+        raise client_error(tree, plan, settings, call.info.path.as_list())
     checked = _check_tree(call, check, plan, settings, tree)
     return (await checked) if isawaitable(checked) else checked
 
@@ -337,20 +385,6 @@ def _check_tree(
     if pending:
         return _filter_later(call, plan, settings, tree, found_at, pending, started)
     return _filter(call, plan, settings, tree, found_at, started, False)
-
-
-async def _check_list_later(
-    call: FieldCall,
-    check: ObjectCheck,
-    plan: FieldPlan,
-    settings: GuardSettings,
-    result: Any,
-) -> Any:
-    items = [item async for item in result]
-    checked = _check_list(call, check, plan, settings, items)
-    if isinstance(checked, Awaitable):
-        return await checked
-    return checked
 
 
 async def _filter_later(

@@ -20,7 +20,7 @@ from typing import Any
 from graphql import GraphQLList, GraphQLNonNull
 
 from ._denials import deny
-from ._objects import _as_lists, _discard_unsettled, _settled_lists, _unsettled
+from ._objects import settle_list
 from ._outcomes import Denial, denial_from_exception, has_running_loop, misconfigured
 from ._params import FieldCall
 from ._plan import FieldPlan, GuardSettings
@@ -86,30 +86,14 @@ def served_list(call: FieldCall, coordinate: str) -> Any:
     if depth == 1 and type(result) is list and none_awaited(result):
         return result
     can_await = not call.state.scopes.sync and has_running_loop()
-    if (
-        can_await
-        and not isinstance(result, list)
-        and hasattr(type(result), "__aiter__")
-    ):
-        # A lazy query that is also async-iterable (a Django QuerySet) must
-        # not run its SQL on the event loop: it is read with `async for`.
-        return _read_async(result, depth)
-    tree = _as_lists(result, depth)
-    if not _unsettled(tree, depth):
-        return tree
-    if not can_await:
-        _discard_unsettled(tree, depth)
-        return misconfigured(
-            f"{coordinate} returned a list (or items) to await under "
-            "execute_sync: it cannot be settled for its post rule or grants"
-        )
-    settling: Awaitable[Any] = _settled_lists(tree, depth)
-    return settling
-
-
-async def _read_async(result: Any, depth: int) -> Any:
-    items = [item async for item in result]
-    return await _settled_lists(items, depth)
+    return settle_list(
+        result,
+        depth,
+        read_async=can_await,
+        can_await=can_await,
+        cannot_await="it cannot be settled for its post rule or grants",
+        coordinate=coordinate,
+    )
 
 
 def kept(call: FieldCall, grants: Any) -> FieldCall:
