@@ -32,6 +32,7 @@ failure of the call denies the whole chunk. Reasons are logged on the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -330,18 +331,9 @@ def _attribute_groups(values: list[Any], indexes: list[int]) -> list[list[int]]:
         value = values[index]
         key: Hashable = index  # an int: never equal to a tuple key
         if type(value) is ResourceCheck:
-            parts: list[Any] = [value.kind, value.action]
-            try:
-                for name, item in value.attributes.items():
-                    kind = type(item)
-                    if kind is str or kind is bool or kind is int:
-                        parts += (name, kind, item)
-                    else:
-                        parts += (name, None, scope_value_key(item))
-            except Exception:
-                pass
-            else:
-                key = tuple(parts)
+            # The value's canonical key (`engines._check_key`) without its id.
+            with contextlib.suppress(Exception):  # unkeyable: its own group
+                key = scope_value_key(value._replace(id=""))
         members = groups.get(key)
         if members is None:
             groups[key] = [index]
