@@ -322,6 +322,15 @@ class Batches:
             asyncio.get_running_loop().call_soon(self._flush_async, name)
         queue[1].extend(entries)
 
+    def send(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
+        """Ask `entries` (value, key, future) now, in chunks, without waiting
+        for the queue: a list pass sends each full chunk as it fills, so the
+        engine answers it while the rest of the list is decided."""
+        for chunk in _chunks(entries, scope.max_batch_size):
+            task = asyncio.ensure_future(self._ask_chunk(name, scope, chunk))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
     def enqueue_sync(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
         """Queue `entries` (value, key, None) for scope `name`'s next `flush`.
 
@@ -352,10 +361,7 @@ class Batches:
 
     def _flush_async(self, name: str) -> None:
         scope, entries, _ = self._queued.pop(name)
-        for chunk in _chunks(entries, scope.max_batch_size):
-            task = asyncio.ensure_future(self._ask_chunk(name, scope, chunk))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        self.send(name, scope, entries)
 
     async def _ask_chunk(
         self, name: str, scope: BatchScope, chunk: list[_Entry]

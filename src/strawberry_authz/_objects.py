@@ -16,6 +16,7 @@ from typing import Any
 
 from ._decisions import DecisionHook, count_allowed, record_decision
 from ._denials import client_error, client_errors
+from ._object_pass import ObjectTodo, collector_paused, decide_objects
 from ._outcomes import (
     Denial,
     Outcome,
@@ -27,13 +28,7 @@ from ._outcomes import (
 from ._params import FieldCall
 from ._per_object import PerObject, object_key, object_key_at
 from ._plan import FieldPlan, GuardSettings, ObjectCheck
-from ._warmup import (
-    ObjectTodo,
-    awaits,
-    collector_paused,
-    decide_objects,
-    none_awaited,
-)
+from ._warmup import awaits, none_awaited
 
 __all__ = ["check_objects", "settle_list"]
 

@@ -1,14 +1,14 @@
 """A list's per-object answers, read from their futures in one pass.
 
-`_warmup._remember_all` takes a done future's result without first asking
+`_object_pass._remember_all` takes a done future's result without first asking
 whether it failed: one that raised or was cancelled must still deny.
 """
 
 import asyncio
 from typing import Any
 
+from strawberry_authz._object_pass import _remember_all
 from strawberry_authz._outcomes import Denial
-from strawberry_authz._warmup import _remember_all
 
 
 async def test_an_answer_whose_future_failed_or_was_cancelled_is_a_denial():

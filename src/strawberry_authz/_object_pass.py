@@ -1,0 +1,470 @@
+"""Deciding many objects' rules at once: a list's items, in one pass.
+
+A list field decides the per-object rules of all its items before they
+resolve (`decide_objects`), so batch scopes ask one call per chunk and every
+item then finds its answer. Without an event loop the values are asked in
+rounds; with one, every rule starts now and each full chunk goes to its
+engine while the rest of the list is decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+from ._batch import BatchScope, Queued
+from ._keys import scope_key
+from ._outcomes import (
+    Denial,
+    Later,
+    Outcome,
+    decided,
+    denial_from_exception,
+    discard,
+    has_running_loop,
+    misconfigured,
+    settle,
+)
+from ._params import AuthParams, FieldCall, ObjectCall
+from ._per_object import PerObject
+from ._request import RequestState
+from ._rule_compiler import RuleFunction
+from ._rules import BARE_OPERATORS
+
+__all__ = ["ObjectTodo", "collector_paused", "decide_objects"]
+
+ObjectTodo = tuple[PerObject, Any, Any]
+"""A per-object rule, the key of its answer, and the object."""
+
+
+def decide_objects(
+    call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
+) -> list[Any]:
+    """Decide many objects' per-object rules at once; the answers still pending.
+
+    `call` is the field that returned the objects: each object's rule is
+    evaluated at its place, with `params.root` the object and no arguments.
+    With an event loop, every rule starts now (batch scopes gather their
+    values for one call per chunk) and the pending answers are returned to
+    be awaited together. Without one, batch scopes are asked in rounds: a
+    round queues every value it needs, one batch per scope answers them,
+    and the objects still undecided are evaluated again (a rule function is
+    not called again: its return value is kept per object). Answers land in
+    `state.per_object`; `keep` is kept alive with them. Callers build
+    `todo` and decide it within `collector_paused`.
+    """
+    return _decide_objects(call, keep, todo)
+
+
+@contextmanager
+def collector_paused(size: int) -> Iterator[None]:
+    """No garbage collection while a list of `size` objects is decided.
+
+    Thousands of small objects are made then (the list of what to decide,
+    the keys and answers) and most are kept till the end of the request:
+    the collector would scan them again and again meanwhile. The pass is
+    bounded; garbage waits for the collector's next round.
+    """
+    if size < _QUIET_FROM or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_QUIET_FROM = 256
+
+
+def _decide_objects(
+    call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
+) -> list[Any]:
+    state = call.state
+    site, info = call.site, call.info
+    per_object = state.per_object
+    batches = state.scopes.batches
+    state.kept.append(keep)  # once for every key below
+    if not state.scopes.sync and has_running_loop():
+        return _decide_async(call, todo)
+    # The first round, with each object's call made only if needed.
+    results = state.scopes.results
+    waiting: list[tuple[PerObject, Any, ObjectCall]] = []
+    queued: list[tuple[Any, Queued]] = []
+    # The common rule, `{scope: value}` of a `BatchScope`, asked inline
+    # (`_batch_value`): the values this round queues (each once) per scope,
+    # the objects waiting for a value in two lists.
+    fast: _Fast = {}
+    asked: set[Any] = set()
+    waiting_keys: list[Any] = []
+    waiting_values: list[Any] = []
+    batches.collecting = True
+    try:
+        for node, key, root in todo:
+            if key in per_object:
+                continue
+            function = node.function
+            item_call: ObjectCall | None = None
+            if function is None:
+                item_call = _object_call(call, node, key, root)
+                item_call.returned = {}
+                outcome = node.decide(state, key, None, item_call)
+            else:
+                try:  # `function.run`, inlined: this runs per object
+                    returned = function.fn(AuthParams(site, info, root))
+                except (Exception, asyncio.CancelledError) as error:
+                    returned = function.run_failed(error)
+                found = _batch_value(state, fast, function, returned)
+                if found is not None:
+                    queue, value, value_key = found
+                    known = results.get(value_key)
+                    if known is None:  # a value to ask
+                        if value_key not in asked:
+                            asked.add(value_key)
+                            queue.entries.append((value, value_key, None))
+                        waiting_keys.append(key)
+                        waiting_values.append(value_key)
+                        continue
+                    if known is True or type(known) is Denial:
+                        per_object[key] = known
+                        continue
+                plain = function.plain(returned, state)
+                # The common answers, without `node.remember`: allowed, or
+                # one batch value (whose answer will be the object's).
+                if plain is True:
+                    per_object[key] = plain
+                    continue
+                if type(plain) is Queued:
+                    queued.append((key, plain))
+                    continue
+                if plain is None:
+                    item_call = _object_call(call, node, key, root)
+                    item_call.returned = {}
+                    plain = function.then(returned, state, item_call)
+                outcome = node.remember(state, key, plain)
+            if type(outcome) is Queued:
+                # The rule is that one batch value: its answer is the
+                # object's, no need to evaluate the rule again.
+                queued.append((key, outcome))
+            elif not decided(outcome):
+                discard(outcome)
+                if item_call is None:  # what the function returned is kept
+                    item_call = _object_call(call, node, key, root)
+                    item_call.returned = {function: returned}
+                waiting.append((node, key, item_call))
+    finally:
+        batches.collecting = False
+        for asked_of in fast.values():
+            if asked_of is not None and asked_of.entries:
+                batches.enqueue_sync(asked_of.name, asked_of.scope, asked_of.entries)
+    # The next rounds, as long as a round queued batch values: each asks
+    # them, and evaluates again the objects still undecided.
+    for round_ in range(1, _MAX_ROUNDS + 1):
+        if not (waiting or queued or waiting_keys) or not batches.queued:
+            break
+        batches.flush()
+        for key, value_key in zip(waiting_keys, waiting_values, strict=True):
+            answer = results.get(value_key)
+            if answer is True or isinstance(answer, Denial):
+                per_object[key] = answer
+        waiting_keys = waiting_values = []
+        for key, wait in queued:
+            answer = results.get(wait.key)
+            if answer is True or isinstance(answer, Denial):
+                per_object[key] = answer
+        if round_ == _MAX_ROUNDS:
+            break
+        todo_calls = [entry for entry in waiting if entry[1] not in per_object]
+        waiting, queued = [], []
+        batches.collecting = True
+        try:
+            for node, key, item_call in todo_calls:
+                if key in per_object:
+                    continue
+                outcome = node.decide(state, key, None, item_call)
+                if type(outcome) is Queued:
+                    queued.append((key, outcome))
+                elif not decided(outcome):
+                    discard(outcome)
+                    waiting.append((node, key, item_call))
+        finally:
+            batches.collecting = False
+    return []
+
+
+_MAX_ROUNDS = 8
+"""Rounds of batches a list decides ahead (a `$chain` of batch scopes needs one
+per step); what is still undecided is then decided field by field."""
+
+
+def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
+    """`decide_objects` with an event loop: every rule starts now.
+
+    The common rule, a function returning `{scope: value}` for a
+    `BatchScope`, is asked here without a call per object: the value's
+    future joins its scope's queue, and the object's answer is that future
+    until `_remember_all` writes the outcome.
+
+    Once a scope's queue holds a full chunk (`max_batch_size` values), that
+    chunk is sent and the rest of the list is decided after yielding to the
+    loop: the engine answers the first chunks while the library decides the
+    next ones, and every chunk still goes out full.
+    """
+    decider = _AsyncPass(call)
+    items = iter(todo)
+    try:
+        full = decider.decide(items)
+    except BaseException:
+        decider.enqueue_rest()
+        raise
+    if full:
+        # A task, not a lazy `Later`: the rest is decided (and every value
+        # asked) even if nobody waits for this list any more.
+        return [asyncio.ensure_future(decider.finish(items))]
+    decider.enqueue_rest()
+    return decider.outcomes()
+
+
+class _AsyncPass:
+    """One list's objects decided with an event loop, a chunk at a time.
+
+    `decide` runs rules until a scope has a full chunk to send (True) or the
+    objects run out (False); `finish` decides the rest, yielding to the loop
+    between chunks. Every future made is queued for its batch whatever
+    happens (`enqueue_rest` in a `finally`): no field waits forever.
+    """
+
+    __slots__ = (
+        "call",
+        "create_future",
+        "fast",
+        "futures",
+        "pending",
+        "waiting",
+    )
+
+    def __init__(self, call: FieldCall) -> None:
+        self.call = call
+        self.create_future = asyncio.get_running_loop().create_future
+        # Per scope name, its `BatchScope` (None: not one, the long way) and
+        # the values queued for it since its last full chunk.
+        self.fast: _Fast = {}
+        # Answers a future will give (a batch value, mostly): kept as the
+        # future until all are settled, then written in one pass. A shared
+        # wrapper per object would cost a callback per object instead.
+        # Two lists, not one of pairs: no tuple per object for the collector.
+        self.waiting: list[Any] = []
+        self.futures: list[asyncio.Future[Any]] = []
+        self.pending: list[Any] = []
+
+    def decide(self, items: Iterator[ObjectTodo]) -> bool:
+        """Decide objects from `items` until a chunk is full (True, sent)."""
+        call = self.call
+        state = call.state
+        site, info = call.site, call.info
+        per_object = state.per_object
+        results = state.scopes.results
+        fast, waiting, futures = self.fast, self.waiting, self.futures
+        create_future = self.create_future
+        for node, key, root in items:
+            if key in per_object:
+                continue
+            function = node.function
+            if function is None:
+                outcome = node.decide(
+                    state, key, None, _object_call(call, node, key, root)
+                )
+                if not decided(outcome):
+                    self.pending.append(outcome)
+                continue
+            # A rule function alone: called directly, and a `FieldCall`
+            # made only if its answer needs one.
+            try:  # `function.run`, inlined: this runs per object
+                returned = function.fn(AuthParams(site, info, root))
+            except (Exception, asyncio.CancelledError) as error:
+                returned = function.run_failed(error)
+            found = _batch_value(state, fast, function, returned)
+            if found is not None:
+                queue, value, value_key = found
+                known = results.get(value_key)
+                if known is None:  # a value to ask
+                    known = results[value_key] = create_future()
+                    entries = queue.entries
+                    entries.append((value, value_key, known))
+                    per_object[key] = known
+                    waiting.append(key)
+                    futures.append(known)
+                    if len(entries) >= queue.size:
+                        self._send(queue)
+                        return True
+                    continue
+                if known is True or type(known) is Denial:
+                    per_object[key] = known
+                    continue
+                if isinstance(known, asyncio.Future):
+                    per_object[key] = known
+                    waiting.append(key)
+                    futures.append(known)
+                    continue
+            plain = function.plain(returned, state)
+            if isinstance(plain, asyncio.Future):
+                per_object[key] = plain
+                waiting.append(key)
+                futures.append(plain)
+                continue
+            if plain is None:
+                plain = function.then(
+                    returned, state, _object_call(call, node, key, root)
+                )
+            outcome = node.remember(state, key, plain)
+            if not decided(outcome):
+                self.pending.append(outcome)
+        return False
+
+    def _send(self, queue: _Queue) -> None:
+        """Ask `queue`'s values (a full chunk) now."""
+        entries, queue.entries = queue.entries, []
+        self.call.state.scopes.batches.send(queue.name, queue.scope, entries)
+
+    def enqueue_rest(self) -> None:
+        """Queue every value not yet asked (a chunk not full) for the next
+        batch, with whatever else the operation asks meanwhile."""
+        batches = self.call.state.scopes.batches
+        for queue in self.fast.values():
+            if queue is not None and queue.entries:
+                entries, queue.entries = queue.entries, []
+                batches.enqueue(queue.name, queue.scope, entries)
+
+    def outcomes(self) -> list[Any]:
+        """What is still pending once every object was decided."""
+        if self.futures:
+            table = self.call.state.per_object
+            self.pending.append(Later(_remember_all, table, self.waiting, self.futures))
+        return self.pending
+
+    async def finish(self, items: Iterator[ObjectTodo]) -> Outcome:
+        """Decide the rest of `items`, a chunk at a time, then wait for all."""
+        try:
+            full = True
+            while full:
+                # The chunk just queued goes to its engine meanwhile.
+                await asyncio.sleep(0)
+                with collector_paused(_QUIET_FROM):
+                    full = self.decide(items)
+        finally:
+            self.enqueue_rest()
+        for pending in self.outcomes():
+            await settle(pending)
+        return True
+
+
+_UNKNOWN: Any = object()
+
+
+class _Queue:
+    """A `BatchScope` a list pass asks inline, and the values it queued."""
+
+    __slots__ = ("entries", "name", "scope", "size")
+
+    def __init__(self, name: str, scope: BatchScope) -> None:
+        self.name = name
+        self.scope = scope
+        self.size = scope.max_batch_size
+        self.entries: list[Any] = []
+
+
+_Fast: TypeAlias = "dict[str, _Queue | None]"
+"""Per scope name, its queue (None: not a `BatchScope`, the long way)."""
+
+
+def _batch_value(
+    state: RequestState, fast: _Fast, function: RuleFunction, returned: object
+) -> tuple[_Queue, Any, Hashable] | None:
+    """`function.plain` and `Scopes.answer`, inlined for the common rule.
+
+    When a rule function without declared scopes returned `{name: value}`
+    for a `BatchScope`: the queue its pass puts values on, the value and
+    its key (the caller reads `results` once). None: the long way.
+    """
+    if (
+        type(returned) is not dict
+        or len(returned) != 1
+        or function.compiler.scopes is not None
+    ):
+        return None
+    ((name, value),) = returned.items()
+    queue = fast.get(name, _UNKNOWN) if type(name) is str else None
+    if queue is _UNKNOWN:
+        queue = fast[name] = _batch_scope(state, name)
+    if queue is None:
+        return None
+    try:
+        return queue, value, scope_key(name, value)
+    except Exception:
+        return None  # `plain` says why
+
+
+def _batch_scope(state: RequestState, name: str) -> _Queue | None:
+    """Scope `name` as a list pre-decision asks it, if `{name: value}` (from a
+    rule function without declared scopes) is one `BatchScope` value asked
+    as it is, as `RuleFunction.plain` and `Scopes.answer` would; else None
+    (the long way)."""
+    batches = state.scopes.batches
+    if (
+        not name
+        or name[0] == "$"
+        or name in BARE_OPERATORS
+        or batches.listed
+        or batches.immediate
+    ):
+        return None
+    loaded = state.scopes.loaded()
+    scope = loaded.get(name) if type(loaded) is dict else None
+    if type(scope) is not BatchScope:
+        return None
+    return _Queue(name, scope)
+
+
+def _object_call(call: FieldCall, node: PerObject, key: Any, root: Any) -> ObjectCall:
+    """The check of `root`, an object `call`'s field returned, under `key`.
+
+    `key` is `rules.object_key_at(path, at, node)`; `at` is the object's
+    place below the field (an index, or a tuple of them).
+    """
+    return call.for_object(node.type_grants, root, key[1])
+
+
+async def _remember_all(
+    table: dict[Any, Any], keys: list[Any], futures: list[asyncio.Future[Any]]
+) -> Outcome:
+    """Wait for `futures` and put each outcome in `table` under its key
+    (`keys`, in the same order), where the future still stands.
+
+    A batch answers many at once: once one is done, most others are too.
+    """
+    for key, future in zip(keys, futures, strict=True):
+        if not future.done():
+            outcome = await settle(future)
+        else:
+            try:  # what a batch set, mostly: tested only when it raises
+                outcome = future.result()
+            except (Exception, asyncio.CancelledError):
+                outcome = _outcome_of(future)
+        if table.get(key) is future:  # else `clear` forgot it meanwhile
+            table[key] = outcome
+    return True
+
+
+def _outcome_of(future: asyncio.Future[Any]) -> Outcome:
+    """The outcome a done future gives, as `settle` would give it."""
+    if future.cancelled():
+        return misconfigured("a shared authorization check was cancelled")
+    error = future.exception()
+    if error is not None:
+        return denial_from_exception(error, "an authorization check")
+    outcome: Outcome = future.result()
+    return outcome
