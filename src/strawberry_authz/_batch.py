@@ -340,6 +340,11 @@ class Batches:
         """
         queue = self._queued.get(name)
         if queue is None:
+            # Nothing queued yet: only duplicates within `entries` to drop.
+            keys = {entry[1] for entry in entries}
+            if len(keys) == len(entries):
+                self._queued[name] = (scope, list(entries), keys)
+                return
             queue = self._queued[name] = (scope, [], set())
         keys = queue[2]
         for entry in entries:
@@ -538,6 +543,7 @@ def _answers_of(
                     )
                 ] * len(values)
     via = f" (engine call {', '.join(calls)})" if calls else ""
+    denied_by = f"scope {name!r} denied "
     outcomes: list[Outcome] = []
     # One error for every value the call denies: the client gets a copy per
     # field anyway (`denials.client_error`), and building thousands of
@@ -549,9 +555,7 @@ def _answers_of(
         elif answer is False:
             if denied is None:
                 denied = ForbiddenError()
-            outcomes.append(
-                Denial(denied, f"scope {name!r} denied {safe_repr(value)}{via}")
-            )
+            outcomes.append(Denial.naming(denied, denied_by, value, via))
         else:
             outcomes.append(
                 denial_from_exception(

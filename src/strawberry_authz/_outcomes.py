@@ -68,7 +68,7 @@ class Denial:
     than from a rule saying no: `$not` never turns a failure into a pass.
     """
 
-    __slots__ = ("branches", "error", "failed", "reason", "source")
+    __slots__ = ("_named", "_reason", "branches", "error", "failed", "source")
 
     def __init__(
         self,
@@ -80,10 +80,31 @@ class Denial:
         failed: bool = False,
     ) -> None:
         self.error = error
-        self.reason = reason
+        self._reason = reason
+        self._named: tuple[object, str] | None = None
         self.branches = branches
         self.source = source
         self.failed = failed
+
+    @classmethod
+    def naming(cls, error: Exception, before: str, value: object, after: str) -> Denial:
+        """A denial whose reason is `before + safe_repr(value) + after`.
+
+        The text is made when the reason is first read: a batch denies
+        thousands of values at once, and most reasons are never read (the
+        denial log off, no decision hook).
+        """
+        denial = cls(error, before)
+        denial._named = (value, after)
+        return denial
+
+    @property
+    def reason(self) -> str:
+        named = self._named
+        if named is not None:
+            self._reason += safe_repr(named[0]) + named[1]
+            self._named = None
+        return self._reason
 
     def __repr__(self) -> str:
         return f"Denial({self.reason!r})"

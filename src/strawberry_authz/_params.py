@@ -105,7 +105,10 @@ class AuthParams(Generic[RootT, ContextT]):
     # It holds what it reads of the call, not the call: the call caches its
     # params, and a reference back would make a cycle per checked object
     # (thousands of them for a list), left for the collector to find.
-    __slots__ = ("_args", "_info", "_raw", "_raw_args", "_root", "_site")
+    __slots__ = ("_args", "_info", "_raw", "_raw_args", "_site", "root")
+
+    # A plain attribute, not a property: rules read it once per object.
+    root: RootT
 
     def __init__(
         self,
@@ -116,15 +119,10 @@ class AuthParams(Generic[RootT, ContextT]):
     ) -> None:
         self._site = site
         self._raw = info
-        self._root = root
+        self.root = root
         self._raw_args = args
         self._args: dict[str, Any] = _UNSET
         self._info: Info = _UNSET
-
-    @property
-    def root(self) -> RootT:
-        root: RootT = self._root
-        return root
 
     @property
     def context(self) -> ContextT:

@@ -154,3 +154,32 @@ async def test_a_value_of_the_wrong_declared_type_is_never_asked():
     data = [item and item["text"] for item in result.data["docs"]]
     assert data == ["mine", None, "mine", "LEAK", None, "mine"]
     assert 3 not in asked
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_each_denial_of_a_batch_names_the_value_it_denied(is_async):
+    """Denials of one batch share an error, not a reason: each names its own
+    value (made when read, so thousands cost nothing until logged)."""
+    decisions: list[Any] = []
+
+    def owns(values: list[Any]) -> list[bool]:
+        return [value == "me" for value in values]
+
+    async def owns_async(values: list[Any]) -> list[bool]:
+        return owns(values)
+
+    built = schema(
+        owns_async if is_async else owns,
+        owner_rule,
+        on_object=True,
+        on_decision=decisions.append,
+    )
+    if is_async:
+        result = await built.execute("{ docs { text } }")
+    else:
+        result = built.execute_sync("{ docs { text } }")
+    assert "LEAK" not in dump(result)
+    reasons = {tuple(d.path): d.reason for d in decisions if not d.allowed and d.path}
+    assert reasons[("docs", 1)] == "scope 'owns' denied 'other'"
+    assert reasons[("docs", 3)] == "scope 'owns' denied 'shared'"
+    assert reasons[("docs", 4)] == "scope 'owns' denied 'other'"
