@@ -243,6 +243,7 @@ class _AsyncPass:
         "create_future",
         "fast",
         "futures",
+        "generation",
         "pending",
         "waiting",
     )
@@ -253,6 +254,9 @@ class _AsyncPass:
         # Per scope name, its `BatchScope` (None: not one, the long way) and
         # the values queued for it since its last full chunk.
         self.fast: _Fast = {}
+        # `clear_cache` meanwhile (a resolver, while the pass yields) makes
+        # `fast` stale: its loaders may be the viewer's before the clear.
+        self.generation = call.state.scopes.generation
         # Answers a future will give (a batch value, mostly): kept as the
         # future until all are settled, then written in one pass. A shared
         # wrapper per object would cost a callback per object instead.
@@ -267,7 +271,18 @@ class _AsyncPass:
         state = call.state
         site, info = call.site, call.info
         per_object = state.per_object
-        results = state.scopes.results
+        scopes = state.scopes
+        results = scopes.results
+        if scopes.generation != self.generation:
+            # The cache was cleared while the pass yielded: what was queued
+            # is asked now of its own loader (its futures are awaited),
+            # unremembered, never joining a queue of the fresh loader's; the
+            # rest of the list is asked of the scopes loaded afresh.
+            for queue in self.fast.values():
+                if queue is not None and queue.entries:
+                    self._send(queue)
+            self.fast = {}
+            self.generation = scopes.generation
         fast, waiting, futures = self.fast, self.waiting, self.futures
         create_future = self.create_future
         for node, key, root in items:

@@ -152,6 +152,7 @@ class ScopeCache:
         "_scopes",
         "batches",
         "context",
+        "generation",
         "results",
         "sync",
         "timeout",
@@ -172,6 +173,9 @@ class ScopeCache:
         self.context = context
         self.timeout = timeout
         self.results: dict[Hashable, Any] = {}
+        # Counts `clear`s: a pass that keeps loaders across yields (a list's
+        # `_AsyncPass`) sees that they may be stale.
+        self.generation = 0
         self.batches = Batches(
             self.results, timeout, sync=sync, observer=batch_observer
         )
@@ -343,6 +347,7 @@ class ScopeCache:
         finishes with its answer, unremembered.
         """
         self._scopes = None
+        self.generation += 1
         if scope is None:
             self.batches.listed.clear()
         else:
