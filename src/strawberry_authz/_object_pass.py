@@ -90,7 +90,7 @@ def _decide_objects(
     batches = state.scopes.batches
     state.kept.append(keep)  # once for every key below
     if not state.scopes.sync and has_running_loop():
-        return _decide_async(call, todo)
+        return _decide_async(call, keep, todo)
     # The first round, with each object's call made only if needed.
     results = state.scopes.results
     waiting: list[tuple[PerObject, Any, ObjectCall]] = []
@@ -201,7 +201,9 @@ _MAX_ROUNDS = 8
 per step); what is still undecided is then decided field by field."""
 
 
-def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
+def _decide_async(
+    call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
+) -> list[Any]:
     """`decide_objects` with an event loop: every rule starts now.
 
     The common rule, a function returning `{scope: value}` for a
@@ -214,7 +216,7 @@ def _decide_async(call: FieldCall, todo: Iterable[ObjectTodo]) -> list[Any]:
     loop: the engine answers the first chunks while the library decides the
     next ones, and every chunk still goes out full.
     """
-    decider = _AsyncPass(call)
+    decider = _AsyncPass(call, keep)
     items = iter(todo)
     try:
         full = decider.decide(items)
@@ -244,12 +246,14 @@ class _AsyncPass:
         "fast",
         "futures",
         "generation",
+        "keep",
         "pending",
         "waiting",
     )
 
-    def __init__(self, call: FieldCall) -> None:
+    def __init__(self, call: FieldCall, keep: object) -> None:
         self.call = call
+        self.keep = keep
         self.create_future = asyncio.get_running_loop().create_future
         # Per scope name, its `BatchScope` (None: not one, the long way) and
         # the values queued for it since its last full chunk.
@@ -283,6 +287,9 @@ class _AsyncPass:
                     self._send(queue)
             self.fast = {}
             self.generation = scopes.generation
+            # The clear let go of what keeps the ids of the answers' keys
+            # unique; the answers written from now on need it again.
+            state.kept.append(self.keep)
         fast, waiting, futures = self.fast, self.waiting, self.futures
         create_future = self.create_future
         for node, key, root in items:
