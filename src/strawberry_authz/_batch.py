@@ -230,6 +230,9 @@ class Queued:
         return "<queued for a batch>"
 
 
+_QueueKey = tuple[str, BatchScope]
+"""A queue's scope name and loader."""
+
 _Entry = tuple[object, Hashable, "asyncio.Future[Any] | None"]
 """A queued value: the value, its cache key, and its future (None when sync)."""
 
@@ -274,7 +277,10 @@ class Batches:
         # wait for a batch, so each value is asked at once.
         self.immediate = False
         self.collecting = False
-        self._queued: dict[str, tuple[BatchScope, list[_Entry], set[Hashable]]] = {}
+        # Per scope name and loader (a clear loads scopes afresh: values
+        # asked after it never join a queue of the loader before it).
+        self._queued: dict[_QueueKey, tuple[BatchScope, list[_Entry], set[Hashable]]]
+        self._queued = {}
         self._running: set[asyncio.Future[Any]] = set()
         # What a query filter's `passing=` listed, per scope: (the rule's
         # value with its Column, the ids as text). A row it selected is then
@@ -294,11 +300,11 @@ class Batches:
                 loop = None
         if self.immediate or (loop is None and not self.collecting):
             return self._answers(name, scope, [value])[0]
-        queue = self._queued.get(name)
+        queue = self._queued.get((name, scope))
         if queue is None:
-            queue = self._queued[name] = (scope, [], set())
+            queue = self._queued[name, scope] = (scope, [], set())
             if loop is not None:
-                loop.call_soon(self._flush_async, name)
+                loop.call_soon(self._flush_async, (name, scope))
         if loop is None:
             if key not in queue[2]:
                 queue[2].add(key)
@@ -316,10 +322,10 @@ class Batches:
         loop, which every future will be settled in (`_ask_chunk` settles
         every entry of its chunk, whatever `load_fn` does).
         """
-        queue = self._queued.get(name)
+        queue = self._queued.get((name, scope))
         if queue is None:
-            queue = self._queued[name] = (scope, [], set())
-            asyncio.get_running_loop().call_soon(self._flush_async, name)
+            queue = self._queued[name, scope] = (scope, [], set())
+            asyncio.get_running_loop().call_soon(self._flush_async, (name, scope))
         queue[1].extend(entries)
 
     def send(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
@@ -338,14 +344,14 @@ class Batches:
         pre-decision that checked `results` itself; a key already queued is
         asked once.
         """
-        queue = self._queued.get(name)
+        queue = self._queued.get((name, scope))
         if queue is None:
             # Nothing queued yet: only duplicates within `entries` to drop.
             keys = {entry[1] for entry in entries}
             if len(keys) == len(entries):
-                self._queued[name] = (scope, list(entries), keys)
+                self._queued[name, scope] = (scope, list(entries), keys)
                 return
-            queue = self._queued[name] = (scope, [], set())
+            queue = self._queued[name, scope] = (scope, [], set())
         keys = queue[2]
         for entry in entries:
             if entry[1] not in keys:
@@ -359,14 +365,14 @@ class Batches:
     def flush(self) -> None:
         """Ask every queued value now, synchronously (sync pre-decision)."""
         queued, self._queued = self._queued, {}
-        for name, (scope, entries, _) in queued.items():
+        for (name, _), (scope, entries, _) in queued.items():
             for chunk in _chunks(entries, scope.max_batch_size):
                 values = [value for value, _, _ in chunk]
                 self._settle(chunk, self._answers(name, scope, values))
 
-    def _flush_async(self, name: str) -> None:
-        scope, entries, _ = self._queued.pop(name)
-        self.send(name, scope, entries)
+    def _flush_async(self, key: _QueueKey) -> None:
+        scope, entries, _ = self._queued.pop(key)
+        self.send(key[0], scope, entries)
 
     async def _ask_chunk(
         self, name: str, scope: BatchScope, chunk: list[_Entry]
