@@ -247,6 +247,7 @@ class _AsyncPass:
         "futures",
         "generation",
         "keep",
+        "kept",
         "pending",
         "waiting",
     )
@@ -261,6 +262,7 @@ class _AsyncPass:
         # `clear_cache` meanwhile (a resolver, while the pass yields) makes
         # `fast` stale: its loaders may be the viewer's before the clear.
         self.generation = call.state.scopes.generation
+        self.kept = call.state.kept  # holds `keep` (`_decide_objects`)
         # Answers a future will give (a batch value, mostly): kept as the
         # future until all are settled, then written in one pass. A shared
         # wrapper per object would cost a callback per object instead.
@@ -287,9 +289,12 @@ class _AsyncPass:
                     self._send(queue)
             self.fast = {}
             self.generation = scopes.generation
-            # The clear let go of what keeps the ids of the answers' keys
-            # unique; the answers written from now on need it again.
-            state.kept.append(self.keep)
+        if state.kept is not self.kept:
+            # A clear, or a subscription's next event (this list's event
+            # abandoned it), let go of what keeps the ids of the answers'
+            # keys unique: the answers written from now on need it again.
+            self.kept = state.kept
+            self.kept.append(self.keep)
         fast, waiting, futures = self.fast, self.waiting, self.futures
         create_future = self.create_future
         for node, key, root in items:
