@@ -3,8 +3,8 @@
 A list field decides the per-object rules of all its items before they
 resolve (`decide_objects`), so batch scopes ask one call per chunk and every
 item then finds its answer. Without an event loop the values are asked in
-rounds; with one, every rule starts now and each full chunk goes to its
-engine while the rest of the list is decided.
+rounds; with one, the rules run until a scope has a full chunk, which goes
+to its engine while the rest of the list is decided (in a task).
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def decide_objects(
 
     `call` is the field that returned the objects: each object's rule is
     evaluated at its place, with `params.root` the object and no arguments.
-    With an event loop, every rule starts now (batch scopes gather their
-    values for one call per chunk) and the pending answers are returned to
-    be awaited together. Without one, batch scopes are asked in rounds: a
+    With an event loop, the rules run now until a scope has a full chunk
+    (batch scopes gather their values for one call per chunk); a longer
+    list is decided on in a task, returned with whatever else is pending,
+    to be awaited together. Without one, batch scopes are asked in rounds: a
     round queues every value it needs, one batch per scope answers them,
     and the objects still undecided are evaluated again (a rule function is
     not called again: its return value is kept per object). Answers land in
@@ -204,7 +205,7 @@ per step); what is still undecided is then decided field by field."""
 def _decide_async(
     call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
 ) -> list[Any]:
-    """`decide_objects` with an event loop: every rule starts now.
+    """`decide_objects` with an event loop: the rules start now.
 
     The common rule, a function returning `{scope: value}` for a
     `BatchScope`, is asked here without a call per object: the value's
