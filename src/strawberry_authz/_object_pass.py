@@ -3,8 +3,8 @@
 A list field decides the per-object rules of all its items before they
 resolve (`decide_objects`), so batch scopes ask one call per chunk and every
 item then finds its answer. Without an event loop the values are asked in
-rounds; with one, every rule starts now and each full chunk goes to its
-engine while the rest of the list is decided.
+rounds; with one, the rules run until a scope has a full chunk, which goes
+to its engine while the rest of the list is decided (in a task).
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def decide_objects(
 
     `call` is the field that returned the objects: each object's rule is
     evaluated at its place, with `params.root` the object and no arguments.
-    With an event loop, every rule starts now (batch scopes gather their
-    values for one call per chunk) and the pending answers are returned to
-    be awaited together. Without one, batch scopes are asked in rounds: a
+    With an event loop, the rules run now until a scope has a full chunk
+    (batch scopes gather their values for one call per chunk); a longer
+    list is decided on in a task, returned with whatever else is pending,
+    to be awaited together. Without one, batch scopes are asked in rounds: a
     round queues every value it needs, one batch per scope answers them,
     and the objects still undecided are evaluated again (a rule function is
     not called again: its return value is kept per object). Answers land in
@@ -204,7 +205,7 @@ per step); what is still undecided is then decided field by field."""
 def _decide_async(
     call: FieldCall, keep: object, todo: Iterable[ObjectTodo]
 ) -> list[Any]:
-    """`decide_objects` with an event loop: every rule starts now.
+    """`decide_objects` with an event loop: the rules start now.
 
     The common rule, a function returning `{scope: value}` for a
     `BatchScope`, is asked here without a call per object: the value's
@@ -247,6 +248,7 @@ class _AsyncPass:
         "futures",
         "generation",
         "keep",
+        "kept",
         "pending",
         "waiting",
     )
@@ -261,6 +263,7 @@ class _AsyncPass:
         # `clear_cache` meanwhile (a resolver, while the pass yields) makes
         # `fast` stale: its loaders may be the viewer's before the clear.
         self.generation = call.state.scopes.generation
+        self.kept = call.state.kept  # holds `keep` (`_decide_objects`)
         # Answers a future will give (a batch value, mostly): kept as the
         # future until all are settled, then written in one pass. A shared
         # wrapper per object would cost a callback per object instead.
@@ -287,9 +290,12 @@ class _AsyncPass:
                     self._send(queue)
             self.fast = {}
             self.generation = scopes.generation
-            # The clear let go of what keeps the ids of the answers' keys
-            # unique; the answers written from now on need it again.
-            state.kept.append(self.keep)
+        if state.kept is not self.kept:
+            # A clear, or a subscription's next event (this list's event
+            # abandoned it), let go of what keeps the ids of the answers'
+            # keys unique: the answers written from now on need it again.
+            self.kept = state.kept
+            self.kept.append(self.keep)
         fast, waiting, futures = self.fast, self.waiting, self.futures
         create_future = self.create_future
         for node, key, root in items:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
+from operator import attrgetter
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias
 
@@ -91,7 +92,7 @@ class FieldSite:
 class AuthParams(Generic[RootT, ContextT]):
     """The field being checked, as its resolver sees it.
 
-    `root` is the parent object, `args` the arguments as the resolver gets
+    `root` is the parent object (read-only), `args` the arguments as the resolver gets
     them (Python names, Strawberry input types), `context` the request
     context and `info` Strawberry's `Info`. `args` and `info` are built on
     first access only.
@@ -105,10 +106,21 @@ class AuthParams(Generic[RootT, ContextT]):
     # It holds what it reads of the call, not the call: the call caches its
     # params, and a reference back would make a cycle per checked object
     # (thousands of them for a list), left for the collector to find.
-    __slots__ = ("_args", "_info", "_raw", "_raw_args", "_site", "root")
+    __slots__ = ("_args", "_info", "_raw", "_raw_args", "_root", "_site")
 
-    # A plain attribute, not a property: rules read it once per object.
-    root: RootT
+    if TYPE_CHECKING:
+
+        @property
+        def root(self) -> RootT:
+            root: RootT = self._root
+            return root
+
+    else:
+        # Read-only: the field's later checks (post rule, `grants=`, error
+        # hook) share these params, and a rule assigning `root` would make
+        # them read another object. Read in C, no Python frame: rules read
+        # it once per object.
+        root = property(attrgetter("_root"))
 
     def __init__(
         self,
@@ -119,7 +131,7 @@ class AuthParams(Generic[RootT, ContextT]):
     ) -> None:
         self._site = site
         self._raw = info
-        self.root = root
+        self._root = root
         self._raw_args = args
         self._args: dict[str, Any] = _UNSET
         self._info: Info = _UNSET

@@ -41,7 +41,7 @@ class PerObject(Node):
         # Whose rule it is, for the decision log: "type" or "interface".
         self.source = source
         # A type rule that is one rule function (the common case): a list
-        # pre-decision calls it directly, see `warmup.decide_objects`.
+        # pre-decision calls it directly, see `_object_pass.decide_objects`.
         self.function: RuleFunction | None = (
             child if type(child) is RuleFunction and not child.post else None
         )

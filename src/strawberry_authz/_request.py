@@ -63,7 +63,9 @@ class RequestState:
         self.objects: dict[int, tuple[object, Any]] = {}
         # Outcomes of per-object type rules, by object (see `rules.PerObject`),
         # and the path objects whose ids their keys hold, kept alive so no id
-        # is reused while the operation runs.
+        # is reused while the operation runs. Letting go of them makes a new
+        # list: a list pass that yields (`_AsyncPass`) and still writes
+        # answers sees it must keep its path in that one.
         self.per_object: dict[Hashable, Any] = {}
         self.kept: list[object] = []
         self.warmed: dict[Hashable, asyncio.Future[Any] | None] = {}
@@ -105,7 +107,7 @@ class RequestState:
         self.plans.clear()
         self.trusted.clear()
         self.per_object.clear()
-        self.kept.clear()
+        self.kept = []  # a new list: see `kept` in `__init__`
         self.warmed.clear()
         self._events = 0
         self._event_base = None
@@ -122,7 +124,7 @@ class RequestState:
         self.grants.clear()
         self.objects.clear()
         self.per_object.clear()
-        self.kept.clear()
+        self.kept = []  # a new list: see `kept` in `__init__`
         self._events += 1
         base = self._event_base
         if base is None:

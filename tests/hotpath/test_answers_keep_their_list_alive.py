@@ -1,4 +1,5 @@
-"""After a clear mid-pass, a list's answers still keep their list alive.
+"""After a clear or a new subscription event mid-pass, a list's answers
+still keep their list alive.
 
 Per-object answers are keyed by the id of their list's path, which the
 request keeps alive so no other list can take that id (white box: whether
@@ -6,6 +7,7 @@ an id is reused depends on the allocator, so the test reads the state).
 """
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -69,5 +71,85 @@ async def test_answers_written_after_a_clear_keep_their_list_alive(
     assert result.data["logout"] is True
     (state,) = cleared
     assert state.per_object, "the pass wrote no answer after the clear"
+    alive = {id(kept) for kept in state.kept}
+    assert {key[0] for key in state.per_object} <= alive
+
+
+@pytest.mark.parametrize("on_object", [False, True], ids=["type_rule", "on_object"])
+async def test_answers_written_after_the_next_event_began_keep_their_list_alive(
+    on_object, monkeypatch
+):
+    """A subscription event whose sibling field fails abandons its long list
+    while the list is still being decided: the pass goes on in its task,
+    into the next event, which lets go of what the request kept. The answers
+    the pass writes then must keep their list alive again, or a list of a
+    later event reusing the id would read them (white box, as above)."""
+    events: list[Any] = []
+    start_event = RequestState.start_event
+
+    def recording_start_event(self: Any) -> None:
+        events.append(self)
+        start_event(self)
+
+    monkeypatch.setattr(RequestState, "start_event", recording_start_event)
+    items = 60
+
+    async def load(values: list[Any]) -> list[bool]:
+        await asyncio.sleep(0)
+        return [owner == "me" for owner, _ in values]
+
+    authz = AuthExtension(lambda _: {"can": BatchScope(load, max_batch_size=3)})
+
+    @authz.type_rule(lambda p: {"can": (p.root.owner, p.root.id)}, on_object=on_object)
+    @strawberry.type
+    class Doc:
+        owner: strawberry.Private[str]
+        id: int
+
+    @strawberry.type
+    class Feed:
+        owner: strawberry.Private[str]
+
+        @strawberry.field
+        async def boom(self) -> int:
+            if self.owner == "me":
+                raise RuntimeError("sibling failed")
+            return 1
+
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return [Doc(owner=self.owner, id=i) for i in range(items)]
+
+    @strawberry.type
+    class Query:
+        x: int = 1
+
+    @strawberry.type
+    class Subscription:
+        @strawberry.subscription
+        async def feed(self) -> AsyncGenerator[Feed | None, None]:
+            yield Feed(owner="me")
+            yield Feed(owner="other")
+
+    schema = strawberry.Schema(
+        query=Query, subscription=Subscription, extensions=[authz]
+    )
+
+    async def collect() -> list[Any]:
+        stream = await schema.subscribe("subscription { feed { boom docs { id } } }")
+        return [event async for event in stream]
+
+    results = await asyncio.wait_for(collect(), timeout=10)
+    for _ in range(200):  # the first event's pass finishes meanwhile
+        if asyncio.all_tasks() == {asyncio.current_task()}:
+            break
+        await asyncio.sleep(0)
+    assert [result.data for result in results] == [
+        {"feed": None},
+        {"feed": {"boom": 1, "docs": [None] * items}},
+    ]
+    state = events[-1]
+    assert len(events) == 2
+    assert len(state.per_object) > items, "no answer written after the next event"
     alive = {id(kept) for kept in state.kept}
     assert {key[0] for key in state.per_object} <= alive
