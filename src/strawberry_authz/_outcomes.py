@@ -81,7 +81,7 @@ class Denial:
     ) -> None:
         self.error = error
         self._reason = reason
-        self._named: tuple[object, str] | None = None
+        self._named: tuple[str, object, str] | None = None
         self.branches = branches
         self.source = source
         self.failed = failed
@@ -95,14 +95,16 @@ class Denial:
         denial log off, no decision hook).
         """
         denial = cls(error, before)
-        denial._named = (value, after)
+        denial._named = (before, value, after)
         return denial
 
     @property
     def reason(self) -> str:
         named = self._named
         if named is not None:
-            self._reason += safe_repr(named[0]) + named[1]
+            # Built whole from `named`, never appended: two threads reading
+            # it first at once make the same text.
+            self._reason = named[0] + safe_repr(named[1]) + named[2]
             self._named = None
         return self._reason
 
