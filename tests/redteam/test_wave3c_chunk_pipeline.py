@@ -52,6 +52,19 @@ def by_id(value: Any) -> bool:
     return value % 3 != 0
 
 
+def chunked_authz(asked: list[list[Any]] | None = None, wait: float = 0) -> Any:
+    """An extension whose `can` scope answers `by_id` in chunks of `CHUNK`,
+    each call waiting `wait` seconds and recording its values in `asked`."""
+
+    async def load(values: list[Any]) -> list[bool]:
+        if asked is not None:
+            asked.append(list(values))
+        await asyncio.sleep(wait)
+        return [by_id(value) for value in values]
+
+    return AuthExtension(lambda _: {"can": BatchScope(load, max_batch_size=CHUNK)})
+
+
 def values_of(chunks: list[list[Any]]) -> list[Any]:
     """Every value asked, in order, from the chunks `load_fn` received."""
     return sorted(value for chunk in chunks for value in chunk)
@@ -148,12 +161,7 @@ def slow_rule(params: Any) -> Any:
 
 
 def slow_schema(asked: list[list[Any]], *, on_object: bool) -> strawberry.Schema:
-    async def load(values: list[Any]) -> list[bool]:
-        asked.append(list(values))
-        await asyncio.sleep(0.01)
-        return [by_id(value) for value in values]
-
-    authz = AuthExtension(lambda _: {"can": BatchScope(load, max_batch_size=CHUNK)})
+    authz = chunked_authz(asked, wait=0.01)
     Doc = doc_type(authz, slow_rule, on_object=on_object)
     docs = secret_docs(Doc)
 
@@ -214,12 +222,7 @@ async def test_a_sibling_failing_mid_list_leaves_nothing_behind(on_object, caplo
     what it no longer needs): nothing is left pending or leaked."""
     asked: list[list[Any]] = []
 
-    async def load(values: list[Any]) -> list[bool]:
-        asked.append(list(values))
-        await asyncio.sleep(0.005)
-        return [by_id(value) for value in values]
-
-    authz = AuthExtension(lambda _: {"can": BatchScope(load, max_batch_size=CHUNK)})
+    authz = chunked_authz(asked, wait=0.005)
     Doc = doc_type(authz, slow_rule, on_object=on_object)
     docs = secret_docs(Doc)
 
@@ -377,12 +380,7 @@ async def test_async_rules_mixed_with_batch_values_each_get_their_own_answer(
 ):
     asked: list[list[Any]] = []
 
-    async def load(values: list[Any]) -> list[bool]:
-        asked.append(list(values))
-        await asyncio.sleep(0)
-        return [by_id(value) for value in values]
-
-    authz = AuthExtension(lambda _: {"can": BatchScope(load, max_batch_size=CHUNK)})
+    authz = chunked_authz(asked)
 
     async def later(value: int) -> Any:
         await asyncio.sleep(0.001 * (value % 4))
@@ -617,11 +615,7 @@ async def test_a_list_changed_while_it_is_decided_serves_what_was_decided(on_obj
     each object with its own answer, never the answer of the object that
     was at its place."""
 
-    async def load(values: list[Any]) -> list[bool]:
-        await asyncio.sleep(0)
-        return [by_id(value) for value in values]
-
-    authz = AuthExtension(lambda _: {"can": BatchScope(load, max_batch_size=CHUNK)})
+    authz = chunked_authz()
     Doc = doc_type(authz, lambda p: {"can": p.root.id}, on_object=on_object)
     docs = secret_docs(Doc)
 
