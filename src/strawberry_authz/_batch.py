@@ -279,8 +279,7 @@ class Batches:
         self.collecting = False
         # Per scope name and loader (a clear loads scopes afresh: values
         # asked after it never join a queue of the loader before it).
-        self._queued: dict[_QueueKey, tuple[BatchScope, list[_Entry], set[Hashable]]]
-        self._queued = {}
+        self._queued: dict[_QueueKey, tuple[list[_Entry], set[Hashable]]] = {}
         self._running: set[asyncio.Future[Any]] = set()
         # What a query filter's `passing=` listed, per scope: (the rule's
         # value with its Column, the ids as text). A row it selected is then
@@ -302,16 +301,16 @@ class Batches:
             return self._answers(name, scope, [value])[0]
         queue = self._queued.get((name, scope))
         if queue is None:
-            queue = self._queued[name, scope] = (scope, [], set())
+            queue = self._queued[name, scope] = ([], set())
             if loop is not None:
                 loop.call_soon(self._flush_async, (name, scope))
         if loop is None:
-            if key not in queue[2]:
-                queue[2].add(key)
-                queue[1].append((value, key, None))
+            if key not in queue[1]:
+                queue[1].add(key)
+                queue[0].append((value, key, None))
             return Queued(key)
         future: asyncio.Future[Any] = loop.create_future()
-        queue[1].append((value, key, future))
+        queue[0].append((value, key, future))
         return future
 
     def enqueue(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
@@ -324,9 +323,9 @@ class Batches:
         """
         queue = self._queued.get((name, scope))
         if queue is None:
-            queue = self._queued[name, scope] = (scope, [], set())
+            queue = self._queued[name, scope] = ([], set())
             asyncio.get_running_loop().call_soon(self._flush_async, (name, scope))
-        queue[1].extend(entries)
+        queue[0].extend(entries)
 
     def send(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
         """Ask `entries` (value, key, future) now, in chunks, without waiting
@@ -349,14 +348,14 @@ class Batches:
             # Nothing queued yet: only duplicates within `entries` to drop.
             keys = {entry[1] for entry in entries}
             if len(keys) == len(entries):
-                self._queued[name, scope] = (scope, list(entries), keys)
+                self._queued[name, scope] = (list(entries), keys)
                 return
-            queue = self._queued[name, scope] = (scope, [], set())
-        keys = queue[2]
+            queue = self._queued[name, scope] = ([], set())
+        keys = queue[1]
         for entry in entries:
             if entry[1] not in keys:
                 keys.add(entry[1])
-                queue[1].append(entry)
+                queue[0].append(entry)
 
     @property
     def queued(self) -> bool:
@@ -365,14 +364,14 @@ class Batches:
     def flush(self) -> None:
         """Ask every queued value now, synchronously (sync pre-decision)."""
         queued, self._queued = self._queued, {}
-        for (name, _), (scope, entries, _) in queued.items():
+        for (name, scope), (entries, _) in queued.items():
             for chunk in _chunks(entries, scope.max_batch_size):
                 values = [value for value, _, _ in chunk]
                 self._settle(chunk, self._answers(name, scope, values))
 
     def _flush_async(self, key: _QueueKey) -> None:
-        scope, entries, _ = self._queued.pop(key)
-        self.send(key[0], scope, entries)
+        entries, _ = self._queued.pop(key)
+        self.send(*key, entries)
 
     async def _ask_chunk(
         self, name: str, scope: BatchScope, chunk: list[_Entry]
