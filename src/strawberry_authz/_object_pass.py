@@ -13,6 +13,7 @@ import asyncio
 import gc
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
+from sys import getrefcount
 from typing import Any, TypeAlias
 
 from ._batch import BatchScope, Queued
@@ -100,9 +101,10 @@ def _decide_objects(
     # (`_batch_value`): the values this round queues (each once) per scope,
     # the objects waiting for a value in two lists.
     fast: _Fast = {}
-    asked: set[Any] = set()
     waiting_keys: list[Any] = []
     waiting_values: list[Any] = []
+    last = _NO_LAST
+    params = AuthParams(site, info, None)
     batches.collecting = True
     try:
         for node, key, root in todo:
@@ -115,18 +117,39 @@ def _decide_objects(
                 item_call.returned = {}
                 outcome = node.decide(state, key, None, item_call)
             else:
+                if getrefcount(params) > _UNSHARED:
+                    params = AuthParams(site, info, root)
+                else:
+                    params._root = root
                 try:  # `function.run`, inlined: this runs per object
-                    returned = function.fn(AuthParams(site, info, root))
+                    returned = function.fn(params)
                 except (Exception, asyncio.CancelledError) as error:
                     returned = function.run_failed(error)
-                found = _batch_value(state, fast, function, returned)
-                if found is not None:
-                    queue, value, value_key = found
+                value_key = _UNKNOWN
+                if (
+                    function is last.function
+                    and type(returned) is dict
+                    and len(returned) == 1
+                ):
+                    value = returned.get(last.name, _UNKNOWN)
+                    if type(value) is list:
+                        # `scope_key` of a flat list, inlined.
+                        for member in value:
+                            kind = type(member)
+                            if kind is not str and kind is not int:
+                                break
+                        else:
+                            value_key = (last.name, "list", *value)
+                            queue = last.queue
+                if value_key is _UNKNOWN:
+                    found = _batch_value(state, fast, function, returned)
+                    if found is not None:
+                        queue, value, value_key = found
+                        last = _Last(function, queue)
+                if value_key is not _UNKNOWN:
                     known = results.get(value_key)
-                    if known is None:  # a value to ask
-                        if value_key not in asked:
-                            asked.add(value_key)
-                            queue.entries.append((value, value_key, None))
+                    if known is None:  # a value to ask (`enqueue_sync` asks it once)
+                        queue.entries.append((value, value_key, None))
                         waiting_keys.append(key)
                         waiting_values.append(value_key)
                         continue
@@ -249,6 +272,8 @@ class _AsyncPass:
         "generation",
         "keep",
         "kept",
+        "last",
+        "params",
         "pending",
         "waiting",
     )
@@ -260,6 +285,9 @@ class _AsyncPass:
         # Per scope name, its `BatchScope` (None: not one, the long way) and
         # the values queued for it since its last full chunk.
         self.fast: _Fast = {}
+        self.last = _NO_LAST
+        # Reused from object to object while no rule keeps them.
+        self.params: AuthParams = AuthParams(call.site, call.info, None)
         # `clear_cache` meanwhile (a resolver, while the pass yields) makes
         # `fast` stale: its loaders may be the viewer's before the clear.
         self.generation = call.state.scopes.generation
@@ -285,10 +313,11 @@ class _AsyncPass:
             # is asked now of its own loader (its futures are awaited),
             # unremembered, never joining a queue of the fresh loader's; the
             # rest of the list is asked of the scopes loaded afresh.
-            for queue in self.fast.values():
-                if queue is not None and queue.entries:
-                    self._send(queue)
+            for stale in self.fast.values():
+                if stale is not None and stale.entries:
+                    self._send(stale)
             self.fast = {}
+            self.last = _NO_LAST
             self.generation = scopes.generation
         if state.kept is not self.kept:
             # A clear, or a subscription's next event (this list's event
@@ -298,6 +327,7 @@ class _AsyncPass:
             self.kept.append(self.keep)
         fast, waiting, futures = self.fast, self.waiting, self.futures
         create_future = self.create_future
+        last, params = self.last, self.params
         for node, key, root in items:
             if key in per_object:
                 continue
@@ -311,13 +341,36 @@ class _AsyncPass:
                 continue
             # A rule function alone: called directly, and a `FieldCall`
             # made only if its answer needs one.
+            if getrefcount(params) > _UNSHARED:
+                params = AuthParams(site, info, root)
+            else:
+                params._root = root
             try:  # `function.run`, inlined: this runs per object
-                returned = function.fn(AuthParams(site, info, root))
+                returned = function.fn(params)
             except (Exception, asyncio.CancelledError) as error:
                 returned = function.run_failed(error)
-            found = _batch_value(state, fast, function, returned)
-            if found is not None:
-                queue, value, value_key = found
+            value_key = _UNKNOWN
+            if (
+                function is last.function
+                and type(returned) is dict
+                and len(returned) == 1
+            ):
+                value = returned.get(last.name, _UNKNOWN)
+                if type(value) is list:
+                    # `scope_key` of a flat list, inlined.
+                    for member in value:
+                        kind = type(member)
+                        if kind is not str and kind is not int:
+                            break
+                    else:
+                        value_key = (last.name, "list", *value)
+                        queue = last.queue
+            if value_key is _UNKNOWN:
+                found = _batch_value(state, fast, function, returned)
+                if found is not None:
+                    queue, value, value_key = found
+                    last = _Last(function, queue)
+            if value_key is not _UNKNOWN:
                 known = results.get(value_key)
                 if known is None:  # a value to ask
                     known = results[value_key] = create_future()
@@ -327,6 +380,7 @@ class _AsyncPass:
                     waiting.append(key)
                     futures.append(known)
                     if len(entries) >= queue.size:
+                        self.last, self.params = last, params
                         self._send(queue)
                         return True
                     continue
@@ -351,6 +405,7 @@ class _AsyncPass:
             outcome = node.remember(state, key, plain)
             if not decided(outcome):
                 self.pending.append(outcome)
+        self.last, self.params = last, params
         return False
 
     def _send(self, queue: _Queue) -> None:
@@ -392,6 +447,10 @@ class _AsyncPass:
 
 _UNKNOWN: Any = object()
 
+_UNSHARED = 2
+"""`getrefcount(params)` when only the pass holds them (its variable, and the
+call's argument): no rule kept them, so they are the next object's."""
+
 
 class _Queue:
     """A `BatchScope` a list pass asks inline, and the values it queued."""
@@ -403,6 +462,25 @@ class _Queue:
         self.scope = scope
         self.size = scope.max_batch_size
         self.entries: list[Any] = []
+
+
+class _Last:
+    """The rule function whose answer last took the inline path, and its
+    scope's queue: the same function answering `{name: [str | int, ...]}`
+    again is keyed without a call (`scope_key` of a flat list, inlined)."""
+
+    __slots__ = ("function", "name", "queue")
+
+    def __init__(self, function: RuleFunction | None, queue: _Queue) -> None:
+        self.function = function
+        self.queue = queue
+        self.name = queue.name
+
+
+# Matches no rule function; without a queue, which is never read then.
+_NO_LAST = _Last.__new__(_Last)
+_NO_LAST.function = None
+_NO_LAST.name = ""
 
 
 _Fast: TypeAlias = "dict[str, _Queue | None]"
