@@ -38,7 +38,7 @@ from ._rules import BARE_OPERATORS
 __all__ = ["ObjectTodo", "collector_paused", "decide_objects"]
 
 ObjectTodo = tuple[PerObject, Any, Any]
-"""A per-object rule, the key of its answer, and the object."""
+"""A per-object rule, the key of its answer, and the object (None: skipped)."""
 
 
 def decide_objects(
@@ -108,7 +108,7 @@ def _decide_objects(
     batches.collecting = True
     try:
         for node, key, root in todo:
-            if key in per_object:
+            if root is None or key in per_object:
                 continue
             function = node.function
             item_call: ObjectCall | None = None
@@ -329,7 +329,7 @@ class _AsyncPass:
         create_future = self.create_future
         last, params = self.last, self.params
         for node, key, root in items:
-            if key in per_object:
+            if root is None or key in per_object:
                 continue
             function = node.function
             if function is None:

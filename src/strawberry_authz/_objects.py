@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator, Mapping
 from inspect import isawaitable
+from itertools import repeat
 from time import perf_counter
 from typing import Any
 
@@ -192,17 +193,17 @@ def _check_flat(
     started = perf_counter()
     with collector_paused(len(items)):
         # `object_key_at(path, index, node)`, inlined: this runs per item.
-        todo = (
-            (node, (parent, index, node_id), item)
-            for index, item in enumerate(items)
-            if item is not None
-        )
-        pending = decide_objects(call, path, todo)
+        keys = [(parent, index, node_id) for index in range(len(items))]
+        # Zipped in C, not a generator's frame per item; the pass skips the
+        # None items (nothing to decide).
+        pending = decide_objects(call, path, zip(repeat(node), keys, items))
     if pending:
         return _serve_flat_later(
-            call, concrete, plan, settings, items, pending, started
+            call, concrete, plan, settings, items, keys, pending, started
         )
-    return _serve_flat(call, concrete, plan, settings, items, started, waited=False)
+    return _serve_flat(
+        call, concrete, plan, settings, items, keys, started, waited=False
+    )
 
 
 async def _serve_flat_later(
@@ -211,6 +212,7 @@ async def _serve_flat_later(
     plan: FieldPlan,
     settings: GuardSettings,
     items: list[Any],
+    keys: list[Any],
     pending: list[Any],
     started: float,
 ) -> Any:
@@ -218,7 +220,9 @@ async def _serve_flat_later(
         # A batch answers many items at once: most are done when one is.
         if not (isinstance(item, asyncio.Future) and item.done()):
             await settle(item)
-    return _serve_flat(call, concrete, plan, settings, items, started, waited=True)
+    return _serve_flat(
+        call, concrete, plan, settings, items, keys, started, waited=True
+    )
 
 
 def _serve_flat(
@@ -227,19 +231,22 @@ def _serve_flat(
     plan: FieldPlan,
     settings: GuardSettings,
     items: list[Any],
+    keys: list[Any],
     started: float,
     *,
     waited: bool,
 ) -> list[Any]:
-    """`items` with each denied one replaced by its error, or left out."""
+    """`items` with each denied one replaced by its error, or left out.
+
+    `keys[index]` is the key of the answer for `items[index]`.
+    """
     node, drop = concrete
     per_object = call.state.per_object
-    parent, node_id = id(call.info.path), id(node)
     denied: list[tuple[int, Denial]] = []
     for index, item in enumerate(items):
         if item is None:
             continue
-        known = per_object.get((parent, index, node_id))
+        known = per_object.get(keys[index])
         if known is True:
             continue
         if type(known) is not Denial:  # a future, settled or not: the long way
