@@ -549,23 +549,21 @@ def _answers_of(
                 ] * len(values)
     via = f" (engine call {', '.join(calls)})" if calls else ""
     denied_by = f"scope {name!r} denied "
-    outcomes: list[Outcome] = []
+    # Allowed unless told otherwise: only the others are visited one by one.
+    outcomes: list[Outcome] = [ALLOW] * len(values)
     # One error for every value the call denies: the client gets a copy per
     # field anyway (`denials.client_error`), and building thousands of
     # errors would cost more than the call.
     denied: ForbiddenError | None = None
-    for value, answer in zip(values, answered, strict=True):
-        if answer is True:
-            outcomes.append(ALLOW)
-        elif answer is False:
+    for index in [i for i, answer in enumerate(answered) if answer is not True]:
+        answer, value = answered[index], values[index]
+        if answer is False:
             if denied is None:
                 denied = ForbiddenError()
-            outcomes.append(Denial.naming(denied, denied_by, value, via))
+            outcomes[index] = Denial.naming(denied, denied_by, value, via)
         else:
-            outcomes.append(
-                denial_from_exception(
-                    answer, f"scope {name!r} ({safe_repr(value)}){via}"
-                )
+            outcomes[index] = denial_from_exception(
+                answer, f"scope {name!r} ({safe_repr(value)}){via}"
             )
     return outcomes
 
