@@ -145,7 +145,8 @@ def _decide_objects(
                     found = _batch_value(state, fast, function, returned)
                     if found is not None:
                         queue, value, value_key = found
-                        last = _Last(function, queue)
+                        if type(value) is list:
+                            last = _Last(function, queue)
                 if value_key is not _UNKNOWN:
                     known = results.get(value_key)
                     if known is None:  # a value to ask (`enqueue_sync` asks it once)
@@ -369,7 +370,8 @@ class _AsyncPass:
                 found = _batch_value(state, fast, function, returned)
                 if found is not None:
                     queue, value, value_key = found
-                    last = _Last(function, queue)
+                    if type(value) is list:
+                        last = _Last(function, queue)
             if value_key is not _UNKNOWN:
                 known = results.get(value_key)
                 if known is None:  # a value to ask
