@@ -29,7 +29,7 @@ from ._outcomes import (
     misconfigured,
     settle,
 )
-from ._params import AuthParams, FieldCall, ObjectCall
+from ._params import _UNSET, AuthParams, FieldCall, ObjectCall
 from ._per_object import PerObject
 from ._request import RequestState
 from ._rule_compiler import RuleFunction
@@ -105,6 +105,11 @@ def _decide_objects(
     waiting_values: list[Any] = []
     last = _NO_LAST
     params = AuthParams(site, info, None)
+    # Handed to the next object only while `getrefcount` tells what it tells
+    # now, with only this variable holding them: a rule that kept them made
+    # it more. Measured, not assumed: the call's own argument counts one
+    # before Python 3.14 and none since (the interpreter lends its reference).
+    unshared = getrefcount(params)
     batches.collecting = True
     try:
         for node, key, root in todo:
@@ -117,10 +122,11 @@ def _decide_objects(
                 item_call.returned = {}
                 outcome = node.decide(state, key, None, item_call)
             else:
-                if getrefcount(params) > _UNSHARED:
+                if getrefcount(params) > unshared:
                     params = AuthParams(site, info, root)
-                else:
+                else:  # the next object's, with nothing of the last one's
                     params._root = root
+                    params._args = _UNSET
                 try:  # `function.run`, inlined: this runs per object
                     returned = function.fn(params)
                 except (Exception, asyncio.CancelledError) as error:
@@ -131,8 +137,12 @@ def _decide_objects(
                     and type(returned) is dict
                     and len(returned) == 1
                 ):
-                    value = returned.get(last.name, _UNKNOWN)
-                    if type(value) is list:
+                    # The name itself, not a key that equals it: rule keys
+                    # must be strings (`_batch_value`).
+                    ((name, value),) = returned.items()
+                    if type(value) is list and (
+                        name is last.name or (type(name) is str and name == last.name)
+                    ):
                         # `scope_key` of a flat list, inlined.
                         for member in value:
                             kind = type(member)
@@ -276,6 +286,7 @@ class _AsyncPass:
         "last",
         "params",
         "pending",
+        "unshared",
         "waiting",
     )
 
@@ -288,7 +299,9 @@ class _AsyncPass:
         self.fast: _Fast = {}
         self.last = _NO_LAST
         # Reused from object to object while no rule keeps them.
-        self.params: AuthParams = AuthParams(call.site, call.info, None)
+        params = AuthParams(call.site, call.info, None)
+        self.unshared = getrefcount(params)  # as `_decide_objects` measures
+        self.params = params
         # `clear_cache` meanwhile (a resolver, while the pass yields) makes
         # `fast` stale: its loaders may be the viewer's before the clear.
         self.generation = call.state.scopes.generation
@@ -328,7 +341,7 @@ class _AsyncPass:
             self.kept.append(self.keep)
         fast, waiting, futures = self.fast, self.waiting, self.futures
         create_future = self.create_future
-        last, params = self.last, self.params
+        last, params, unshared = self.last, self.params, self.unshared
         for node, key, root in items:
             if root is None or key in per_object:
                 continue
@@ -342,10 +355,11 @@ class _AsyncPass:
                 continue
             # A rule function alone: called directly, and a `FieldCall`
             # made only if its answer needs one.
-            if getrefcount(params) > _UNSHARED:
+            if getrefcount(params) > unshared:
                 params = AuthParams(site, info, root)
-            else:
+            else:  # the next object's, with nothing of the last one's
                 params._root = root
+                params._args = _UNSET
             try:  # `function.run`, inlined: this runs per object
                 returned = function.fn(params)
             except (Exception, asyncio.CancelledError) as error:
@@ -356,8 +370,12 @@ class _AsyncPass:
                 and type(returned) is dict
                 and len(returned) == 1
             ):
-                value = returned.get(last.name, _UNKNOWN)
-                if type(value) is list:
+                # The name itself, not a key that equals it: rule keys
+                # must be strings (`_batch_value`).
+                ((name, value),) = returned.items()
+                if type(value) is list and (
+                    name is last.name or (type(name) is str and name == last.name)
+                ):
                     # `scope_key` of a flat list, inlined.
                     for member in value:
                         kind = type(member)
@@ -448,10 +466,6 @@ class _AsyncPass:
 
 
 _UNKNOWN: Any = object()
-
-_UNSHARED = 2
-"""`getrefcount(params)` when only the pass holds them (its variable, and the
-call's argument): no rule kept them, so they are the next object's."""
 
 
 class _Queue:
