@@ -120,6 +120,27 @@ def test_params_a_rule_kept_see_their_object_where_calls_borrow_their_arguments(
 
 
 @MODES
+def test_params_a_rule_kept_see_their_object_where_nothing_counts_references(
+    is_async: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyPy has no `sys.getrefcount`: its stand-in makes params look kept
+    # every time, so each object gets params of its own.
+    monkeypatch.setattr(
+        _object_pass, "getrefcount", _object_pass._counted_higher_each_time
+    )
+    kept: list[AuthParams] = []
+
+    def rule(params: AuthParams) -> Any:
+        if params.root.id % 3 == 0:
+            kept.append(params)
+        return {"can": ["doc", params.root.id, "view"]}
+
+    schema, _ = build(rule, is_async)
+    assert served(run(schema, is_async)) == EVEN
+    assert [params.root.id for params in kept] == list(range(0, ITEMS, 3))
+
+
+@MODES
 def test_what_a_rule_wrote_into_params_args_does_not_reach_the_next_object(
     is_async: bool,
 ) -> None:
