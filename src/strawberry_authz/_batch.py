@@ -425,12 +425,13 @@ class Batches:
         for (_, key, future), outcome in zip(chunk, outcomes, strict=True):
             if future is None:
                 results[key] = outcome
-            elif future.done():
                 continue
-            else:
-                if results.get(key) is future:
-                    results[key] = outcome
+            try:  # its waiters run later (`call_soon`): after `results` below
                 future.set_result(outcome)
+            except asyncio.InvalidStateError:
+                continue  # answered already (or cancelled)
+            if results.get(key) is future:
+                results[key] = outcome
 
     def _settle_rest(self, chunk: list[_Entry], outcome: Outcome) -> None:
         """`outcome` for every entry of `chunk` still without an answer."""

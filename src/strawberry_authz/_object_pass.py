@@ -280,6 +280,7 @@ class _AsyncPass:
         "call",
         "create_future",
         "fast",
+        "first_kept",
         "futures",
         "generation",
         "keep",
@@ -307,6 +308,7 @@ class _AsyncPass:
         # `fast` stale: its loaders may be the viewer's before the clear.
         self.generation = call.state.scopes.generation
         self.kept = call.state.kept  # holds `keep` (`_decide_objects`)
+        self.first_kept = self.kept
         # Answers a future will give (a batch value, mostly): kept as the
         # future until all are settled, then written in one pass. A shared
         # wrapper per object would cost a callback per object instead.
@@ -446,8 +448,15 @@ class _AsyncPass:
     def outcomes(self) -> list[Any]:
         """What is still pending once every object was decided."""
         if self.futures:
-            table = self.call.state.per_object
-            self.pending.append(Later(_remember_all, table, self.waiting, self.futures))
+            self.pending.append(
+                Later(
+                    _remember_all,
+                    self.call.state,
+                    self.first_kept,
+                    self.waiting,
+                    self.futures,
+                )
+            )
         return self.pending
 
     async def finish(self, items: Iterator[ObjectTodo]) -> Outcome:
@@ -576,22 +585,33 @@ def _object_call(call: FieldCall, node: PerObject, key: Any, root: Any) -> Objec
 
 
 async def _remember_all(
-    table: dict[Any, Any], keys: list[Any], futures: list[asyncio.Future[Any]]
+    state: RequestState,
+    kept: list[object],
+    keys: list[Any],
+    futures: list[asyncio.Future[Any]],
 ) -> Outcome:
-    """Wait for `futures` and put each outcome in `table` under its key
-    (`keys`, in the same order), where the future still stands.
+    """Wait for `futures` and put each outcome in `state.per_object` under
+    its key (`keys`, in the same order), where the future still stands.
 
-    A batch answers many at once: once one is done, most others are too.
+    `kept` is `state.kept` as the pass began: while it still is, nothing
+    emptied the table since (`clear`, a subscription's next event: both
+    make a new list), so each future still stands under its key (nothing
+    else replaces a key's future) and is not looked up again.
+    A batch answers many at once: once one is done, most others are too,
+    so a pending one is found by the error its `result` raises.
     """
+    table = state.per_object
+    unchanged = state.kept is kept
     for key, future in zip(keys, futures, strict=True):
-        if not future.done():
-            outcome = await settle(future)
-        else:
-            try:  # what a batch set, mostly: tested only when it raises
-                outcome = future.result()
-            except (Exception, asyncio.CancelledError):
+        try:  # what a batch set, mostly: a failed or pending one raises
+            outcome = future.result()
+        except (Exception, asyncio.CancelledError):
+            if future.done():
                 outcome = _outcome_of(future)
-        if table.get(key) is future:  # else `clear` forgot it meanwhile
+            else:
+                outcome = await settle(future)
+                unchanged = state.kept is kept  # a clear may have come meanwhile
+        if unchanged or table.get(key) is future:  # else `clear` forgot it
             table[key] = outcome
     return True
 
