@@ -14,6 +14,7 @@ import gc
 import sys
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from itertools import count
 from typing import Any, TypeAlias
 
@@ -295,7 +296,12 @@ class _AsyncPass:
     def __init__(self, call: FieldCall, keep: object) -> None:
         self.call = call
         self.keep = keep
-        self.create_future = asyncio.get_running_loop().create_future
+        loop = asyncio.get_running_loop()
+        self.create_future: Callable[[], asyncio.Future[Any]] = loop.create_future
+        if type(loop).create_future is asyncio.BaseEventLoop.create_future:
+            # What it does, without its frame per object: a loop that makes
+            # futures of its own (overriding it) is still asked.
+            self.create_future = partial(asyncio.Future, loop=loop)
         # Per scope name, its `BatchScope` (None: not one, the long way) and
         # the values queued for it since its last full chunk.
         self.fast: _Fast = {}
