@@ -84,6 +84,16 @@ def docs_schema(
     return strawberry.Schema(query=Query, extensions=[authz])
 
 
+def ids_schema(authz: Any, rule: Any, ids: Any, **options: Any) -> strawberry.Schema:
+    """`Query.docs` returns a `Doc` (`id`) per id of `ids` (None: a null item),
+    `Doc` under `authz.type_rule(rule, **options)`; made anew per request."""
+    doc_type = ruled_type(authz, "Doc", {"id": int}, rule, **options)
+    listed = list(ids)
+    return docs_schema(
+        authz, doc_type, lambda: [None if i is None else doc_type(id=i) for i in listed]
+    )
+
+
 def owners_schema(authz: Any, owners: list[str]) -> strawberry.Schema:
     """`Query.docs`, an async resolver, returns a `Doc` (`owner`) per name of
     `owners`; `Doc`'s object rule asks `owns` for the owner, denied docs are

@@ -4,7 +4,7 @@ object, unless the loop makes futures of its own: then it asks the loop."""
 import asyncio
 from typing import Any
 
-import strawberry
+from authzkit import ids_schema
 
 from strawberry_authz import AuthExtension, BatchScope
 
@@ -26,19 +26,7 @@ def test_a_loop_that_makes_its_own_futures_makes_the_list_passs():
         return {"can": BatchScope(load, max_batch_size=7)}
 
     authz = AuthExtension(scopes)
-
-    @authz.type_rule(lambda p: {"can": p.root.id}, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return [Doc(id=i) for i in range(40)]
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = ids_schema(authz, lambda p: {"can": p.root.id}, range(40), on_object=True)
     loop = CountingLoop()
     try:
         result = loop.run_until_complete(schema.execute("{ docs { id } }"))

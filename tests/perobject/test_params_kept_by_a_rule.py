@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import ids_schema
 
 from strawberry_authz import AuthExtension, AuthParams, BatchScope
 
@@ -30,19 +31,7 @@ def schema(rule: Any, load_fn: Any = check_many) -> strawberry.Schema:
     authz = AuthExtension(
         lambda _: {"can": BatchScope(load_fn, max_batch_size=8)},
     )
-
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return [Doc(id=i) for i in range(ITEMS)]
-
-    return strawberry.Schema(query=Query, extensions=[authz])
+    return ids_schema(authz, rule, range(ITEMS), on_object=True)
 
 
 def served(result: Any) -> list[int | None]:

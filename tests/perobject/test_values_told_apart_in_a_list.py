@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import ids_schema
 
 from strawberry_authz import AuthExtension, BatchScope
 
@@ -30,20 +31,10 @@ def build(is_async: bool) -> tuple[strawberry.Schema, list[list[Any]]]:
     load_fn = check_many_async if is_async else check_many
     authz = AuthExtension(lambda _: {"can": BatchScope(load_fn)})
 
-    @authz.type_rule(
-        lambda p: {"can": ["doc", MEMBERS[p.root.id], "view"]}, on_object=True
-    )
-    @strawberry.type
-    class Doc:
-        id: int
+    def rule(params: Any) -> Any:
+        return {"can": ["doc", MEMBERS[params.root.id], "view"]}
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return [Doc(id=i) for i in range(len(MEMBERS))]
-
-    return strawberry.Schema(query=Query, extensions=[authz]), asked
+    return ids_schema(authz, rule, range(len(MEMBERS)), on_object=True), asked
 
 
 EXPECTED = [{"id": 0}, None, None, None, {"id": 4}, None, None]

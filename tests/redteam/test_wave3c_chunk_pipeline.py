@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import dump
+from authzkit import docs_schema, dump
 
 from strawberry_authz import AuthExtension, BatchScope
 from strawberry_authz.audit import AuditLog
@@ -165,13 +165,7 @@ def slow_schema(asked: list[list[Any]], *, on_object: bool) -> strawberry.Schema
     Doc = doc_type(authz, slow_rule, on_object=on_object)
     docs = secret_docs(Doc)
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
-            return docs
-
-    return strawberry.Schema(query=Query, extensions=[authz])
+    return docs_schema(authz, Doc, lambda: docs)
 
 
 async def settled() -> None:
@@ -259,13 +253,7 @@ def failing_schema(load: Any, **options: Any) -> strawberry.Schema:
     Doc = doc_type(authz, lambda p: {"can": p.root.id}, on_object=True)
     docs = secret_docs(Doc)
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
-            return docs
-
-    return strawberry.Schema(query=Query, extensions=[authz])
+    return docs_schema(authz, Doc, lambda: docs)
 
 
 async def slow_middle(values: list[Any]) -> list[bool]:
@@ -348,13 +336,7 @@ async def test_every_denial_of_a_chunked_list_is_recorded_once(on_object, drop):
     Doc = doc_type(authz, lambda p: {"can": p.root.id}, **options)
     docs = secret_docs(Doc)
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
-            return docs
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = docs_schema(authz, Doc, lambda: docs)
     result = await run(schema, "{ docs { id text } }")
     assert "SECRET0" not in dump(result)
     denied = [i for i in range(ITEMS) if not by_id(i)]
@@ -393,13 +375,7 @@ async def test_async_rules_mixed_with_batch_values_each_get_their_own_answer(
     Doc = doc_type(authz, rule, on_object=on_object)
     docs = secret_docs(Doc)
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
-            return docs
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = docs_schema(authz, Doc, lambda: docs)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = await run(schema, "{ docs { id text } }")
@@ -430,13 +406,7 @@ async def test_two_scopes_with_their_own_chunk_sizes_each_send_full_chunks():
     Doc = doc_type(authz, lambda p: {"can" if p.root.id % 2 else "also": p.root.id})
     docs = secret_docs(Doc, 40)
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
-            return docs
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = docs_schema(authz, Doc, lambda: docs)
     result = await run(schema, "{ docs { id text } }")
     assert served(result.data["docs"]) == [i if by_id(i) else None for i in range(40)]
     assert [len(chunk) for chunk in asked["can"]] == [3] * 6 + [2]
@@ -531,13 +501,7 @@ async def test_execute_sync_inside_a_running_loop_still_decides_in_rounds(on_obj
     Doc = doc_type(authz, rule, on_object=on_object)
     docs = secret_docs(Doc)
 
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
-            return docs
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = docs_schema(authz, Doc, lambda: docs)
     before = asyncio.all_tasks()
     result = schema.execute_sync("{ docs { id text } }")
     assert asyncio.all_tasks() == before

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import dump
+from authzkit import dump, ids_schema
 
 from strawberry_authz import AuthExtension, AuthParams, BatchScope, _object_pass
 
@@ -58,20 +58,9 @@ def build(
         lambda _: {name: BatchScope(loader(name), max_batch_size=4) for name in scopes},
     )
 
-    @authz.type_rule(rule, on_object=True, drop_denied=drop_denied)
-    @strawberry.type
-    class Doc:
-        id: int
-
-    listed = list(range(ITEMS)) if ids is None else ids
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return [None if i is None else Doc(id=i) for i in listed]
-
-    return strawberry.Schema(query=Query, extensions=[authz]), asked
+    listed = range(ITEMS) if ids is None else ids
+    schema = ids_schema(authz, rule, listed, on_object=True, drop_denied=drop_denied)
+    return schema, asked
 
 
 def served(result: Any) -> list[int | None]:
