@@ -37,6 +37,7 @@ from contextlib import AbstractContextManager, nullcontext
 from inspect import isawaitable
 from typing import Any, TypeAlias
 
+from ._asked import AskedTogether
 from ._columns import NO_MATCH, column_value
 from ._errors import ForbiddenError
 from ._outcomes import (
@@ -233,8 +234,9 @@ class Queued:
 _QueueKey = tuple[str, BatchScope]
 """A queue's scope name and loader."""
 
-_Entry = tuple[object, Hashable, "asyncio.Future[Any] | None"]
-"""A queued value: the value, its cache key, and its future (None when sync)."""
+_Entry = tuple[object, Hashable, "asyncio.Future[Any] | AskedTogether | None"]
+"""A queued value: the value, its cache key, and its future or the list pass
+that waits for it (None when sync)."""
 
 
 class Batches:
@@ -316,10 +318,11 @@ class Batches:
     def enqueue(self, name: str, scope: BatchScope, entries: list[_Entry]) -> None:
         """Queue `entries` (value, key, future) for scope `name`'s next batch.
 
-        What `ask` does per value, for a list pre-decision that made the
-        futures itself (and put them in `results`): called with a running
-        loop, which every future will be settled in (`_ask_chunk` settles
-        every entry of its chunk, whatever `load_fn` does).
+        What `ask` does per value, for a list pre-decision that put each
+        value's future (or its `AskedTogether`) in `results` itself: called
+        with a running loop, which every entry will be settled in
+        (`_ask_chunk` settles every entry of its chunk, whatever `load_fn`
+        does).
         """
         queue = self._queued.get((name, scope))
         if queue is None:
@@ -422,27 +425,40 @@ class Batches:
 
     def _settle(self, chunk: list[_Entry], outcomes: list[Outcome]) -> None:
         results = self.results
-        for (_, key, future), outcome in zip(chunk, outcomes, strict=True):
-            if future is None:
+        for (_, key, waiting), outcome in zip(chunk, outcomes, strict=True):
+            if waiting is None:
                 results[key] = outcome
-                continue
-            try:  # its waiters run later (`call_soon`): after `results` below
-                future.set_result(outcome)
-            except asyncio.InvalidStateError:
-                continue  # answered already (or cancelled)
-            if results.get(key) is future:
-                results[key] = outcome
+            elif type(waiting) is AskedTogether:
+                if results.get(key) is waiting:  # else a clear forgot it
+                    results[key] = outcome
+                if waiting.waiters is not None:
+                    waiting.answer_waiters(key, outcome)
+                waiting.left -= 1
+                if waiting.left <= 0:
+                    waiting.wake()
+            else:
+                try:  # its waiters run later (`call_soon`): after `results`
+                    waiting.set_result(outcome)
+                except asyncio.InvalidStateError:
+                    continue  # answered already (or cancelled)
+                if results.get(key) is waiting:
+                    results[key] = outcome
 
     def _settle_rest(self, chunk: list[_Entry], outcome: Outcome) -> None:
         """`outcome` for every entry of `chunk` still without an answer."""
         results = self.results
-        for _, key, future in chunk:
-            if future is None:
+        for _, key, waiting in chunk:
+            if waiting is None:
                 results.setdefault(key, outcome)
-            elif not future.done():
-                if results.get(key) is future:
+            elif type(waiting) is AskedTogether:
+                # Which values `_settle` reached cannot be told: all get it.
+                if results.get(key) is waiting:
                     results[key] = outcome
-                future.set_result(outcome)
+                waiting.abandon(outcome)
+            elif not waiting.done():
+                if results.get(key) is waiting:
+                    results[key] = outcome
+                waiting.set_result(outcome)
 
 
 class _Observed:

@@ -14,24 +14,22 @@ import gc
 import sys
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from itertools import count
 from typing import Any, TypeAlias
 
+from ._asked import AskedTogether
 from ._batch import BatchScope, Queued
 from ._keys import scope_key
 from ._outcomes import (
     Denial,
-    Later,
     Outcome,
     decided,
-    denial_from_exception,
     discard,
     has_running_loop,
-    misconfigured,
     settle,
 )
 from ._params import _UNSET, AuthParams, FieldCall, ObjectCall
+from ._pending_answers import PendingAnswers
 from ._per_object import PerObject
 from ._request import RequestState
 from ._rule_compiler import RuleFunction
@@ -244,9 +242,10 @@ def _decide_async(
     """`decide_objects` with an event loop: the rules start now.
 
     The common rule, a function returning `{scope: value}` for a
-    `BatchScope`, is asked here without a call per object: the value's
-    future joins its scope's queue, and the object's answer is that future
-    until `_remember_all` writes the outcome.
+    `BatchScope`, is asked here without a call per object and without a
+    future per value: the value joins its scope's queue under the pass's
+    `AskedTogether`, and `PendingAnswers` writes each object's outcome
+    once the batches answered.
 
     Once a scope's queue holds a full chunk (`max_batch_size` values), that
     chunk is sent and the rest of the list is decided after yielding to the
@@ -273,35 +272,26 @@ class _AsyncPass:
 
     `decide` runs rules until a scope has a full chunk to send (True) or the
     objects run out (False); `finish` decides the rest, yielding to the loop
-    between chunks. Every future made is queued for its batch whatever
+    between chunks. Every value asked is queued for its batch whatever
     happens (`enqueue_rest` in a `finally`): no field waits forever.
     """
 
     __slots__ = (
+        "answers",
         "call",
-        "create_future",
         "fast",
         "first_kept",
-        "futures",
         "generation",
         "keep",
         "kept",
         "last",
         "params",
-        "pending",
         "unshared",
-        "waiting",
     )
 
     def __init__(self, call: FieldCall, keep: object) -> None:
         self.call = call
         self.keep = keep
-        loop = asyncio.get_running_loop()
-        self.create_future: Callable[[], asyncio.Future[Any]] = loop.create_future
-        if type(loop).create_future is asyncio.BaseEventLoop.create_future:
-            # What it does, without its frame per object: a loop that makes
-            # futures of its own (overriding it) is still asked.
-            self.create_future = partial(asyncio.Future, loop=loop)
         # Per scope name, its `BatchScope` (None: not one, the long way) and
         # the values queued for it since its last full chunk.
         self.fast: _Fast = {}
@@ -315,13 +305,7 @@ class _AsyncPass:
         self.generation = call.state.scopes.generation
         self.kept = call.state.kept  # holds `keep` (`_decide_objects`)
         self.first_kept = self.kept
-        # Answers a future will give (a batch value, mostly): kept as the
-        # future until all are settled, then written in one pass. A shared
-        # wrapper per object would cost a callback per object instead.
-        # Two lists, not one of pairs: no tuple per object for the collector.
-        self.waiting: list[Any] = []
-        self.futures: list[asyncio.Future[Any]] = []
-        self.pending: list[Any] = []
+        self.answers = PendingAnswers()
 
     def decide(self, items: Iterator[ObjectTodo]) -> bool:
         """Decide objects from `items` until a chunk is full (True, sent)."""
@@ -348,8 +332,15 @@ class _AsyncPass:
             # keys unique: the answers written from now on need it again.
             self.kept = state.kept
             self.kept.append(self.keep)
-        fast, waiting, futures = self.fast, self.waiting, self.futures
-        create_future = self.create_future
+            # It forgot the objects decided so far: no answer is written.
+            self.answers.forget_asked()
+        answers = self.answers
+        asked, asked_keys, asked_values = (
+            answers.asked,
+            answers.asked_keys,
+            answers.asked_values,
+        )
+        fast, waiting, futures = self.fast, answers.waiting, answers.futures
         last, params, unshared = self.last, self.params, self.unshared
         for node, key, root in items:
             if root is None or key in per_object:
@@ -360,7 +351,7 @@ class _AsyncPass:
                     state, key, None, _object_call(call, node, key, root)
                 )
                 if not decided(outcome):
-                    self.pending.append(outcome)
+                    self.answers.pending.append(outcome)
                 continue
             # A rule function alone: called directly, and a `FieldCall`
             # made only if its answer needs one.
@@ -402,12 +393,11 @@ class _AsyncPass:
             if value_key is not _UNKNOWN:
                 known = results.get(value_key)
                 if known is None:  # a value to ask
-                    known = results[value_key] = create_future()
+                    results[value_key] = asked
                     entries = queue.entries
-                    entries.append((value, value_key, known))
-                    per_object[key] = known
-                    waiting.append(key)
-                    futures.append(known)
+                    entries.append((value, value_key, asked))
+                    asked_keys.append(key)
+                    asked_values.append(value_key)
                     if len(entries) >= queue.size:
                         self.last, self.params = last, params
                         self._send(queue)
@@ -416,6 +406,15 @@ class _AsyncPass:
                 if known is True or type(known) is Denial:
                     per_object[key] = known
                     continue
+                if known is asked:  # an object before this one asked it
+                    asked_keys.append(key)
+                    asked_values.append(value_key)
+                    continue
+                if type(known) is AskedTogether:  # another list asked it
+                    known = known.waiter(value_key)
+                    if type(known) is Denial:
+                        per_object[key] = known
+                        continue
                 if isinstance(known, asyncio.Future):
                     per_object[key] = known
                     waiting.append(key)
@@ -433,13 +432,14 @@ class _AsyncPass:
                 )
             outcome = node.remember(state, key, plain)
             if not decided(outcome):
-                self.pending.append(outcome)
+                self.answers.pending.append(outcome)
         self.last, self.params = last, params
         return False
 
     def _send(self, queue: _Queue) -> None:
         """Ask `queue`'s values (a full chunk) now."""
         entries, queue.entries = queue.entries, []
+        self.answers.asked.expect(len(entries))
         self.call.state.scopes.batches.send(queue.name, queue.scope, entries)
 
     def enqueue_rest(self) -> None:
@@ -449,21 +449,13 @@ class _AsyncPass:
         for queue in self.fast.values():
             if queue is not None and queue.entries:
                 entries, queue.entries = queue.entries, []
+                self.answers.asked.expect(len(entries))
                 batches.enqueue(queue.name, queue.scope, entries)
 
     def outcomes(self) -> list[Any]:
-        """What is still pending once every object was decided."""
-        if self.futures:
-            self.pending.append(
-                Later(
-                    _remember_all,
-                    self.call.state,
-                    self.first_kept,
-                    self.waiting,
-                    self.futures,
-                )
-            )
-        return self.pending
+        """What is still pending once every object was decided (and every
+        value this pass asked was handed to a batch)."""
+        return self.answers.outcomes(self.call.state, self.kept, self.first_kept)
 
     async def finish(self, items: Iterator[ObjectTodo]) -> Outcome:
         """Decide the rest of `items`, a chunk at a time, then wait for all."""
@@ -588,46 +580,3 @@ def _object_call(call: FieldCall, node: PerObject, key: Any, root: Any) -> Objec
     place below the field (an index, or a tuple of them).
     """
     return call.for_object(node.type_grants, root, key[1])
-
-
-async def _remember_all(
-    state: RequestState,
-    kept: list[object],
-    keys: list[Any],
-    futures: list[asyncio.Future[Any]],
-) -> Outcome:
-    """Wait for `futures` and put each outcome in `state.per_object` under
-    its key (`keys`, in the same order), where the future still stands.
-
-    `kept` is `state.kept` as the pass began: while it still is, nothing
-    emptied the table since (`clear`, a subscription's next event: both
-    make a new list), so each future still stands under its key (nothing
-    else replaces a key's future) and is not looked up again.
-    A batch answers many at once: once one is done, most others are too,
-    so a pending one is found by the error its `result` raises.
-    """
-    table = state.per_object
-    unchanged = state.kept is kept
-    for key, future in zip(keys, futures, strict=True):
-        try:  # what a batch set, mostly: a failed or pending one raises
-            outcome = future.result()
-        except (Exception, asyncio.CancelledError):
-            if future.done():
-                outcome = _outcome_of(future)
-            else:
-                outcome = await settle(future)
-                unchanged = state.kept is kept  # a clear may have come meanwhile
-        if unchanged or table.get(key) is future:  # else `clear` forgot it
-            table[key] = outcome
-    return True
-
-
-def _outcome_of(future: asyncio.Future[Any]) -> Outcome:
-    """The outcome a done future gives, as `settle` would give it."""
-    if future.cancelled():
-        return misconfigured("a shared authorization check was cancelled")
-    error = future.exception()
-    if error is not None:
-        return denial_from_exception(error, "an authorization check")
-    outcome: Outcome = future.result()
-    return outcome

@@ -22,6 +22,7 @@ from typing import Any, TypeAlias, Union, get_args, get_origin
 
 import pydantic
 
+from ._asked import AskedTogether
 from ._batch import Batches, BatchObserver, BatchScope, Queued
 from ._outcomes import (
     ALLOW,
@@ -144,7 +145,7 @@ class ScopeCache:
     """The scope answers of one operation (see the module docstring).
 
     `results` maps `(scope, value key)` to an outcome, or to the future of one
-    while its loader runs.
+    while its loader runs (a list's `AskedTogether` while its batch runs).
     """
 
     __slots__ = (
@@ -184,6 +185,8 @@ class ScopeCache:
         """The outcome of scope `name` for `value` (its cache key `key`)."""
         cached = self.results.get(key)
         if cached is not None:
+            if type(cached) is AskedTogether:  # a list's value, being asked
+                return cached.waiter(key)
             return cached  # type: ignore[no-any-return]
         scopes = self._scopes
         if scopes is None:

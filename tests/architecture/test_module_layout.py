@@ -47,6 +47,7 @@ TESTS_OF_INTERNALS = {
     "tests/failclosed/test_guards_built_on_first_call.py",
     "tests/failclosed/test_remaining_guarantees.py",
     "tests/perobject/test_type_rule_functions.py",
+    "tests/perobject/test_values_asked_together.py",
     "tests/redteam/test_grants_and_object_records.py",
     "tests/redteam/test_wave3d_object_pass.py",
     "tests/report/reachkit.py",

@@ -11,7 +11,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from strawberry_authz._object_pass import _remember_all
+from strawberry_authz._pending_answers import remember_all as _remember_all
 from strawberry_authz._outcomes import Denial
 
 

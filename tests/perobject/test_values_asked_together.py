@@ -1,0 +1,152 @@
+"""The values a list asks together wait in the scope cache as one
+`AskedTogether`, not a future each: whoever else asks one of them while its
+batch runs gets its answer, and nobody waits forever."""
+
+import asyncio
+from typing import Any
+
+import pytest
+import strawberry
+from authzkit import codes, dump, ruled_type
+
+from strawberry_authz import AuthExtension, BatchScope
+from strawberry_authz._batch import Batches
+
+
+def _even_scope(asked: list[list[Any]]) -> Any:
+    """`can`: a batch scope allowing even ids; `asked` gets each call's values."""
+
+    def scopes(context: Any) -> dict[str, Any]:
+        async def load(values: list[Any]) -> list[bool]:
+            asked.append(list(values))
+            await asyncio.sleep(0)
+            return [value % 2 == 0 for value in values]
+
+        return {"can": BatchScope(load)}
+
+    return scopes
+
+
+def _schema(authz: AuthExtension, ids: list[int]) -> strawberry.Schema:
+    """`docs`: a `Doc` per id under `{"can": id}` per object; `three` and
+    `four`: strings under `{"can": 3}` and `{"can": 4}`."""
+    doc_type = ruled_type(
+        authz,
+        "Doc",
+        {"id": int, "text": str},
+        lambda p: {"can": p.root.id},
+        on_object=True,
+    )
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
+            return [doc_type(id=i, text=f"SECRET{i}") for i in ids]
+
+        @authz.rule({"can": 3})
+        @strawberry.field
+        def three(self) -> str | None:
+            return "SECRET-three"
+
+        @authz.rule({"can": 4})
+        @strawberry.field
+        def four(self) -> str | None:
+            return "four"
+
+    return strawberry.Schema(query=Query, extensions=[authz])
+
+
+def _expected_docs(ids: list[int]) -> list[Any]:
+    return [{"id": i} if i % 2 == 0 else None for i in ids]
+
+
+async def test_a_field_asking_a_value_a_list_waits_for_gets_the_lists_answer():
+    asked: list[list[Any]] = []
+    authz = AuthExtension(_even_scope(asked))
+    schema = _schema(authz, list(range(6)))
+    result = await asyncio.wait_for(
+        schema.execute("{ docs { id } three four }"), timeout=10
+    )
+    assert result.data == {
+        "docs": _expected_docs(list(range(6))),
+        "three": None,
+        "four": "four",
+    }
+    assert "SECRET" not in dump(result)
+    assert asked == [list(range(6))]  # 3 and 4 asked once, with the list
+
+
+async def test_two_lists_of_the_same_objects_ask_each_value_once():
+    asked: list[list[Any]] = []
+    authz = AuthExtension(_even_scope(asked))
+    schema = _schema(authz, list(range(8)))
+    result = await asyncio.wait_for(
+        schema.execute("{ a: docs { id } b: docs { id text } }"), timeout=10
+    )
+    assert result.data["a"] == _expected_docs(list(range(8)))
+    assert result.data["b"] == [
+        {"id": i, "text": f"SECRET{i}"} if i % 2 == 0 else None for i in range(8)
+    ]
+    assert sorted(v for call in asked for v in call) == list(range(8))
+
+
+async def test_a_batch_that_cannot_settle_leaves_no_field_waiting(monkeypatch):
+    def broken(self: Any, chunk: Any, outcomes: Any) -> None:
+        raise RuntimeError("settling broke")
+
+    monkeypatch.setattr(Batches, "_settle", broken)
+    authz = AuthExtension(_even_scope([]))
+    schema = _schema(authz, list(range(6)))
+    result = await asyncio.wait_for(
+        schema.execute("{ docs { id text } three four }"), timeout=10
+    )
+    assert result.data == {"docs": [None] * 6, "three": None, "four": None}
+    assert set(codes(result)) == {"INTERNAL_SERVER_ERROR"}
+    assert "SECRET" not in dump(result) and "settling broke" not in dump(result)
+
+
+@pytest.mark.parametrize("pause", [False, True], ids=["same_turn", "while_asked"])
+async def test_a_clear_while_a_list_waits_leaves_its_items_undecided(pause):
+    """Its values were asked as the viewer before the clear: their answers
+    are not served after it; the items fail closed."""
+
+    def scopes(context: Any) -> dict[str, Any]:
+        user = context["user"]
+
+        async def load(values: list[Any]) -> list[bool]:
+            await asyncio.sleep(0.01)
+            return [user == "admin" for _ in values]
+
+        return {"can": BatchScope(load)}
+
+    authz = AuthExtension(scopes)
+    doc_type = ruled_type(
+        authz,
+        "Doc",
+        {"id": int, "text": str},
+        lambda p: {"can": p.root.id},
+        on_object=True,
+    )
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
+            return [doc_type(id=i, text=f"SECRET{i}") for i in range(3)]
+
+        @strawberry.field
+        async def logout(self, info: strawberry.Info) -> bool:
+            if pause:
+                await asyncio.sleep(0.001)  # the batch is running by now
+            info.context["user"] = "guest"
+            authz.clear_cache(info)
+            return True
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    result = await asyncio.wait_for(
+        schema.execute("{ docs { id text } logout }", context_value={"user": "admin"}),
+        timeout=10,
+    )
+    assert result.data == {"docs": [None] * 3, "logout": True}
+    assert "SECRET" not in dump(result)
