@@ -50,6 +50,14 @@ class PendingAnswers:
         so far: their answers are not written."""
         self.asked_keys, self.asked_values = [], []
 
+    def ask_afresh(self) -> None:
+        """A clear loaded the scopes afresh: the values asked from now on wait
+        under a new `AskedTogether`. A value asked again after the clear
+        never stands in the scope cache as the one its old loader's batch,
+        still running, answers: that answer was the viewer's before it."""
+        self.forget_asked()
+        self.asked = AskedTogether()
+
     def outcomes(
         self, state: RequestState, kept: list[object], first_kept: list[object]
     ) -> list[Any]:
