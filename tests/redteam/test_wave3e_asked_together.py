@@ -81,15 +81,21 @@ async def test_a_clear_while_another_scopes_chunk_is_not_full_leaves_no_wait():
     full): it is asked of the old loader, unremembered, and the list goes on
     with the fresh one; every item answers, none with the admin's answer.
 
+    The request still waits for the old loader's batches (none outlives it).
+
     Red (a hang) if `ask_afresh` runs before the stale queues are sent:
     `_send` then counts them on the new `AskedTogether`, which their
-    answers never count down."""
+    answers never count down. Red (a batch still running) if `ask_afresh`
+    no longer keeps the old `AskedTogether` pending."""
+    calls = {"started": 0, "done": 0}
 
     def scopes(context: Any) -> dict[str, Any]:
         user = context["user"]
 
         async def load(values: list[Any]) -> list[bool]:
-            await asyncio.sleep(0.01)
+            calls["started"] += 1
+            await asyncio.sleep(0.2 if user == "admin" else 0.01)
+            calls["done"] += 1
             return [user == "admin" for _ in values]
 
         return {
@@ -126,6 +132,7 @@ async def test_a_clear_while_another_scopes_chunk_is_not_full_leaves_no_wait():
     )
     assert result.data == {"docs": [None] * 8, "logout": True}
     assert "SECRET" not in dump(result)
+    assert calls["started"] == calls["done"] > 0
 
 
 def _failing_first_chunk(asked: list[list[Any]]) -> Any:
