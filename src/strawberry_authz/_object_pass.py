@@ -326,6 +326,9 @@ class _AsyncPass:
             self.fast = {}
             self.last = _NO_LAST
             self.generation = scopes.generation
+            # Counted on the old `AskedTogether` (`_send`): the rest waits
+            # under a new one, which the old loader's answers never reach.
+            self.answers.ask_afresh()
         if state.kept is not self.kept:
             # A clear, or a subscription's next event (this list's event
             # abandoned it), let go of what keeps the ids of the answers'

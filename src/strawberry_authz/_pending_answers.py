@@ -50,6 +50,16 @@ class PendingAnswers:
         so far: their answers are not written."""
         self.asked_keys, self.asked_values = [], []
 
+    def ask_afresh(self) -> None:
+        """A clear loaded the scopes afresh: the values asked from now on wait
+        under a new `AskedTogether`. A value asked again after the clear
+        never stands in the scope cache as the one its old loader's batch,
+        still running, answers: that answer was the viewer's before it.
+        The old one is still awaited (its batches do not outlive the list)."""
+        self.forget_asked()
+        self.pending.append(Later(_answered, self.asked))
+        self.asked = AskedTogether()
+
     def outcomes(
         self, state: RequestState, kept: list[object], first_kept: list[object]
     ) -> list[Any]:
@@ -74,6 +84,12 @@ class PendingAnswers:
                 Later(remember_all, state, first_kept, self.waiting, self.futures)
             )
         return self.pending
+
+
+async def _answered(asked: AskedTogether) -> Outcome:
+    """Wait for every value `asked` (answers nobody reads: a clear forgot them)."""
+    await asked.finished()
+    return True
 
 
 async def _remember_asked(

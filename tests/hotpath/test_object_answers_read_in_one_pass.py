@@ -11,8 +11,8 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from strawberry_authz._pending_answers import remember_all as _remember_all
 from strawberry_authz._outcomes import Denial
+from strawberry_authz._pending_answers import remember_all as _remember_all
 
 
 def _state(table: dict[Any, Any]) -> Any:
