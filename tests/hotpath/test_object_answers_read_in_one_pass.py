@@ -1,6 +1,6 @@
 """A list's per-object answers, read from their futures in one pass.
 
-`_object_pass._remember_all` takes a done future's result without first asking
+`_pending_answers.remember_all` takes a done future's result without first asking
 whether it failed: one that raised or was cancelled must still deny. While
 nothing emptied the answers since the pass began (`state.kept` is still the
 list it began with), it writes each answer without looking its key up; after
@@ -11,7 +11,9 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+from strawberry_authz._asked import AskedTogether
 from strawberry_authz._outcomes import Denial
+from strawberry_authz._pending_answers import _remember_asked
 from strawberry_authz._pending_answers import remember_all as _remember_all
 
 
@@ -73,3 +75,28 @@ async def test_answers_are_not_written_back_after_a_clear_while_they_were_awaite
     second.set_result(True)
     assert await task
     assert table == {}
+
+
+async def test_values_asked_together_are_not_written_back_after_a_clear():
+    """The objects waiting for values their own pass asked: after a clear (a
+    new `kept`) while they waited, the value answered afresh is not written
+    for them; the table may hold another list's objects under the same keys
+    by then (a path's id is free again once nothing keeps it)."""
+    asked = AskedTogether()
+    asked.expect(1)
+    results: dict[Any, Any] = {"v": asked}
+    table: dict[Any, Any] = {}
+    state = SimpleNamespace(
+        per_object=table, kept=[], scopes=SimpleNamespace(results=results)
+    )
+    task = asyncio.ensure_future(
+        _remember_asked(state, state.kept, asked, ["a"], ["v"])
+    )
+    await asyncio.sleep(0)  # waiting for the batch
+    state.kept = []  # `RequestState.clear`
+    results["v"] = True  # asked afresh after the clear, by the new viewer
+    table["a"] = decided_again = Denial.__new__(Denial)
+    asked.left = 0
+    asked.wake()
+    assert await task
+    assert table == {"a": decided_again}
