@@ -23,16 +23,16 @@ class AskedTogether:
     """The values one list pass asked, answered without a future per value.
 
     A field that finds it in the scope cache waits with `waiter(key)`, a
-    future made for that key only. The pass that asked waits for all its values with
-    `finished()`, once it counted every value it handed on (`expect`): the
-    answers are then in the scope cache, unless a clear dropped them.
+    future made for that key only. The pass that asked waits for all its
+    values with `finished()`, once it counted every value it handed on
+    (`expect`): the answers are then in the scope cache, unless a clear
+    dropped them. `Batches` settles each value once, failed or not.
     """
 
-    __slots__ = ("_done", "failed", "left", "waiters")
+    __slots__ = ("_done", "left", "waiters")
 
     def __init__(self) -> None:
         self.left = 0  # values handed to a batch and not answered yet
-        self.failed: Outcome | None = None  # set if a batch could not settle
         self._done: asyncio.Future[None] | None = None
         # Per key, the futures of the fields waiting for it (made on demand).
         self.waiters: dict[Hashable, list[asyncio.Future[Any]]] | None = None
@@ -43,8 +43,6 @@ class AskedTogether:
 
     def waiter(self, key: Hashable) -> MaybeOutcome:
         """What a field asking the value under `key` waits for."""
-        if self.failed is not None:
-            return self.failed
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -69,19 +67,9 @@ class AskedTogether:
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
 
-    def abandon(self, outcome: Outcome) -> None:
-        """A batch failed to settle: every value still waiting gets `outcome`."""
-        self.failed = outcome
-        waiters, self.waiters = self.waiters, None
-        for futures in (waiters or {}).values():
-            for future in futures:
-                if not future.done():
-                    future.set_result(outcome)
-        self.wake()
-
     async def finished(self) -> None:
-        """Return once every value counted so far is answered (or abandoned)."""
-        if self.left > 0 and self.failed is None:
+        """Return once every value counted so far is answered."""
+        if self.left > 0:
             if self._done is None or self._done.done():
                 self._done = asyncio.get_running_loop().create_future()
             await self._done

@@ -370,7 +370,7 @@ class Batches:
         for (name, scope), (entries, _) in queued.items():
             for chunk in _chunks(entries, scope.max_batch_size):
                 values = [value for value, _, _ in chunk]
-                self._settle(chunk, self._answers(name, scope, values))
+                _settle(self.results, name, chunk, self._answers(name, scope, values))
 
     def _flush_async(self, key: _QueueKey) -> None:
         entries, _ = self._queued.pop(key)
@@ -393,10 +393,10 @@ class Batches:
         except (Exception, asyncio.CancelledError) as error:
             outcomes = [_chunk_failed(name, error)] * len(chunk)
         try:
-            self._settle(chunk, outcomes)
-        except Exception as error:
+            _settle(self.results, name, chunk, outcomes)
+        except Exception as error:  # `_settle` itself broken: the whole chunk
             # Never a field left waiting for an answer that will not come.
-            self._settle_rest(chunk, _chunk_failed(name, error))
+            _settle_rest(self.results, chunk, _chunk_failed(name, error))
 
     def _answers(
         self, name: str, scope: BatchScope, values: list[object]
@@ -422,43 +422,6 @@ class Batches:
         if self.observer is None:
             return nullcontext()
         return _Observed(self.observer, name, size)
-
-    def _settle(self, chunk: list[_Entry], outcomes: list[Outcome]) -> None:
-        results = self.results
-        for (_, key, waiting), outcome in zip(chunk, outcomes, strict=True):
-            if waiting is None:
-                results[key] = outcome
-            elif type(waiting) is AskedTogether:
-                if results.get(key) is waiting:  # else a clear forgot it
-                    results[key] = outcome
-                if waiting.waiters is not None:
-                    waiting.answer_waiters(key, outcome)
-                waiting.left -= 1
-                if waiting.left <= 0:
-                    waiting.wake()
-            else:
-                try:  # its waiters run later (`call_soon`): after `results`
-                    waiting.set_result(outcome)
-                except asyncio.InvalidStateError:
-                    continue  # answered already (or cancelled)
-                if results.get(key) is waiting:
-                    results[key] = outcome
-
-    def _settle_rest(self, chunk: list[_Entry], outcome: Outcome) -> None:
-        """`outcome` for every entry of `chunk` still without an answer."""
-        results = self.results
-        for _, key, waiting in chunk:
-            if waiting is None:
-                results.setdefault(key, outcome)
-            elif type(waiting) is AskedTogether:
-                # Which values `_settle` reached cannot be told: all get it.
-                if results.get(key) is waiting:
-                    results[key] = outcome
-                waiting.abandon(outcome)
-            elif not waiting.done():
-                if results.get(key) is waiting:
-                    results[key] = outcome
-                waiting.set_result(outcome)
 
 
 class _Observed:
@@ -498,6 +461,65 @@ class _Observed:
                 logger.exception(
                     "strawberry-authz: the batch observer raised (ignored)"
                 )
+
+
+def _settle(
+    results: dict[Hashable, Any],
+    name: str,
+    chunk: list[_Entry],
+    outcomes: list[Outcome],
+) -> None:
+    """Each entry of `chunk` its outcome: in the cache, and to whoever
+    waits for it. If that fails, the entries not yet settled get a
+    failure (`_settle_rest`); those settled keep their answers."""
+    settled = 0
+    try:
+        for (_, key, waiting), outcome in zip(chunk, outcomes, strict=True):
+            if waiting is None:
+                results[key] = outcome
+            elif type(waiting) is AskedTogether:
+                if results.get(key) is waiting:  # else a clear forgot it
+                    results[key] = outcome
+                if waiting.waiters is not None:
+                    waiting.answer_waiters(key, outcome)
+                waiting.left -= 1
+                if waiting.left <= 0:
+                    waiting.wake()
+            else:
+                try:  # its waiters run later (`call_soon`): after `results`
+                    waiting.set_result(outcome)
+                except asyncio.InvalidStateError:
+                    pass  # answered already (or cancelled)
+                else:
+                    if results.get(key) is waiting:
+                        results[key] = outcome
+            settled += 1
+    except Exception as error:
+        _settle_rest(results, chunk[settled:], _chunk_failed(name, error))
+
+
+def _settle_rest(
+    results: dict[Hashable, Any], rest: list[_Entry], outcome: Outcome
+) -> None:
+    """`outcome` for each entry of `rest`, none of which has its answer
+    counted yet; whatever the cache does, nobody is left waiting."""
+    for _, key, waiting in rest:
+        try:
+            if waiting is None:
+                results.setdefault(key, outcome)
+            elif (type(waiting) is AskedTogether or not waiting.done()) and results.get(
+                key
+            ) is waiting:
+                results[key] = outcome
+        except Exception:
+            logger.exception("strawberry-authz: a batch answer was not cached")
+        if type(waiting) is AskedTogether:
+            waiting.answer_waiters(key, outcome)
+            waiting.left -= 1
+            if waiting.left <= 0:
+                waiting.wake()
+        elif waiting is not None and not waiting.done():
+            waiting.set_result(outcome)
 
 
 def _chunks(entries: list[_Entry], size: int) -> list[list[_Entry]]:

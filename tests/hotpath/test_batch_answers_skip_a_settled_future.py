@@ -1,6 +1,6 @@
 """A batch's answers, given to futures without asking each whether it is done.
 
-`Batches._settle` sets each future's result and skips one already settled
+`_batch._settle` sets each future's result and skips one already settled
 (cancelled, say) by the error that raises: the entries after it must still
 get their own answers, not the chunk's failure.
 """

@@ -9,8 +9,7 @@ import pytest
 import strawberry
 from authzkit import codes, dump, ruled_type
 
-from strawberry_authz import AuthExtension, BatchScope
-from strawberry_authz._batch import Batches
+from strawberry_authz import AuthExtension, BatchScope, _batch
 
 
 def _even_scope(asked: list[list[Any]]) -> Any:
@@ -92,10 +91,10 @@ async def test_two_lists_of_the_same_objects_ask_each_value_once():
 
 
 async def test_a_batch_that_cannot_settle_leaves_no_field_waiting(monkeypatch):
-    def broken(self: Any, chunk: Any, outcomes: Any) -> None:
+    def broken(results: Any, name: str, chunk: Any, outcomes: Any) -> None:
         raise RuntimeError("settling broke")
 
-    monkeypatch.setattr(Batches, "_settle", broken)
+    monkeypatch.setattr(_batch, "_settle", broken)
     authz = AuthExtension(_even_scope([]))
     schema = _schema(authz, list(range(6)))
     result = await asyncio.wait_for(
@@ -104,6 +103,37 @@ async def test_a_batch_that_cannot_settle_leaves_no_field_waiting(monkeypatch):
     assert result.data == {"docs": [None] * 6, "three": None, "four": None}
     assert set(codes(result)) == {"INTERNAL_SERVER_ERROR"}
     assert "SECRET" not in dump(result) and "settling broke" not in dump(result)
+
+
+async def test_a_value_that_cannot_be_settled_fails_alone(monkeypatch):
+    """Settling a chunk breaks at its last value (one answer too few reach
+    it): that value fails closed, the values settled before it and the
+    list's other chunks keep their own answers, and nothing waits."""
+    read = _batch._read_answers
+    calls: list[int] = []
+
+    def one_short_once(*args: Any) -> Any:
+        outcomes = read(*args)
+        calls.append(len(outcomes))
+        return outcomes[:-1] if len(calls) == 1 else outcomes
+
+    monkeypatch.setattr(_batch, "_read_answers", one_short_once)
+
+    def scopes(context: Any) -> dict[str, Any]:
+        async def load(values: list[Any]) -> list[bool]:
+            await asyncio.sleep(0)
+            return [True] * len(values)
+
+        return {"can": BatchScope(load, max_batch_size=4)}
+
+    authz = AuthExtension(scopes)
+    schema = _schema(authz, list(range(8)))
+    result = await asyncio.wait_for(schema.execute("{ docs { id } }"), timeout=10)
+    assert calls == [4, 4]
+    served: list[Any] = [{"id": i} for i in range(8)]
+    served[3] = None
+    assert result.data == {"docs": served}
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
 
 
 @pytest.mark.parametrize("pause", [False, True], ids=["same_turn", "while_asked"])

@@ -158,7 +158,7 @@ async def test_values_of_two_lists_and_a_field_each_get_their_own_answer():
     gets its own value's answer, a failing chunk denies its own values
     only, and every field answers (no wait forever, no Python message).
 
-    Red (a hang) if `Batches._settle` no longer wakes the `AskedTogether`
+    Red (a hang) if `_batch._settle` no longer wakes the `AskedTogether`
     whose last value it answered; red (wrong answers) if
     `AskedTogether.answer_waiters` answers the waiters of every key with
     the first outcome it is given."""
