@@ -122,3 +122,54 @@ def holder_schema(authz: Any, name: str, value_type: Any) -> strawberry.Schema:
 
     query = type("Query", (), {name: strawberry.field(resolver=resolve)})
     return strawberry.Schema(query=strawberry.type(query), extensions=[authz])
+
+
+def asked_docs_schema(
+    authz: Any,
+    ids: list[int],
+    *,
+    rule: Any = None,
+    guarded: dict[str, int] | None = None,
+    logout_after: float | None = None,
+    **options: Any,
+) -> strawberry.Schema:
+    """`Query.docs`: a `Doc` (`id`, `text` `SECRET<id>`) per id of `ids`, under
+    `authz.type_rule(rule, on_object=True, **options)` (`{"can": id}` by
+    default). Per `name: n` of `guarded`, a field `name` under
+    `authz.rule({"can": n})` answering `value-<name>`. With `logout_after`
+    (seconds, 0 for none), an async `logout` that waits that long, then makes
+    the viewer `context["user"] = "guest"` and calls `authz.clear_cache`."""
+    doc_type = ruled_type(
+        authz,
+        "Doc",
+        {"id": int, "text": str},
+        rule or (lambda p: {"can": p.root.id}),
+        on_object=True,
+        **options,
+    )
+
+    def docs() -> list[doc_type | None]:  # type: ignore[valid-type]
+        return [doc_type(id=i, text=f"SECRET{i}") for i in ids]
+
+    fields: dict[str, Any] = {"docs": strawberry.field(resolver=docs)}
+    for name, value in (guarded or {}).items():
+
+        def answer(name: str = name) -> str | None:
+            return f"value-{name}"
+
+        fields[name] = strawberry.field(
+            resolver=answer, extensions=[authz.rule({"can": value})]
+        )
+    if logout_after is not None:
+        pause = logout_after
+
+        async def logout(info: strawberry.Info) -> bool:
+            if pause:
+                await asyncio.sleep(pause)
+            info.context["user"] = "guest"
+            authz.clear_cache(info)
+            return True
+
+        fields["logout"] = strawberry.field(resolver=logout)
+    query = strawberry.type(type("Query", (), fields))
+    return strawberry.Schema(query=query, extensions=[authz])

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from authzkit import codes, dump, ruled_type
+from authzkit import asked_docs_schema, codes, dump
 
 from strawberry_authz import AuthExtension, BatchScope, _batch
 
@@ -27,33 +27,9 @@ def _even_scope(asked: list[list[Any]]) -> Any:
 
 
 def _schema(authz: AuthExtension, ids: list[int]) -> strawberry.Schema:
-    """`docs`: a `Doc` per id under `{"can": id}` per object; `three` and
-    `four`: strings under `{"can": 3}` and `{"can": 4}`."""
-    doc_type = ruled_type(
-        authz,
-        "Doc",
-        {"id": int, "text": str},
-        lambda p: {"can": p.root.id},
-        on_object=True,
-    )
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
-            return [doc_type(id=i, text=f"SECRET{i}") for i in ids]
-
-        @authz.rule({"can": 3})
-        @strawberry.field
-        def three(self) -> str | None:
-            return "SECRET-three"
-
-        @authz.rule({"can": 4})
-        @strawberry.field
-        def four(self) -> str | None:
-            return "four"
-
-    return strawberry.Schema(query=Query, extensions=[authz])
+    """`docs` under `{"can": id}` per object; `three` and `four`: fields
+    under `{"can": 3}` and `{"can": 4}`."""
+    return asked_docs_schema(authz, ids, guarded={"three": 3, "four": 4})
 
 
 def _expected_docs(ids: list[int]) -> list[Any]:
@@ -70,7 +46,7 @@ async def test_a_field_asking_a_value_a_list_waits_for_gets_the_lists_answer():
     assert result.data == {
         "docs": _expected_docs(list(range(6))),
         "three": None,
-        "four": "four",
+        "four": "value-four",
     }
     assert "SECRET" not in dump(result)
     assert asked == [list(range(6))]  # 3 and 4 asked once, with the list
@@ -151,29 +127,8 @@ async def test_a_clear_while_a_list_waits_leaves_its_items_undecided(pause):
         return {"can": BatchScope(load)}
 
     authz = AuthExtension(scopes)
-    doc_type = ruled_type(
-        authz,
-        "Doc",
-        {"id": int, "text": str},
-        lambda p: {"can": p.root.id},
-        on_object=True,
-    )
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
-            return [doc_type(id=i, text=f"SECRET{i}") for i in range(3)]
-
-        @strawberry.field
-        async def logout(self, info: strawberry.Info) -> bool:
-            if pause:
-                await asyncio.sleep(0.001)  # the batch is running by now
-            info.context["user"] = "guest"
-            authz.clear_cache(info)
-            return True
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    # With a pause, the batch is running by the time the viewer switches.
+    schema = asked_docs_schema(authz, [0, 1, 2], logout_after=0.001 if pause else 0)
     result = await asyncio.wait_for(
         schema.execute("{ docs { id text } logout }", context_value={"user": "admin"}),
         timeout=10,

@@ -11,8 +11,7 @@ import asyncio
 from typing import Any
 
 import pytest
-import strawberry
-from authzkit import dump, ruled_type
+from authzkit import asked_docs_schema, dump
 
 from strawberry_authz import AuthExtension, BatchScope
 
@@ -41,29 +40,9 @@ async def test_a_value_asked_again_after_a_clear_never_gets_the_old_loaders_answ
         return {"can": BatchScope(load, max_batch_size=2)}
 
     authz = AuthExtension(scopes)
-    doc_type = ruled_type(
-        authz,
-        "Doc",
-        {"id": int, "text": str},
-        lambda p: {"can": p.root.id},
-        on_object=True,
-        drop_denied=drop_denied,
+    schema = asked_docs_schema(
+        authz, [1, 2, 1, 2, 3], logout_after=0, drop_denied=drop_denied
     )
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
-            ids = [1, 2, 1, 2, 3]
-            return [doc_type(id=i, text=f"SECRET{n}") for n, i in enumerate(ids)]
-
-        @strawberry.field
-        async def logout(self, info: strawberry.Info) -> bool:
-            info.context["user"] = "guest"
-            authz.clear_cache(info)
-            return True
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
     result = await asyncio.wait_for(
         schema.execute("{ docs { id text } logout }", context_value={"user": "admin"}),
         timeout=10,
@@ -104,28 +83,12 @@ async def test_a_clear_while_another_scopes_chunk_is_not_full_leaves_no_wait():
         }
 
     authz = AuthExtension(scopes)
-    doc_type = ruled_type(
+    schema = asked_docs_schema(
         authz,
-        "Doc",
-        {"id": int, "text": str},
-        lambda p: {"can" if p.root.id < 10 else "see": p.root.id},
-        on_object=True,
+        [10, 1, 2, 11, 10, 3, 4, 12],
+        rule=lambda p: {"can" if p.root.id < 10 else "see": p.root.id},
+        logout_after=0,
     )
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
-            ids = [10, 1, 2, 11, 10, 3, 4, 12]
-            return [doc_type(id=i, text=f"SECRET{n}") for n, i in enumerate(ids)]
-
-        @strawberry.field
-        async def logout(self, info: strawberry.Info) -> bool:
-            info.context["user"] = "guest"
-            authz.clear_cache(info)
-            return True
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
     result = await asyncio.wait_for(
         schema.execute("{ docs { id text } logout }", context_value={"user": "admin"}),
         timeout=10,
@@ -164,31 +127,7 @@ async def test_values_of_two_lists_and_a_field_each_get_their_own_answer():
     the first outcome it is given."""
     asked: list[list[Any]] = []
     authz = AuthExtension(_failing_first_chunk(asked))
-    doc_type = ruled_type(
-        authz,
-        "Doc",
-        {"id": int, "text": str},
-        lambda p: {"can": p.root.id},
-        on_object=True,
-    )
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
-            return [doc_type(id=i, text=f"SECRET{i}") for i in range(8)]
-
-        @authz.rule({"can": 5})
-        @strawberry.field
-        def five(self) -> str | None:
-            return "SECRET-five"
-
-        @authz.rule({"can": 6})
-        @strawberry.field
-        def six(self) -> str | None:
-            return "six"
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = asked_docs_schema(authz, list(range(8)), guarded={"five": 5, "six": 6})
     result = await asyncio.wait_for(
         schema.execute("{ a: docs { id text } b: docs { id } five six }"),
         timeout=10,
@@ -198,8 +137,8 @@ async def test_values_of_two_lists_and_a_field_each_get_their_own_answer():
         {"id": i, "text": f"SECRET{i}"} if i in allowed else None for i in range(8)
     ]
     assert result.data["b"] == [{"id": i} if i in allowed else None for i in range(8)]
-    assert result.data["five"] is None and result.data["six"] == "six"
-    assert "SECRET1" not in dump(result) and "SECRET-five" not in dump(result)
+    assert result.data["five"] is None and result.data["six"] == "value-six"
+    assert "SECRET1" not in dump(result) and "value-five" not in dump(result)
     assert "PYTHON-DETAIL" not in dump(result)
     assert sorted(v for call in asked for v in call) == list(range(8))
 
@@ -221,22 +160,8 @@ async def test_a_value_repeated_across_chunks_gets_its_own_answer_in_each():
         return {"can": BatchScope(load, max_batch_size=3)}
 
     authz = AuthExtension(scopes)
-    doc_type = ruled_type(
-        authz,
-        "Doc",
-        {"id": int, "text": str},
-        lambda p: {"can": p.root.id},
-        on_object=True,
-    )
     ids = [0, 1, 2, 3, 4, 5, 1, 0, 2, 3, 5, 4, 7, 6]
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[doc_type | None]:  # type: ignore[valid-type]
-            return [doc_type(id=i, text=f"SECRET{i}") for i in ids]
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = asked_docs_schema(authz, ids)
     result = await asyncio.wait_for(schema.execute("{ docs { id text } }"), timeout=10)
     assert result.data["docs"] == [
         {"id": i, "text": f"SECRET{i}"} if i % 3 == 0 else None for i in ids
