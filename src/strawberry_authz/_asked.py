@@ -2,7 +2,7 @@
 
 A list pass (`_object_pass`) asks thousands of `BatchScope` values at once.
 Each value's entry in the scope cache is the pass's `AskedTogether` until
-its batch answers (`Batches._settle` writes the outcome there): a future
+its batch answers (`_batch._settle` writes the outcome there): a future
 per value would cost more than the rest of the value's work, and most
 values are asked by their list alone.
 """
