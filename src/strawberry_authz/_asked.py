@@ -42,7 +42,9 @@ class AskedTogether:
         self.left += count
 
     def waiter(self, key: Hashable) -> MaybeOutcome:
-        """What a field asking the value under `key` waits for."""
+        """What a field asking the value under `key` waits for: a future of
+        its own, answered when the value is; a failure denial without a
+        running loop (nothing could answer it)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -62,13 +64,25 @@ class AskedTogether:
                 if not future.done():
                     future.set_result(outcome)
 
+    def answered(self, key: Hashable, outcome: Outcome) -> None:
+        """The value under `key` has `outcome`: its waiters are told, and it
+        is counted down (`_batch._settle` does this inline, per value)."""
+        self.answer_waiters(key, outcome)
+        self.left -= 1
+        if self.left <= 0:
+            self.wake()
+
     def wake(self) -> None:
         """Every value counted so far is answered: `finished` returns."""
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
 
     async def finished(self) -> None:
-        """Return once every value counted so far is answered."""
+        """Return once every value counted so far is answered.
+
+        One awaiter at a time (the pass that asked): a second one cancelled
+        would cancel the first's wait too.
+        """
         if self.left > 0:
             if self._done is None or self._done.done():
                 self._done = asyncio.get_running_loop().create_future()

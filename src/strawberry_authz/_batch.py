@@ -478,6 +478,7 @@ def _settle(
             if waiting is None:
                 results[key] = outcome
             elif type(waiting) is AskedTogether:
+                # `AskedTogether.answered`, inlined: this runs per value.
                 if results.get(key) is waiting:  # else a clear forgot it
                     results[key] = outcome
                 if waiting.waiters is not None:
@@ -504,20 +505,18 @@ def _settle_rest(
     """`outcome` for each entry of `rest`, none of which has its answer
     counted yet; whatever the cache does, nobody is left waiting."""
     for _, key, waiting in rest:
+        unanswered = type(waiting) is AskedTogether or (
+            waiting is not None and not waiting.done()
+        )
         try:
             if waiting is None:
                 results.setdefault(key, outcome)
-            elif (type(waiting) is AskedTogether or not waiting.done()) and results.get(
-                key
-            ) is waiting:
+            elif unanswered and results.get(key) is waiting:  # else a clear
                 results[key] = outcome
         except Exception:
             logger.exception("strawberry-authz: a batch answer was not cached")
         if type(waiting) is AskedTogether:
-            waiting.answer_waiters(key, outcome)
-            waiting.left -= 1
-            if waiting.left <= 0:
-                waiting.wake()
+            waiting.answered(key, outcome)
         elif waiting is not None and not waiting.done():
             waiting.set_result(outcome)
 

@@ -335,7 +335,10 @@ class _AsyncPass:
             # keys unique: the answers written from now on need it again.
             self.kept = state.kept
             self.kept.append(self.keep)
-            # It forgot the objects decided so far: no answer is written.
+            # It forgot the objects decided so far: their answers are not
+            # written (after a clear, `ask_afresh` did it already; after a
+            # subscription's next event it is a conservative choice: those
+            # answers would be the same viewer's, for an abandoned list).
             self.answers.forget_asked()
         answers = self.answers
         asked, asked_keys, asked_values = (
@@ -354,7 +357,7 @@ class _AsyncPass:
                     state, key, None, _object_call(call, node, key, root)
                 )
                 if not decided(outcome):
-                    self.answers.pending.append(outcome)
+                    answers.pending.append(outcome)
                 continue
             # A rule function alone: called directly, and a `FieldCall`
             # made only if its answer needs one.
@@ -435,7 +438,7 @@ class _AsyncPass:
                 )
             outcome = node.remember(state, key, plain)
             if not decided(outcome):
-                self.answers.pending.append(outcome)
+                answers.pending.append(outcome)
         self.last, self.params = last, params
         return False
 

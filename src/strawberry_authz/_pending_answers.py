@@ -28,11 +28,12 @@ __all__ = ["PendingAnswers", "remember_all"]
 class PendingAnswers:
     """The objects of one list pass still waiting for an answer.
 
-    `asked_keys[i]` waits for the value under `asked_values[i]`, one the
-    pass asked itself (it stands in the scope cache as `asked` until its
-    batch answers); `waiting[i]` for `futures[i]`, a value another field
-    asked first. Parallel lists, not one of pairs: no tuple per object for
-    the collector. `pending` holds what else is to be awaited.
+    `asked_keys[i]` waits for the value whose cache key is `asked_values[i]`,
+    one the pass asked itself (it stands in the scope cache as `asked` until
+    its batch answers); `waiting[i]` for `futures[i]`: a value another field
+    asked first, a value another list is asking (its `AskedTogether.waiter`),
+    or a rule's pending answer. Parallel lists, not one of pairs: no tuple
+    per object for the collector. `pending` holds what else is to be awaited.
     """
 
     __slots__ = ("asked", "asked_keys", "asked_values", "futures", "pending", "waiting")

@@ -6,8 +6,10 @@ a rule naming an unknown scope denies at run time.
 
 `ScopeCache` runs `load_scopes` at most once per operation (lazily, when the
 first check needs a scope) and each `(scope, value)` loader at most once:
-concurrent askers share one in-flight future, errors are remembered like
-results, and an answer already known is returned synchronously.
+concurrent askers share one in-flight future (a value a list asks waits as
+the list's `AskedTogether`, and each other asker gets a future of its own),
+errors are remembered like results, and an answer already known is returned
+synchronously.
 """
 
 from __future__ import annotations
