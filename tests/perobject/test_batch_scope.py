@@ -85,8 +85,9 @@ async def test_execute_sync_called_inside_a_running_loop_still_batches():
 
 async def test_answers_are_cached_for_the_request():
     schema, calls = build(async_even_ids)
-    result = await schema.execute(
-        "{ a: docs { id } b: docs { id } one: doc(id: 4) { id } }"
+    result = await asyncio.wait_for(  # a field left waiting fails, not hangs
+        schema.execute("{ a: docs { id } b: docs { id } one: doc(id: 4) { id } }"),
+        timeout=10,
     )
     assert not any(code != "FORBIDDEN" for code in codes(result))
     assert sum(len(chunk) for chunk in calls) == ITEMS
