@@ -41,6 +41,7 @@ __all__ = [
     "forbidden",
     "has_running_loop",
     "misconfigured",
+    "outcome_of_done",
     "really_cancelled",
     "safe_repr",
     "safe_text",
@@ -323,6 +324,17 @@ async def settle(pending: Awaitable[Outcome]) -> Outcome:
         return denial_from_exception(error, "an authorization check")
     except Exception as error:
         return denial_from_exception(error, "an authorization check")
+
+
+def outcome_of_done(future: asyncio.Future[Any]) -> Outcome:
+    """The outcome a done future gives, as `settle` would give it."""
+    if future.cancelled():
+        return misconfigured("a shared authorization check was cancelled")
+    error = future.exception()
+    if error is not None:
+        return denial_from_exception(error, "an authorization check")
+    outcome: Outcome = future.result()
+    return outcome
 
 
 def shared(

@@ -16,8 +16,7 @@ from ._outcomes import (
     Denial,
     Later,
     Outcome,
-    denial_from_exception,
-    misconfigured,
+    outcome_of_done,
     settle,
 )
 from ._request import RequestState
@@ -143,21 +142,10 @@ async def remember_all(
             outcome = future.result()
         except (Exception, asyncio.CancelledError):
             if future.done():
-                outcome = _outcome_of(future)
+                outcome = outcome_of_done(future)
             else:
                 outcome = await settle(future)
                 unchanged = state.kept is kept  # a clear may have come meanwhile
         if unchanged or table.get(key) is future:  # else `clear` forgot it
             table[key] = outcome
     return True
-
-
-def _outcome_of(future: asyncio.Future[Any]) -> Outcome:
-    """The outcome a done future gives, as `settle` would give it."""
-    if future.cancelled():
-        return misconfigured("a shared authorization check was cancelled")
-    error = future.exception()
-    if error is not None:
-        return denial_from_exception(error, "an authorization check")
-    outcome: Outcome = future.result()
-    return outcome

@@ -27,6 +27,7 @@ from ._outcomes import (
     discard,
     forbidden,
     misconfigured,
+    outcome_of_done,
     safe_repr,
     settle,
 )
@@ -439,7 +440,7 @@ async def _all_of(pending: list[Awaitable[Outcome]]) -> Outcome:
     while waiting:
         done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for future in done:
-            outcome = _result_of(future)
+            outcome = outcome_of_done(future)
             if outcome is not True:
                 return outcome
     return ALLOW
@@ -451,10 +452,10 @@ async def _any_of(pending: list[Awaitable[Outcome]], denials: list[Denial]) -> O
     while waiting:
         done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for future in done:
-            if _result_of(future) is True:
+            if outcome_of_done(future) is True:
                 return ALLOW
     # Reported in written order, whatever order the branches finished in.
-    denials.extend(_result_of(future) for future in futures)  # type: ignore[misc]
+    denials.extend(outcome_of_done(future) for future in futures)  # type: ignore[misc]
     return combine_denials(denials)
 
 
@@ -462,16 +463,6 @@ def _as_future(item: Awaitable[Outcome]) -> asyncio.Future[Any]:
     future = asyncio.ensure_future(item)
     future.add_done_callback(_consume)
     return future
-
-
-def _result_of(future: asyncio.Future[Any]) -> Outcome:
-    if future.cancelled():
-        return misconfigured("a shared authorization check was cancelled")
-    error = future.exception()
-    if error is not None:
-        return denial_from_exception(error, "an authorization check")
-    result: Outcome = future.result()
-    return result
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
