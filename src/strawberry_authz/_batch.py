@@ -255,6 +255,7 @@ class Batches:
         "_queued",
         "_running",
         "collecting",
+        "generation",
         "immediate",
         "listed",
         "observer",
@@ -279,6 +280,9 @@ class Batches:
         # wait for a batch, so each value is asked at once.
         self.immediate = False
         self.collecting = False
+        # Counts the clears (`cleared`): an answer of a sync batch asked
+        # before one is not remembered after it.
+        self.generation = 0
         # Per scope name and loader (a clear loads scopes afresh: values
         # asked after it never join a queue of the loader before it).
         self._queued: dict[_QueueKey, tuple[list[_Entry], set[Hashable]]] = {}
@@ -364,13 +368,41 @@ class Batches:
     def queued(self) -> bool:
         return bool(self._queued)
 
+    def cleared(self) -> None:
+        """The scope cache was cleared: what was queued without a loop is
+        dropped, unasked.
+
+        Those values were asked of the loaders before the clear (the old
+        viewer's); their answers must not land in the cache after it. Only
+        a sync list pre-decision waits for them, and it reads the cache:
+        finding no answer, its objects are decided afresh. Values with a
+        future or a waiting list stay queued: they are answered to whoever
+        waits, and their answers are remembered only where the cache still
+        holds what waits for them.
+        """
+        self.generation += 1
+        for key, (entries, _) in list(self._queued.items()):
+            waited = [entry for entry in entries if entry[2] is not None]
+            if len(waited) != len(entries):
+                # The key stays: a flush scheduled for it (`call_soon`) pops it.
+                self._queued[key] = (waited, {entry[1] for entry in waited})
+
     def flush(self) -> None:
-        """Ask every queued value now, synchronously (sync pre-decision)."""
+        """Ask every queued value now, synchronously (sync pre-decision).
+
+        A clear meanwhile (`load_fn` is user code) stops it: the answers of
+        the chunk then in flight are not remembered, what is left is not
+        asked (see `cleared`).
+        """
         queued, self._queued = self._queued, {}
+        generation = self.generation
         for (name, scope), (entries, _) in queued.items():
             for chunk in _chunks(entries, scope.max_batch_size):
                 values = [value for value, _, _ in chunk]
-                _settle(self.results, name, chunk, self._answers(name, scope, values))
+                answers = self._answers(name, scope, values)
+                if self.generation != generation:
+                    return
+                _settle(self.results, name, chunk, answers)
 
     def _flush_async(self, key: _QueueKey) -> None:
         entries, _ = self._queued.pop(key)

@@ -94,7 +94,9 @@ def _decide_objects(
     if not state.scopes.sync and has_running_loop():
         return _decide_async(call, keep, todo)
     # The first round, with each object's call made only if needed.
-    results = state.scopes.results
+    scopes = state.scopes
+    results = scopes.results
+    generation = scopes.generation
     waiting: list[tuple[PerObject, Any, ObjectCall]] = []
     queued: list[tuple[Any, Queued]] = []
     # The common rule, `{scope: value}` of a `BatchScope`, asked inline
@@ -157,6 +159,17 @@ def _decide_objects(
                         queue, value, value_key = found
                         if type(value) is list:
                             last = _Last(function, queue)
+                if value_key is not _UNKNOWN and scopes.generation != generation:
+                    # User code (this rule function, say) cleared the cache:
+                    # the queues are the old loaders', whose values are
+                    # never asked (`Batches.cleared` dropped the ones
+                    # handed over). This value, and the rest, are asked of
+                    # the scopes loaded afresh.
+                    generation = scopes.generation
+                    fast = {}
+                    last = _NO_LAST
+                    state.kept.append(keep)  # `clear` let go of it
+                    value_key = _UNKNOWN
                 if value_key is not _UNKNOWN:
                     known = results.get(value_key)
                     if known is None:  # a value to ask (`enqueue_sync` asks it once)
@@ -315,39 +328,13 @@ class _AsyncPass:
         per_object = state.per_object
         scopes = state.scopes
         results = scopes.results
-        if scopes.generation != self.generation:
-            # The cache was cleared while the pass yielded: what was queued
-            # is asked now of its own loader (its futures are awaited),
-            # unremembered, never joining a queue of the fresh loader's; the
-            # rest of the list is asked of the scopes loaded afresh.
-            for stale in self.fast.values():
-                if stale is not None and stale.entries:
-                    self._send(stale)
-            self.fast = {}
-            self.last = _NO_LAST
-            self.generation = scopes.generation
-            # Counted on the old `AskedTogether` (`_send`): the rest waits
-            # under a new one, which the old loader's answers never reach.
-            self.answers.ask_afresh()
-        if state.kept is not self.kept:
-            # A clear, or a subscription's next event (this list's event
-            # abandoned it), let go of what keeps the ids of the answers'
-            # keys unique: the answers written from now on need it again.
-            self.kept = state.kept
-            self.kept.append(self.keep)
-            # It forgot the objects decided so far: their answers are not
-            # written (after a clear, `ask_afresh` did it already; after a
-            # subscription's next event it is a conservative choice: those
-            # answers would be the same viewer's, for an abandoned list).
-            self.answers.forget_asked()
+        self._catch_up()
         answers = self.answers
-        asked, asked_keys, asked_values = (
-            answers.asked,
-            answers.asked_keys,
-            answers.asked_values,
-        )
+        asked, asked_keys = answers.asked, answers.asked_keys
+        asked_values = answers.asked_values
         fast, waiting, futures = self.fast, answers.waiting, answers.futures
         last, params, unshared = self.last, self.params, self.unshared
+        generation = self.generation
         for node, key, root in items:
             if root is None or key in per_object:
                 continue
@@ -396,6 +383,15 @@ class _AsyncPass:
                     queue, value, value_key = found
                     if type(value) is list:
                         last = _Last(function, queue)
+            if value_key is not _UNKNOWN and scopes.generation != generation:
+                # User code (this rule function, say) cleared the cache: this
+                # value, and the rest, go to the scopes loaded afresh.
+                self.last, self.params = last, params
+                self._catch_up()
+                asked, asked_keys = answers.asked, answers.asked_keys
+                asked_values = answers.asked_values
+                fast, last, generation = self.fast, self.last, self.generation
+                value_key = _UNKNOWN
             if value_key is not _UNKNOWN:
                 known = results.get(value_key)
                 if known is None:  # a value to ask
@@ -441,6 +437,32 @@ class _AsyncPass:
                 answers.pending.append(outcome)
         self.last, self.params = last, params
         return False
+
+    def _catch_up(self) -> None:
+        """Take in a clear (or a subscription's next event) made since the
+        pass last looked: its queues, `AskedTogether` and what it keeps."""
+        state = self.call.state
+        scopes = state.scopes
+        if scopes.generation != self.generation:
+            # A clear (while the pass yielded, or by user code it ran): what
+            # was queued is asked now of its own loader, unremembered; the
+            # rest of the list is asked of the scopes loaded afresh.
+            for stale in self.fast.values():
+                if stale is not None and stale.entries:
+                    self._send(stale)
+            self.fast = {}
+            self.last = _NO_LAST
+            self.generation = scopes.generation
+            # The rest waits under a new `AskedTogether`: old answers never reach it.
+            self.answers.ask_afresh()
+        if state.kept is not self.kept:
+            # A clear, or a subscription's next event, let go of what keeps
+            # the ids of the answers' keys unique: needed again from now on.
+            self.kept = state.kept
+            self.kept.append(self.keep)
+            # The answers of the objects so far are not written (after an
+            # event, a conservative choice: an abandoned list's, same viewer).
+            self.answers.forget_asked()
 
     def _send(self, queue: _Queue) -> None:
         """Ask `queue`'s values (a full chunk) now."""

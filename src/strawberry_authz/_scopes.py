@@ -349,10 +349,10 @@ class ScopeCache:
         """Forget answers (all, or every value of one scope) and the loaders.
 
         `load_scopes` runs again on the next need. A check already in flight
-        finishes with its answer, unremembered.
-        """
+        finishes with its answer, unremembered (`Batches.cleared`)."""
         self._scopes = None
         self.generation += 1
+        self.batches.cleared()
         if scope is None:
             self.batches.listed.clear()
         else:
