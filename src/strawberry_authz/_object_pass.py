@@ -206,6 +206,11 @@ def _decide_objects(
                 waiting.append((node, key, item_call))
     finally:
         batches.collecting = False
+        if scopes.generation != generation:
+            # A clear after the last value asked inline (a rule taking the
+            # long way, a loader): `fast` holds the old loaders' queues.
+            fast = {}
+            state.kept.append(keep)
         for asked_of in fast.values():
             if asked_of is not None and asked_of.entries:
                 batches.enqueue_sync(asked_of.name, asked_of.scope, asked_of.entries)
