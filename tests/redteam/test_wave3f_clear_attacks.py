@@ -83,7 +83,7 @@ def _schema(
                 return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
 
             @strawberry.field
-            def after(self) -> After:
+            def after(self) -> After:  # async: see `_after` below
                 return After()
 
     schema = strawberry.Schema(query=Query, extensions=[authz])
@@ -234,3 +234,165 @@ def test_drop_denied_list_that_clears_mid_list_keeps_no_secret(is_async, size):
 
     result = _run(_schema(authz, rule, is_async, drop_denied=True), is_async)
     assert "SECRET" not in repr(result.data), result.data
+
+
+def _shaped_schema(authz: AuthExtension, rule: Any, is_async: bool, shape: str) -> Any:
+    """`docs` returned as `shape`; `after.two` asks ["doc", 2] afterwards."""
+
+    @authz.type_rule(rule, on_object=True)
+    @strawberry.type
+    class Doc:
+        id: int
+        secret: str
+
+    @authz.type_rule(rule, on_object=True)
+    @strawberry.type
+    class Note:
+        id: int
+        secret: str
+
+    @strawberry.type
+    class After:
+        @authz.rule({"can": ["doc", 2]})
+        @strawberry.field
+        def two(self) -> str | None:
+            return "SECRET-TWO"
+
+    def make(i: int) -> Any:
+        kind = Note if shape == "union" and i % 2 else Doc
+        return kind(id=i, secret=f"SECRET{i}")
+
+    item = Doc | Note if shape == "union" else Doc
+
+    if shape == "nested":
+
+        @strawberry.type
+        class Query:
+            @strawberry.field
+            def docs(self) -> list[list[Doc | None]]:
+                return [[make(i), make(i + 1)] for i in (1, 3, 5)]
+
+            @strawberry.field
+            def after(self) -> After:  # async: see `_after` below
+                return After()
+
+    else:
+
+        @strawberry.type
+        class Query:  # type: ignore[no-redef]
+            @strawberry.field
+            def docs(self) -> list[item | None]:  # type: ignore[valid-type]
+                made = (make(i) for i in range(1, 7))
+                if shape == "tuple":
+                    return tuple(made)  # type: ignore[return-value]
+                if shape == "generator":
+                    return made  # type: ignore[return-value]
+                return list(made)
+
+            @strawberry.field
+            def after(self) -> After:  # async: see `_after` below
+                return After()
+
+    if is_async:
+        # `two` asked once the list was decided, never in flight before it.
+        @strawberry.type
+        class Query(Query):  # type: ignore[no-redef]
+            @strawberry.field
+            async def after(self) -> After:
+                await asyncio.sleep(0.05)
+                return After()
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    return schema
+
+
+SHAPES = ["list", "tuple", "generator", "union", "nested"]
+QUERIES = {
+    "union": "{ docs { ... on Doc { id secret } ... on Note { id secret } } "
+    "after { two } }",
+}
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("at", [3, 6])
+def test_a_list_of_any_shape_cleared_mid_pass_serves_nothing_of_the_admin(
+    is_async, size, shape, at
+):
+    authz = AuthExtension(_loader_by_viewer(is_async, size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == at:
+            _log_out(params, authz)
+            if at == 6:  # the last object, the long way
+                return {"$or": [{"can": ["doc", 6]}]}
+        return {"can": ["doc", params.root.id]}
+
+    schema = _shaped_schema(authz, rule, is_async, shape)
+    result = _run(schema, is_async, QUERIES.get(shape))
+    assert result.data is not None and result.data["docs"], result.errors
+    _assert_guest_sees_no_secret(result)
+
+
+RULES = {
+    "scalar": lambda i: {"can": i},
+    "chain": lambda i: {"$chain": [{"can": ["doc", i]}, {"can": ["doc", i + 100]}]},
+    "and_plain": lambda i: {"$and": [{"can": ["doc", i]}, {"flag": i}]},
+}
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+@pytest.mark.parametrize("form", sorted(RULES))
+@pytest.mark.parametrize("at", [3, 5])
+def test_rule_forms_cleared_mid_list_serve_nothing_of_the_admin(
+    is_async, size, form, at
+):
+    authz = AuthExtension(_loader_by_viewer(is_async, size))
+    make = RULES[form]
+
+    def rule(params: Any) -> Any:
+        if params.root.id == at:
+            _log_out(params, authz)
+        return make(params.root.id)
+
+    schema = _schema(authz, rule, is_async)
+    query = "{ docs { id secret } after { two } }"
+    result = _run(schema, is_async, query)
+    assert result.data is not None and result.data["docs"], result.errors
+    assert "SECRET" not in repr(result.data["docs"]), result.data
+    if form != "scalar":
+        assert result.data["after"] == {"two": None}
+
+
+@pytest.mark.parametrize(
+    "size", [1, 2, 100], ids=["chunks_of_1", "chunks_of_2", "one_chunk"]
+)
+def test_an_async_load_fn_that_clears_serves_the_guest_nothing_asked_after(size):
+    # The chunk whose load_fn clears is in flight: its answers may reach
+    # nobody after the clear, neither the list's objects nor `after.two`.
+    def log_out(context: Any) -> None:
+        if context["user"] == ADMIN:
+            context["user"] = GUEST
+            authz.clear_cache(context["info"])
+
+    def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+
+        async def load(values: list[Any]) -> list[bool]:
+            log_out(context)
+            await asyncio.sleep(0)
+            return [viewer == ADMIN for _ in values]
+
+        return {"can": BatchScope(load, max_batch_size=size)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        params.context["info"] = params.info
+        return {"can": ["doc", params.root.id]}
+
+    result = _run(_schema(authz, rule, True), True)
+    assert result.data["after"] == {"two": None}
