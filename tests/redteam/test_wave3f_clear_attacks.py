@@ -396,3 +396,66 @@ def test_an_async_load_fn_that_clears_serves_the_guest_nothing_asked_after(size)
 
     result = _run(_schema(authz, rule, True), True)
     assert result.data["after"] == {"two": None}
+
+
+@pytest.mark.parametrize("call", [1, 2], ids=["first_chunk", "second_chunk"])
+def test_a_sync_load_fn_that_clears_in_one_chunk_caches_nothing_of_that_chunk(call):
+    # Chunks of 2: [1, 2], [3, 4], [5]. The load_fn logs the viewer out
+    # while answering chunk `call`: neither that chunk's answers nor the
+    # earlier chunks' are served to the guest or cached for `after.two`.
+    calls: list[Any] = []
+
+    def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+
+        def load(values: list[Any]) -> list[bool]:
+            calls.append(list(values))
+            if len(calls) == call and context["user"] == ADMIN:
+                context["user"] = GUEST
+                authz.clear_cache(context["info"])
+            return [viewer == ADMIN for _ in values]
+
+        return {"can": BatchScope(load, max_batch_size=2)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        params.context["info"] = params.info
+        return {"can": ["doc", params.root.id]}
+
+    schema = _schema(authz, rule, False)
+    if call == 2:
+        schema = _schema_asking(authz, rule, 4)
+    result = _run(schema, False)
+    _assert_guest_sees_no_secret(result)
+
+
+def _schema_asking(authz: AuthExtension, rule: Any, doc: int) -> strawberry.Schema:
+    """`_schema` (sync) whose `after.two` asks ["doc", `doc`]."""
+
+    @authz.type_rule(rule, on_object=True)
+    @strawberry.type
+    class Doc:
+        id: int
+        secret: str
+
+    @strawberry.type
+    class After:
+        @authz.rule({"can": ["doc", doc]})
+        @strawberry.field
+        def two(self) -> str | None:
+            return "SECRET-TWO"
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:
+            return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
+
+        @strawberry.field
+        def after(self) -> After:
+            return After()
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    return schema
