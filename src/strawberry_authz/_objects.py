@@ -256,9 +256,11 @@ def _serve_flat(
         denied.append((index, known))
     hook = settings.on_decision
     if hook is not None:
+        # What was applied, not read again: a hook may clear the cache.
+        applied: dict[int, Outcome] = dict(denied)
         for index, item in enumerate(items):
             if item is not None:
-                outcome = _outcome_at(call, plan, node, (index,))
+                outcome = applied.get(index, True)
                 _record(hook, call, plan, node, outcome, (index,), started, waited)
     if not denied:
         return items
@@ -416,6 +418,7 @@ def _filter(
     path = call.info.path
     base = path.as_list()
     denied: dict[Position, Exception | None] = {}
+    applied: dict[Position, Outcome] = {}  # the denials, for the hooks
     for position, (node, drop) in found_at.items():
         if node is not None:
             index: Any = position[0] if len(position) == 1 else position
@@ -424,14 +427,16 @@ def _filter(
         outcome = _outcome_at(call, plan, node, position)
         if outcome is True:
             continue
+        applied[position] = outcome
         denied[position] = (
             None if drop else client_error(outcome, plan, settings, [*base, *position])
         )
     hook = settings.on_decision
     if hook is not None:
         # A second pass, only with hooks: without them, recording costs nothing.
+        # What was applied, not read again: a hook may clear the cache.
         for position, (node, _) in found_at.items():
-            outcome = _outcome_at(call, plan, node, position)
+            outcome = applied.get(position, True)
             _record(hook, call, plan, node, outcome, position, started, waited)
     if not denied:
         return tree

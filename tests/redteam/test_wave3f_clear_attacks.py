@@ -459,3 +459,35 @@ def _schema_asking(authz: AuthExtension, rule: Any, doc: int) -> strawberry.Sche
     schema = strawberry.Schema(query=Query, extensions=[authz])
     authz.validate(schema)
     return schema
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("shape", ["list", "nested"])
+def test_an_on_decision_hook_that_clears_records_what_the_list_served(is_async, shape):
+    # The list was decided (and served) as the admin; the hook logs the
+    # viewer out at the first object's record. The records of the other
+    # objects tell what was applied to them, not a decision made afresh
+    # after the clear (which said "denied" for objects that were served).
+    seen: dict[str, Any] = {}
+    records: list[tuple[Any, bool]] = []
+
+    def hook(decision: Any) -> None:
+        records.append((decision.path, decision.allowed))
+        context = seen.get("context")
+        if len(records) == 1 and context and context["user"] == ADMIN:
+            context["user"] = GUEST
+            authz.clear_cache(seen["info"])
+
+    authz = AuthExtension(_loader_by_viewer(is_async, 100), on_decision=hook)
+
+    def rule(params: Any) -> Any:
+        seen["context"], seen["info"] = params.context, params.info
+        return {"can": ["doc", params.root.id]}
+
+    schema = _shaped_schema(authz, rule, is_async, shape)
+    result = _run(schema, is_async)
+    docs = result.data["docs"]
+    served = docs if shape == "list" else [doc for pair in docs for doc in pair]
+    listed = [allowed for path, allowed in records if path[0] == "docs"]
+    assert listed == [doc is not None for doc in served], (records, result.data)
+    assert result.data["after"] == {"two": None}
