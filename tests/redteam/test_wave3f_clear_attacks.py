@@ -491,3 +491,135 @@ def test_an_on_decision_hook_that_clears_records_what_the_list_served(is_async, 
     listed = [allowed for path, allowed in records if path[0] == "docs"]
     assert listed == [doc is not None for doc in served], (records, result.data)
     assert result.data["after"] == {"two": None}
+
+
+def _async_loader_by_viewer(size: int) -> Any:
+    """An async `load_scopes`: `can` answers True for the admin only."""
+
+    async def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+        await asyncio.sleep(0)
+
+        async def load(values: list[Any]) -> list[bool]:
+            await asyncio.sleep(0)
+            return [viewer == ADMIN for _ in values]
+
+        return {"can": BatchScope(load, max_batch_size=size)}
+
+    return scopes
+
+
+@pytest.mark.parametrize("size", [1, 2, 100], ids=["chunks_of_1", "chunks_of_2", "one"])
+@pytest.mark.parametrize("at", [1, 3, 5])
+@pytest.mark.parametrize("long_way", [False, True], ids=["inline", "long_way"])
+def test_an_async_load_scopes_reloaded_mid_list_serves_nothing_of_the_admin(
+    size, at, long_way
+):
+    # The clear drops the loaded scopes: the rest of the list waits for an
+    # async `load_scopes` run afresh (as the guest), never hanging.
+    authz = AuthExtension(_async_loader_by_viewer(size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == at:
+            _log_out(params, authz)
+        if long_way:
+            return {"$or": [{"can": ["doc", params.root.id]}]}
+        return {"can": ["doc", params.root.id]}
+
+    result = _run(_schema(authz, rule, True), True)
+    assert result.data is not None, result.errors
+    _assert_guest_sees_no_secret(result)
+
+
+@pytest.mark.parametrize("size", [1, 2, 100], ids=["chunks_of_1", "chunks_of_2", "one"])
+@pytest.mark.parametrize("long_way", [False, True], ids=["inline", "long_way"])
+def test_a_sibling_resolver_that_clears_while_an_async_list_waits_serves_no_later_field(
+    size, long_way
+):
+    # `logout` runs while `docs`' batches are in flight: it switches the
+    # viewer and clears. `after.two` (asked after) is the guest's.
+    authz = AuthExtension(_loader_by_viewer(True, size))
+
+    def rule(params: Any) -> Any:
+        if long_way:
+            return {"$or": [{"can": ["doc", params.root.id]}]}
+        return {"can": ["doc", params.root.id]}
+
+    @authz.type_rule(rule, on_object=True)
+    @strawberry.type
+    class Doc:
+        id: int
+        secret: str
+
+    @strawberry.type
+    class After:
+        @authz.rule({"can": ["doc", 2]})
+        @strawberry.field
+        def two(self) -> str | None:
+            return "SECRET-TWO"
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def docs(self) -> list[Doc | None]:
+            return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
+
+        @strawberry.field
+        async def logout(self, info: strawberry.Info) -> bool:
+            info.context["user"] = GUEST
+            authz.clear_cache(info)
+            return True
+
+        @strawberry.field
+        async def after(self) -> After:
+            await asyncio.sleep(0.05)
+            return After()
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    result = _run(schema, True, "{ docs { id secret } logout after { two } }")
+    assert result.data["after"] == {"two": None}, result.data
+
+
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one"])
+def test_an_async_generator_list_cleared_mid_pass_serves_nothing_of_the_admin(size):
+    authz = AuthExtension(_loader_by_viewer(True, size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == 3:
+            _log_out(params, authz)
+        return {"can": ["doc", params.root.id]}
+
+    @authz.type_rule(rule, on_object=True)
+    @strawberry.type
+    class Doc:
+        id: int
+        secret: str
+
+    @strawberry.type
+    class After:
+        @authz.rule({"can": ["doc", 4]})
+        @strawberry.field
+        def four(self) -> str | None:
+            return "SECRET-FOUR"
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def docs(self) -> list[Doc | None]:
+            async def made() -> Any:
+                for i in range(1, 6):
+                    yield Doc(id=i, secret=f"SECRET{i}")
+
+            return made()  # type: ignore[return-value]
+
+        @strawberry.field
+        async def after(self) -> After:
+            await asyncio.sleep(0.05)
+            return After()
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    result = _run(schema, True, "{ docs { id secret } after { four } }")
+    assert result.data is not None, result.errors
+    _assert_guest_sees_no_secret(result)
