@@ -7,6 +7,7 @@ asking the same value. Public API only, sync and async.
 """
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -661,3 +662,101 @@ def test_a_load_fn_that_clears_then_raises_leaks_no_error_text(is_async, size):
         result.errors
     )
     assert "/srv" not in repr([e.formatted for e in result.errors])
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+@pytest.mark.parametrize("at", [3, 5])
+def test_a_type_rule_on_fields_cleared_mid_list_serves_nothing_of_the_admin(
+    is_async, size, at
+):
+    # `type_rule` without `on_object`: each object's fields are denied.
+    authz = AuthExtension(_loader_by_viewer(is_async, size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == at:
+            _log_out(params, authz)
+            if at == 5:
+                return {"$or": [{"can": ["doc", 5]}]}
+        return {"can": ["doc", params.root.id]}
+
+    @authz.type_rule(rule)
+    @strawberry.type
+    class Doc:
+        id: strawberry.Private[int]
+        secret: str | None
+
+    @strawberry.type
+    class After:
+        @authz.rule({"can": ["doc", 2]})
+        @strawberry.field
+        def two(self) -> str | None:
+            return "SECRET-TWO"
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Doc]:
+            return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
+
+        @strawberry.field
+        def after(self) -> After:
+            return After()
+
+    if is_async:
+
+        @strawberry.type
+        class Query(Query):  # type: ignore[no-redef]
+            @strawberry.field
+            async def after(self) -> After:
+                await asyncio.sleep(0.05)
+                return After()
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    result = _run(schema, is_async, "{ docs { secret } after { two } }")
+    assert result.data is not None, result.errors
+    _assert_guest_sees_no_secret(result)
+
+
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+def test_a_clear_in_a_subscription_events_list_leaves_the_next_events_to_the_guest(
+    size,
+):
+    authz = AuthExtension(_loader_by_viewer(True, size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == 3:
+            _log_out(params, authz)
+        return {"can": ["doc", params.root.id]}
+
+    @authz.type_rule(rule, on_object=True)
+    @strawberry.type
+    class Doc:
+        id: int
+        secret: str
+
+    @strawberry.type
+    class Query:
+        x: int = 1
+
+    @strawberry.type
+    class Subscription:
+        @strawberry.subscription
+        async def docs(self) -> AsyncGenerator[list[Doc | None], None]:
+            for _ in range(3):
+                yield [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
+
+    schema = strawberry.Schema(
+        query=Query, subscription=Subscription, extensions=[authz]
+    )
+
+    async def main() -> list[Any]:
+        stream = await schema.subscribe(
+            "subscription { docs { id secret } }", context_value={"user": ADMIN}
+        )
+        return [event.data async for event in stream]
+
+    events = asyncio.run(asyncio.wait_for(main(), 10))
+    assert len(events) == 3, events
+    assert "SECRET" not in repr(events[1:]), events
