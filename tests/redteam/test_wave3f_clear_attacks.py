@@ -760,3 +760,29 @@ def test_a_clear_in_a_subscription_events_list_leaves_the_next_events_to_the_gue
     events = asyncio.run(asyncio.wait_for(main(), 10))
     assert len(events) == 3, events
     assert "SECRET" not in repr(events[1:]), events
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+def test_a_plain_loader_clearing_in_a_later_round_serves_nothing_of_the_admin(
+    is_async, size
+):
+    # `$chain`: the batch value is asked first (round one), the plain scope
+    # after its answer (round two), where its loader logs the viewer out.
+    authz = AuthExtension(_loader_by_viewer(is_async, size))
+
+    def rule(params: Any) -> Any:
+        context = params.context
+
+        def hook(value: Any) -> None:
+            if value == 3 and context["user"] == ADMIN:
+                context["user"] = GUEST
+                authz.clear_cache(params.info)
+
+        context["flag_hook"] = hook
+        i = params.root.id
+        return {"$chain": [{"can": ["doc", i]}, {"flag": i}]}
+
+    result = _run(_schema(authz, rule, is_async), is_async)
+    # Those decided before the clear are undecided after it: denied too.
+    assert result.data == {"docs": [None] * 5, "after": {"two": None}}
