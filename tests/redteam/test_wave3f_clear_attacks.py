@@ -47,8 +47,10 @@ def _loader_by_viewer(is_async: bool, size: int, log: list[Any] | None = None) -
 
 
 def _schema(
-    authz: AuthExtension, rule: Any, is_async: bool, **type_rule: Any
+    authz: AuthExtension, rule: Any, is_async: bool, asked: int = 2, **type_rule: Any
 ) -> strawberry.Schema:
+    """Five documents under `rule`; `after { later }` asks ["doc", `asked`]."""
+
     @authz.type_rule(rule, on_object=True, **type_rule)
     @strawberry.type
     class Doc:
@@ -56,20 +58,32 @@ def _schema(
         secret: str
 
     @strawberry.type
-    class After:
-        @authz.rule({"can": ["doc", 2]})
+    class Docs:
         @strawberry.field
-        def two(self) -> str | None:
-            return "SECRET-TWO"
+        def docs(self) -> list[Doc | None]:
+            return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
+
+    return _with_after(authz, Docs, is_async, asked)
+
+
+def _with_after(
+    authz: AuthExtension, query: type, is_async: bool, asked: int = 2
+) -> strawberry.Schema:
+    """The schema of `query` and a field `after { later }` asking
+    ["doc", `asked`]: with an event loop, once the list was decided (after
+    any clear it made, never in flight before it)."""
+
+    @strawberry.type
+    class After:
+        @authz.rule({"can": ["doc", asked]})
+        @strawberry.field
+        def later(self) -> str | None:
+            return "SECRET-LATER"
 
     if is_async:
 
         @strawberry.type
-        class Query:
-            @strawberry.field
-            def docs(self) -> list[Doc | None]:
-                return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
-
+        class Query(query):  # type: ignore[valid-type,misc]
             @strawberry.field
             async def after(self) -> After:
                 await asyncio.sleep(0.05)
@@ -78,13 +92,9 @@ def _schema(
     else:
 
         @strawberry.type
-        class Query:  # type: ignore[no-redef]
+        class Query(query):  # type: ignore[valid-type,misc,no-redef]
             @strawberry.field
-            def docs(self) -> list[Doc | None]:
-                return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
-
-            @strawberry.field
-            def after(self) -> After:  # async: see `_after` below
+            def after(self) -> After:
                 return After()
 
     schema = strawberry.Schema(query=Query, extensions=[authz])
@@ -93,7 +103,7 @@ def _schema(
 
 
 def _run(schema: strawberry.Schema, is_async: bool, query: str | None = None) -> Any:
-    query = query or "{ docs { id secret } after { two } }"
+    query = query or "{ docs { id secret } after { later } }"
     context = {"user": ADMIN}
     if is_async:
 
@@ -120,6 +130,55 @@ def _log_out(params: Any, authz: AuthExtension, scope: str | None = None) -> Non
             authz.clear_cache(params.info)
         else:
             authz.clear_cache(params.info, scope)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+def test_a_value_asked_after_a_clear_mid_list_is_the_new_viewers(is_async, size):
+    # Doc 4 is asked after doc 3's rule cleared: of the guest's loader, for
+    # the list and for `after.later`, never through the admin's queue.
+    authz = AuthExtension(_loader_by_viewer(is_async, size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == 3:
+            _log_out(params, authz)
+        return {"can": ["doc", params.root.id]}
+
+    result = _run(_schema(authz, rule, is_async, asked=4), is_async)
+    assert result.data == {"docs": [None] * 5, "after": {"later": None}}
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+def test_objects_after_a_clear_mid_list_are_decided_for_the_new_viewer(is_async, size):
+    # The guest may read documents 4 and 5: asked after doc 3's rule
+    # cleared, they are served to the guest; those asked before the clear
+    # are denied as undecided.
+    def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+
+        def answers(values: list[Any]) -> list[bool]:
+            return [viewer == ADMIN or value[1] >= 4 for value in values]
+
+        async def load_async(values: list[Any]) -> list[bool]:
+            return answers(values)
+
+        load = load_async if is_async else answers
+        return {"can": BatchScope(load, max_batch_size=size)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        if params.root.id == 3:
+            _log_out(params, authz)
+        return {"can": ["doc", params.root.id]}
+
+    result = _run(_schema(authz, rule, is_async), is_async)
+    assert result.data == {
+        "docs": [None, None, None]
+        + [{"id": i, "secret": f"SECRET{i}"} for i in (4, 5)],
+        "after": {"later": None},
+    }
 
 
 LONG_WAYS = {
@@ -242,7 +301,7 @@ def test_drop_denied_list_that_clears_mid_list_keeps_no_secret(is_async, size, a
 
 
 def _shaped_schema(authz: AuthExtension, rule: Any, is_async: bool, shape: str) -> Any:
-    """`docs` returned as `shape`; `after.two` asks ["doc", 2] afterwards."""
+    """`docs` returned as `shape`, then `after { later }` (`_with_after`)."""
 
     @authz.type_rule(rule, on_object=True)
     @strawberry.type
@@ -255,13 +314,6 @@ def _shaped_schema(authz: AuthExtension, rule: Any, is_async: bool, shape: str) 
     class Note:
         id: int
         secret: str
-
-    @strawberry.type
-    class After:
-        @authz.rule({"can": ["doc", 2]})
-        @strawberry.field
-        def two(self) -> str | None:
-            return "SECRET-TWO"
 
     def make(i: int) -> Any:
         kind = Note if shape == "union" and i % 2 else Doc
@@ -277,10 +329,6 @@ def _shaped_schema(authz: AuthExtension, rule: Any, is_async: bool, shape: str) 
             def docs(self) -> list[list[Doc | None]]:
                 return [[make(i), make(i + 1)] for i in (1, 3, 5)]
 
-            @strawberry.field
-            def after(self) -> After:  # async: see `_after` below
-                return After()
-
     else:
 
         @strawberry.type
@@ -294,28 +342,13 @@ def _shaped_schema(authz: AuthExtension, rule: Any, is_async: bool, shape: str) 
                     return made  # type: ignore[return-value]
                 return list(made)
 
-            @strawberry.field
-            def after(self) -> After:  # async: see `_after` below
-                return After()
-
-    if is_async:
-        # `two` asked once the list was decided, never in flight before it.
-        @strawberry.type
-        class Query(Query):  # type: ignore[no-redef]
-            @strawberry.field
-            async def after(self) -> After:
-                await asyncio.sleep(0.05)
-                return After()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
-    authz.validate(schema)
-    return schema
+    return _with_after(authz, Query, is_async)
 
 
 SHAPES = ["list", "tuple", "generator", "union", "nested"]
 QUERIES = {
     "union": "{ docs { ... on Doc { id secret } ... on Note { id secret } } "
-    "after { two } }",
+    "after { later } }",
 }
 
 
@@ -364,12 +397,12 @@ def test_rule_forms_cleared_mid_list_serve_nothing_of_the_admin(
         return make(params.root.id)
 
     schema = _schema(authz, rule, is_async)
-    query = "{ docs { id secret } after { two } }"
+    query = "{ docs { id secret } after { later } }"
     result = _run(schema, is_async, query)
     assert result.data is not None and result.data["docs"], result.errors
     assert "SECRET" not in repr(result.data["docs"]), result.data
     if form != "scalar":
-        assert result.data["after"] == {"two": None}
+        assert result.data["after"] == {"later": None}
 
 
 @pytest.mark.parametrize(
@@ -377,7 +410,7 @@ def test_rule_forms_cleared_mid_list_serve_nothing_of_the_admin(
 )
 def test_an_async_load_fn_that_clears_serves_the_guest_nothing_asked_after(size):
     # The chunk whose load_fn clears is in flight: its answers may reach
-    # nobody after the clear, neither the list's objects nor `after.two`.
+    # nobody after the clear, neither the list's objects nor `after.later`.
     def log_out(context: Any) -> None:
         if context["user"] == ADMIN:
             context["user"] = GUEST
@@ -400,14 +433,14 @@ def test_an_async_load_fn_that_clears_serves_the_guest_nothing_asked_after(size)
         return {"can": ["doc", params.root.id]}
 
     result = _run(_schema(authz, rule, True), True)
-    assert result.data["after"] == {"two": None}
+    assert result.data["after"] == {"later": None}
 
 
 @pytest.mark.parametrize("call", [1, 2], ids=["first_chunk", "second_chunk"])
 def test_a_sync_load_fn_that_clears_in_one_chunk_caches_nothing_of_that_chunk(call):
     # Chunks of 2: [1, 2], [3, 4], [5]. The load_fn logs the viewer out
     # while answering chunk `call`: neither that chunk's answers nor the
-    # earlier chunks' are served to the guest or cached for `after.two`.
+    # earlier chunks' are served to the guest or cached for `after.later`.
     calls: list[Any] = []
 
     def scopes(context: Any) -> dict[str, Any]:
@@ -428,42 +461,8 @@ def test_a_sync_load_fn_that_clears_in_one_chunk_caches_nothing_of_that_chunk(ca
         params.context["info"] = params.info
         return {"can": ["doc", params.root.id]}
 
-    schema = _schema(authz, rule, False)
-    if call == 2:
-        schema = _schema_asking(authz, rule, 4)
-    result = _run(schema, False)
+    result = _run(_schema(authz, rule, False, asked=2 if call == 1 else 4), False)
     _assert_guest_sees_no_secret(result)
-
-
-def _schema_asking(authz: AuthExtension, rule: Any, doc: int) -> strawberry.Schema:
-    """`_schema` (sync) whose `after.two` asks ["doc", `doc`]."""
-
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
-        secret: str
-
-    @strawberry.type
-    class After:
-        @authz.rule({"can": ["doc", doc]})
-        @strawberry.field
-        def two(self) -> str | None:
-            return "SECRET-TWO"
-
-    @strawberry.type
-    class Query:
-        @strawberry.field
-        def docs(self) -> list[Doc | None]:
-            return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
-
-        @strawberry.field
-        def after(self) -> After:
-            return After()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
-    authz.validate(schema)
-    return schema
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
@@ -495,7 +494,7 @@ def test_an_on_decision_hook_that_clears_records_what_the_list_served(is_async, 
     served = docs if shape == "list" else [doc for pair in docs for doc in pair]
     listed = [allowed for path, allowed in records if path[0] == "docs"]
     assert listed == [doc is not None for doc in served], (records, result.data)
-    assert result.data["after"] == {"two": None}
+    assert result.data["after"] == {"later": None}
 
 
 def _async_loader_by_viewer(size: int) -> Any:
@@ -543,7 +542,7 @@ def test_a_sibling_resolver_that_clears_while_an_async_list_waits_serves_no_late
     size, long_way
 ):
     # `logout` runs while `docs`' batches are in flight: it switches the
-    # viewer and clears. `after.two` (asked after) is the guest's.
+    # viewer and clears. `after.later` (asked after) is the guest's.
     authz = AuthExtension(_loader_by_viewer(True, size))
 
     def rule(params: Any) -> Any:
@@ -558,13 +557,6 @@ def test_a_sibling_resolver_that_clears_while_an_async_list_waits_serves_no_late
         secret: str
 
     @strawberry.type
-    class After:
-        @authz.rule({"can": ["doc", 2]})
-        @strawberry.field
-        def two(self) -> str | None:
-            return "SECRET-TWO"
-
-    @strawberry.type
     class Query:
         @strawberry.field
         async def docs(self) -> list[Doc | None]:
@@ -576,15 +568,9 @@ def test_a_sibling_resolver_that_clears_while_an_async_list_waits_serves_no_late
             authz.clear_cache(info)
             return True
 
-        @strawberry.field
-        async def after(self) -> After:
-            await asyncio.sleep(0.05)
-            return After()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
-    authz.validate(schema)
-    result = _run(schema, True, "{ docs { id secret } logout after { two } }")
-    assert result.data["after"] == {"two": None}, result.data
+    schema = _with_after(authz, Query, True)
+    result = _run(schema, True, "{ docs { id secret } logout after { later } }")
+    assert result.data["after"] == {"later": None}, result.data
 
 
 @pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one"])
@@ -603,13 +589,6 @@ def test_an_async_generator_list_cleared_mid_pass_serves_nothing_of_the_admin(si
         secret: str
 
     @strawberry.type
-    class After:
-        @authz.rule({"can": ["doc", 4]})
-        @strawberry.field
-        def four(self) -> str | None:
-            return "SECRET-FOUR"
-
-    @strawberry.type
     class Query:
         @strawberry.field
         async def docs(self) -> list[Doc | None]:
@@ -619,14 +598,7 @@ def test_an_async_generator_list_cleared_mid_pass_serves_nothing_of_the_admin(si
 
             return made()  # type: ignore[return-value]
 
-        @strawberry.field
-        async def after(self) -> After:
-            await asyncio.sleep(0.05)
-            return After()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
-    authz.validate(schema)
-    result = _run(schema, True, "{ docs { id secret } after { four } }")
+    result = _run(_with_after(authz, Query, True, asked=4), True)
     assert result.data is not None, result.errors
     _assert_guest_sees_no_secret(result)
 
@@ -687,34 +659,13 @@ def test_a_type_rule_on_fields_cleared_mid_list_serves_nothing_of_the_admin(
         secret: str | None
 
     @strawberry.type
-    class After:
-        @authz.rule({"can": ["doc", 2]})
-        @strawberry.field
-        def two(self) -> str | None:
-            return "SECRET-TWO"
-
-    @strawberry.type
     class Query:
         @strawberry.field
         def docs(self) -> list[Doc]:
             return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
 
-        @strawberry.field
-        def after(self) -> After:
-            return After()
-
-    if is_async:
-
-        @strawberry.type
-        class Query(Query):  # type: ignore[no-redef]
-            @strawberry.field
-            async def after(self) -> After:
-                await asyncio.sleep(0.05)
-                return After()
-
-    schema = strawberry.Schema(query=Query, extensions=[authz])
-    authz.validate(schema)
-    result = _run(schema, is_async, "{ docs { secret } after { two } }")
+    schema = _with_after(authz, Query, is_async)
+    result = _run(schema, is_async, "{ docs { secret } after { later } }")
     assert result.data is not None, result.errors
     _assert_guest_sees_no_secret(result)
 
@@ -785,4 +736,4 @@ def test_a_plain_loader_clearing_in_a_later_round_serves_nothing_of_the_admin(
 
     result = _run(_schema(authz, rule, is_async), is_async)
     # Those decided before the clear are undecided after it: denied too.
-    assert result.data == {"docs": [None] * 5, "after": {"two": None}}
+    assert result.data == {"docs": [None] * 5, "after": {"later": None}}
