@@ -227,24 +227,20 @@ class ScopeCache:
         return scopes
 
     def _start_loading(self) -> dict[str, object] | Denial | asyncio.Future[Any]:
-        try:
-            loaded = self._load_scopes(self.context)
-        except (Exception, asyncio.CancelledError) as error:
-            self._scopes = _no_scopes(error, "load_scopes")
-            return self._scopes
-        if isawaitable(loaded):
-            if self.sync or not has_running_loop():
-                discard(loaded)
-                self._scopes = misconfigured(
-                    "load_scopes is async but the operation runs synchronously "
-                    "(execute_sync); use schema.execute or a sync load_scopes"
-                )
-                return self._scopes
-            future = asyncio.ensure_future(self._await_scopes(loaded))
-            self._scopes = future
-            return future
-        self._scopes = _accept_scopes(loaded)
-        return self._scopes
+        # Run again if `load_scopes` itself cleared (what it returned was
+        # read before the clear), and kept unless that run cleared too.
+        for _ in range(2):
+            generation = self.generation
+            loaded = _call_load_scopes(self._load_scopes, self.context, self.sync)
+            scopes = (
+                asyncio.ensure_future(self._await_scopes(loaded))
+                if isawaitable(loaded)
+                else loaded
+            )
+            if self.generation == generation:
+                self._scopes = scopes
+                return scopes
+        return scopes  # this check's alone, unremembered
 
     async def _await_scopes(
         self, loading: Awaitable[object]
@@ -398,6 +394,26 @@ def _answer(name: str, value: object, result: object) -> Outcome:
         f"scope {name!r} loader({safe_repr(value)}) returned "
         f"{safe_repr(result)}, expected a bool"
     )
+
+
+def _call_load_scopes(
+    load_scopes: LoadScopes, context: object, sync: bool
+) -> dict[str, object] | Denial | Awaitable[object]:
+    """What `load_scopes(context)` returned: its mapping, the denial of every
+    scope, or its awaitable (run only in an operation with an event loop)."""
+    try:
+        loaded = load_scopes(context)
+    except (Exception, asyncio.CancelledError) as error:
+        return _no_scopes(error, "load_scopes")
+    if not isawaitable(loaded):
+        return _accept_scopes(loaded)
+    if sync or not has_running_loop():
+        discard(loaded)
+        return misconfigured(
+            "load_scopes is async but the operation runs synchronously "
+            "(execute_sync); use schema.execute or a sync load_scopes"
+        )
+    return loaded
 
 
 def _no_scopes(error: BaseException, during: str) -> Denial:
