@@ -737,3 +737,322 @@ def test_a_plain_loader_clearing_in_a_later_round_serves_nothing_of_the_admin(
     result = _run(_schema(authz, rule, is_async), is_async)
     # Those decided before the clear are undecided after it: denied too.
     assert result.data == {"docs": [None] * 5, "after": {"later": None}}
+
+
+def _relay_schema(
+    authz: AuthExtension, rule: Any, is_async: bool, **type_rule: Any
+) -> strawberry.Schema:
+    """`docs`: a relay connection of five `Doc` nodes under `rule`."""
+    from strawberry import relay
+
+    @authz.type_rule(rule, on_object=True, **type_rule)
+    @strawberry.type
+    class Doc(relay.Node):
+        id: relay.NodeID[int]
+        secret: str
+
+    @strawberry.type
+    class Query:
+        @relay.connection(relay.ListConnection[Doc] | None)  # type: ignore[arg-type]
+        def docs(self) -> list[Doc]:
+            return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
+
+    return _with_after(authz, Query, is_async)
+
+
+RELAY = "{ docs(first: 5) { edges { node { id secret } } } after { later } }"
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+@pytest.mark.parametrize("at", [1, 3, 5])
+@pytest.mark.parametrize("drop", [False, True], ids=["null", "drop_denied"])
+def test_a_relay_connection_cleared_mid_page_serves_nothing_of_the_admin(
+    is_async, size, at, drop
+):
+    authz = AuthExtension(_loader_by_viewer(is_async, size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == at:
+            _log_out(params, authz)
+            if at == 5:
+                return {"$or": [{"can": ["doc", 5]}]}
+        return {"can": ["doc", params.root.id]}
+
+    schema = _relay_schema(authz, rule, is_async, drop_denied=drop)
+    result = _run(schema, is_async, RELAY)
+    assert result.data is not None, result.errors
+    assert "SECRET" not in repr(result.data), result.data
+    assert result.data["after"] == {"later": None}, result.data
+    for error in result.errors or []:
+        assert "Traceback" not in error.message and "Error(" not in error.message
+
+
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+def test_relay_nodes_asked_after_a_clear_by_the_first_node_are_the_new_viewers(size):
+    # `after { later }` first (sync: in order) loads the admin's scopes; the
+    # first node's rule clears before returning: every node is asked after
+    # it, of the guest's loader only (`edge.node` is non-null, so a node
+    # denied as undecided would null the page: none may be).
+    log: list[Any] = []
+
+    def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+
+        def answers(values: list[Any]) -> list[bool]:
+            log.append(viewer)
+            return [True for _ in values]
+
+        return {"can": BatchScope(answers, max_batch_size=size)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        if params.root.id == 1:
+            _log_out(params, authz)
+        return {"can": ["doc", params.root.id]}
+
+    query = "{ after { later } docs(first: 5) { edges { node { id secret } } } }"
+    result = _run(_relay_schema(authz, rule, False), False, query)
+    assert result.errors is None, result.errors
+    nodes = [edge["node"]["secret"] for edge in result.data["docs"]["edges"]]
+    assert nodes == [f"SECRET{i}" for i in range(1, 6)]
+    assert log[0] == ADMIN and set(log[1:]) == {GUEST}, log
+
+
+def _interface_schema(
+    authz: AuthExtension, rule: Any, is_async: bool, **type_rule: Any
+) -> strawberry.Schema:
+    """`docs`: a list of the interface `Item`, Doc and Note alternating,
+    each implementation under `rule`."""
+
+    @strawberry.interface
+    class Item:
+        id: int
+        secret: str
+
+    @authz.type_rule(rule, on_object=True, **type_rule)
+    @strawberry.type
+    class Doc(Item):
+        pass
+
+    @authz.type_rule(rule, on_object=True, **type_rule)
+    @strawberry.type
+    class Note(Item):
+        pass
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def docs(self) -> list[Item | None]:
+            return [
+                (Note if i % 2 else Doc)(id=i, secret=f"SECRET{i}") for i in range(1, 6)
+            ]
+
+    @strawberry.type
+    class After:
+        @authz.rule({"can": ["doc", 2]})
+        @strawberry.field
+        def later(self) -> str | None:
+            return "SECRET-LATER"
+
+    if is_async:
+
+        @strawberry.type
+        class Full(Query):
+            @strawberry.field
+            async def after(self) -> After:
+                await asyncio.sleep(0.05)
+                return After()
+
+    else:
+
+        @strawberry.type
+        class Full(Query):  # type: ignore[no-redef]
+            @strawberry.field
+            def after(self) -> After:
+                return After()
+
+    schema = strawberry.Schema(query=Full, types=[Doc, Note], extensions=[authz])
+    authz.validate(schema)
+    return schema
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+@pytest.mark.parametrize("at", [1, 3, 5])
+@pytest.mark.parametrize("drop", [False, True], ids=["null", "drop_denied"])
+def test_an_interface_list_cleared_mid_list_serves_nothing_of_the_admin(
+    is_async, size, at, drop
+):
+    authz = AuthExtension(_loader_by_viewer(is_async, size))
+
+    def rule(params: Any) -> Any:
+        if params.root.id == at:
+            _log_out(params, authz)
+            if at == 5:
+                return {"$or": [{"can": ["doc", 5]}]}
+        return {"can": ["doc", params.root.id]}
+
+    schema = _interface_schema(authz, rule, is_async, drop_denied=drop)
+    result = _run(schema, is_async, "{ docs { __typename id secret } after { later } }")
+    assert result.data is not None, result.errors
+    assert "SECRET" not in repr(result.data), result.data
+    assert result.data["after"] == {"later": None}, result.data
+    for error in result.errors or []:
+        assert "Traceback" not in error.message and "Error(" not in error.message
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+@pytest.mark.parametrize("drop", [False, True], ids=["null", "drop_denied"])
+def test_interface_objects_after_a_clear_mid_list_are_decided_for_the_new_viewer(
+    is_async, size, drop
+):
+    # Doc and Note alternate; the guest may read 4 and 5 (a Note and a Doc).
+    def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+
+        def answers(values: list[Any]) -> list[bool]:
+            return [viewer == ADMIN or value[1] >= 4 for value in values]
+
+        async def load_async(values: list[Any]) -> list[bool]:
+            return answers(values)
+
+        load = load_async if is_async else answers
+        return {"can": BatchScope(load, max_batch_size=size)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        if params.root.id == 3:
+            _log_out(params, authz)
+        return {"can": ["doc", params.root.id]}
+
+    schema = _interface_schema(authz, rule, is_async, drop_denied=drop)
+    result = _run(schema, is_async, "{ docs { __typename id secret } after { later } }")
+    served = [
+        {"__typename": "Doc", "id": 4, "secret": "SECRET4"},
+        {"__typename": "Note", "id": 5, "secret": "SECRET5"},
+    ]
+    assert result.data == {
+        "docs": served if drop else [None, None, None, *served],
+        "after": {"later": None},
+    }, result.data
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [1, 2, 100], ids=["chunks_of_1", "chunks_of_2", "one"])
+@pytest.mark.parametrize("call", [1, 2], ids=["first_load", "second_load"])
+def test_a_load_scopes_that_clears_while_loading_leaves_no_admin_scopes_behind(
+    is_async, size, call
+):
+    # The user's `load_scopes` itself logs the viewer out on its `call`-th
+    # run (the second is the reload after a rule's clear), and returns the
+    # scopes of the viewer it read first: in flight, never remembered.
+    loads: list[str] = []
+
+    def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+        loads.append(viewer)
+        if len(loads) == call and viewer == ADMIN:
+            context["user"] = GUEST
+            authz.clear_cache(context["info"])
+
+        def answers(values: list[Any]) -> list[bool]:
+            return [viewer == ADMIN for _ in values]
+
+        async def load_async(values: list[Any]) -> list[bool]:
+            return answers(values)
+
+        load = load_async if is_async else answers
+        return {"can": BatchScope(load, max_batch_size=size)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        params.context["info"] = params.info
+        if call == 2 and params.root.id == 2 and params.context["user"] == ADMIN:
+            # A clear that keeps the viewer: the reload is the one that logs out.
+            authz.clear_cache(params.info)
+        return {"can": ["doc", params.root.id]}
+
+    result = _run(_schema(authz, rule, is_async), is_async)
+    assert result.data is not None, result.errors
+    assert result.data["after"] == {"later": None}, (loads, result.data)
+    for error in result.errors or []:
+        assert "Traceback" not in error.message
+
+
+@pytest.mark.parametrize("size", [1, 2, 100], ids=["chunks_of_1", "chunks_of_2", "one"])
+@pytest.mark.parametrize("call", [1, 2], ids=["first_load", "second_load"])
+def test_an_async_load_scopes_that_clears_while_loading_leaves_no_admin_scopes_behind(
+    size, call
+):
+    loads: list[str] = []
+
+    async def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+        loads.append(viewer)
+        await asyncio.sleep(0)
+        if len(loads) == call and viewer == ADMIN:
+            context["user"] = GUEST
+            authz.clear_cache(context["info"])
+        await asyncio.sleep(0)
+
+        async def load(values: list[Any]) -> list[bool]:
+            await asyncio.sleep(0)
+            return [viewer == ADMIN for _ in values]
+
+        return {"can": BatchScope(load, max_batch_size=size)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        params.context["info"] = params.info
+        if call == 2 and params.root.id == 2 and params.context["user"] == ADMIN:
+            authz.clear_cache(params.info)
+        return {"can": ["doc", params.root.id]}
+
+    result = _run(_schema(authz, rule, True), True)
+    assert result.data is not None, result.errors
+    assert result.data["after"] == {"later": None}, (loads, result.data)
+    for error in result.errors or []:
+        assert "Traceback" not in error.message
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+def test_a_load_scopes_that_clears_on_every_run_serves_the_new_viewer_only(
+    is_async, size
+):
+    # Every run logs the viewer out and clears (a defensive `clear_cache`):
+    # no run's scopes are remembered; each check is answered by a run made
+    # after a clear, as the guest, without a hang or an error.
+    loads: list[str] = []
+
+    def scopes(context: Any) -> dict[str, Any]:
+        viewer = context["user"]
+        loads.append(viewer)
+        context["user"] = GUEST
+        authz.clear_cache(context["info"])
+
+        def answers(values: list[Any]) -> list[bool]:
+            return [viewer == ADMIN for _ in values]
+
+        async def load_async(values: list[Any]) -> list[bool]:
+            return answers(values)
+
+        load = load_async if is_async else answers
+        return {"can": BatchScope(load, max_batch_size=size)}
+
+    authz = AuthExtension(scopes)
+
+    def rule(params: Any) -> Any:
+        params.context["info"] = params.info
+        return {"can": ["doc", params.root.id]}
+
+    result = _run(_schema(authz, rule, is_async), is_async)
+    assert result.data == {"docs": [None] * 5, "after": {"later": None}}, loads
+    for error in result.errors or []:
+        assert "Traceback" not in error.message
