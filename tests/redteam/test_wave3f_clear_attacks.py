@@ -821,22 +821,25 @@ def test_relay_nodes_asked_after_a_clear_by_the_first_node_are_the_new_viewers(s
 
 
 def _interface_schema(
-    authz: AuthExtension, rule: Any, is_async: bool, **type_rule: Any
+    authz: AuthExtension, rule: Any, is_async: bool, where: str, **type_rule: Any
 ) -> strawberry.Schema:
     """`docs`: a list of the interface `Item`, Doc and Note alternating,
-    each implementation under `rule`."""
+    under `rule` on each implementation or (`where="interface"`) on `Item`."""
+    guard = authz.type_rule(rule, on_object=True, **type_rule)
+    on_item, on_kind = (guard, None) if where == "interface" else (None, guard)
 
     @strawberry.interface
     class Item:
         id: int
         secret: str
 
-    @authz.type_rule(rule, on_object=True, **type_rule)
+    if on_item is not None:
+        on_item(Item)
+
     @strawberry.type
     class Doc(Item):
         pass
 
-    @authz.type_rule(rule, on_object=True, **type_rule)
     @strawberry.type
     class Note(Item):
         pass
@@ -848,6 +851,10 @@ def _interface_schema(
             return [
                 (Note if i % 2 else Doc)(id=i, secret=f"SECRET{i}") for i in range(1, 6)
             ]
+
+    if on_kind is not None:
+        on_kind(Doc)
+        on_kind(Note)
 
     @strawberry.type
     class After:
@@ -882,8 +889,9 @@ def _interface_schema(
 @pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
 @pytest.mark.parametrize("at", [1, 3, 5])
 @pytest.mark.parametrize("drop", [False, True], ids=["null", "drop_denied"])
+@pytest.mark.parametrize("where", ["implementations", "interface"])
 def test_an_interface_list_cleared_mid_list_serves_nothing_of_the_admin(
-    is_async, size, at, drop
+    is_async, size, at, drop, where
 ):
     authz = AuthExtension(_loader_by_viewer(is_async, size))
 
@@ -894,7 +902,7 @@ def test_an_interface_list_cleared_mid_list_serves_nothing_of_the_admin(
                 return {"$or": [{"can": ["doc", 5]}]}
         return {"can": ["doc", params.root.id]}
 
-    schema = _interface_schema(authz, rule, is_async, drop_denied=drop)
+    schema = _interface_schema(authz, rule, is_async, where, drop_denied=drop)
     result = _run(schema, is_async, "{ docs { __typename id secret } after { later } }")
     assert result.data is not None, result.errors
     assert "SECRET" not in repr(result.data), result.data
@@ -906,8 +914,9 @@ def test_an_interface_list_cleared_mid_list_serves_nothing_of_the_admin(
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
 @pytest.mark.parametrize("drop", [False, True], ids=["null", "drop_denied"])
+@pytest.mark.parametrize("where", ["implementations", "interface"])
 def test_interface_objects_after_a_clear_mid_list_are_decided_for_the_new_viewer(
-    is_async, size, drop
+    is_async, size, drop, where
 ):
     # Doc and Note alternate; the guest may read 4 and 5 (a Note and a Doc).
     def scopes(context: Any) -> dict[str, Any]:
@@ -929,7 +938,7 @@ def test_interface_objects_after_a_clear_mid_list_are_decided_for_the_new_viewer
             _log_out(params, authz)
         return {"can": ["doc", params.root.id]}
 
-    schema = _interface_schema(authz, rule, is_async, drop_denied=drop)
+    schema = _interface_schema(authz, rule, is_async, where, drop_denied=drop)
     result = _run(schema, is_async, "{ docs { __typename id secret } after { later } }")
     served = [
         {"__typename": "Doc", "id": 4, "secret": "SECRET4"},
