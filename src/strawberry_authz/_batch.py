@@ -375,10 +375,10 @@ class Batches:
         Those values were asked of the loaders before the clear (the old
         viewer's); their answers must not land in the cache after it. Only
         a sync list pre-decision waits for them, and it reads the cache:
-        finding no answer, its objects are decided afresh. Values with a
-        future or a waiting list stay queued: they are answered to whoever
-        waits, and their answers are remembered only where the cache still
-        holds what waits for them.
+        finding no answer, it leaves those objects undecided (denied).
+        Values with a future or a waiting list stay queued: they are
+        answered to whoever waits, and their answers are remembered only
+        where the cache still holds what waits for them.
         """
         self.generation += 1
         for key, (entries, _) in list(self._queued.items()):
