@@ -18,9 +18,15 @@ from strawberry_authz import AuthExtension, BatchScope
 ADMIN, GUEST = "admin", "guest"
 
 
-def _loader_by_viewer(is_async: bool, size: int, log: list[Any] | None = None) -> Any:
-    """`load_scopes` whose `can` answers True for the admin only; `flag` is a
-    plain loader answering the same."""
+def _loader_by_viewer(
+    is_async: bool,
+    size: int,
+    log: list[Any] | None = None,
+    guest_reads_from: int | None = None,
+) -> Any:
+    """`load_scopes` whose `can` answers True for the admin only (and for
+    the guest, documents from `guest_reads_from` on); `flag` is a plain
+    loader answering as `can` does for the admin."""
 
     def scopes(context: Any) -> dict[str, Any]:
         viewer = context["user"]
@@ -28,6 +34,8 @@ def _loader_by_viewer(is_async: bool, size: int, log: list[Any] | None = None) -
         def answers(values: list[Any]) -> list[bool]:
             if log is not None:
                 log.append((viewer, list(values)))
+            if guest_reads_from is not None and viewer == GUEST:
+                return [value[1] >= guest_reads_from for value in values]
             return [viewer == ADMIN for _ in values]
 
         async def load_async(values: list[Any]) -> list[bool]:
@@ -132,6 +140,18 @@ def _log_out(params: Any, authz: AuthExtension, scope: str | None = None) -> Non
             authz.clear_cache(params.info, scope)
 
 
+def _clearing_at(authz: AuthExtension, at: int) -> Any:
+    """A rule asking `{"can": ["doc", id]}` that logs the admin out at
+    document `at` (`_log_out`)."""
+
+    def rule(params: Any) -> Any:
+        if params.root.id == at:
+            _log_out(params, authz)
+        return {"can": ["doc", params.root.id]}
+
+    return rule
+
+
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
 def test_a_value_asked_after_a_clear_mid_list_is_the_new_viewers(is_async, size):
@@ -139,10 +159,7 @@ def test_a_value_asked_after_a_clear_mid_list_is_the_new_viewers(is_async, size)
     # the list and for `after.later`, never through the admin's queue.
     authz = AuthExtension(_loader_by_viewer(is_async, size))
 
-    def rule(params: Any) -> Any:
-        if params.root.id == 3:
-            _log_out(params, authz)
-        return {"can": ["doc", params.root.id]}
+    rule = _clearing_at(authz, 3)
 
     result = _run(_schema(authz, rule, is_async, asked=4), is_async)
     assert result.data == {"docs": [None] * 5, "after": {"later": None}}
@@ -154,24 +171,9 @@ def test_objects_after_a_clear_mid_list_are_decided_for_the_new_viewer(is_async,
     # The guest may read documents 4 and 5: asked after doc 3's rule
     # cleared, they are served to the guest; those asked before the clear
     # are denied as undecided.
-    def scopes(context: Any) -> dict[str, Any]:
-        viewer = context["user"]
+    authz = AuthExtension(_loader_by_viewer(is_async, size, guest_reads_from=4))
 
-        def answers(values: list[Any]) -> list[bool]:
-            return [viewer == ADMIN or value[1] >= 4 for value in values]
-
-        async def load_async(values: list[Any]) -> list[bool]:
-            return answers(values)
-
-        load = load_async if is_async else answers
-        return {"can": BatchScope(load, max_batch_size=size)}
-
-    authz = AuthExtension(scopes)
-
-    def rule(params: Any) -> Any:
-        if params.root.id == 3:
-            _log_out(params, authz)
-        return {"can": ["doc", params.root.id]}
+    rule = _clearing_at(authz, 3)
 
     result = _run(_schema(authz, rule, is_async), is_async)
     assert result.data == {
@@ -577,10 +579,7 @@ def test_a_sibling_resolver_that_clears_while_an_async_list_waits_serves_no_late
 def test_an_async_generator_list_cleared_mid_pass_serves_nothing_of_the_admin(size):
     authz = AuthExtension(_loader_by_viewer(True, size))
 
-    def rule(params: Any) -> Any:
-        if params.root.id == 3:
-            _log_out(params, authz)
-        return {"can": ["doc", params.root.id]}
+    rule = _clearing_at(authz, 3)
 
     @authz.type_rule(rule, on_object=True)
     @strawberry.type
@@ -676,10 +675,7 @@ def test_a_clear_in_a_subscription_events_list_leaves_the_next_events_to_the_gue
 ):
     authz = AuthExtension(_loader_by_viewer(True, size))
 
-    def rule(params: Any) -> Any:
-        if params.root.id == 3:
-            _log_out(params, authz)
-        return {"can": ["doc", params.root.id]}
+    rule = _clearing_at(authz, 3)
 
     @authz.type_rule(rule, on_object=True)
     @strawberry.type
@@ -807,10 +803,7 @@ def test_relay_nodes_asked_after_a_clear_by_the_first_node_are_the_new_viewers(s
 
     authz = AuthExtension(scopes)
 
-    def rule(params: Any) -> Any:
-        if params.root.id == 1:
-            _log_out(params, authz)
-        return {"can": ["doc", params.root.id]}
+    rule = _clearing_at(authz, 1)
 
     query = "{ after { later } docs(first: 5) { edges { node { id secret } } } }"
     result = _run(_relay_schema(authz, rule, False), False, query)
@@ -919,24 +912,9 @@ def test_interface_objects_after_a_clear_mid_list_are_decided_for_the_new_viewer
     is_async, size, drop, where
 ):
     # Doc and Note alternate; the guest may read 4 and 5 (a Note and a Doc).
-    def scopes(context: Any) -> dict[str, Any]:
-        viewer = context["user"]
+    authz = AuthExtension(_loader_by_viewer(is_async, size, guest_reads_from=4))
 
-        def answers(values: list[Any]) -> list[bool]:
-            return [viewer == ADMIN or value[1] >= 4 for value in values]
-
-        async def load_async(values: list[Any]) -> list[bool]:
-            return answers(values)
-
-        load = load_async if is_async else answers
-        return {"can": BatchScope(load, max_batch_size=size)}
-
-    authz = AuthExtension(scopes)
-
-    def rule(params: Any) -> Any:
-        if params.root.id == 3:
-            _log_out(params, authz)
-        return {"can": ["doc", params.root.id]}
+    rule = _clearing_at(authz, 3)
 
     schema = _interface_schema(authz, rule, is_async, where, drop_denied=drop)
     result = _run(schema, is_async, "{ docs { __typename id secret } after { later } }")
