@@ -23,15 +23,23 @@ def _loader_by_viewer(
     size: int,
     log: list[Any] | None = None,
     guest_reads_from: int | None = None,
+    on_load: Any = None,
+    on_answer: Any = None,
 ) -> Any:
     """`load_scopes` whose `can` answers True for the admin only (and for
     the guest, documents from `guest_reads_from` on); `flag` is a plain
-    loader answering as `can` does for the admin."""
+    loader answering as `can` does for the admin. `on_load(context)` runs
+    once the viewer was read, `on_answer(context)` as `can` answers: user
+    code that may log the viewer out."""
 
     def scopes(context: Any) -> dict[str, Any]:
         viewer = context["user"]
+        if on_load is not None:
+            on_load(context)
 
         def answers(values: list[Any]) -> list[bool]:
+            if on_answer is not None:
+                on_answer(context)
             if log is not None:
                 log.append((viewer, list(values)))
             if guest_reads_from is not None and viewer == GUEST:
@@ -138,6 +146,13 @@ def _log_out(params: Any, authz: AuthExtension, scope: str | None = None) -> Non
             authz.clear_cache(params.info)
         else:
             authz.clear_cache(params.info, scope)
+
+
+def _keeping_info(params: Any) -> Any:
+    """A rule asking `{"can": ["doc", id]}` that leaves `info` in the
+    context, for a loader to clear with."""
+    params.context["info"] = params.info
+    return {"can": ["doc", params.root.id]}
 
 
 def _clearing_at(authz: AuthExtension, at: int) -> Any:
@@ -445,25 +460,15 @@ def test_a_sync_load_fn_that_clears_in_one_chunk_caches_nothing_of_that_chunk(ca
     # earlier chunks' are served to the guest or cached for `after.later`.
     calls: list[Any] = []
 
-    def scopes(context: Any) -> dict[str, Any]:
-        viewer = context["user"]
+    def on_answer(context: Any) -> None:
+        calls.append(context["user"])
+        if len(calls) == call and context["user"] == ADMIN:
+            context["user"] = GUEST
+            authz.clear_cache(context["info"])
 
-        def load(values: list[Any]) -> list[bool]:
-            calls.append(list(values))
-            if len(calls) == call and context["user"] == ADMIN:
-                context["user"] = GUEST
-                authz.clear_cache(context["info"])
-            return [viewer == ADMIN for _ in values]
-
-        return {"can": BatchScope(load, max_batch_size=2)}
-
-    authz = AuthExtension(scopes)
-
-    def rule(params: Any) -> Any:
-        params.context["info"] = params.info
-        return {"can": ["doc", params.root.id]}
-
-    result = _run(_schema(authz, rule, False, asked=2 if call == 1 else 4), False)
+    authz = AuthExtension(_loader_by_viewer(False, 2, on_answer=on_answer))
+    schema = _schema(authz, _keeping_info, False, asked=2 if call == 1 else 4)
+    result = _run(schema, False)
     _assert_guest_sees_no_secret(result)
 
 
@@ -605,29 +610,14 @@ def test_an_async_generator_list_cleared_mid_pass_serves_nothing_of_the_admin(si
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("size", [1, 2, 100], ids=["chunks_of_1", "chunks_of_2", "one"])
 def test_a_load_fn_that_clears_then_raises_leaks_no_error_text(is_async, size):
-    def scopes(context: Any) -> dict[str, Any]:
-        viewer = context["user"]
+    def on_answer(context: Any) -> None:
+        if context["user"] == ADMIN:
+            context["user"] = GUEST
+            authz.clear_cache(context["info"])
+            raise KeyError("db password hunter2 at /srv/app.py")
 
-        def answers(values: list[Any]) -> list[bool]:
-            if context["user"] == ADMIN:
-                context["user"] = GUEST
-                authz.clear_cache(context["info"])
-                raise KeyError("db password hunter2 at /srv/app.py")
-            return [viewer == ADMIN for _ in values]
-
-        async def load_async(values: list[Any]) -> list[bool]:
-            return answers(values)
-
-        load = load_async if is_async else answers
-        return {"can": BatchScope(load, max_batch_size=size)}
-
-    authz = AuthExtension(scopes)
-
-    def rule(params: Any) -> Any:
-        params.context["info"] = params.info
-        return {"can": ["doc", params.root.id]}
-
-    result = _run(_schema(authz, rule, is_async), is_async)
+    authz = AuthExtension(_loader_by_viewer(is_async, size, on_answer=on_answer))
+    result = _run(_schema(authz, _keeping_info, is_async), is_async)
     _assert_guest_sees_no_secret(result)
     assert "hunter2" not in repr(result.errors) and "KeyError" not in repr(
         result.errors
@@ -939,23 +929,13 @@ def test_a_load_scopes_that_clears_while_loading_leaves_no_admin_scopes_behind(
     # scopes of the viewer it read first: in flight, never remembered.
     loads: list[str] = []
 
-    def scopes(context: Any) -> dict[str, Any]:
-        viewer = context["user"]
-        loads.append(viewer)
-        if len(loads) == call and viewer == ADMIN:
+    def on_load(context: Any) -> None:
+        loads.append(context["user"])
+        if len(loads) == call and context["user"] == ADMIN:
             context["user"] = GUEST
             authz.clear_cache(context["info"])
 
-        def answers(values: list[Any]) -> list[bool]:
-            return [viewer == ADMIN for _ in values]
-
-        async def load_async(values: list[Any]) -> list[bool]:
-            return answers(values)
-
-        load = load_async if is_async else answers
-        return {"can": BatchScope(load, max_batch_size=size)}
-
-    authz = AuthExtension(scopes)
+    authz = AuthExtension(_loader_by_viewer(is_async, size, on_load=on_load))
 
     def rule(params: Any) -> Any:
         params.context["info"] = params.info
@@ -1018,28 +998,13 @@ def test_a_load_scopes_that_clears_on_every_run_serves_the_new_viewer_only(
     # after a clear, as the guest, without a hang or an error.
     loads: list[str] = []
 
-    def scopes(context: Any) -> dict[str, Any]:
-        viewer = context["user"]
-        loads.append(viewer)
+    def on_load(context: Any) -> None:
+        loads.append(context["user"])
         context["user"] = GUEST
         authz.clear_cache(context["info"])
 
-        def answers(values: list[Any]) -> list[bool]:
-            return [viewer == ADMIN for _ in values]
-
-        async def load_async(values: list[Any]) -> list[bool]:
-            return answers(values)
-
-        load = load_async if is_async else answers
-        return {"can": BatchScope(load, max_batch_size=size)}
-
-    authz = AuthExtension(scopes)
-
-    def rule(params: Any) -> Any:
-        params.context["info"] = params.info
-        return {"can": ["doc", params.root.id]}
-
-    result = _run(_schema(authz, rule, is_async), is_async)
+    authz = AuthExtension(_loader_by_viewer(is_async, size, on_load=on_load))
+    result = _run(_schema(authz, _keeping_info, is_async), is_async)
     assert result.data == {"docs": [None] * 5, "after": {"later": None}}, loads
     for error in result.errors or []:
         assert "Traceback" not in error.message
