@@ -280,8 +280,9 @@ class Batches:
         # wait for a batch, so each value is asked at once.
         self.immediate = False
         self.collecting = False
-        # Counts the clears (`cleared`): an answer of a sync batch asked
-        # before one is not remembered after it.
+        # Counts the scope cache's clears (`cleared`): loaders held across
+        # user code or a yield (a list pass) may be stale, and an answer of
+        # a sync batch asked before a clear is not remembered after it.
         self.generation = 0
         # Per scope name and loader (a clear loads scopes afresh: values
         # asked after it never join a queue of the loader before it).

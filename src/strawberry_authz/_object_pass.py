@@ -96,7 +96,7 @@ def _decide_objects(
     # The first round, with each object's call made only if needed.
     scopes = state.scopes
     results = scopes.results
-    generation = scopes.generation
+    generation = batches.generation
     waiting: list[tuple[PerObject, Any, ObjectCall]] = []
     queued: list[tuple[Any, Queued]] = []
     # The common rule, `{scope: value}` of a `BatchScope`, asked inline
@@ -159,13 +159,13 @@ def _decide_objects(
                         queue, value, value_key = found
                         if type(value) is list:
                             last = _Last(function, queue)
-                if value_key is not _UNKNOWN and scopes.generation != generation:
+                if value_key is not _UNKNOWN and batches.generation != generation:
                     # User code (this rule function, say) cleared the cache:
                     # the queues are the old loaders', whose values are
                     # never asked (`Batches.cleared` dropped the ones
                     # handed over). This value, and the rest, are asked of
                     # the scopes loaded afresh.
-                    generation = scopes.generation
+                    generation = batches.generation
                     fast = {}
                     last = _NO_LAST
                     state.kept.append(keep)  # `clear` let go of it
@@ -206,7 +206,7 @@ def _decide_objects(
                 waiting.append((node, key, item_call))
     finally:
         batches.collecting = False
-        if scopes.generation != generation:
+        if batches.generation != generation:
             # A clear after the last value asked inline (a rule taking the
             # long way, a loader): `fast` holds the old loaders' queues.
             fast = {}
@@ -320,7 +320,7 @@ class _AsyncPass:
         self.params = params
         # `clear_cache` meanwhile (a resolver, while the pass yields) makes
         # `fast` stale: its loaders may be the viewer's before the clear.
-        self.generation = call.state.scopes.generation
+        self.generation = call.state.scopes.batches.generation
         self.kept = call.state.kept  # holds `keep` (`_decide_objects`)
         self.first_kept = self.kept
         self.answers = PendingAnswers()
@@ -332,7 +332,7 @@ class _AsyncPass:
         site, info = call.site, call.info
         per_object = state.per_object
         scopes = state.scopes
-        results = scopes.results
+        results, batches = scopes.results, scopes.batches
         self._catch_up()
         answers = self.answers
         asked, asked_keys = answers.asked, answers.asked_keys
@@ -388,7 +388,7 @@ class _AsyncPass:
                     queue, value, value_key = found
                     if type(value) is list:
                         last = _Last(function, queue)
-            if value_key is not _UNKNOWN and scopes.generation != generation:
+            if value_key is not _UNKNOWN and batches.generation != generation:
                 # User code (this rule function, say) cleared the cache: this
                 # value, and the rest, go to the scopes loaded afresh.
                 self.last, self.params = last, params
@@ -447,8 +447,8 @@ class _AsyncPass:
         """Take in a clear (or a subscription's next event) made since the
         pass last looked: its queues, `AskedTogether` and what it keeps."""
         state = self.call.state
-        scopes = state.scopes
-        if scopes.generation != self.generation:
+        batches = state.scopes.batches
+        if batches.generation != self.generation:
             # A clear (while the pass yielded, or by user code it ran): what
             # was queued is asked now of its own loader, unremembered; the
             # rest of the list is asked of the scopes loaded afresh.
@@ -457,7 +457,7 @@ class _AsyncPass:
                     self._send(stale)
             self.fast = {}
             self.last = _NO_LAST
-            self.generation = scopes.generation
+            self.generation = batches.generation
             # The rest waits under a new `AskedTogether`: old answers never reach it.
             self.answers.ask_afresh()
         if state.kept is not self.kept:

@@ -155,7 +155,6 @@ class ScopeCache:
         "_scopes",
         "batches",
         "context",
-        "generation",
         "results",
         "sync",
         "timeout",
@@ -176,9 +175,6 @@ class ScopeCache:
         self.context = context
         self.timeout = timeout
         self.results: dict[Hashable, Any] = {}
-        # Counts `clear`s: a pass that keeps loaders across yields (a list's
-        # `_AsyncPass`) sees that they may be stale.
-        self.generation = 0
         self.batches = Batches(
             self.results, timeout, sync=sync, observer=batch_observer
         )
@@ -230,14 +226,14 @@ class ScopeCache:
         # Run again if `load_scopes` itself cleared (what it returned was
         # read before the clear), and kept unless that run cleared too.
         for _ in range(2):
-            generation = self.generation
+            generation = self.batches.generation
             loaded = _call_load_scopes(self._load_scopes, self.context, self.sync)
             scopes = (
                 asyncio.ensure_future(self._await_scopes(loaded))
                 if isawaitable(loaded)
                 else loaded
             )
-            if self.generation == generation:
+            if self.batches.generation == generation:
                 self._scopes = scopes
                 return scopes
         return scopes  # this check's alone, unremembered
@@ -347,8 +343,7 @@ class ScopeCache:
         `load_scopes` runs again on the next need. A check already in flight
         finishes with its answer, unremembered (`Batches.cleared`)."""
         self._scopes = None
-        self.generation += 1
-        self.batches.cleared()
+        self.batches.cleared()  # counts the clear: `Batches.generation`
         if scope is None:
             self.batches.listed.clear()
         else:
