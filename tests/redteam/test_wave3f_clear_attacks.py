@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from authzkit import ruled_type
 
 from strawberry_authz import AuthExtension, BatchScope
 
@@ -67,11 +68,7 @@ def _schema(
 ) -> strawberry.Schema:
     """Five documents under `rule`; `after { later }` asks ["doc", `asked`]."""
 
-    @authz.type_rule(rule, on_object=True, **type_rule)
-    @strawberry.type
-    class Doc:
-        id: int
-        secret: str
+    Doc = _secret_type(authz, rule, **type_rule)
 
     @strawberry.type
     class Docs:
@@ -80,6 +77,14 @@ def _schema(
             return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
 
     return _with_after(authz, Docs, is_async, asked)
+
+
+def _secret_type(
+    authz: AuthExtension, rule: Any, name: str = "Doc", **options: Any
+) -> Any:
+    """A type `name` (`id`, `secret`) under `type_rule(rule, on_object=True)`."""
+    fields = {"id": int, "secret": str}
+    return ruled_type(authz, name, fields, rule, on_object=True, **options)
 
 
 def _with_after(
@@ -320,17 +325,9 @@ def test_drop_denied_list_that_clears_mid_list_keeps_no_secret(is_async, size, a
 def _shaped_schema(authz: AuthExtension, rule: Any, is_async: bool, shape: str) -> Any:
     """`docs` returned as `shape`, then `after { later }` (`_with_after`)."""
 
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
-        secret: str
+    Doc = _secret_type(authz, rule)
 
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Note:
-        id: int
-        secret: str
+    Note = _secret_type(authz, rule, "Note")
 
     def make(i: int) -> Any:
         kind = Note if shape == "union" and i % 2 else Doc
@@ -557,11 +554,7 @@ def test_a_sibling_resolver_that_clears_while_an_async_list_waits_serves_no_late
             return {"$or": [{"can": ["doc", params.root.id]}]}
         return {"can": ["doc", params.root.id]}
 
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
-        secret: str
+    Doc = _secret_type(authz, rule)
 
     @strawberry.type
     class Query:
@@ -586,11 +579,7 @@ def test_an_async_generator_list_cleared_mid_pass_serves_nothing_of_the_admin(si
 
     rule = _clearing_at(authz, 3)
 
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
-        secret: str
+    Doc = _secret_type(authz, rule)
 
     @strawberry.type
     class Query:
@@ -667,11 +656,7 @@ def test_a_clear_in_a_subscription_events_list_leaves_the_next_events_to_the_gue
 
     rule = _clearing_at(authz, 3)
 
-    @authz.type_rule(rule, on_object=True)
-    @strawberry.type
-    class Doc:
-        id: int
-        secret: str
+    Doc = _secret_type(authz, rule)
 
     @strawberry.type
     class Query:
