@@ -15,6 +15,7 @@ import strawberry
 from authzkit import ruled_type
 
 from strawberry_authz import AuthExtension, BatchScope
+from strawberry_authz.audit import AuditLog
 
 ADMIN, GUEST = "admin", "guest"
 
@@ -993,3 +994,34 @@ def test_a_load_scopes_that_clears_on_every_run_serves_the_new_viewer_only(
     assert result.data == {"docs": [None] * 5, "after": {"later": None}}, loads
     for error in result.errors or []:
         assert "Traceback" not in error.message
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("size", [2, 100], ids=["chunks_of_2", "one_chunk"])
+def test_a_clear_mid_list_under_deny_by_default_is_audited_as_served(is_async, size):
+    # `fallback_rule=False` and the audit log on: the list is served as
+    # decided (1-3 denied, 4-5 the guest's), and the log has one denial
+    # for each object left out, none for those served.
+    records: list[dict[str, Any]] = []
+    authz = AuthExtension(
+        _loader_by_viewer(is_async, size, guest_reads_from=4),
+        fallback_rule=False,
+        on_decision=AuditLog(records.append, only_denied=True),
+    )
+    Doc = _secret_type(authz, _clearing_at(authz, 3))
+
+    @strawberry.type
+    class Query:
+        @authz.rule(True)
+        @strawberry.field
+        def docs(self) -> list[Doc | None]:  # type: ignore[valid-type]
+            return [Doc(id=i, secret=f"SECRET{i}") for i in range(1, 6)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    authz.validate(schema)
+    result = _run(schema, is_async, "{ docs { id secret } }")
+    assert result.data == {
+        "docs": [None, None, None] + [{"id": i, "secret": f"SECRET{i}"} for i in (4, 5)]
+    }
+    assert sorted(r["path"] for r in records) == [["docs", i] for i in range(3)]
+    assert all(r["effect"] == "deny" for r in records)
