@@ -30,7 +30,7 @@ from ._outcomes import (
 )
 from ._params import _UNSET, AuthParams, FieldCall, ObjectCall
 from ._pending_answers import PendingAnswers
-from ._per_object import PerObject
+from ._per_object import PerObject, object_place
 from ._request import RequestState
 from ._rule_compiler import RuleFunction
 from ._rules import BARE_OPERATORS
@@ -139,12 +139,16 @@ def _decide_objects(
                     and type(returned) is dict
                     and len(returned) == 1
                 ):
-                    # The name itself, not a key that equals it: rule keys
-                    # must be strings (`_batch_value`).
-                    ((name, value),) = returned.items()
-                    if type(value) is list and (
-                        name is last.name or (type(name) is str and name == last.name)
-                    ):
+                    # Its one key: the name itself, not a key that equals
+                    # it (rule keys must be strings, `_batch_value`). Read
+                    # by a loop, which makes no items view nor tuple.
+                    value = None
+                    for name in returned:
+                        if name is last.name or (
+                            type(name) is str and name == last.name
+                        ):
+                            value = returned[name]
+                    if type(value) is list:
                         # `scope_key` of a flat list, inlined.
                         for member in value:
                             kind = type(member)
@@ -368,12 +372,13 @@ class _AsyncPass:
                 and type(returned) is dict
                 and len(returned) == 1
             ):
-                # The name itself, not a key that equals it: rule keys
-                # must be strings (`_batch_value`).
-                ((name, value),) = returned.items()
-                if type(value) is list and (
-                    name is last.name or (type(name) is str and name == last.name)
-                ):
+                # Its one key: the name itself, not a key that equals it (rule
+                # keys are strings, `_batch_value`), read with no items view.
+                value = None
+                for name in returned:
+                    if name is last.name or (type(name) is str and name == last.name):
+                        value = returned[name]
+                if type(value) is list:
                     # `scope_key` of a flat list, inlined.
                     for member in value:
                         kind = type(member)
@@ -607,9 +612,6 @@ def _batch_scope(state: RequestState, name: str) -> _Queue | None:
 
 
 def _object_call(call: FieldCall, node: PerObject, key: Any, root: Any) -> ObjectCall:
-    """The check of `root`, an object `call`'s field returned, under `key`.
-
-    `key` is `rules.object_key_at(path, at, node)`; `at` is the object's
-    place below the field (an index, or a tuple of them).
-    """
-    return call.for_object(node.type_grants, root, key[1])
+    """The check of `root`, an object `call`'s field returned, under `key`
+    (`object_key_at(path, at, node)` or one of `RequestState.list_keys`)."""
+    return call.for_object(node.type_grants, root, object_place(key))

@@ -181,19 +181,20 @@ def _check_flat(
 ) -> Any:
     """`_check_list` of the common case: one list of objects of one type.
 
-    The same decisions, under the same keys, without what nested lists and
-    abstract types need (positions, a type per item, a rebuilt tree).
+    The same decisions, without what nested lists and abstract types need
+    (positions, a type per item, a rebuilt tree).
     `items` is the caller's copy of the list, with nothing to await: the
     items are decided and served from it, so a resolver that reorders its
     list meanwhile changes nothing.
     """
     node = concrete[0]
     path = call.info.path
-    parent, node_id = id(path), id(node)
     started = perf_counter()
+    # Ints, not `object_key_at` tuples: nothing but this list reads these
+    # answers (its objects' fields have no rule of their own to check), so
+    # no tuple per object is made, hashed and scanned by the collector.
+    keys = call.state.list_keys(len(items))
     with collector_paused(len(items)):
-        # `object_key_at(path, index, node)`, inlined: this runs per item.
-        keys = [(parent, index, node_id) for index in range(len(items))]
         # Zipped in C, not a generator's frame per item; the pass skips the
         # None items (nothing to decide).
         pending = decide_objects(call, path, zip(repeat(node), keys, items))
@@ -212,7 +213,7 @@ async def _serve_flat_later(
     plan: FieldPlan,
     settings: GuardSettings,
     items: list[Any],
-    keys: list[Any],
+    keys: range,
     pending: list[Any],
     started: float,
 ) -> Any:
@@ -231,7 +232,7 @@ def _serve_flat(
     plan: FieldPlan,
     settings: GuardSettings,
     items: list[Any],
-    keys: list[Any],
+    keys: range,
     started: float,
     *,
     waited: bool,
@@ -250,7 +251,7 @@ def _serve_flat(
         if known is True:
             continue
         if type(known) is not Denial:  # a future, settled or not: the long way
-            known = _outcome_at(call, plan, node, (index,))
+            known = _outcome_under(plan, known, (index,))
             if known is True:
                 continue
         denied.append((index, known))
@@ -450,8 +451,14 @@ def _outcome_at(
     if node is None:
         return _unknown(plan)
     index: Any = position[0] if len(position) == 1 else position
-    path = call.info.path
-    outcome = _settled(call.state.per_object.get(object_key_at(path, index, node)))
+    key = object_key_at(call.info.path, index, node)
+    return _outcome_under(plan, call.state.per_object.get(key), position)
+
+
+def _outcome_under(plan: FieldPlan, known: Any, position: Position) -> Outcome:
+    """The decision about the item at `position`, whose answer's entry in
+    `state.per_object` is `known` (None: none)."""
+    outcome = _settled(known)
     if outcome is True or isinstance(outcome, Denial):
         return outcome
     # Still undecided after the pre-decision: fail closed.

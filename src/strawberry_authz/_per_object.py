@@ -12,7 +12,7 @@ from typing import Any
 from ._batch import Queued
 from ._outcomes import Denial, MaybeOutcome, Outcome, misconfigured, shared
 from ._params import FieldCall
-from ._request import RequestState
+from ._request import LIST_INDEX_MASK, RequestState
 from ._rule_compiler import RuleFunction
 from ._rules import Node
 
@@ -111,6 +111,13 @@ def object_key(at: Any, node: Node) -> Hashable:
     if at is None:
         return (0, None, id(node))
     return object_key_at(at.prev, at.key, node)
+
+
+def object_place(key: Any) -> Any:
+    """The place below its field (an index, or a tuple of them) of the object
+    whose answer is under `key`: an `object_key`, or an int of
+    `RequestState.list_keys` (a flat list's object, by index)."""
+    return key & LIST_INDEX_MASK if type(key) is int else key[1]
 
 
 def object_key_at(parent: object, key: object, node: Node) -> Hashable:

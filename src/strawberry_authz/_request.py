@@ -16,6 +16,10 @@ from ._grants import GrantLedger
 from ._outcomes import Denial, MaybeOutcome, Outcome, shared
 from ._scopes import LoadScopes, ScopeCache
 
+_LIST_SHIFT = 32
+LIST_INDEX_MASK = (1 << _LIST_SHIFT) - 1
+"""The index of an object in its list, in a key of `RequestState.list_keys`."""
+
 __all__ = ["Decidable", "RequestState"]
 
 
@@ -31,6 +35,7 @@ class RequestState:
     __slots__ = (
         "_event_base",
         "_events",
+        "_lists",
         "context",
         "decisions",
         "grants",
@@ -76,6 +81,7 @@ class RequestState:
         self.trusted: dict[int, tuple[object, frozenset[str]]] = {}
         self._events = 0
         self._event_base: tuple[int, int] | None = None
+        self._lists = 0
 
     def decide(self, node: Decidable) -> MaybeOutcome:
         """The memoized outcome of a rule that depends on nothing but scopes."""
@@ -95,6 +101,18 @@ class RequestState:
         future = shared(outcome, remember)
         decisions[node] = future
         return future
+
+    def list_keys(self, size: int) -> range:
+        """The keys of the answers for one list's `size` objects, a range of
+        ints no other list of the operation shares (`per_object.list_keys`).
+
+        Never reused, not even after a clear or a subscription's next event:
+        an answer written late by a pass that began before them lands under
+        a key nobody asks again.
+        """
+        self._lists += 1
+        base = self._lists << _LIST_SHIFT
+        return range(base, base + min(size, LIST_INDEX_MASK))
 
     def clear(self, scope: str | None = None) -> None:
         """Forget scope answers (all, or one scope's) and what was decided from them.

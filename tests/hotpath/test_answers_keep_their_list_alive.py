@@ -4,6 +4,9 @@ still keep their list alive.
 Per-object answers are keyed by the id of their list's path, which the
 request keeps alive so no other list can take that id (white box: whether
 an id is reused depends on the allocator, so the test reads the state).
+A flat list's object rules are keyed by ints instead
+(`RequestState.list_keys`), which no list of the operation is ever given
+again, a clear or an event notwithstanding.
 """
 
 import asyncio
@@ -71,8 +74,7 @@ async def test_answers_written_after_a_clear_keep_their_list_alive(
     assert result.data["logout"] is True
     (state,) = cleared
     assert state.per_object, "the pass wrote no answer after the clear"
-    alive = {id(kept) for kept in state.kept}
-    assert {key[0] for key in state.per_object} <= alive
+    assert_keys_unique_or_alive(state)
 
 
 @pytest.mark.parametrize("on_object", [False, True], ids=["type_rule", "on_object"])
@@ -151,5 +153,32 @@ async def test_answers_written_after_the_next_event_began_keep_their_list_alive(
     state = events[-1]
     assert len(events) == 2
     assert len(state.per_object) > items, "no answer written after the next event"
+    assert_keys_unique_or_alive(state)
+
+
+def assert_keys_unique_or_alive(state: RequestState) -> None:
+    """Every key of `state.per_object` names one object for the whole
+    operation: a tuple holds the id of a path the request keeps alive; an
+    int is one of `list_keys`, issued once."""
     alive = {id(kept) for kept in state.kept}
-    assert {key[0] for key in state.per_object} <= alive
+    tuples = [key for key in state.per_object if type(key) is tuple]
+    ints = [key for key in state.per_object if type(key) is int]
+    assert len(tuples) + len(ints) == len(state.per_object)
+    assert {key[0] for key in tuples} <= alive
+    issued = state.list_keys(1)  # the next list's: after every one so far
+    assert all(key < issued.start for key in ints)
+
+
+def test_list_keys_are_never_issued_twice_in_an_operation():
+    """Ranges of `list_keys` never overlap, before and after a clear or a
+    subscription's next event: an answer a pass writes late can only be
+    read by its own list."""
+    state = RequestState(lambda _: {}, None)
+    ranges = [state.list_keys(5), state.list_keys(0), state.list_keys(3)]
+    state.clear()
+    ranges.append(state.list_keys(5))
+    state.start_event()
+    ranges.append(state.list_keys(2))
+    keys = [key for keys in ranges for key in keys]
+    assert len(keys) == len(set(keys)) == 15
+    assert all(type(key) is int for key in keys)
