@@ -5,8 +5,12 @@ Run: ``python benchmarks/per_object.py [--items N] [--rounds R] [--check]``.
 Every variant builds the same `Document` type (5 scalar fields) from its own
 Python classes, runs ``{ documents { id name score active rank } }`` over a
 list, and is timed side by side with the others in one process: each round
-runs every variant once, in a rotated order, and each case's figure is the
-median of the per-round ratios (the house style of `benchmarks/overhead.py`).
+runs every variant once, each case's two variants back to back (which one
+goes first alternates from round to round, the cases' order rotates), and
+each case's figure is the median of the per-round ratios (the house style of
+`benchmarks/overhead.py`). This machine's speed changes from one second to
+the next; a case's two runs a few variants apart would take that change
+into their ratio.
 
 The authorized variants put a per-object type rule on `Document`: a type rule
 function returning ``{"can": ["document", root.id, "view"]}``. Cases (the
@@ -1182,17 +1186,38 @@ def time_once(variant: Variant, loop: asyncio.AbstractEventLoop) -> Sample:
 
 
 def measure(
-    variants: list[Variant], rounds: int, loop: asyncio.AbstractEventLoop
+    variants: list[Variant],
+    cases: list[Case],
+    rounds: int,
+    loop: asyncio.AbstractEventLoop,
 ) -> list[dict[str, Sample]]:
-    """Per round, each variant's sample; the order rotates every round."""
+    """Per round, each variant's sample, in `round_order`."""
     for variant in variants:  # warm-up: installs guards, fills caches
         time_once(variant, loop)
     timings: list[dict[str, Sample]] = []
     for index in range(rounds):
-        shift = index % len(variants)
-        order = variants[shift:] + variants[:shift]
+        order = round_order(variants, cases, index)
         timings.append({variant.name: time_once(variant, loop) for variant in order})
     return timings
+
+
+def round_order(
+    variants: list[Variant], cases: list[Case], index: int
+) -> list[Variant]:
+    """Round `index`'s order: every variant once, each case's numerator and
+    denominator back to back where the variant is not already placed (a
+    shared denominator sits beside the first of its cases, in the rotated
+    order). The cases rotate; which of a pair runs first alternates."""
+    by_name = {variant.name: variant for variant in variants}
+    shift = index % len(cases) if cases else 0
+    names: list[str] = []
+    for case in cases[shift:] + cases[:shift]:
+        pair = (case.numerator, case.denominator)
+        for name in pair[::-1] if index % 2 else pair:
+            if name in by_name and name not in names:
+                names.append(name)
+    names += [variant.name for variant in variants if variant.name not in names]
+    return [by_name[name] for name in names]
 
 
 def report(
@@ -1311,7 +1336,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = [case for case in cases if case.label.split()[1] in chosen]
         used = {name for case in cases for name in (case.numerator, case.denominator)}
         variants = [variant for variant in variants if variant.name in used]
-        timings = measure(variants, options.rounds, loop)
+        timings = measure(variants, cases, options.rounds, loop)
     finally:
         loop.close()
         strawberry_logger.setLevel(level)

@@ -206,3 +206,26 @@ def test_the_cerbos_variant_asks_ceil_n_over_500_calls_and_times_them(
     assert variant.calls[0] == 3  # 500 + 500 + 1
     assert variant.engine_seconds[0] > 0
     bench.check_result(variant, result)
+
+
+def test_each_round_times_every_variant_once_with_each_pair_back_to_back(
+    bench: ModuleType,
+) -> None:
+    """A case's two variants run one after the other (so a change of machine
+    speed between them is rare), the first of them alternating by round."""
+    variants, cases = bench.build_variants(ITEMS)
+    by_name = {v.name: v for v in variants}
+    for index in range(2 * len(cases)):
+        order = [v.name for v in bench.round_order(variants, cases, index)]
+        assert sorted(order) == sorted(by_name)
+        first = cases[index % len(cases)]
+        pair = [first.numerator, first.denominator]
+        assert order[:2] == (pair[::-1] if index % 2 else pair)
+    adjacent = {
+        case.label
+        for index in range(len(cases))
+        for case in cases
+        for order in ([v.name for v in bench.round_order(variants, cases, index)],)
+        if abs(order.index(case.numerator) - order.index(case.denominator)) == 1
+    }
+    assert adjacent == {case.label for case in cases}
