@@ -191,8 +191,9 @@ def _check_flat(
     path = call.info.path
     started = perf_counter()
     # Ints, not `object_key_at` tuples: nothing but this list reads these
-    # answers (its objects' fields have no rule of their own to check), so
-    # no tuple per object is made, hashed and scanned by the collector.
+    # answers (an object's fields never ask its object rule again: it is
+    # checked where the object is returned), so no tuple per object is made,
+    # hashed and scanned by the collector.
     keys = call.state.list_keys(len(items))
     with collector_paused(len(items)):
         # Zipped in C, not a generator's frame per item; the pass skips the

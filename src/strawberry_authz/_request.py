@@ -104,7 +104,8 @@ class RequestState:
 
     def list_keys(self, size: int) -> range:
         """The keys of the answers for one list's `size` objects, a range of
-        ints no other list of the operation shares (`per_object.list_keys`).
+        ints no other list of the operation shares (`_per_object.object_place`
+        reads an object's index back from its key).
 
         Never reused, not even after a clear or a subscription's next event:
         an answer written late by a pass that began before them lands under
