@@ -144,6 +144,10 @@ def _canonical(value: object, depth: int) -> Hashable:
         )
     kind = type(value)
     if kind in _PLAIN or kind in _TRUSTED or kind is datetime.datetime:
+        if kind is decimal.Decimal and value.is_snan():  # type: ignore[attr-defined]
+            # Its hash raises: found only where the key is used, it would
+            # fail every object of the list, not this one.
+            raise UnkeyableValueError("a signaling NaN Decimal has no key")
         return (kind, value)
     below = depth + 1
     if (

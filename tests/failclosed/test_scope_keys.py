@@ -1,9 +1,11 @@
 """Issue 8.2 — scope cache keys never merge different values."""
 
+import asyncio
 import dataclasses
 import enum
 import logging
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import pydantic
@@ -11,7 +13,7 @@ import pytest
 import strawberry
 from authzkit import authz_logs, codes, dump
 
-from strawberry_authz import AuthExtension
+from strawberry_authz import AuthExtension, BatchScope
 
 
 class Same:
@@ -187,3 +189,57 @@ def test_load_scopes_returning_a_mapping_that_raises_denies_without_leaking(
     assert codes(result) == ["INTERNAL_SERVER_ERROR"]
     assert "internals" not in dump(result)
     assert "load_scopes" in authz_logs(caplog)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        ["doc", Decimal("sNaN")],
+        Decimal("sNaN"),
+        {"doc": [Decimal("sNaN")]},
+    ],
+    ids=["in_a_list", "alone", "nested"],
+)
+def test_a_value_whose_hash_raises_denies_its_object_only(is_async, odd, caplog):
+    """A signaling NaN cannot be hashed: the object whose rule asks about
+    one is denied as a failure; the list's other objects are decided."""
+    asked: list[Any] = []
+
+    def load(values: list[Any]) -> list[bool]:
+        asked.extend(values)
+        return [True for _ in values]
+
+    async def load_async(values: list[Any]) -> list[bool]:
+        return load(values)
+
+    scope = BatchScope(load_async if is_async else load)
+    authz = AuthExtension(lambda _: {"can": scope})
+
+    @authz.type_rule(
+        lambda p: {"can": odd if p.root.index == 2 else ["doc", p.root.index]},
+        on_object=True,
+    )
+    @strawberry.type
+    class Item:
+        index: int
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def items(self) -> list[Item | None]:
+            return [Item(index=i) for i in range(4)]
+
+    schema = strawberry.Schema(query=Query, extensions=[authz])
+    with caplog.at_level(logging.ERROR, logger="strawberry_authz"):
+        if is_async:
+            result = asyncio.run(
+                asyncio.wait_for(schema.execute("{ items { index } }"), 10)
+            )
+        else:
+            result = schema.execute_sync("{ items { index } }")
+    assert result.data == {"items": [{"index": 0}, {"index": 1}, None, {"index": 3}]}
+    assert codes(result) == ["INTERNAL_SERVER_ERROR"]
+    assert "NaN" not in dump(result)
+    assert "signaling NaN" in authz_logs(caplog)
+    assert asked == [["doc", 0], ["doc", 1], ["doc", 3]]
