@@ -65,6 +65,9 @@ _TRUSTED = (
     datetime.time,
     datetime.timedelta,
 )
+_HASH_MAY_RAISE = (decimal.Decimal, datetime.datetime, datetime.time)
+"""Keyed by value, though hashing some raises (`Decimal("sNaN")`, a time
+whose tzinfo fails)."""
 
 
 _KEYERS: dict[type, Callable[[Any], Hashable]] = {}
@@ -144,10 +147,17 @@ def _canonical(value: object, depth: int) -> Hashable:
         )
     kind = type(value)
     if kind in _PLAIN or kind in _TRUSTED or kind is datetime.datetime:
-        if kind is decimal.Decimal and value.is_snan():  # type: ignore[attr-defined]
-            # Its hash raises: found only where the key is used, it would
-            # fail every object of the list, not this one.
-            raise UnkeyableValueError("a signaling NaN Decimal has no key")
+        if kind in _HASH_MAY_RAISE:
+            # A signaling NaN, a tzinfo whose `utcoffset` raises: found only
+            # where the key is used, it would fail the whole list, not this
+            # object alone.
+            try:
+                hash(value)
+            except Exception as error:
+                raise UnkeyableValueError(
+                    f"a {kind.__name__} that cannot be hashed has no key"
+                    f" ({type(error).__name__}: {error})"
+                ) from None
         return (kind, value)
     below = depth + 1
     if (

@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import datetime
 import enum
 import logging
 from collections.abc import Iterator, Mapping
@@ -191,6 +192,13 @@ def test_load_scopes_returning_a_mapping_that_raises_denies_without_leaking(
     assert "load_scopes" in authz_logs(caplog)
 
 
+class BrokenZone(datetime.tzinfo):
+    """A time zone whose offset cannot be told: hashing its times raises."""
+
+    def utcoffset(self, dt: datetime.datetime | None) -> datetime.timedelta:
+        raise RuntimeError("zone database unavailable")
+
+
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize(
     "odd",
@@ -198,12 +206,14 @@ def test_load_scopes_returning_a_mapping_that_raises_denies_without_leaking(
         ["doc", Decimal("sNaN")],
         Decimal("sNaN"),
         {"doc": [Decimal("sNaN")]},
+        ["doc", datetime.datetime(2026, 1, 1, tzinfo=BrokenZone())],
     ],
-    ids=["in_a_list", "alone", "nested"],
+    ids=["in_a_list", "alone", "nested", "broken_tzinfo"],
 )
 def test_a_value_whose_hash_raises_denies_its_object_only(is_async, odd, caplog):
-    """A signaling NaN cannot be hashed: the object whose rule asks about
-    one is denied as a failure; the list's other objects are decided."""
+    """A signaling NaN, or a time whose zone fails, cannot be hashed: the
+    object whose rule asks about one is denied as a failure; the list's
+    other objects are decided."""
     asked: list[Any] = []
 
     def load(values: list[Any]) -> list[bool]:
@@ -240,6 +250,6 @@ def test_a_value_whose_hash_raises_denies_its_object_only(is_async, odd, caplog)
             result = schema.execute_sync("{ items { index } }")
     assert result.data == {"items": [{"index": 0}, {"index": 1}, None, {"index": 3}]}
     assert codes(result) == ["INTERNAL_SERVER_ERROR"]
-    assert "NaN" not in dump(result)
-    assert "signaling NaN" in authz_logs(caplog)
+    assert "NaN" not in dump(result) and "zone" not in dump(result)
+    assert "cannot be hashed" in authz_logs(caplog)
     assert asked == [["doc", 0], ["doc", 1], ["doc", 3]]
