@@ -205,7 +205,12 @@ class ScopeCache:
             outcome = self._share(key, self._after_scopes(scopes, name, value, key))
         else:
             outcome = self._run_loader(dict(scopes), name, value, key)
-        if type(outcome) is not Queued:  # asked again once its batch answered
+        # A `Queued` value is asked again once its batch answered. A failure
+        # `check_sync` met asking at once (an async `load_fn` it cannot wait
+        # for) is that call's, not the value's.
+        if type(outcome) is not Queued and not (
+            self.batches.immediate and type(outcome) is Denial and outcome.failed
+        ):
             self.results[key] = outcome
         return outcome
 
