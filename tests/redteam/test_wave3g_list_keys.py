@@ -16,6 +16,7 @@ import strawberry
 from authzkit import dump, ruled_type
 
 from strawberry_authz import AuthExtension, AuthParams, BatchScope
+from strawberry_authz.audit import AuditLog
 
 MODES = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 DROPS = pytest.mark.parametrize("drop", [False, True], ids=["errors", "dropped"])
@@ -45,6 +46,8 @@ def build(
     batch: bool = True,
     on_decision: Any = None,
     size: int = 4,
+    fallback: Any = None,
+    **options: Any,
 ) -> tuple[strawberry.Schema, Any, list[int]]:
     """`docs(ids)` and `teams { docs }` of `Doc(id, text)` under an object
     rule (`{"can": ["doc", id]}` by default), "can" a `BatchScope` (or a
@@ -62,13 +65,22 @@ def build(
             await asyncio.sleep(0)
             return check(values)
 
+        def deny_all(values: list[Any]) -> list[bool]:
+            asked.extend(-1 for _ in values)
+            return [False for _ in values]
+
+        extra = {
+            "edit": BatchScope(deny_all, max_batch_size=size),
+            "plain": lambda value: value % 4 == 0,
+        }
         if not batch:
-            return {"can": lambda value: check([value])[0]}
+            return {"can": lambda value: check([value])[0], **extra}
         return {
-            "can": BatchScope(check_async if is_async else check, max_batch_size=size)
+            "can": BatchScope(check_async if is_async else check, max_batch_size=size),
+            **extra,
         }
 
-    authz = AuthExtension(load, on_decision=on_decision)
+    authz = AuthExtension(load, on_decision=on_decision, fallback_rule=fallback)
     if rule is not None and getattr(rule, "wants_authz", False):
         rule = rule(authz)
     doc = ruled_type(
@@ -78,6 +90,7 @@ def build(
         rule or (lambda p: {"can": ["doc", p.root.id]}),
         on_object=True,
         drop_denied=drop,
+        **options,
     )
 
     def make(ids: list[int]) -> list[Any]:
@@ -93,6 +106,7 @@ def build(
 
     @strawberry.type
     class Query:
+        @authz.rule(True)
         @strawberry.field
         def docs(self, ids: list[int]) -> list[doc | None]:  # type: ignore[valid-type]
             return make(ids)
@@ -218,7 +232,10 @@ def test_a_list_after_a_clear_made_mid_list_never_gets_that_lists_answers(
         return decide
 
     schema, _, _ = build(is_async, rule=rule, drop=drop, size=2)
-    query = f"{{ a: docs(ids: {ALLOWED}) {{ id text }} b: docs(ids: {DENIED}) {{ id text }} }}"
+    query = (
+        f"{{ a: docs(ids: {ALLOWED}) {{ id text }} "
+        f"b: docs(ids: {DENIED}) {{ id text }} }}"
+    )
     result = run(schema, is_async, query)
     assert result.data is not None, result.errors
     assert ids_of(result.data["b"]) == expected(DENIED, drop)
@@ -251,3 +268,164 @@ def test_a_list_fields_grant_never_answers_another_lists_items(
     assert ids_of(result.data["a"]) == DENIED
     assert ids_of(result.data["b"]) == ([] if drop else [None] * len(DENIED))
     assert "SECRET" not in repr(result.data["b"])
+
+
+# The slow path inside a flat list ----------------------------------------------
+
+
+class Refused(Exception):
+    pass
+
+
+def shaped(i: int) -> Any:
+    """A different shape of answer per object (by `i % 9`)."""
+    kind = i % 9
+    if kind in (0, 1):  # the common value, twice: the second is keyed inline
+        return {"can": ["doc", i]}
+    if kind == 2:
+        return {"$or": [{"can": ["doc", i]}, {"can": ["doc", i + 1]}]}
+    if kind == 3:
+        raise Refused(i)
+    if kind == 4:  # a plain (not batch) scope
+        return {"plain": i}
+    if kind == 5:
+        return {"$and": [{"can": ["doc", i - 1]}, {"plain": 0}]}
+    if kind == 6:  # another batch scope, a value "can" would allow
+        return {"edit": ["doc", i - 2]}
+    if kind == 7:  # two keys: both must allow
+        return {"can": ["doc", i - 1], "plain": i + 1}
+    return True
+
+
+def shaped_allowed(i: int) -> bool:
+    kind = i % 9
+    if kind in (0, 1):
+        return allowed_for("alice", i)
+    if kind == 2:
+        return allowed_for("alice", i) or allowed_for("alice", i + 1)
+    if kind == 5:
+        return allowed_for("alice", i - 1)
+    if kind == 7:
+        return allowed_for("alice", i - 1) and (i + 1) % 4 == 0
+    if kind == 4:
+        return i % 4 == 0
+    return kind == 8
+
+
+SHAPED = list(range(1, 37))
+
+
+@MODES
+@DROPS
+@pytest.mark.parametrize("size", [1, 4, 100])
+def test_a_flat_list_whose_rule_answers_in_every_shape_decides_each_object_alone(
+    is_async: bool, drop: bool, size: int
+) -> None:
+    schema, _, _ = build(
+        is_async, rule=lambda p: shaped(p.root.id), drop=drop, size=size
+    )
+    shifted = [i + 1 for i in SHAPED]  # the same shapes, other objects
+    query = (
+        f"{{ a: docs(ids: {SHAPED}) {{ id text }} "
+        f"b: docs(ids: {shifted}) {{ id text }} }}"
+    )
+    result = run(schema, is_async, query)
+    assert result.data is not None, result.errors
+    for alias, ids in (("a", SHAPED), ("b", shifted)):
+        kept = [i if shaped_allowed(i) else None for i in ids]
+        want = [i for i in kept if i is not None] if drop else kept
+        assert ids_of(result.data[alias]) == want, alias
+    for i in {*SHAPED, *shifted}:
+        if not shaped_allowed(i):
+            assert f"SECRET<{i}>" not in dump(result)
+
+
+class SaysItIsCan(str):
+    """A str subclass naming another scope ("edit", which it hashes as) that
+    claims to equal "can": a scope table finds "edit" by it."""
+
+    def __eq__(self, other: object) -> bool:
+        return other == "can" or str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+@MODES
+@pytest.mark.parametrize("first", ["common", "same"])
+def test_a_str_subclass_rule_key_after_the_common_value_is_not_read_as_it(
+    is_async: bool, first: str
+) -> None:
+    # With `first="common"` the first object's rule keys the common value
+    # `{"can": [...]}` inline; the others answer with a key that only claims
+    # to equal "can". Looked up, it is "edit" (allowing nothing), read as
+    # "can" it would allow their value (an even id). The same either way.
+    def rule(params: AuthParams) -> Any:
+        i = params.root.id
+        if i == 0 and first == "common":
+            return {"can": ["doc", 0]}
+        return {SaysItIsCan("edit"): ["doc", 2 * i]}
+
+    schema, _, asked = build(is_async, rule=rule)
+    ids = list(range(8))
+    result = run(schema, is_async, f"{{ docs(ids: {ids}) {{ id text }} }}")
+    assert result.data is not None, result.errors
+    served = ids_of(result.data["docs"])
+    assert served == [0 if first == "common" else None] + [None] * 7
+    assert "SECRET<2>" not in dump(result)
+    assert [i for i in asked if i > 0] == []
+
+
+# Type grants: each object's own -------------------------------------------------
+
+
+@MODES
+@DROPS
+def test_type_grants_are_computed_for_each_object_of_a_flat_list(
+    is_async: bool, drop: bool
+) -> None:
+    made: list[int] = []
+
+    def grants(params: AuthParams) -> list[str]:
+        made.append(params.root.id)
+        return ["read"] if allowed_for("alice", params.root.id) else []
+
+    schema, _, _ = build(is_async, rule={"$granted": "read"}, drop=drop, grants=grants)
+    ids = [0, 1, 2, 3, 4, 5]
+    query = (
+        f"{{ a: docs(ids: {ids}) {{ id text }} b: docs(ids: {ids[::-1]}) {{ id }} }}"
+    )
+    result = run(schema, is_async, query)
+    assert result.data is not None, result.errors
+    assert ids_of(result.data["a"]) == expected(ids, drop)
+    assert ids_of(result.data["b"]) == expected(ids[::-1], drop)
+    for i in DENIED:
+        assert f"SECRET<{i}>" not in dump(result)
+    assert sorted(made) == sorted(ids * 2)  # once per object
+
+
+# The audit log: one record per denied object, at its place --------------------
+
+
+@MODES
+@pytest.mark.parametrize("fallback", [True, False], ids=["fallback", "no-fallback"])
+def test_the_audit_log_records_each_denied_object_of_each_list_at_its_path(
+    is_async: bool, fallback: bool
+) -> None:
+    records: list[dict[str, Any]] = []
+    schema, _, _ = build(
+        is_async,
+        drop=True,
+        on_decision=AuditLog(records.append, only_denied=True),
+        fallback=None if fallback else False,
+    )
+    one, two = [0, 1, 2, 3], [5, 6, 7]
+    query = f"{{ a: docs(ids: {one}) {{ id }} b: docs(ids: {two}) {{ id }} }}"
+    result = run(schema, is_async, query)
+    assert result.data == {"a": [{"id": 0}, {"id": 2}], "b": [{"id": 6}]}
+    assert sorted(tuple(r["path"]) for r in records) == [
+        ("a", 1),
+        ("a", 3),
+        ("b", 0),
+        ("b", 2),
+    ]
+    assert {r["effect"] for r in records} == {"deny"}
