@@ -471,17 +471,10 @@ def test_a_type_whose_fields_are_checked_per_object_too_gets_each_objects_answer
             assert f"SECRET<{i}>" not in dump(result)
 
 
-WARMED_ERRORS = pytest.mark.xfail(
-    strict=True,
-    reason="the warm-up of a type's per-field rules decides the denied items' "
-    "errors (`_check_objects` then `_warm`) as objects",
-)
-
-
 @MODES
 @pytest.mark.parametrize(
     "drop",
-    [pytest.param(False, marks=WARMED_ERRORS), True],
+    [False, True],
     ids=["errors", "dropped"],
 )
 def test_a_per_object_field_rule_never_sees_a_denied_items_error_as_its_object(
