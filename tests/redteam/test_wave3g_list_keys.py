@@ -9,6 +9,7 @@ reach another list's item, whatever the rule returns.
 """
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -498,3 +499,63 @@ def test_a_per_object_field_rule_never_sees_a_denied_items_error_as_its_object(
     shown = [i if i % 4 == 0 else None for i in ids]
     assert ids_of(result.data["docs"]) == ([0, None, 4, None] if drop else shown)
     assert [type(root).__name__ for root in seen if not isinstance(root, doc)] == []
+
+
+# Subscriptions: each event's lists -----------------------------------------------
+
+
+@strawberry.type
+class Ok:
+    ok: bool = True
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "plain"])
+@DROPS
+def test_each_events_lists_are_decided_by_their_own_items(
+    batch: bool, drop: bool
+) -> None:
+    events = [(ALLOWED, DENIED), (DENIED, ALLOWED), (ALLOWED, ALLOWED[::-1])]
+    schema, authz, _ = build(True, batch=batch, drop=drop, size=2)
+    doc = schema.schema_converter.type_map["Doc"].definition.origin
+
+    @strawberry.type
+    class Event:
+        one: strawberry.Private[list[int]]
+        two: strawberry.Private[list[int]]
+
+        @strawberry.field
+        def a(self) -> list[doc | None]:  # type: ignore[valid-type]
+            return [doc(id=i, text=f"SECRET<{i}>") for i in self.one]
+
+        @strawberry.field
+        async def b(self) -> list[doc | None]:  # type: ignore[valid-type]
+            await asyncio.sleep(0)
+            return [doc(id=i, text=f"SECRET<{i}>") for i in self.two]
+
+    @strawberry.type
+    class Subscription:
+        @authz.rule(True)
+        @strawberry.subscription
+        async def feed(self) -> AsyncGenerator[Event, None]:
+            for one, two in events:
+                yield Event(one=one, two=two)
+
+    subscribed = strawberry.Schema(
+        query=Ok, subscription=Subscription, extensions=[authz]
+    )
+
+    async def read() -> list[Any]:
+        stream = await subscribed.subscribe(
+            "subscription { feed { a { id text } b { id text } } }",
+            context_value={"user": "alice"},
+        )
+        return [event async for event in stream]
+
+    results = asyncio.run(asyncio.wait_for(read(), 10))
+    assert len(results) == len(events)
+    for result, (one, two) in zip(results, events, strict=True):
+        assert result.data is not None, result.errors
+        assert ids_of(result.data["feed"]["a"]) == expected(one, drop)
+        assert ids_of(result.data["feed"]["b"]) == expected(two, drop)
+    for i in DENIED:
+        assert f"SECRET<{i}>" not in dump(results)
