@@ -559,3 +559,65 @@ def test_each_events_lists_are_decided_by_their_own_items(
         assert ids_of(result.data["feed"]["b"]) == expected(two, drop)
     for i in DENIED:
         assert f"SECRET<{i}>" not in dump(results)
+
+
+@DROPS
+def test_an_event_that_abandons_its_list_leaves_nothing_for_the_next_events_list(
+    drop: bool,
+) -> None:
+    # The first event's list is long (decided in chunks, in a task) and is
+    # abandoned: a non-null sibling fails, so the event is served without
+    # it while its pass goes on. The next events' lists are their own.
+    many = list(range(0, 40, 2))  # all allowed
+    events = [(many, True), (DENIED, False), (ALLOWED + DENIED, False)]
+    schema, authz, _ = build(True, drop=drop, size=2)
+    doc = schema.schema_converter.type_map["Doc"].definition.origin
+
+    @strawberry.type
+    class Event:
+        ids: strawberry.Private[list[int]]
+        fails: strawberry.Private[bool]
+
+        @strawberry.field
+        def docs(self) -> list[doc | None]:  # type: ignore[valid-type]
+            return [doc(id=i, text=f"SECRET<{i}>") for i in self.ids]
+
+        @strawberry.field
+        def next_ones(self) -> list[doc | None]:  # type: ignore[valid-type]
+            return [doc(id=i + 1, text=f"SECRET<{i + 1}>") for i in self.ids]
+
+        @strawberry.field
+        async def boom(self) -> str:
+            if self.fails:
+                raise ValueError("boom")
+            await asyncio.sleep(0)
+            return "fine"
+
+    @strawberry.type
+    class Subscription:
+        @authz.rule(True)
+        @strawberry.subscription
+        async def feed(self) -> AsyncGenerator[Event | None, None]:
+            for ids, fails in events:
+                yield Event(ids=ids, fails=fails)
+
+    subscribed = strawberry.Schema(
+        query=Ok, subscription=Subscription, extensions=[authz]
+    )
+
+    async def read() -> list[Any]:
+        stream = await subscribed.subscribe(
+            "subscription { feed { boom docs { id text } nextOnes { id text } } }",
+            context_value={"user": "alice"},
+        )
+        return [event async for event in stream]
+
+    results = asyncio.run(asyncio.wait_for(read(), 10))
+    assert results[0].data == {"feed": None}
+    for result, (ids, _) in zip(results[1:], events[1:], strict=True):
+        assert result.data is not None, result.errors
+        assert ids_of(result.data["feed"]["docs"]) == expected(ids, drop)
+        next_ones = [i + 1 for i in ids]
+        assert ids_of(result.data["feed"]["nextOnes"]) == expected(next_ones, drop)
+    for i in DENIED:
+        assert f"SECRET<{i}>" not in dump(results)
