@@ -133,6 +133,11 @@ class Warmer:
             items = call.result = list(items)
         if not none_awaited(items):
             items = [None if awaits(item) else item for item in items]
+        if _holds_errors(items):
+            # Items served as their errors (an object rule denied them, or
+            # the resolver returned one): graphql-core reports each, none
+            # is an object whose fields resolve, nor one a rule may see.
+            items = [None if isinstance(item, Exception) else item for item in items]
         path = call.info.path
         parent = id(path)
         ids = [(node, id(node)) for node in nodes]
@@ -159,6 +164,11 @@ def awaits(value: object) -> bool:
     return hasattr(value, "__await__") or (
         type(value) is GeneratorType and isawaitable(value)
     )
+
+
+def _holds_errors(items: Iterable[object]) -> bool:
+    """Whether an item of `items` is an exception, told by their types."""
+    return any(issubclass(kind, Exception) for kind in set(map(type, items)))
 
 
 def none_awaited(items: Iterable[object]) -> bool:
