@@ -509,6 +509,27 @@ class Ok:
     ok: bool = True
 
 
+def streamed(authz: AuthExtension, events: list[Any], query: str) -> list[Any]:
+    """Every result of `query` on a subscription `feed` yielding `events`."""
+    event_type = type(events[0])
+
+    @strawberry.type
+    class Subscription:
+        @authz.rule(True)
+        @strawberry.subscription
+        async def feed(self) -> AsyncGenerator[event_type | None, None]:  # type: ignore[valid-type]
+            for event in events:
+                yield event
+
+    schema = strawberry.Schema(query=Ok, subscription=Subscription, extensions=[authz])
+
+    async def read() -> list[Any]:
+        stream = await schema.subscribe(query, context_value={"user": "alice"})
+        return [result async for result in stream]  # type: ignore[union-attr]
+
+    return asyncio.run(asyncio.wait_for(read(), 10))
+
+
 @pytest.mark.parametrize("batch", [True, False], ids=["batch", "plain"])
 @DROPS
 def test_each_events_lists_are_decided_by_their_own_items(
@@ -532,26 +553,11 @@ def test_each_events_lists_are_decided_by_their_own_items(
             await asyncio.sleep(0)
             return [doc(id=i, text=f"SECRET<{i}>") for i in self.two]
 
-    @strawberry.type
-    class Subscription:
-        @authz.rule(True)
-        @strawberry.subscription
-        async def feed(self) -> AsyncGenerator[Event, None]:
-            for one, two in events:
-                yield Event(one=one, two=two)
-
-    subscribed = strawberry.Schema(
-        query=Ok, subscription=Subscription, extensions=[authz]
+    results = streamed(
+        authz,
+        [Event(one=one, two=two) for one, two in events],
+        "subscription { feed { a { id text } b { id text } } }",
     )
-
-    async def read() -> list[Any]:
-        stream = await subscribed.subscribe(
-            "subscription { feed { a { id text } b { id text } } }",
-            context_value={"user": "alice"},
-        )
-        return [event async for event in stream]
-
-    results = asyncio.run(asyncio.wait_for(read(), 10))
     assert len(results) == len(events)
     for result, (one, two) in zip(results, events, strict=True):
         assert result.data is not None, result.errors
@@ -593,26 +599,11 @@ def test_an_event_that_abandons_its_list_leaves_nothing_for_the_next_events_list
             await asyncio.sleep(0)
             return "fine"
 
-    @strawberry.type
-    class Subscription:
-        @authz.rule(True)
-        @strawberry.subscription
-        async def feed(self) -> AsyncGenerator[Event | None, None]:
-            for ids, fails in events:
-                yield Event(ids=ids, fails=fails)
-
-    subscribed = strawberry.Schema(
-        query=Ok, subscription=Subscription, extensions=[authz]
+    results = streamed(
+        authz,
+        [Event(ids=ids, fails=fails) for ids, fails in events],
+        "subscription { feed { boom docs { id text } nextOnes { id text } } }",
     )
-
-    async def read() -> list[Any]:
-        stream = await subscribed.subscribe(
-            "subscription { feed { boom docs { id text } nextOnes { id text } } }",
-            context_value={"user": "alice"},
-        )
-        return [event async for event in stream]
-
-    results = asyncio.run(asyncio.wait_for(read(), 10))
     assert results[0].data == {"feed": None}
     for result, (ids, _) in zip(results[1:], events[1:], strict=True):
         assert result.data is not None, result.errors
