@@ -154,6 +154,18 @@ def _log_out(params: Any, authz: AuthExtension, scope: str | None = None) -> Non
             authz.clear_cache(params.info, scope)
 
 
+def _flag_logs_out(params: Any, authz: AuthExtension, at: int | None = None) -> None:
+    """The plain loader `flag` logs the admin out as it answers (for value
+    `at` only, when given): a loader clearing the cache."""
+    context = params.context
+
+    def hook(value: Any) -> None:
+        if (at is None or value == at) and context["user"] == ADMIN:
+            _log_out(params, authz)
+
+    context["flag_hook"] = hook
+
+
 def _keeping_info(params: Any) -> Any:
     """A rule asking `{"can": ["doc", id]}` that leaves `info` in the
     context, for a loader to clear with."""
@@ -256,14 +268,7 @@ def test_a_plain_scope_loader_that_clears_mid_list_serves_nothing_of_the_old_vie
     authz = AuthExtension(_loader_by_viewer(is_async, size))
 
     def rule(params: Any) -> Any:
-        context = params.context
-
-        def hook(value: Any) -> None:
-            if context["user"] == ADMIN:
-                context["user"] = GUEST
-                authz.clear_cache(params.info)
-
-        context["flag_hook"] = hook
+        _flag_logs_out(params, authz)
         if params.root.id == 5:
             return {"flag": 5}
         return {"can": ["doc", params.root.id]}
@@ -695,14 +700,7 @@ def test_a_plain_loader_clearing_in_a_later_round_serves_nothing_of_the_admin(
     authz = AuthExtension(_loader_by_viewer(is_async, size))
 
     def rule(params: Any) -> Any:
-        context = params.context
-
-        def hook(value: Any) -> None:
-            if value == 3 and context["user"] == ADMIN:
-                context["user"] = GUEST
-                authz.clear_cache(params.info)
-
-        context["flag_hook"] = hook
+        _flag_logs_out(params, authz, at=3)
         i = params.root.id
         return {"$chain": [{"can": ["doc", i]}, {"flag": i}]}
 
