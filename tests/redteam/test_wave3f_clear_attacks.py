@@ -89,11 +89,15 @@ def _secret_type(
 
 
 def _with_after(
-    authz: AuthExtension, query: type, is_async: bool, asked: int = 2
+    authz: AuthExtension,
+    query: type,
+    is_async: bool,
+    asked: int = 2,
+    types: tuple[type, ...] = (),
 ) -> strawberry.Schema:
-    """The schema of `query` and a field `after { later }` asking
-    ["doc", `asked`]: with an event loop, once the list was decided (after
-    any clear it made, never in flight before it)."""
+    """The schema of `query` (and `types`) and a field `after { later }`
+    asking ["doc", `asked`]: with an event loop, once the list was decided
+    (after any clear it made, never in flight before it)."""
 
     @strawberry.type
     class After:
@@ -119,7 +123,7 @@ def _with_after(
             def after(self) -> After:
                 return After()
 
-    schema = strawberry.Schema(query=Query, extensions=[authz])
+    schema = strawberry.Schema(query=Query, types=list(types), extensions=[authz])
     authz.validate(schema)
     return schema
 
@@ -823,33 +827,7 @@ def _interface_schema(
         on_kind(Doc)
         on_kind(Note)
 
-    @strawberry.type
-    class After:
-        @authz.rule({"can": ["doc", 2]})
-        @strawberry.field
-        def later(self) -> str | None:
-            return "SECRET-LATER"
-
-    if is_async:
-
-        @strawberry.type
-        class Full(Query):
-            @strawberry.field
-            async def after(self) -> After:
-                await asyncio.sleep(0.05)
-                return After()
-
-    else:
-
-        @strawberry.type
-        class Full(Query):  # type: ignore[no-redef]
-            @strawberry.field
-            def after(self) -> After:
-                return After()
-
-    schema = strawberry.Schema(query=Full, types=[Doc, Note], extensions=[authz])
-    authz.validate(schema)
-    return schema
+    return _with_after(authz, Query, is_async, types=(Doc, Note))
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
